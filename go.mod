@@ -1,0 +1,3 @@
+module github.com/rollcall/rollcall
+
+go 1.26

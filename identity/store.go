@@ -1,0 +1,203 @@
+package identity
+
+import (
+	"context"
+	"time"
+)
+
+// Store is the directory data of one tenant. A host opens one per tenant (see
+// storage/memory and storage/sqlstore, or implement it and run
+// storage/storagetest against it); nothing read or written through it belongs to
+// another tenant.
+type Store interface {
+	UserStore
+	GroupStore
+	InvitationStore
+
+	// Tx runs fn in a transaction: the changes fn makes through tx are stored
+	// together when fn returns nil, and none of them when it returns an error,
+	// which Tx returns. fn may be called more than once if the store retries
+	// after a serialization failure, so it must do nothing but read and write
+	// through tx. Calling tx.Tx runs in the same transaction. The events a
+	// store's EventLog records through tx are part of the transaction.
+	Tx(ctx context.Context, fn func(ctx context.Context, tx Store) error) error
+}
+
+// UserStore keeps users and their links.
+type UserStore interface {
+	// CreateUser stores a new user and returns it as stored: with an ID (NewID
+	// if u.ID is empty) and Version 1. It returns a *ConflictError if the ID,
+	// email, userName or externalID is taken, compared in normalised form.
+	CreateUser(ctx context.Context, u User) (User, error)
+	// User returns the user with the id, or ErrNotFound.
+	User(ctx context.Context, id string) (User, error)
+	// UserByEmail returns the user whose email equals email under
+	// NormalizeEmail, or ErrNotFound.
+	UserByEmail(ctx context.Context, email string) (User, error)
+	// UserByUserName returns the user whose userName equals name under
+	// NormalizeUserName, or ErrNotFound.
+	UserByUserName(ctx context.Context, name string) (User, error)
+	// UserByExternalID returns the user with the external ID (compared
+	// exactly), or ErrNotFound.
+	UserByExternalID(ctx context.Context, externalID string) (User, error)
+	// UserByLink returns the user linked to (source, subject), or ErrNotFound.
+	UserByLink(ctx context.Context, source, subject string) (User, error)
+	// UpdateUser changes a user atomically: it reads the user, calls fn with a
+	// copy and stores what fn leaves, with Version one higher. fn must not use
+	// the store. If fn returns an error nothing is stored and UpdateUser returns
+	// that error. Changes fn makes to ID, Created or Version are ignored. It
+	// returns ErrNotFound, or a *ConflictError if the new email, userName or
+	// externalID is taken.
+	UpdateUser(ctx context.Context, id string, fn func(*User) error) (User, error)
+	// DeleteUser removes the user with its links, memberships and
+	// invitations, or returns ErrNotFound.
+	DeleteUser(ctx context.Context, id string) error
+	// ListUsers returns one page of the users that match q, in a stable order.
+	ListUsers(ctx context.Context, q UserQuery) (UserPage, error)
+
+	// CreateLink links (l.Source, l.Subject) to l.UserID. It returns
+	// ErrNotFound if the user does not exist, and a *ConflictError (Resource
+	// "link") if the pair is linked already or the user has a link from
+	// l.Source already.
+	CreateLink(ctx context.Context, l Link) error
+	// Links returns the links of a user, ordered by source; none if the user
+	// has none or does not exist.
+	Links(ctx context.Context, userID string) ([]Link, error)
+	// DeleteLink removes the link (source, subject), or returns ErrNotFound.
+	DeleteLink(ctx context.Context, source, subject string) error
+}
+
+// GroupStore keeps groups and memberships.
+type GroupStore interface {
+	// CreateGroup stores a new group and returns it as stored, with an ID
+	// (NewID if g.ID is empty) and Version 1. It returns a *ConflictError if
+	// the ID, name (under groups.Key) or externalID is taken.
+	CreateGroup(ctx context.Context, g Group) (Group, error)
+	// Group returns the group with the id, or ErrNotFound.
+	Group(ctx context.Context, id string) (Group, error)
+	// GroupByName returns the group whose name equals name under groups.Key,
+	// or ErrNotFound.
+	GroupByName(ctx context.Context, name string) (Group, error)
+	// GroupByExternalID returns the group with the external ID (compared
+	// exactly), or ErrNotFound.
+	GroupByExternalID(ctx context.Context, externalID string) (Group, error)
+	// UpdateGroup changes a group atomically, as UpdateUser does a user. It
+	// returns ErrNotFound, or a *ConflictError if the new name or externalID
+	// is taken.
+	UpdateGroup(ctx context.Context, id string, fn func(*Group) error) (Group, error)
+	// DeleteGroup removes the group with its memberships, or returns
+	// ErrNotFound.
+	DeleteGroup(ctx context.Context, id string) error
+	// ListGroups returns one page of the groups that match q, in a stable
+	// order.
+	ListGroups(ctx context.Context, q GroupQuery) (GroupPage, error)
+
+	// AddMember makes the user a member of the group. It reports whether the
+	// membership is new (false if the user was a member already), and returns
+	// ErrNotFound if the group or the user does not exist.
+	AddMember(ctx context.Context, groupID, userID string) (bool, error)
+	// RemoveMember ends a membership. It reports whether there was one.
+	RemoveMember(ctx context.Context, groupID, userID string) (bool, error)
+	// UserGroups returns the groups the user is a member of, ordered by ID;
+	// none for a user that does not exist. The members of a group are listed
+	// with ListUsers and UserQuery.GroupID.
+	UserGroups(ctx context.Context, userID string) ([]Group, error)
+}
+
+// InvitationStore keeps pending invitations.
+type InvitationStore interface {
+	// CreateInvitation stores an invitation. It returns ErrNotFound if the
+	// user does not exist.
+	CreateInvitation(ctx context.Context, inv Invitation) error
+	// TakeInvitation removes and returns the invitation with the hash, so that
+	// it is used at most once. It returns ErrNotFound if there is none.
+	TakeInvitation(ctx context.Context, hash []byte) (Invitation, error)
+	// DeleteInvitations removes every invitation of a user.
+	DeleteInvitations(ctx context.Context, userID string) error
+}
+
+// EventLog is an optional ability of a Store: a log of the events of its
+// tenant, written in the transaction of the changes they record. The core
+// appends through the transaction's Store when it implements EventLog.
+type EventLog interface {
+	// AppendEvents records events and sets each one's Seq to its cursor, one
+	// higher than any before.
+	AppendEvents(ctx context.Context, events []Event) error
+	// Events returns up to limit events with Seq greater than after, in Seq
+	// order.
+	Events(ctx context.Context, after int64, limit int) ([]Event, error)
+}
+
+// UserSort names an order for ListUsers. Ties are broken by ID.
+type UserSort string
+
+const (
+	SortByID          UserSort = ""
+	SortByUserName    UserSort = "userName"
+	SortByEmail       UserSort = "email"
+	SortByDisplayName UserSort = "displayName"
+	SortByFamilyName  UserSort = "familyName"
+	SortByCreated     UserSort = "created"
+	SortByUpdated     UserSort = "updated"
+)
+
+// UserQuery selects and pages users. The zero query lists every user by ID.
+type UserQuery struct {
+	// Active, when set, keeps only active (true) or deactivated (false) users.
+	Active *bool
+	// GroupID, when set, keeps only the members of the group.
+	GroupID string
+	// Search, when set, keeps users whose email, userName, given, family or
+	// display name contains it, case-insensitively.
+	Search string
+	// SortBy orders the result (ID by default), Descending reverses it.
+	SortBy     UserSort
+	Descending bool
+	// After, when set, starts after the user with this ID in ID order (keyset
+	// paging; only with SortBy ID ascending). Offset skips that many matches
+	// (after After). Limit caps the page: 0 means 100.
+	After  string
+	Offset int
+	Limit  int
+}
+
+// UserPage is one page of a user listing.
+type UserPage struct {
+	Users []User
+	// Total counts every user that matches the query, on every page.
+	Total int
+}
+
+// GroupQuery selects and pages groups, ordered by ID. The zero query lists
+// every group.
+type GroupQuery struct {
+	// Kind, when set, keeps only groups of this kind.
+	Kind string
+	// Source, when set, keeps only groups of this source.
+	Source string
+	// Search, when set, keeps groups whose name contains it,
+	// case-insensitively.
+	Search string
+	After  string
+	Offset int
+	// Limit caps the page: 0 means 100.
+	Limit int
+}
+
+// GroupPage is one page of a group listing.
+type GroupPage struct {
+	Groups []Group
+	Total  int
+}
+
+// DefaultLimit is the page size of a query with no Limit.
+const DefaultLimit = 100
+
+// Clock tells the time. A nil Clock in a Config means the system clock.
+type Clock interface {
+	Now() time.Time
+}
+
+type systemClock struct{}
+
+func (systemClock) Now() time.Time { return time.Now() }
