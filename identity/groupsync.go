@@ -1,0 +1,372 @@
+package identity
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/rollcall/rollcall/groups"
+)
+
+// syncSource reports whether a source is an identity provider's (SSO, SCIM,
+// Google), which may manage external groups only, never internal ones.
+func syncSource(source string) bool {
+	return groups.ValidSource(source) || strings.HasPrefix(source, "oauth:")
+}
+
+// mayManage returns nil if the transaction's source may change the group: an
+// external group only by its source while that is the tenant's group source,
+// an internal group only by a source that is not an identity provider's
+// (manual, import, the host's own).
+func (tx *Tx) mayManage(g Group) error {
+	if g.Kind == groups.External {
+		if tx.source != g.Source || tx.source != tx.d.cfg.GroupSource {
+			return fmt.Errorf("identity: group %s is managed by %q; %q may not change it: %w", g.ID, g.Source, tx.source, ErrNotAllowed)
+		}
+		return nil
+	}
+	if syncSource(tx.source) {
+		return fmt.Errorf("identity: group %s is internal; %q may not change it: %w", g.ID, tx.source, ErrNotAllowed)
+	}
+	return nil
+}
+
+// mayCreateGroups returns nil if the source may create groups: the tenant's
+// group source (external groups) or a source that is not an identity
+// provider's (internal groups).
+func (tx *Tx) mayCreateGroups() error {
+	if syncSource(tx.source) && tx.source != tx.d.cfg.GroupSource {
+		return fmt.Errorf("identity: %q is not the tenant's group source (%q): %w", tx.source, tx.d.cfg.GroupSource, ErrNotAllowed)
+	}
+	return nil
+}
+
+// CreateGroup creates a group. From the tenant's group source it is external,
+// and an existing group of the same name that the source does not manage yet
+// (an internal one, say) is converted instead; from another source it is
+// internal. It returns a *ValidationError for a bad name, ErrNotAllowed for an
+// identity provider's source that is not the group source, and a
+// *ConflictError if the name (or externalID) is taken by a group the source
+// cannot take over.
+func (tx *Tx) CreateGroup(ctx context.Context, name, externalID string) (Group, error) {
+	name, err := normalizeGroupName(name)
+	if err != nil {
+		return Group{}, err
+	}
+	if err := tx.mayCreateGroups(); err != nil {
+		return Group{}, err
+	}
+	external := tx.source == tx.d.cfg.GroupSource
+	existing, err := tx.store.GroupByName(ctx, name)
+	switch {
+	case err == nil && external && (existing.Kind != groups.External || existing.Source != tx.source):
+		return tx.convert(ctx, existing, externalID)
+	case err == nil:
+		return Group{}, fmt.Errorf("identity: create group: %w", &ConflictError{Resource: "group", Field: "name"})
+	case !errors.Is(err, ErrNotFound):
+		return Group{}, fmt.Errorf("identity: create group: %w", err)
+	}
+	g := Group{Name: name, Kind: groups.Internal, Source: tx.source, ExternalID: strings.TrimSpace(externalID)}
+	if external {
+		g.Kind = groups.External
+	}
+	return tx.createGroup(ctx, g)
+}
+
+func (tx *Tx) createGroup(ctx context.Context, g Group) (Group, error) {
+	now := tx.now()
+	g.ID, g.Version, g.Created, g.Updated = "", 0, now, now
+	created, err := tx.store.CreateGroup(ctx, g)
+	if err != nil {
+		return Group{}, fmt.Errorf("identity: create group: %w", err)
+	}
+	tx.emit(GroupCreated, "", created.ID)
+	return created, nil
+}
+
+// convert makes g an external group of the transaction's source.
+func (tx *Tx) convert(ctx context.Context, g Group, externalID string) (Group, error) {
+	var fields []string
+	converted, err := tx.store.UpdateGroup(ctx, g.ID, func(cur *Group) error {
+		fields = fields[:0]
+		if cur.Kind != groups.External {
+			cur.Kind = groups.External
+			fields = append(fields, "kind")
+		}
+		if cur.Source != tx.source {
+			cur.Source = tx.source
+			fields = append(fields, "source")
+		}
+		if externalID = strings.TrimSpace(externalID); externalID != "" && cur.ExternalID != externalID {
+			cur.ExternalID = externalID
+			fields = append(fields, "externalID")
+		}
+		cur.Updated = tx.now()
+		return nil
+	})
+	if err != nil {
+		return Group{}, fmt.Errorf("identity: convert group: %w", err)
+	}
+	tx.emit(GroupConverted, "", g.ID, fields...)
+	return converted, nil
+}
+
+// UpdateGroup changes a group's name or externalID atomically; fn's changes to
+// other fields are ignored. ifVersion, when not zero, must equal the stored
+// version, else ErrVersionMismatch. It returns ErrNotFound, ErrNotAllowed, a
+// *ValidationError or a *ConflictError.
+func (tx *Tx) UpdateGroup(ctx context.Context, id string, ifVersion int64, fn func(*Group) error) (Group, error) {
+	var before Group
+	var fields []string
+	updated, err := tx.store.UpdateGroup(ctx, id, func(cur *Group) error {
+		if ifVersion != 0 && cur.Version != ifVersion {
+			return fmt.Errorf("identity: group %s is at version %d, not %d: %w", id, cur.Version, ifVersion, ErrVersionMismatch)
+		}
+		if err := tx.mayManage(*cur); err != nil {
+			return err
+		}
+		before = *cur
+		next := *cur
+		if err := fn(&next); err != nil {
+			return err
+		}
+		name, err := normalizeGroupName(next.Name)
+		if err != nil {
+			return err
+		}
+		fields = fields[:0]
+		if name != cur.Name {
+			cur.Name = name
+			fields = append(fields, "name")
+		}
+		if ext := strings.TrimSpace(next.ExternalID); ext != cur.ExternalID {
+			cur.ExternalID = ext
+			fields = append(fields, "externalID")
+		}
+		if len(fields) == 0 {
+			return errNoChange
+		}
+		cur.Updated = tx.now()
+		return nil
+	})
+	if errors.Is(err, errNoChange) {
+		return before, nil
+	}
+	if err != nil {
+		return Group{}, fmt.Errorf("identity: update group: %w", err)
+	}
+	tx.emit(GroupUpdated, "", id, fields...)
+	return updated, nil
+}
+
+// DeleteGroup removes a group and its memberships. It returns ErrNotFound or
+// ErrNotAllowed.
+func (tx *Tx) DeleteGroup(ctx context.Context, id string) error {
+	g, err := tx.managed(ctx, id)
+	if err != nil {
+		return err
+	}
+	if err := tx.store.DeleteGroup(ctx, g.ID); err != nil {
+		return fmt.Errorf("identity: delete group: %w", err)
+	}
+	tx.emit(GroupDeleted, "", id)
+	return nil
+}
+
+// managed returns the group if the source may change it.
+func (tx *Tx) managed(ctx context.Context, groupID string) (Group, error) {
+	g, err := tx.store.Group(ctx, groupID)
+	if err != nil {
+		return Group{}, fmt.Errorf("identity: group %s: %w", groupID, err)
+	}
+	return g, tx.mayManage(g)
+}
+
+// AddMember adds a user to a group the source may change. It reports whether
+// the membership is new, and returns ErrNotFound or ErrNotAllowed.
+func (tx *Tx) AddMember(ctx context.Context, groupID, userID string) (bool, error) {
+	if _, err := tx.managed(ctx, groupID); err != nil {
+		return false, err
+	}
+	return tx.addMember(ctx, groupID, userID)
+}
+
+func (tx *Tx) addMember(ctx context.Context, groupID, userID string) (bool, error) {
+	added, err := tx.store.AddMember(ctx, groupID, userID)
+	if err != nil {
+		return false, fmt.Errorf("identity: add member: %w", err)
+	}
+	if added {
+		tx.emit(MemberAdded, userID, groupID)
+	}
+	return added, nil
+}
+
+// RemoveMember removes a user from a group the source may change. It reports
+// whether there was a membership, and returns ErrNotFound (for the group) or
+// ErrNotAllowed.
+func (tx *Tx) RemoveMember(ctx context.Context, groupID, userID string) (bool, error) {
+	if _, err := tx.managed(ctx, groupID); err != nil {
+		return false, err
+	}
+	return tx.removeMember(ctx, groupID, userID)
+}
+
+func (tx *Tx) removeMember(ctx context.Context, groupID, userID string) (bool, error) {
+	removed, err := tx.store.RemoveMember(ctx, groupID, userID)
+	if err != nil {
+		return false, fmt.Errorf("identity: remove member: %w", err)
+	}
+	if removed {
+		tx.emit(MemberRemoved, userID, groupID)
+	}
+	return removed, nil
+}
+
+// SetMembers makes the group's members exactly userIDs (a SCIM PUT, a Google
+// pull), writing only the differences. It returns how many were added and
+// removed, and ErrNotFound (for the group or a user) or ErrNotAllowed.
+func (tx *Tx) SetMembers(ctx context.Context, groupID string, userIDs []string) (added, removed int, err error) {
+	if _, err := tx.managed(ctx, groupID); err != nil {
+		return 0, 0, err
+	}
+	want := make(map[string]bool, len(userIDs))
+	for _, id := range userIDs {
+		want[id] = true
+	}
+	var gone []string
+	q := UserQuery{GroupID: groupID, Limit: 1000}
+	for {
+		page, err := tx.store.ListUsers(ctx, q)
+		if err != nil {
+			return 0, 0, fmt.Errorf("identity: list members: %w", err)
+		}
+		for _, u := range page.Users {
+			if want[u.ID] {
+				delete(want, u.ID)
+			} else {
+				gone = append(gone, u.ID)
+			}
+		}
+		if len(page.Users) < q.Limit {
+			break
+		}
+		q.After = page.Users[len(page.Users)-1].ID
+	}
+	for _, id := range gone {
+		if _, err := tx.removeMember(ctx, groupID, id); err != nil {
+			return 0, 0, err
+		}
+		removed++
+	}
+	for _, id := range userIDs {
+		if !want[id] {
+			continue
+		}
+		delete(want, id)
+		if _, err := tx.addMember(ctx, groupID, id); err != nil {
+			return 0, 0, err
+		}
+		added++
+	}
+	return added, removed, nil
+}
+
+// SetUserGroups sets a user's external groups from a claim of the tenant's
+// group source, by the rules of groups.PlanFor: received groups are attached
+// (created as external, or converted from internal, as needed), external
+// groups not received are detached, internal memberships stay, and an absent
+// claim changes nothing. It returns the plan it applied, ErrNotAllowed if the
+// source is not the group source, ErrNotFound for a missing user, a
+// *ValidationError for a bad name and a *groups.LimitError when the claim has
+// more names than Config.GroupLimit (nothing is applied).
+func (tx *Tx) SetUserGroups(ctx context.Context, userID string, claim groups.Claim) (groups.Plan, error) {
+	if tx.source != tx.d.cfg.GroupSource || tx.source == "" {
+		return groups.Plan{}, fmt.Errorf("identity: %q is not the tenant's group source (%q): %w", tx.source, tx.d.cfg.GroupSource, ErrNotAllowed)
+	}
+	if !claim.Present {
+		return groups.Plan{}, nil
+	}
+	names, err := tx.claimNames(claim.Names)
+	if err != nil {
+		return groups.Plan{}, err
+	}
+	if _, err := tx.store.User(ctx, userID); err != nil {
+		return groups.Plan{}, fmt.Errorf("identity: set user groups: %w", err)
+	}
+	held, err := tx.store.UserGroups(ctx, userID)
+	if err != nil {
+		return groups.Plan{}, fmt.Errorf("identity: set user groups: %w", err)
+	}
+	current := make([]groups.Group, len(held))
+	byKey := make(map[string]Group, len(held))
+	for i, g := range held {
+		current[i] = groups.Group{Name: g.Name, Kind: g.Kind, Source: g.Source}
+		byKey[groups.Key(g.Name)] = g
+	}
+	var lookupErr error
+	lookup := func(name string) (groups.Group, bool) {
+		g, err := tx.store.GroupByName(ctx, name)
+		if err != nil {
+			if !errors.Is(err, ErrNotFound) && lookupErr == nil {
+				lookupErr = err
+			}
+			return groups.Group{}, false
+		}
+		byKey[groups.Key(g.Name)] = g
+		return groups.Group{Name: g.Name, Kind: g.Kind, Source: g.Source}, true
+	}
+	plan := groups.PlanFor(tx.source, current, groups.Received(names...), lookup)
+	if lookupErr != nil {
+		return groups.Plan{}, fmt.Errorf("identity: set user groups: %w", lookupErr)
+	}
+	for _, name := range plan.Create {
+		g, err := tx.createGroup(ctx, Group{Name: name, Kind: groups.External, Source: tx.source})
+		if err != nil {
+			return groups.Plan{}, err
+		}
+		if _, err := tx.addMember(ctx, g.ID, userID); err != nil {
+			return groups.Plan{}, err
+		}
+	}
+	for _, name := range plan.Convert {
+		if _, err := tx.convert(ctx, byKey[groups.Key(name)], ""); err != nil {
+			return groups.Plan{}, err
+		}
+	}
+	for _, name := range plan.Attach {
+		if _, err := tx.addMember(ctx, byKey[groups.Key(name)].ID, userID); err != nil {
+			return groups.Plan{}, err
+		}
+	}
+	for _, name := range plan.Detach {
+		if _, err := tx.removeMember(ctx, byKey[groups.Key(name)].ID, userID); err != nil {
+			return groups.Plan{}, err
+		}
+	}
+	return plan, nil
+}
+
+// claimNames checks and deduplicates the names of a claim against the limit.
+func (tx *Tx) claimNames(in []string) ([]string, error) {
+	seen := make(map[string]bool, len(in))
+	names := make([]string, 0, len(in))
+	for _, n := range in {
+		if strings.TrimSpace(n) == "" {
+			continue // an empty name is dropped, as the claim parsers do
+		}
+		n, err := normalizeGroupName(n)
+		if err != nil {
+			return nil, fmt.Errorf("identity: group claim: %w", err)
+		}
+		if k := groups.Key(n); !seen[k] {
+			seen[k] = true
+			names = append(names, n)
+		}
+	}
+	if len(names) > tx.d.cfg.GroupLimit {
+		return nil, &groups.LimitError{Count: len(names), Limit: tx.d.cfg.GroupLimit}
+	}
+	return names, nil
+}

@@ -1,0 +1,386 @@
+package identity
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"maps"
+	"time"
+)
+
+// CreateOptions tunes Tx.CreateUser.
+type CreateOptions struct {
+	// Subject, when set, links (source, Subject) to the new user.
+	Subject string
+	// Inactive creates the user deactivated.
+	Inactive bool
+}
+
+// errNoChange makes a store's UpdateUser store nothing when fn changed nothing.
+var errNoChange = errors.New("identity: no change")
+
+// CreateUser creates a user on behalf of the transaction's source. The user is
+// active unless opts.Inactive; u.ID, Active, Created, Updated and Version are
+// set by the core and the store. It returns a *ValidationError for bad fields,
+// ErrNotAllowed if the source may not create users, and a *ConflictError if the
+// email, userName, externalID or link is taken.
+func (tx *Tx) CreateUser(ctx context.Context, u User, opts CreateOptions) (User, error) {
+	if !tx.policy.Create {
+		return User{}, fmt.Errorf("identity: source %q may not create users: %w", tx.source, ErrNotAllowed)
+	}
+	return tx.createUser(ctx, u, opts)
+}
+
+func (tx *Tx) createUser(ctx context.Context, u User, opts CreateOptions) (User, error) {
+	u = u.Clone()
+	if err := normalizeUser(&u); err != nil {
+		return User{}, err
+	}
+	now := tx.now()
+	u.ID, u.Version = "", 0
+	u.Active = !opts.Inactive
+	u.Created, u.Updated = now, now
+	created, err := tx.store.CreateUser(ctx, u)
+	if err != nil {
+		return User{}, fmt.Errorf("identity: create user: %w", err)
+	}
+	if opts.Subject != "" {
+		if err := tx.store.CreateLink(ctx, Link{Source: tx.source, Subject: opts.Subject, UserID: created.ID, Created: now}); err != nil {
+			return User{}, fmt.Errorf("identity: link new user: %w", err)
+		}
+	}
+	tx.emit(UserCreated, created.ID, "")
+	return created, nil
+}
+
+// UpdateUser changes a user atomically: fn gets a copy of the stored user and
+// changes it. ifVersion, when not zero, must equal the stored version (an
+// If-Match ETag), else ErrVersionMismatch. A change that leaves the user as it
+// was stores nothing and returns the user unchanged. Changing Email resets
+// EmailVerified unless fn sets it. Setting Active deactivates or restores the
+// user; restoring needs a source whose policy allows it, else ErrNotAllowed.
+// It returns ErrNotFound, a *ValidationError or a *ConflictError too.
+func (tx *Tx) UpdateUser(ctx context.Context, id string, ifVersion int64, fn func(*User) error) (User, error) {
+	var before User
+	var changed []string
+	now := tx.now()
+	updated, err := tx.store.UpdateUser(ctx, id, func(u *User) error {
+		if ifVersion != 0 && u.Version != ifVersion {
+			return fmt.Errorf("identity: user %s is at version %d, not %d: %w", id, u.Version, ifVersion, ErrVersionMismatch)
+		}
+		before = u.Clone()
+		if err := fn(u); err != nil {
+			return err
+		}
+		if err := normalizeUser(u); err != nil {
+			return err
+		}
+		if !before.Active && u.Active && !tx.policy.Restore {
+			return fmt.Errorf("identity: source %q may not restore users: %w", tx.source, ErrNotAllowed)
+		}
+		if NormalizeEmail(u.Email) != NormalizeEmail(before.Email) && u.EmailVerified == before.EmailVerified {
+			u.EmailVerified = false
+		}
+		changed = changedFields(before, *u)
+		if len(changed) == 0 {
+			return errNoChange
+		}
+		u.Updated = now
+		return nil
+	})
+	if errors.Is(err, errNoChange) {
+		return before, nil
+	}
+	if err != nil {
+		return User{}, fmt.Errorf("identity: update user: %w", err)
+	}
+	tx.emitUserChange(id, changed, updated.Active)
+	return updated, nil
+}
+
+// emitUserChange records the events of a user update: user.deactivated or
+// user.restored for a change of Active, user.updated for the other fields.
+func (tx *Tx) emitUserChange(id string, changed []string, active bool) {
+	fields := make([]string, 0, len(changed))
+	activeChanged := false
+	for _, f := range changed {
+		if f == "active" {
+			activeChanged = true
+			continue
+		}
+		fields = append(fields, f)
+	}
+	if len(fields) > 0 {
+		tx.emit(UserUpdated, id, "", fields...)
+	}
+	if activeChanged && active {
+		tx.emit(UserRestored, id, "")
+	} else if activeChanged {
+		tx.emit(UserDeactivated, id, "")
+	}
+}
+
+// Deactivate deactivates a user, who can then no longer sign in. Deactivating
+// an inactive user changes nothing. It returns ErrNotFound.
+func (tx *Tx) Deactivate(ctx context.Context, id string) (User, error) {
+	return tx.UpdateUser(ctx, id, 0, func(u *User) error { u.Active = false; return nil })
+}
+
+// Restore reactivates a user. It returns ErrNotAllowed if the source may not
+// restore users, and ErrNotFound.
+func (tx *Tx) Restore(ctx context.Context, id string) (User, error) {
+	return tx.UpdateUser(ctx, id, 0, func(u *User) error { u.Active = true; return nil })
+}
+
+// DeleteUser removes a user with their links, memberships and invitations. It
+// returns ErrNotFound.
+func (tx *Tx) DeleteUser(ctx context.Context, id string) error {
+	if err := tx.store.DeleteUser(ctx, id); err != nil {
+		return fmt.Errorf("identity: delete user: %w", err)
+	}
+	tx.emit(UserDeleted, id, "")
+	return nil
+}
+
+// Outcome tells what Upsert did.
+type Outcome int
+
+const (
+	// Skipped: the user exists and nothing changed.
+	Skipped Outcome = iota
+	// Created: a new user.
+	Created
+	// Updated: the user exists and was changed (or restored).
+	Updated
+)
+
+func (o Outcome) String() string {
+	switch o {
+	case Created:
+		return "created"
+	case Updated:
+		return "updated"
+	}
+	return "skipped"
+}
+
+// UpsertOptions tunes Tx.Upsert.
+type UpsertOptions struct {
+	// Subject, when set, is the user's stable identifier at the source: it
+	// finds the user first, and links them when they are found by email or
+	// created.
+	Subject string
+	// Update overwrites an existing user's profile with u's; else an existing
+	// user is left as it is.
+	Update bool
+	// Restore reactivates an existing deactivated user (when the source's
+	// policy allows it).
+	Restore bool
+}
+
+// Upsert creates or updates the user a provisioning source describes (Google,
+// file import). The user is found by link (opts.Subject), then by email where
+// the source is trusted for it; else created where the source may create.
+// With opts.Update the found user's email, userName, names and externalID are
+// overwritten by u's non-empty ones and u's attributes are merged (an empty
+// value removes the key). It returns what it did, and the errors of CreateUser
+// and UpdateUser.
+func (tx *Tx) Upsert(ctx context.Context, u User, opts UpsertOptions) (User, Outcome, error) {
+	u = u.Clone()
+	if err := normalizeUser(&u); err != nil {
+		return User{}, Skipped, err
+	}
+	found, linked, err := tx.resolve(ctx, opts.Subject, u.Email, u.EmailVerified)
+	if errors.Is(err, ErrNotFound) {
+		created, err := tx.CreateUser(ctx, u, CreateOptions{Subject: opts.Subject})
+		return created, Created, err
+	}
+	if err != nil {
+		return User{}, Skipped, err
+	}
+	if opts.Subject != "" && !linked {
+		if err := tx.link(ctx, found.ID, opts.Subject); err != nil {
+			return User{}, Skipped, err
+		}
+	}
+	updated, err := tx.UpdateUser(ctx, found.ID, 0, func(cur *User) error {
+		if opts.Update {
+			mergeProfile(cur, u, true)
+		}
+		if opts.Restore && tx.policy.Restore {
+			cur.Active = true
+		}
+		return nil
+	})
+	if err != nil {
+		return User{}, Skipped, err
+	}
+	if updated.Version != found.Version {
+		return updated, Updated, nil
+	}
+	return updated, Skipped, nil
+}
+
+// mergeProfile copies src's non-empty names and, when withKeys, its email,
+// userName and externalID into dst, and merges src's attributes (an empty
+// value removes the key).
+func mergeProfile(dst *User, src User, withKeys bool) {
+	set := func(dst *string, v string) {
+		if v != "" {
+			*dst = v
+		}
+	}
+	if withKeys {
+		// A userName that only repeats the email follows the email.
+		if src.UserName != src.Email || NormalizeUserName(dst.UserName) == NormalizeEmail(dst.Email) {
+			set(&dst.UserName, src.UserName)
+		}
+		set(&dst.Email, src.Email)
+		set(&dst.ExternalID, src.ExternalID)
+	}
+	set(&dst.GivenName, src.GivenName)
+	set(&dst.FamilyName, src.FamilyName)
+	set(&dst.DisplayName, src.DisplayName)
+	if len(src.Attributes) > 0 {
+		attrs := maps.Clone(dst.Attributes)
+		if attrs == nil {
+			attrs = make(map[string]string, len(src.Attributes))
+		}
+		for k, v := range src.Attributes {
+			if v == "" {
+				delete(attrs, k)
+			} else {
+				attrs[k] = v
+			}
+		}
+		dst.Attributes = attrs
+	}
+}
+
+// trusted reports whether the source's email finds existing users.
+func (tx *Tx) trusted(verified bool) bool {
+	return tx.policy.Email == EmailTrusted || tx.policy.Email == EmailIfVerified && verified
+}
+
+// resolve finds the user of an identity at the transaction's source: by the
+// link (source, subject), then by email where trusted, but only while that user
+// has no link from this source yet. It reports whether the user was found by
+// link, and returns ErrNotFound, or a *ConflictError when the email's user is
+// linked to another subject of this source.
+func (tx *Tx) resolve(ctx context.Context, subject, email string, verified bool) (User, bool, error) {
+	if subject != "" {
+		u, err := tx.store.UserByLink(ctx, tx.source, subject)
+		if err == nil {
+			return u, true, nil
+		}
+		if !errors.Is(err, ErrNotFound) {
+			return User{}, false, fmt.Errorf("identity: find user by link: %w", err)
+		}
+	}
+	if email == "" || !tx.trusted(verified) {
+		return User{}, false, ErrNotFound
+	}
+	u, err := tx.store.UserByEmail(ctx, email)
+	if err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return User{}, false, ErrNotFound
+		}
+		return User{}, false, fmt.Errorf("identity: find user by email: %w", err)
+	}
+	if subject != "" {
+		links, err := tx.store.Links(ctx, u.ID)
+		if err != nil {
+			return User{}, false, fmt.Errorf("identity: read links: %w", err)
+		}
+		for _, l := range links {
+			if l.Source == tx.source {
+				return User{}, false, fmt.Errorf("identity: the user with this email is linked to another subject of %q: %w",
+					tx.source, &ConflictError{Resource: "link", Field: "subject"})
+			}
+		}
+	}
+	return u, false, nil
+}
+
+func (tx *Tx) link(ctx context.Context, userID, subject string) error {
+	err := tx.store.CreateLink(ctx, Link{Source: tx.source, Subject: subject, UserID: userID, Created: tx.now()})
+	if err != nil {
+		return fmt.Errorf("identity: link user: %w", err)
+	}
+	tx.emit(UserLinked, userID, "")
+	return nil
+}
+
+// Invite creates an invitation for a user and returns its token, to hand to
+// the user (in an email link, say), and its expiry. Only the token's SHA-256 is
+// stored. It returns ErrNotFound, or ErrDeactivated for a deactivated user.
+func (tx *Tx) Invite(ctx context.Context, userID string) (string, time.Time, error) {
+	u, err := tx.store.User(ctx, userID)
+	if err != nil {
+		return "", time.Time{}, fmt.Errorf("identity: invite: %w", err)
+	}
+	if !u.Active {
+		return "", time.Time{}, fmt.Errorf("identity: invite: %w", ErrDeactivated)
+	}
+	var raw [32]byte
+	if _, err := rand.Read(raw[:]); err != nil {
+		return "", time.Time{}, fmt.Errorf("identity: invite: %w", err)
+	}
+	token := base64.RawURLEncoding.EncodeToString(raw[:])
+	now := tx.now()
+	inv := Invitation{Hash: hashToken(token), UserID: userID, Expires: now.Add(tx.d.cfg.InvitationTTL), Created: now}
+	if err := tx.store.CreateInvitation(ctx, inv); err != nil {
+		return "", time.Time{}, fmt.Errorf("identity: invite: %w", err)
+	}
+	tx.emit(UserInvited, userID, "")
+	return token, inv.Expires, nil
+}
+
+// hashToken is how an invitation token is kept: its SHA-256. The token carries
+// 256 random bits, so the lookup by hash leaks nothing an attacker can use, and
+// a stolen database holds no usable token.
+func hashToken(token string) []byte {
+	h := sha256.Sum256([]byte(token))
+	return h[:]
+}
+
+// ErrInvitation is returned for an invitation token that is unknown, used or
+// expired; it matches ErrNotFound, and says no more on purpose.
+var ErrInvitation = fmt.Errorf("identity: invitation is unknown, used or expired: %w", ErrNotFound)
+
+// AcceptInvitation uses an invitation: once only, before it expires. It marks
+// the user's email verified, voids the user's other invitations and returns
+// the user; the host then lets the user set a password if PasswordLogin
+// allows. It returns ErrInvitation, or ErrDeactivated.
+func (tx *Tx) AcceptInvitation(ctx context.Context, token string) (User, error) {
+	if token == "" {
+		return User{}, ErrInvitation
+	}
+	inv, err := tx.store.TakeInvitation(ctx, hashToken(token))
+	if errors.Is(err, ErrNotFound) {
+		return User{}, ErrInvitation
+	}
+	if err != nil {
+		return User{}, fmt.Errorf("identity: accept invitation: %w", err)
+	}
+	if !tx.now().Before(inv.Expires) {
+		return User{}, ErrInvitation
+	}
+	u, err := tx.store.User(ctx, inv.UserID)
+	if errors.Is(err, ErrNotFound) {
+		return User{}, ErrInvitation
+	}
+	if err != nil {
+		return User{}, fmt.Errorf("identity: accept invitation: %w", err)
+	}
+	if !u.Active {
+		return User{}, fmt.Errorf("identity: accept invitation: %w", ErrDeactivated)
+	}
+	if err := tx.store.DeleteInvitations(ctx, u.ID); err != nil {
+		return User{}, fmt.Errorf("identity: accept invitation: %w", err)
+	}
+	return tx.UpdateUser(ctx, u.ID, 0, func(u *User) error { u.EmailVerified = true; return nil })
+}

@@ -1,0 +1,140 @@
+package identity
+
+import (
+	"maps"
+	"net/mail"
+	"slices"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Limits on the length of stored values, in bytes.
+const (
+	maxEmail     = 254
+	maxName      = 256
+	maxAttrKey   = 128
+	maxAttrValue = 1024
+	maxAttrs     = 64
+)
+
+// ValidEmail reports whether s is a plain email address: local part, "@",
+// and a domain with a dot, at most 254 bytes, no display name, no spaces
+// around it.
+func ValidEmail(s string) bool {
+	if s == "" || len(s) > maxEmail || strings.TrimSpace(s) != s {
+		return false
+	}
+	a, err := mail.ParseAddress(s)
+	if err != nil || a.Name != "" || a.Address != s {
+		return false
+	}
+	at := strings.LastIndexByte(s, '@')
+	domain := s[at+1:]
+	if !strings.Contains(domain, ".") || strings.HasPrefix(domain, ".") || strings.HasSuffix(domain, ".") || strings.Contains(domain, "..") {
+		return false
+	}
+	return true
+}
+
+// cleanText checks one text value: valid UTF-8, no control characters, at most
+// max bytes. It returns the value trimmed.
+func cleanText(v *ValidationError, field, s string, max int) string {
+	s = strings.TrimSpace(s)
+	switch {
+	case !utf8.ValidString(s):
+		v.Add(field, "must be valid UTF-8")
+	case len(s) > max:
+		v.Add(field, "is too long")
+	case strings.ContainsFunc(s, unicode.IsControl):
+		v.Add(field, "must not contain control characters")
+	}
+	return s
+}
+
+// normalizeUser trims and checks the fields a source may set; it returns a
+// *ValidationError naming every field that is wrong.
+func normalizeUser(u *User) error {
+	var v ValidationError
+	u.Email = cleanText(&v, "email", u.Email, maxEmail)
+	if u.Email != "" && !ValidEmail(u.Email) {
+		v.Add("email", "must be a valid email address")
+	}
+	u.UserName = cleanText(&v, "userName", u.UserName, maxName)
+	if u.UserName == "" {
+		u.UserName = u.Email
+	}
+	if u.UserName == "" {
+		v.Add("userName", "is required when there is no email")
+	}
+	u.GivenName = cleanText(&v, "givenName", u.GivenName, maxName)
+	u.FamilyName = cleanText(&v, "familyName", u.FamilyName, maxName)
+	u.DisplayName = cleanText(&v, "displayName", u.DisplayName, maxName)
+	u.ExternalID = cleanText(&v, "externalID", u.ExternalID, maxName)
+	if len(u.Attributes) > maxAttrs {
+		v.Add("attributes", "has too many entries")
+	}
+	for _, k := range slices.Sorted(maps.Keys(u.Attributes)) {
+		val := u.Attributes[k]
+		ck := cleanText(&v, "attributes", k, maxAttrKey)
+		if ck == "" {
+			v.Add("attributes", "has an empty key")
+			continue
+		}
+		cv := cleanText(&v, "attributes."+ck, val, maxAttrValue)
+		if ck != k || cv != val {
+			delete(u.Attributes, k)
+			if cv != "" {
+				u.Attributes[ck] = cv
+			}
+		} else if cv == "" {
+			delete(u.Attributes, k)
+		}
+	}
+	if len(u.Attributes) == 0 {
+		u.Attributes = nil
+	}
+	return v.Err()
+}
+
+// changedFields names the fields that differ between two versions of a user,
+// in a fixed order. Attributes are named "attributes.<key>".
+func changedFields(a, b User) []string {
+	var f []string
+	add := func(name string, changed bool) {
+		if changed {
+			f = append(f, name)
+		}
+	}
+	add("userName", a.UserName != b.UserName)
+	add("email", a.Email != b.Email)
+	add("emailVerified", a.EmailVerified != b.EmailVerified)
+	add("givenName", a.GivenName != b.GivenName)
+	add("familyName", a.FamilyName != b.FamilyName)
+	add("displayName", a.DisplayName != b.DisplayName)
+	add("active", a.Active != b.Active)
+	add("externalID", a.ExternalID != b.ExternalID)
+	keys := slices.Sorted(maps.Keys(a.Attributes))
+	for k := range b.Attributes {
+		if _, ok := a.Attributes[k]; !ok {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	for _, k := range slices.Compact(keys) {
+		av, aok := a.Attributes[k]
+		bv, bok := b.Attributes[k]
+		add("attributes."+k, av != bv || aok != bok)
+	}
+	return f
+}
+
+// normalizeGroupName trims and checks a group name.
+func normalizeGroupName(name string) (string, error) {
+	var v ValidationError
+	name = cleanText(&v, "name", name, maxName)
+	if name == "" && len(v.Fields) == 0 {
+		v.Add("name", "is required")
+	}
+	return name, v.Err()
+}
