@@ -83,7 +83,7 @@ func (p Plan) Empty() bool {
 // Lookup finds a group of the tenant by name, compared by Key.
 type Lookup func(name string) (Group, bool)
 
-// PlanFor computes the plan for one user of the tenant.
+// PlanFor computes the plan for one user of the tenant. lookup must not be nil.
 //
 // source is the tenant's group source that sent the claim; current lists the
 // user's memberships; lookup finds any group of the tenant by name. The claim's
@@ -113,7 +113,7 @@ func PlanFor(source string, current []Group, claim Claim, lookup Lookup) Plan {
 		received[k] = true
 		g, ok := member[k]
 		if !ok {
-			g, ok = lookup(name)
+			g, ok = lookup(strings.TrimSpace(name))
 		}
 		if !ok {
 			p.Create = append(p.Create, strings.TrimSpace(name))
