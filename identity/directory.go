@@ -150,7 +150,9 @@ func (d *Directory) Policy(source string) SourcePolicy {
 	return DefaultPolicy(source)
 }
 
-// Reader returns the tenant's data for reading. Changes go through Do.
+// Reader returns the tenant's data for reading. Changes go through Do. Inside
+// Do, read through Tx.Reader instead: it sees the transaction's own changes,
+// and a store may hold a lock for the transaction (storage/memory does).
 func (d *Directory) Reader() Reader { return d.store }
 
 // Events returns up to limit events after the cursor, from the store's

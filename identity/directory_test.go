@@ -100,7 +100,8 @@ func TestSignInCreatesJustInTime(t *testing.T) {
 	events := f.sink.Events()
 	require.Len(t, events, 1)
 	assert.Equal(t, identity.UserUpdated, events[0].Type)
-	assert.Equal(t, []string{"email", "givenName"}, events[0].Fields, "the email's case changed, the userName stays")
+	assert.Equal(t, []string{"givenName"}, events[0].Fields, "the address as given first is kept when only its case differs")
+	assert.Equal(t, "Alice@Example.com", res.User.Email)
 	assert.Equal(t, entra, events[0].Source)
 	assert.Equal(t, "acme", events[0].Tenant)
 
@@ -607,6 +608,13 @@ func TestInvitation(t *testing.T) {
 	require.NoError(t, err)
 	_, _, err = dir.Invite(ctx, identity.SourceManual, u.ID)
 	require.ErrorIs(t, err, identity.ErrDeactivated)
+
+	noMail, err := dir.CreateUser(ctx, identity.SourceManual, identity.User{UserName: "kiosk"}, identity.CreateOptions{})
+	require.NoError(t, err)
+	_, _, err = dir.Invite(ctx, identity.SourceManual, noMail.ID)
+	var ve *identity.ValidationError
+	require.ErrorAs(t, err, &ve, "an invitation needs somewhere to go")
+	assert.Equal(t, "email", ve.Fields[0].Field)
 }
 
 // recordingStore remembers the invitations handed to the store.

@@ -67,8 +67,10 @@ func (tx *Tx) SignIn(ctx context.Context, c Claims) (SignInResult, error) {
 	if err := normalizeUser(&claimed); err != nil {
 		return res, err
 	}
-	if c.Groups.Present && tx.source == tx.d.cfg.GroupSource && len(c.Groups.Names) > tx.d.cfg.GroupLimit {
-		return res, &groups.LimitError{Count: len(c.Groups.Names), Limit: tx.d.cfg.GroupLimit}
+	if c.Groups.Present && tx.source == tx.d.cfg.GroupSource {
+		if _, err := tx.claimNames(c.Groups.Names); err != nil {
+			return res, err
+		}
 	}
 	trusted := claimed.Email != "" && tx.trusted(c.EmailVerified)
 

@@ -325,6 +325,9 @@ func (tx *Tx) Invite(ctx context.Context, userID string) (string, time.Time, err
 	if !u.Active {
 		return "", time.Time{}, fmt.Errorf("identity: invite: %w", ErrDeactivated)
 	}
+	if u.Email == "" {
+		return "", time.Time{}, &ValidationError{Fields: []FieldError{{Field: "email", Message: "is required to invite a user"}}}
+	}
 	var raw [32]byte
 	if _, err := rand.Read(raw[:]); err != nil {
 		return "", time.Time{}, fmt.Errorf("identity: invite: %w", err)
