@@ -124,7 +124,7 @@ func New(store Store, cfg Config) (*Directory, error) {
 	}
 	d := &Directory{store: store, cfg: cfg, clock: cfg.Clock, logger: cfg.Logger}
 	if d.clock == nil {
-		d.clock = systemClock{}
+		d.clock = SystemClock
 	}
 	if d.logger == nil {
 		d.logger = slog.New(slog.NewTextHandler(io.Discard, nil))

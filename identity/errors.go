@@ -71,9 +71,11 @@ func (e *ValidationError) Err() error {
 // ConflictError names the unique field that is taken. It matches ErrConflict.
 // Its message names the field, never the value, so that it is safe to show.
 type ConflictError struct {
-	// Resource is "user", "group" or "link".
+	// Resource is "user", "group", "link" or "invitation".
 	Resource string
-	// Field is "email", "userName", "externalID", "name" or "subject".
+	// Field is "id", "email", "userName", "externalID" (users, groups),
+	// "name" (groups), "subject" (a link of that pair exists) or "source"
+	// (the user has a link from that source already).
 	Field string
 }
 

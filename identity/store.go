@@ -120,11 +120,13 @@ type InvitationStore interface {
 // tenant, written in the transaction of the changes they record. The core
 // appends through the transaction's Store when it implements EventLog.
 type EventLog interface {
-	// AppendEvents records events and sets each one's Seq to its cursor, one
-	// higher than any before.
+	// AppendEvents records events and sets each one's Seq to its cursor,
+	// greater than any before (there may be gaps).
 	AppendEvents(ctx context.Context, events []Event) error
 	// Events returns up to limit events with Seq greater than after, in Seq
-	// order.
+	// order; limit <= 0 means DefaultLimit. An event appears only once its
+	// transaction has committed, and never after an event with a greater Seq
+	// has been returned.
 	Events(ctx context.Context, after int64, limit int) ([]Event, error)
 }
 
@@ -154,8 +156,13 @@ type UserQuery struct {
 	SortBy     UserSort
 	Descending bool
 	// After, when set, starts after the user with this ID in ID order (keyset
-	// paging; only with SortBy ID ascending). Offset skips that many matches
-	// (after After). Limit caps the page: 0 means 100.
+	// paging; only with SortBy ID ascending, else ErrInvalid; the ID need not
+	// exist any more). Offset skips that many matches (after After). Limit
+	// caps the page: 0 means DefaultLimit.
+	//
+	// Strings sort by bytes, empty values first; ties are broken by ID, and
+	// Descending reverses the tie-break too. A GroupID that names no group
+	// matches nobody.
 	After  string
 	Offset int
 	Limit  int
@@ -164,7 +171,8 @@ type UserQuery struct {
 // UserPage is one page of a user listing.
 type UserPage struct {
 	Users []User
-	// Total counts every user that matches the query, on every page.
+	// Total counts every user that matches the query's filters, on every
+	// page: After, Offset and Limit do not change it.
 	Total int
 }
 
@@ -197,6 +205,9 @@ const DefaultLimit = 100
 type Clock interface {
 	Now() time.Time
 }
+
+// SystemClock is the Clock of the system: time.Now.
+var SystemClock Clock = systemClock{}
 
 type systemClock struct{}
 
