@@ -1,0 +1,216 @@
+package oauth
+
+import (
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+
+	"github.com/rollcall/rollcall/identity"
+)
+
+// ErrNoConnection is what a Resolver returns, wrapped, when the request names
+// no connection of its tenant; the handlers answer 404.
+var ErrNoConnection = errors.New("oauth: no such connection")
+
+// Target is what the handlers act on for one request: the tenant's
+// connection to the provider the request names, the tenant's Directory and
+// its KeyStore (which keeps the pending logins, and must be shared by every
+// instance of the host).
+type Target struct {
+	Connection *Connection
+	Directory  *identity.Directory
+	Keys       identity.KeyStore
+}
+
+// Resolver returns the Target of a request: its tenant (from the host name,
+// say) and the provider of r.PathValue("provider"). An error wrapping
+// ErrNoConnection answers 404, any other 500.
+type Resolver func(r *http.Request) (Target, error)
+
+// HandlerConfig configures the login and callback handlers.
+type HandlerConfig struct {
+	// Resolve returns the Target of a request. Required.
+	Resolve Resolver
+	// SignedIn is called after a successful sign-in: it starts the host's
+	// session for res.User and sends the browser to res.ReturnTo, with
+	// http.Redirect(w, r, res.ReturnTo, http.StatusSeeOther) say. Required.
+	SignedIn func(w http.ResponseWriter, r *http.Request, res Result)
+	// Logger receives each failure with its reason and a reference the
+	// browser is shown, and each sign-in at Info. Nil discards.
+	Logger *slog.Logger
+}
+
+// Handler serves the login and callback endpoints of every connection its
+// Resolver knows. Build it with NewHandler.
+type Handler struct {
+	cfg    HandlerConfig
+	logger *slog.Logger
+}
+
+// NewHandler validates cfg and returns the Handler.
+func NewHandler(cfg HandlerConfig) (*Handler, error) {
+	if cfg.Resolve == nil {
+		return nil, errors.New("oauth: HandlerConfig.Resolve is required")
+	}
+	if cfg.SignedIn == nil {
+		return nil, errors.New("oauth: HandlerConfig.SignedIn is required")
+	}
+	logger := cfg.Logger
+	if logger == nil {
+		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	return &Handler{cfg: cfg, logger: logger}, nil
+}
+
+// cookieName is the cookie that binds a login's state to the browser.
+const cookieName = "rollcall_oauth_state"
+
+// Login returns the handler of GET /oauth/{provider}/login[?return_to=/path]:
+// it starts a login, binds its state to the browser in an HttpOnly cookie
+// scoped to the callback's path, and redirects to the provider.
+func (h *Handler) Login() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			http.Error(w, http.StatusText(http.StatusMethodNotAllowed), http.StatusMethodNotAllowed)
+			return
+		}
+		t, err := h.resolve(r)
+		if err != nil {
+			h.fail(w, r, "", "", err)
+			return
+		}
+		c := t.Connection
+		login, err := c.Begin(r.Context(), t.Keys, r.URL.Query().Get("return_to"))
+		if err != nil {
+			h.fail(w, r, tenantOf(t), c.source, err)
+			return
+		}
+		http.SetCookie(w, c.cookie(login.State, int(c.cfg.LoginTTL.Seconds())))
+		http.Redirect(w, r, login.URL, http.StatusFound)
+	})
+}
+
+// Callback returns the handler of GET /oauth/{provider}/callback: it finishes
+// the login and calls HandlerConfig.SignedIn. A failure shows the browser a
+// generic message with a reference, and logs the reason with that reference.
+func (h *Handler) Callback() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
+		w.Header().Set("Referrer-Policy", "no-referrer")
+		if r.Method != http.MethodGet {
+			w.Header().Set("Allow", "GET")
+			http.Error(w, http.StatusText(http.StatusMethodNotAllowed), http.StatusMethodNotAllowed)
+			return
+		}
+		t, err := h.resolve(r)
+		if err != nil {
+			h.fail(w, r, "", "", err)
+			return
+		}
+		c := t.Connection
+		q := r.URL.Query()
+		cb := Callback{State: q.Get("state"), Code: q.Get("code"), Error: q.Get("error"), ErrorDescription: q.Get("error_description")}
+		if ck, err := r.Cookie(cookieName); err == nil {
+			cb.BrowserState = ck.Value
+		}
+		http.SetCookie(w, c.cookie("", -1))
+		res, err := c.Finish(r.Context(), t.Directory, t.Keys, cb)
+		if err != nil {
+			h.fail(w, r, tenantOf(t), c.source, err)
+			return
+		}
+		h.logger.InfoContext(r.Context(), "oauth sign-in", "tenant", tenantOf(t), "source", c.source,
+			"user", res.User.ID, "created", res.Created, "linked", res.Linked)
+		h.cfg.SignedIn(w, r, res)
+	})
+}
+
+// resolve returns the request's Target, complete.
+func (h *Handler) resolve(r *http.Request) (Target, error) {
+	t, err := h.cfg.Resolve(r)
+	if err != nil {
+		return Target{}, fmt.Errorf("resolve: %w", err)
+	}
+	if t.Connection == nil || t.Directory == nil || t.Keys == nil {
+		return Target{}, errors.New("resolve: the resolver returned a Target without Connection, Directory or Keys")
+	}
+	return t, nil
+}
+
+func tenantOf(t Target) string {
+	if t.Directory == nil {
+		return ""
+	}
+	return t.Directory.Tenant()
+}
+
+// cookie returns the state cookie, or the one that deletes it (maxAge < 0).
+func (c *Connection) cookie(state string, maxAge int) *http.Cookie {
+	path, secure := "/", false
+	if u, err := url.Parse(c.cfg.RedirectURL); err == nil {
+		path, secure = u.EscapedPath(), u.Scheme == "https"
+	}
+	return &http.Cookie{
+		Name: cookieName, Value: state, Path: path, MaxAge: maxAge,
+		HttpOnly: true, Secure: secure,
+		// Lax: the callback is a top-level navigation from the provider.
+		SameSite: http.SameSiteLaxMode,
+	}
+}
+
+// statuses maps errors to the HTTP status a failure answers; the first match
+// wins, and anything else is 500.
+var statuses = []struct {
+	err    error
+	status int
+}{
+	{ErrNoConnection, http.StatusNotFound},
+	{ErrReturnURL, http.StatusBadRequest},
+	{ErrState, http.StatusBadRequest},
+	{ErrExchange, http.StatusBadRequest},
+	{ErrDenied, http.StatusForbidden},
+	{ErrToken, http.StatusForbidden},
+	{ErrRefused, http.StatusForbidden},
+	{identity.ErrDeactivated, http.StatusForbidden},
+	{identity.ErrNotAllowed, http.StatusForbidden},
+	{identity.ErrConflict, http.StatusForbidden},
+	{identity.ErrInvalid, http.StatusForbidden},
+	{ErrProvider, http.StatusBadGateway},
+}
+
+// Status returns the HTTP status the handlers answer err with.
+func Status(err error) int {
+	for _, s := range statuses {
+		if errors.Is(err, s.err) {
+			return s.status
+		}
+	}
+	return http.StatusInternalServerError
+}
+
+// fail logs err with a reference and shows the browser only a generic
+// message and the reference.
+func (h *Handler) fail(w http.ResponseWriter, r *http.Request, tenant, source string, err error) {
+	status := Status(err)
+	ref := rand.Text()[:10]
+	level := slog.LevelWarn
+	if status >= 500 {
+		level = slog.LevelError
+	}
+	h.logger.Log(r.Context(), level, "oauth sign-in failed", "tenant", tenant, "source", source,
+		"status", status, "reference", ref, "err", err)
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	msg := "Sign-in failed. Please try again, or ask your administrator"
+	if status == http.StatusNotFound {
+		msg = "There is no such sign-in"
+	}
+	fmt.Fprintf(w, "%s (reference %s).\n", msg, ref)
+}
