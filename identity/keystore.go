@@ -9,6 +9,11 @@ import (
 // assertion IDs for replay protection, the pending state of an SSO login. A
 // host opens one per tenant, like a Store. Expiry is judged by the store's own
 // Clock.
+//
+// Several packages share a tenant's KeyStore, so each prefixes its keys with
+// its name and purpose: "saml:request:<id>", "saml:assertion:<id>",
+// "oauth:state:<hash>". A host should call DeleteExpired now and then: anyone
+// can start a login, and each start leaves a key until it expires.
 type KeyStore interface {
 	// SetIfAbsent stores value under key until expires and reports true, or
 	// reports false and changes nothing if the key is held and not expired.
