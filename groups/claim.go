@@ -29,6 +29,11 @@ const (
 	// FormatCSV is one string of comma-separated group names. If several
 	// values come, each is split. A name cannot contain a comma.
 	FormatCSV Format = "csv"
+	// FormatMixed reads each value on its own: a DN with a CN gives its first
+	// CN, any other value is a group name as it is. It serves IdPs that mix
+	// directory groups (as DNs) with plain names in one claim. A plain name
+	// that reads as a DN with a CN ("CN=x") is taken as one.
+	FormatMixed Format = "mixed"
 )
 
 // DefaultLimit is the number of groups a claim may hold when no limit is set:
@@ -41,11 +46,11 @@ func ParseFormat(s string) (Format, error) {
 	switch f := Format(strings.ToLower(strings.TrimSpace(s))); f {
 	case "", FormatAuto:
 		return FormatAuto, nil
-	case FormatDN, FormatList, FormatCSV:
+	case FormatDN, FormatList, FormatCSV, FormatMixed:
 		return f, nil
 	}
-	return "", fmt.Errorf("groups: unknown group claim format %q: want %q, %q, %q or %q",
-		s, FormatDN, FormatList, FormatCSV, FormatAuto)
+	return "", fmt.Errorf("groups: unknown group claim format %q: want %q, %q, %q, %q or %q",
+		s, FormatDN, FormatList, FormatCSV, FormatMixed, FormatAuto)
 }
 
 // ErrTooManyGroups is matched (with errors.Is) by every *LimitError.
@@ -121,6 +126,8 @@ func Parse(format Format, values []string, limit int) ([]string, error) {
 		err = c.addList(values)
 	case FormatCSV:
 		err = c.addCSV(values)
+	case FormatMixed:
+		err = c.addMixed(values)
 	case FormatAuto, "":
 		err = c.addAuto(values)
 	default:
@@ -184,6 +191,20 @@ func (c *collector) addDNs(values []string, auto bool) error {
 		}
 	}
 	return nameErr
+}
+
+func (c *collector) addMixed(values []string) error {
+	c.grow(len(values))
+	for i, v := range values {
+		name := v
+		if cn, err := CommonName(v); err == nil {
+			name = cn
+		}
+		if err := c.add(name); err != nil {
+			return &ClaimError{Index: i, Value: v, Err: err}
+		}
+	}
+	return nil
 }
 
 func (c *collector) addList(values []string) error {

@@ -248,6 +248,7 @@ func TestParseFormat(t *testing.T) {
 		{" List ", groups.FormatList},
 		{"csv", groups.FormatCSV},
 		{"Csv", groups.FormatCSV},
+		{"Mixed", groups.FormatMixed},
 	}
 	for _, tt := range tests {
 		got, err := groups.ParseFormat(tt.in)
@@ -299,6 +300,9 @@ func TestParse(t *testing.T) {
 		{"reference comma list as csv", groups.FormatCSV, csv, 0, group12},
 		{"reference comma list as auto", groups.FormatAuto, csv, 0, group12},
 
+		{"mixed DNs and names", groups.FormatMixed, []string{`CN=Smith\, John,OU=Groups,DC=corp`, "CN=Desk Admins,DC=corp", "Berlin Office", "desk admins"}, 0,
+			[]string{"Smith, John", "Desk Admins", "Berlin Office"}},
+		{"mixed keeps a name that is no DN", groups.FormatMixed, []string{"OU=x,DC=y", "a=b=c"}, 0, []string{"OU=x,DC=y", "a=b=c"}},
 		{"no values", groups.FormatList, nil, 0, []string{}},
 		{"no values auto", groups.FormatAuto, nil, 0, []string{}},
 		{"blank values", groups.FormatAuto, []string{"", " ", "\t"}, 0, []string{}},

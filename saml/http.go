@@ -1,0 +1,199 @@
+package saml
+
+import (
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+
+	"github.com/rollcall/rollcall/identity"
+)
+
+// Tenant is what a request resolves to: the connection it names and its
+// tenant's directory and key store.
+type Tenant struct {
+	Connection *Connection
+	Directory  *identity.Directory
+	Keys       identity.KeyStore
+}
+
+// Handler adapts a tenant's connections to net/http. The host mounts its
+// three handlers on its own mux, on paths that name the connection, for
+// instance:
+//
+//	mux.Handle("GET /saml/{connection}/metadata", h.Metadata())
+//	mux.Handle("GET /saml/{connection}/login", h.Login())
+//	mux.Handle("POST /saml/{connection}/acs", h.ACS())
+type Handler struct {
+	// Resolve finds the tenant and connection of a request (from its host
+	// name and r.PathValue("connection"), say). An error answers 404.
+	// Required.
+	Resolve func(r *http.Request) (Tenant, error)
+	// SignedIn is called after a successful sign-in: it sets the host's
+	// session, to end at res.Expires, and sends the browser on. nil means a
+	// 303 redirect to res.RelayState, or "/" (and no session: only for tests).
+	SignedIn func(w http.ResponseWriter, r *http.Request, res Result)
+	// Logger receives the failures that happen before a connection is
+	// known; nil discards. A connection logs to its own Deps.Logger.
+	Logger *slog.Logger
+}
+
+// ReturnParam is the query parameter of the login URL that names where to go
+// after sign-in (a relative path).
+const ReturnParam = "return_to"
+
+// Metadata serves the connection's SP metadata.
+func (h *Handler) Metadata() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		t, ok := h.resolve(w, r)
+		if !ok {
+			return
+		}
+		md, err := t.Connection.Metadata()
+		if err != nil {
+			h.logger().ErrorContext(r.Context(), "saml: metadata", "source", t.Connection.Source(), "error", err)
+			fail(w, http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("Content-Type", "application/samlmetadata+xml")
+		_, _ = w.Write(md)
+	})
+}
+
+// Login redirects the browser to the IdP with an AuthnRequest; the query
+// parameter return_to names where to go after sign-in. It sets a cookie,
+// "saml_<connection>", sent only to the ACS path, that binds the login to
+// this browser.
+func (h *Handler) Login() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		t, ok := h.resolve(w, r)
+		if !ok {
+			return
+		}
+		lr, err := t.Connection.Login(r.Context(), t.Keys, r.URL.Query().Get(ReturnParam))
+		if err != nil {
+			t.Connection.logger.WarnContext(r.Context(), "saml: login", "tenant", t.Directory.Tenant(), "error", err)
+			fail(w, status(err))
+			return
+		}
+		if lr.Binding != "" {
+			http.SetCookie(w, t.Connection.bindingCookie(lr.Binding, int(t.Connection.cfg.RequestTTL.Seconds())))
+		}
+		w.Header().Set("Cache-Control", "no-store")
+		http.Redirect(w, r, lr.URL.String(), http.StatusFound)
+	})
+}
+
+// ACS receives the IdP's response (HTTP-POST binding), signs the user in and
+// calls SignedIn. A failure answers a generic page; the reason goes to the
+// connection's log.
+func (h *Handler) ACS() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost {
+			w.Header().Set("Allow", http.MethodPost)
+			fail(w, http.StatusMethodNotAllowed)
+			return
+		}
+		t, ok := h.resolve(w, r)
+		if !ok {
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, t.Connection.cfg.MaxBodyBytes)
+		if err := r.ParseForm(); err != nil {
+			t.Connection.logger.WarnContext(r.Context(), "saml: response rejected", "tenant", t.Directory.Tenant(), "reason", ReasonMalformed, "error", err)
+			fail(w, http.StatusBadRequest)
+			return
+		}
+		p := Post{SAMLResponse: r.PostForm.Get("SAMLResponse"), RelayState: r.PostForm.Get("RelayState")}
+		if ck, err := r.Cookie(t.Connection.bindingCookieName()); err == nil {
+			p.Binding = ck.Value
+			http.SetCookie(w, t.Connection.bindingCookie("", -1))
+		}
+		res, err := t.Connection.ACS(r.Context(), t.Directory, t.Keys, p)
+		if err != nil {
+			fail(w, status(err))
+			return
+		}
+		if h.SignedIn != nil {
+			h.SignedIn(w, r, res)
+			return
+		}
+		to := res.RelayState
+		if to == "" {
+			to = "/"
+		}
+		http.Redirect(w, r, to, http.StatusSeeOther)
+	})
+}
+
+// bindingCookieName names the cookie that carries a login's browser binding
+// from Login to ACS. One per connection: a second login in the same browser
+// replaces the first.
+func (c *Connection) bindingCookieName() string { return "saml_" + c.cfg.Name }
+
+// bindingCookie is sent only to the ACS. The IdP posts to the ACS from its
+// own site, so the cookie must be SameSite=None, which browsers accept only
+// when Secure: over http (development), the browser's default applies.
+func (c *Connection) bindingCookie(value string, maxAge int) *http.Cookie {
+	ck := &http.Cookie{
+		Name: c.bindingCookieName(), Value: value, Path: c.acsURL.Path,
+		MaxAge: maxAge, HttpOnly: true,
+	}
+	if c.acsURL.Scheme == "https" {
+		ck.Secure, ck.SameSite = true, http.SameSiteNoneMode
+	}
+	return ck
+}
+
+func (h *Handler) resolve(w http.ResponseWriter, r *http.Request) (Tenant, bool) {
+	t, err := h.Resolve(r)
+	if err == nil && (t.Connection == nil || t.Directory == nil || t.Keys == nil) {
+		err = errors.New("saml: the resolver returned an incomplete Tenant")
+	}
+	if err != nil {
+		h.logger().InfoContext(r.Context(), "saml: no connection for the request", "path", r.URL.Path, "error", err)
+		fail(w, http.StatusNotFound)
+		return t, false
+	}
+	return t, true
+}
+
+func (h *Handler) logger() *slog.Logger {
+	if h.Logger == nil {
+		return slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	return h.Logger
+}
+
+// status chooses the HTTP status of an error, from this table only.
+func status(err error) int {
+	var rej *RejectError
+	switch {
+	case errors.As(err, &rej) && rej.Reason == ReasonMalformed:
+		return http.StatusBadRequest
+	case errors.Is(err, ErrRelayState):
+		return http.StatusBadRequest
+	case errors.Is(err, ErrRejected),
+		errors.Is(err, identity.ErrDeactivated),
+		errors.Is(err, identity.ErrNotAllowed),
+		errors.Is(err, identity.ErrConflict),
+		errors.Is(err, identity.ErrInvalid):
+		return http.StatusForbidden
+	}
+	return http.StatusInternalServerError
+}
+
+// fail writes the generic page of a failure: the browser learns nothing more.
+func fail(w http.ResponseWriter, code int) {
+	msg := "Sign-in failed. Please try again or contact your administrator."
+	switch code {
+	case http.StatusNotFound:
+		msg = "Not found."
+	case http.StatusMethodNotAllowed:
+		msg = "Method not allowed."
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(code)
+	_, _ = io.WriteString(w, msg+"\n")
+}
