@@ -1,0 +1,97 @@
+package scim_test
+
+import (
+	"net/url"
+	"testing"
+
+	"github.com/rollcall/rollcall/groups"
+	"github.com/rollcall/rollcall/identity"
+	"github.com/rollcall/rollcall/scim"
+)
+
+func TestGroupCRUD(t *testing.T) {
+	e := newEnv(t)
+	u1 := e.createUser(t, "u1@example.com")
+	r := e.do("POST", "/Groups", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"Sales","externalId":"ext-sales","members":[{"value":"`+u1+`","type":"User"}]}`).must(t, 201)
+	id := r.str("id")
+	wantField(t, r, "meta.resourceType", "Group")
+	wantField(t, r, "members.0.value", u1)
+	wantField(t, r, "members.0.display", "u1@example.com")
+	if r.Header.Get("ETag") != `W/"1"` {
+		t.Errorf("ETag %q", r.Header.Get("ETag"))
+	}
+	g, err := e.dir.Reader().Group(t.Context(), id)
+	if err != nil || g.Kind != groups.External || g.Source != identity.SourceSCIM {
+		t.Fatalf("core group %+v, %v", g, err)
+	}
+	// The user lists the group.
+	wantField(t, e.do("GET", "/Users/"+u1, "").must(t, 200), "groups.0.value", id)
+
+	e.do("POST", "/Groups", `{"displayName":"sales"}`).must(t, 409)
+	e.do("POST", "/Groups", `{"externalId":"x"}`).must(t, 400)
+	e.do("POST", "/Groups", `{"displayName":"Nested","members":[{"value":"`+id+`","type":"Group"}]}`).must(t, 400)
+
+	r = e.do("GET", "/Groups/"+id+"?excludedAttributes=members", "").must(t, 200)
+	if r.get("members") != nil || r.str("displayName") != "Sales" {
+		t.Errorf("GET: %s", r.Raw)
+	}
+	r = e.do("GET", "/Groups?filter="+url.QueryEscape(`externalId eq "ext-sales"`), "").must(t, 200)
+	if r.total() != 1 {
+		t.Errorf("by externalId: %s", r.Raw)
+	}
+	r = e.do("GET", "/Groups?filter="+url.QueryEscape(`displayName co "ale"`)+"&sortBy=displayName", "").must(t, 200)
+	if r.total() != 1 {
+		t.Errorf("scan: %s", r.Raw)
+	}
+	// Users by group: the group's members only.
+	e.createUser(t, "other@example.com")
+	for _, f := range []string{`groups.value eq "` + id + `"`, `groups eq "` + id + `"`, `groups[value eq "` + id + `"] and userName sw "u"`, `userName co "@" and groups.display eq "Sales"`} {
+		r = e.do("GET", "/Users?filter="+url.QueryEscape(f), "").must(t, 200)
+		if r.total() != 1 || walk(r.resources()[0], "id") != u1 {
+			t.Errorf("%s: %s", f, r.Raw)
+		}
+	}
+	if r = e.do("GET", "/Users?filter="+url.QueryEscape(`groups.value eq "nope"`), "").must(t, 200); r.total() != 0 {
+		t.Errorf("unknown group: %s", r.Raw)
+	}
+	e.do("PATCH", "/Groups/"+id, `{"Operations":[{"op":"replace","path":"displayName","value":"Sales EMEA"}]}`, "If-Match", `W/"7"`).must(t, 412)
+	r = e.do("PATCH", "/Groups/"+id, `{"Operations":[{"op":"replace","path":"displayName","value":"Sales EMEA"}]}`, "If-Match", `W/"1"`).must(t, 200)
+	wantField(t, r, "meta.version", `W/"2"`)
+	e.do("DELETE", "/Groups/"+id, "", "If-Match", `W/"1"`).must(t, 412)
+	e.do("DELETE", "/Groups/"+id, "").must(t, 204)
+	e.do("GET", "/Groups/"+id, "").must(t, 404)
+}
+
+// SCIM sees only the groups it manages; a group it creates with the name of
+// an internal group takes that group over, as the core's rules say.
+func TestGroupsOfOtherSources(t *testing.T) {
+	e := newEnv(t)
+	internal, err := e.dir.CreateGroup(t.Context(), identity.SourceManual, "Office", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.do("GET", "/Groups/"+internal.ID, "").must(t, 404)
+	e.do("PATCH", "/Groups/"+internal.ID, `{"Operations":[{"op":"replace","path":"displayName","value":"x"}]}`).must(t, 404)
+	e.do("DELETE", "/Groups/"+internal.ID, "").must(t, 404)
+	if r := e.do("GET", "/Groups?filter=displayName+eq+%22Office%22", "").must(t, 200); r.total() != 0 {
+		t.Errorf("internal group listed: %s", r.Raw)
+	}
+	if r := e.do("GET", "/Groups", "").must(t, 200); r.total() != 0 {
+		t.Errorf("internal group listed: %s", r.Raw)
+	}
+	r := e.do("POST", "/Groups", `{"displayName":"office"}`).must(t, 201)
+	if r.str("id") != internal.ID {
+		t.Errorf("not converted: %s", r.Raw)
+	}
+}
+
+func TestGroupsWhenSCIMIsNotTheGroupSource(t *testing.T) {
+	e := newEnv(t, func(_ *scim.Config, c *identity.Config) { c.GroupSource = identity.SourceGoogle })
+	r := e.do("POST", "/Groups", `{"displayName":"Sales"}`).must(t, 403)
+	if r.str("detail") != "groups are not provisioned over SCIM for this tenant: its group source is google" {
+		t.Errorf("detail %q", r.str("detail"))
+	}
+	e = newEnv(t, func(_ *scim.Config, c *identity.Config) { c.GroupSource = "" })
+	e.do("POST", "/Groups", `{"displayName":"Sales"}`).must(t, 403)
+	e.do("GET", "/Groups", "").must(t, 200)
+}

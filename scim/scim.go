@@ -1,0 +1,389 @@
+// Package scim is a SCIM 2.0 service provider (RFC 7643, RFC 7644) for Entra
+// ID, Okta, Ping and any other client: an http.Handler that makes every change
+// through the tenant's identity.Directory.
+package scim
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/rollcall/rollcall/identity"
+)
+
+// Tenant is what a request is for: the tenant's Directory and the SHA-256 of
+// each bearer token the tenant accepts (more than one while a token is
+// rotated). Tokens themselves are never kept.
+type Tenant struct {
+	Directory   *identity.Directory
+	TokenHashes [][]byte
+}
+
+// ErrUnknownTenant is what a Config.Tenant function returns (or wraps) when
+// the request names no tenant it knows: the client gets a 401, as for a bad
+// token, so that tenants cannot be probed.
+var ErrUnknownTenant = errors.New("scim: unknown tenant")
+
+// Config configures a Handler. Only Tenant is required; the zero value of
+// every other field is the documented default.
+type Config struct {
+	// Tenant returns the tenant of a request: from its host, a path segment
+	// the host's mux extracted, or the bearer token itself (see TokenTenants).
+	// The Handler then accepts the request only if the SHA-256 of its bearer
+	// token equals one of the tenant's TokenHashes, compared in constant
+	// time. Return ErrUnknownTenant (401) if there is none; any other error
+	// is a 500.
+	Tenant func(r *http.Request) (Tenant, error)
+
+	// HardDelete makes DELETE /Users/{id} delete the user. By default it
+	// deactivates the user, who is still returned (active false) and can be
+	// restored with active true. DELETE /Groups/{id} always deletes.
+	HardDelete bool
+
+	// PatchNoContent makes a successful PATCH answer 204 No Content instead
+	// of 200 with the resource (RFC 7644 allows both; Entra prefers 204).
+	PatchNoContent bool
+
+	// Limit, when set, is asked before each authenticated request of a
+	// tenant (its Directory.Tenant() name); if it returns false the client
+	// gets 429 with Retry-After set to retryAfter (rounded up to seconds,
+	// at least 1).
+	Limit func(r *http.Request, tenant string) (allow bool, retryAfter time.Duration)
+
+	// BaseURL is the absolute URL the handler is mounted at, such as
+	// "https://app.example.com/scim/v2", used in meta.location and $ref. When
+	// empty it is derived from the request: its scheme (https if TLS), Host
+	// and the prefix http.StripPrefix removed.
+	BaseURL string
+
+	// MaxBodyBytes caps a request body; 0 means 8 MiB (a PUT of a group of
+	// about 100,000 members).
+	MaxBodyBytes int64
+
+	// MaxResults caps the count of one page of a list; 0 means 1000.
+	MaxResults int
+
+	// Logger receives request errors (Warn for 5xx, Debug for the rest);
+	// nil discards. Tokens are never logged.
+	Logger *slog.Logger
+}
+
+// Handler serves SCIM 2.0 for the tenants that Config.Tenant resolves. Mount
+// it under any prefix with http.StripPrefix:
+//
+//	mux.Handle("/scim/v2/", http.StripPrefix("/scim/v2", h))
+type Handler struct {
+	cfg     Config
+	logger  *slog.Logger
+	filters filterCache
+}
+
+// New returns a Handler, or an error if cfg is incomplete.
+func New(cfg Config) (*Handler, error) {
+	if cfg.Tenant == nil {
+		return nil, errors.New("scim: Config.Tenant is required")
+	}
+	if cfg.MaxBodyBytes < 0 || cfg.MaxResults < 0 {
+		return nil, errors.New("scim: negative MaxBodyBytes or MaxResults")
+	}
+	if cfg.MaxBodyBytes == 0 {
+		cfg.MaxBodyBytes = 8 << 20
+	}
+	if cfg.MaxResults == 0 {
+		cfg.MaxResults = 1000
+	}
+	cfg.BaseURL = strings.TrimSuffix(cfg.BaseURL, "/")
+	logger := cfg.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &Handler{cfg: cfg, logger: logger}, nil
+}
+
+// TokenHash returns the SHA-256 of a bearer token: what a host stores
+// instead of the token, and hands back in Tenant.TokenHashes.
+func TokenHash(token string) []byte {
+	h := sha256.Sum256([]byte(token))
+	return h[:]
+}
+
+// SingleTenant returns a Config.Tenant function for a host with one tenant
+// and one token, given by its hash.
+func SingleTenant(d *identity.Directory, tokenHash []byte) func(*http.Request) (Tenant, error) {
+	t := Tenant{Directory: d, TokenHashes: [][]byte{tokenHash}}
+	return func(*http.Request) (Tenant, error) { return t, nil }
+}
+
+// TokenTenants returns a Config.Tenant function that finds the tenant by the
+// hash of the request's bearer token, for a host that gives all its tenants
+// one SCIM URL. lookup gets the SHA-256 of the token (a lookup by hash of a
+// random token leaks nothing through its timing) and returns the Directory
+// of the tenant that holds it, or ErrUnknownTenant.
+func TokenTenants(lookup func(ctx context.Context, tokenHash []byte) (*identity.Directory, error)) func(*http.Request) (Tenant, error) {
+	return func(r *http.Request) (Tenant, error) {
+		tok, ok := bearer(r)
+		if !ok {
+			return Tenant{}, ErrUnknownTenant
+		}
+		h := TokenHash(tok)
+		d, err := lookup(r.Context(), h)
+		if err != nil {
+			return Tenant{}, err
+		}
+		return Tenant{Directory: d, TokenHashes: [][]byte{h}}, nil
+	}
+}
+
+func bearer(r *http.Request) (string, bool) {
+	h := r.Header.Get("Authorization")
+	if len(h) < 7 || !strings.EqualFold(h[:7], "bearer ") {
+		return "", false
+	}
+	tok := strings.TrimSpace(h[7:])
+	return tok, tok != ""
+}
+
+// authenticate returns the Directory of the request's tenant, or nil after
+// answering 401 (or 500).
+func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request) *identity.Directory {
+	tok, ok := bearer(r)
+	if !ok {
+		h.unauthorized(w, r, "missing bearer token")
+		return nil
+	}
+	t, err := h.cfg.Tenant(r)
+	if errors.Is(err, ErrUnknownTenant) || errors.Is(err, identity.ErrNotFound) {
+		h.unauthorized(w, r, "unknown tenant")
+		return nil
+	}
+	if err != nil {
+		h.logger.Warn("scim: resolve tenant", "err", err)
+		h.writeError(w, r, errorf(http.StatusInternalServerError, "", "internal error"))
+		return nil
+	}
+	sum := TokenHash(tok)
+	match := 0
+	for _, want := range t.TokenHashes {
+		match |= subtle.ConstantTimeCompare(sum, want)
+	}
+	if match != 1 || t.Directory == nil {
+		h.unauthorized(w, r, "bad token")
+		return nil
+	}
+	return t.Directory
+}
+
+func (h *Handler) unauthorized(w http.ResponseWriter, r *http.Request, why string) {
+	h.logger.Debug("scim: unauthorized", "reason", why, "remote", r.RemoteAddr)
+	w.Header().Set("WWW-Authenticate", `Bearer realm="scim"`)
+	h.writeError(w, r, errorf(http.StatusUnauthorized, "", "authentication required"))
+}
+
+// request is one authenticated request.
+type request struct {
+	h    *Handler
+	w    http.ResponseWriter
+	r    *http.Request
+	dir  *identity.Directory
+	base string
+}
+
+// ServeHTTP implements http.Handler.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	dir := h.authenticate(w, r)
+	if dir == nil {
+		return
+	}
+	if h.cfg.Limit != nil {
+		if ok, after := h.cfg.Limit(r, dir.Tenant()); !ok {
+			secs := int64((after + time.Second - 1) / time.Second)
+			w.Header().Set("Retry-After", strconv.FormatInt(max(secs, 1), 10))
+			h.writeError(w, r, errorf(http.StatusTooManyRequests, "", "too many requests"))
+			return
+		}
+	}
+	req := &request{h: h, w: w, r: r, dir: dir, base: h.baseURL(r)}
+	if err := req.route(); err != nil {
+		h.writeError(w, r, err)
+	}
+}
+
+// baseURL is Config.BaseURL, or the URL the handler is mounted at.
+func (h *Handler) baseURL(r *http.Request) string {
+	if h.cfg.BaseURL != "" {
+		return h.cfg.BaseURL
+	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	prefix := ""
+	orig := r.RequestURI
+	if i := strings.IndexAny(orig, "?#"); i >= 0 {
+		orig = orig[:i]
+	}
+	if strings.HasPrefix(orig, "http://") || strings.HasPrefix(orig, "https://") {
+		if i := strings.Index(orig[8:], "/"); i >= 0 {
+			orig = orig[8+i:]
+		}
+	}
+	if p := r.URL.EscapedPath(); strings.HasSuffix(orig, p) {
+		prefix = strings.TrimSuffix(orig[:len(orig)-len(p)], "/")
+	}
+	return scheme + "://" + r.Host + prefix
+}
+
+// route dispatches the request by its path, case-insensitively and with or
+// without a trailing slash.
+func (q *request) route() error {
+	path := strings.Trim(q.r.URL.Path, "/")
+	seg := strings.Split(path, "/")
+	if path == "" {
+		seg = nil
+	}
+	m := q.r.Method
+	if len(seg) == 0 {
+		return errorf(http.StatusNotFound, "", "no resource at this path")
+	}
+	first := strings.ToLower(seg[0])
+	switch {
+	case first == ".search" && len(seg) == 1:
+		return q.onlyMethod(http.MethodPost, q.rootSearch)
+	case first == "users" || first == "groups":
+		rt := userType
+		if first == "groups" {
+			rt = groupType
+		}
+		switch len(seg) {
+		case 1:
+			switch m {
+			case http.MethodGet:
+				return q.list(rt, q.listParams)
+			case http.MethodPost:
+				return q.create(rt)
+			}
+			return q.methodNotAllowed("GET, POST")
+		case 2:
+			if strings.EqualFold(seg[1], ".search") {
+				return q.onlyMethod(http.MethodPost, func() error { return q.list(rt, q.searchParams) })
+			}
+			id := seg[1]
+			switch m {
+			case http.MethodGet:
+				return q.get(rt, id)
+			case http.MethodPut:
+				return q.put(rt, id)
+			case http.MethodPatch:
+				return q.patch(rt, id)
+			case http.MethodDelete:
+				return q.delete(rt, id)
+			}
+			return q.methodNotAllowed("GET, PUT, PATCH, DELETE")
+		}
+	case first == "serviceproviderconfig" && len(seg) == 1:
+		return q.onlyMethod(http.MethodGet, func() error {
+			q.writeJSON(http.StatusOK, serviceProviderConfig(q.base, q.h.cfg.MaxResults))
+			return nil
+		})
+	case first == "resourcetypes":
+		return q.onlyMethod(http.MethodGet, func() error { return q.discovery(seg, resourceTypesDocs(q.base)) })
+	case first == "schemas":
+		return q.onlyMethod(http.MethodGet, func() error { return q.discovery(seg, schemasDocs(q.base)) })
+	case first == "me", first == "bulk":
+		return errorf(http.StatusNotImplemented, "", "/%s is not supported", seg[0])
+	}
+	return errorf(http.StatusNotFound, "", "no resource at this path")
+}
+
+func (q *request) onlyMethod(m string, f func() error) error {
+	if q.r.Method != m {
+		return q.methodNotAllowed(m)
+	}
+	return f()
+}
+
+func (q *request) methodNotAllowed(allow string) error {
+	q.w.Header().Set("Allow", allow)
+	return errorf(http.StatusMethodNotAllowed, "", "method %s not allowed here", q.r.Method)
+}
+
+// readJSON decodes the request body into v, numbers kept as json.Number.
+func (q *request) readJSON(v any) error {
+	body, err := io.ReadAll(http.MaxBytesReader(q.w, q.r.Body, q.h.cfg.MaxBodyBytes))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return errorf(http.StatusRequestEntityTooLarge, "", "the body is larger than %d bytes", mbe.Limit)
+		}
+		return badRequest(ScimInvalidSyntax, "cannot read the body")
+	}
+	return decodeJSON(body, v)
+}
+
+// decodeJSON decodes one JSON value, numbers kept as json.Number.
+func decodeJSON(body []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	if err := dec.Decode(v); err != nil {
+		return badRequest(ScimInvalidSyntax, "the body is not valid JSON: %s", err)
+	}
+	if dec.More() {
+		return badRequest(ScimInvalidSyntax, "the body holds more than one JSON value")
+	}
+	return nil
+}
+
+func (q *request) writeJSON(status int, v any) {
+	writeJSON(q.w, status, v)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		status = http.StatusInternalServerError
+		b = []byte(`{"schemas":["` + URIError + `"],"status":"500","detail":"internal error"}`)
+	}
+	w.Header().Set("Content-Type", "application/scim+json")
+	w.WriteHeader(status)
+	w.Write(b)
+}
+
+func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	e, known := statusOf(err)
+	switch {
+	case !known || e.Status >= 500 && e.Status != http.StatusNotImplemented:
+		h.logger.Warn("scim: request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	default:
+		h.logger.Debug("scim: request refused", "method", r.Method, "path", r.URL.Path, "status", e.Status, "err", err)
+	}
+	body := map[string]any{"schemas": []string{URIError}, "status": strconv.Itoa(e.Status), "detail": e.Detail}
+	if e.ScimType != "" {
+		body["scimType"] = e.ScimType
+	}
+	writeJSON(w, e.Status, body)
+}
+
+// ifMatch returns the version an If-Match header asks for: 0 for none or
+// "*". A malformed one is a 412: it matches no version.
+func ifMatch(r *http.Request) (int64, error) {
+	v := strings.TrimSpace(r.Header.Get("If-Match"))
+	if v == "" || v == "*" {
+		return 0, nil
+	}
+	v = strings.TrimPrefix(v, "W/")
+	v = strings.Trim(v, `"`)
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n <= 0 {
+		return 0, errorf(http.StatusPreconditionFailed, "", "If-Match names no version of this resource")
+	}
+	return n, nil
+}

@@ -1,0 +1,40 @@
+package scim_test
+
+import (
+	"path/filepath"
+	"testing"
+
+	"github.com/rollcall/rollcall/identity"
+	"github.com/rollcall/rollcall/storage/sqlstore"
+)
+
+func openSQLite(t testing.TB) identity.Store {
+	db, err := sqlstore.OpenSQLite(t.Context(), filepath.Join(t.TempDir(), "rollcall.db"), sqlstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db.Tenant("acme")
+}
+
+func TestConcurrentPatchSQLite(t *testing.T) {
+	concurrentMembers(t, openSQLite(t))
+}
+
+// The client quirks and the CRUD tests again, on SQLite.
+func TestOnSQLite(t *testing.T) {
+	if testing.Short() {
+		t.Skip("short")
+	}
+	old := newStore
+	newStore = openSQLite
+	t.Cleanup(func() { newStore = old })
+	t.Run("Entra", TestEntraQuirks)
+	t.Run("Okta", TestOktaQuirks)
+	t.Run("UserCRUD", TestUserCRUD)
+	t.Run("UserErrors", TestUserErrors)
+	t.Run("UserPatchErrors", TestUserPatchErrors)
+	t.Run("GroupCRUD", TestGroupCRUD)
+	t.Run("GroupsOfOtherSources", TestGroupsOfOtherSources)
+	t.Run("Paging", TestListPagingSortProjection)
+}
