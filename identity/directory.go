@@ -44,19 +44,26 @@ type SourcePolicy struct {
 	Email EmailTrust
 	// Restore lets the source reactivate a deactivated user.
 	Restore bool
+	// VerifiesEmail marks an email the source sets (on a user it creates, or
+	// as a new address) verified: the source vouches that it reaches the
+	// person. An IdP does; an admin typing an address or a file does not.
+	VerifiesEmail bool
 }
 
 // DefaultPolicy returns the policy of a source that Config.Sources does not
 // list: manual, import, scim and google may create, are trusted for email and
-// may restore; saml:* may create and is trusted for email but may not restore;
-// oauth:* may create and finds existing users only by a verified email; any
-// other source may do nothing but resolve users by link.
+// may restore, and scim and google verify the emails they set; saml:* may
+// create, is trusted for email and verifies it, but may not restore; oauth:*
+// may create and finds existing users only by a verified email (Claims say
+// which); any other source may do nothing but resolve users by link.
 func DefaultPolicy(source string) SourcePolicy {
 	switch {
-	case source == SourceManual, source == SourceImport, source == SourceSCIM, source == SourceGoogle:
+	case source == SourceManual, source == SourceImport:
 		return SourcePolicy{Create: true, Email: EmailTrusted, Restore: true}
+	case source == SourceSCIM, source == SourceGoogle:
+		return SourcePolicy{Create: true, Email: EmailTrusted, Restore: true, VerifiesEmail: true}
 	case strings.HasPrefix(source, "saml:"):
-		return SourcePolicy{Create: true, Email: EmailTrusted}
+		return SourcePolicy{Create: true, Email: EmailTrusted, VerifiesEmail: true}
 	case strings.HasPrefix(source, "oauth:"):
 		return SourcePolicy{Create: true, Email: EmailIfVerified}
 	}

@@ -230,9 +230,10 @@ func TestRestoreNeedsPolicy(t *testing.T) {
 func TestUpdateUserVersionAndNoChange(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t, identity.Config{})
-	u, err := f.dir.CreateUser(ctx, identity.SourceSCIM, identity.User{Email: "gil@example.com", EmailVerified: true}, identity.CreateOptions{})
+	u, err := f.dir.CreateUser(ctx, identity.SourceSCIM, identity.User{Email: "gil@example.com"}, identity.CreateOptions{})
 	require.NoError(t, err)
 	require.EqualValues(t, 1, u.Version)
+	require.True(t, u.EmailVerified, "SCIM vouches for the addresses it sets")
 
 	_, err = f.dir.UpdateUser(ctx, identity.SourceSCIM, u.ID, 7, func(u *identity.User) error { u.GivenName = "x"; return nil })
 	require.ErrorIs(t, err, identity.ErrVersionMismatch)
@@ -247,7 +248,13 @@ func TestUpdateUserVersionAndNoChange(t *testing.T) {
 	})
 	require.NoError(t, err)
 	assert.EqualValues(t, 2, changed.Version)
-	assert.False(t, changed.EmailVerified, "a new address is not verified")
+	assert.True(t, changed.EmailVerified, "SCIM vouches for the addresses it sets")
+	changed, err = f.dir.UpdateUser(ctx, identity.SourceImport, u.ID, 0, func(u *identity.User) error {
+		u.Email = "gil.typed@example.com"
+		return nil
+	})
+	require.NoError(t, err)
+	assert.False(t, changed.EmailVerified, "an address from a file is not verified")
 	assert.Equal(t, "gil@example.com", changed.UserName, "an explicit update does not touch userName")
 
 	_, err = f.dir.UpdateUser(ctx, identity.SourceSCIM, u.ID, 0, func(u *identity.User) error { u.Email = "bad@"; return nil })
@@ -637,4 +644,19 @@ func (r *recordingStore) CreateInvitation(ctx context.Context, inv identity.Invi
 	}
 	target.invitations = append(target.invitations, inv)
 	return r.Store.CreateInvitation(ctx, inv)
+}
+
+func TestUpsertInactiveCreatesDeactivated(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, identity.Config{})
+	u, out, err := f.dir.Upsert(ctx, identity.SourceGoogle, identity.User{Email: "sus@example.com"}, identity.UpsertOptions{Subject: "g-9", Inactive: true})
+	require.NoError(t, err)
+	assert.Equal(t, identity.Created, out)
+	assert.False(t, u.Active)
+	assert.True(t, u.EmailVerified, "Google vouches for its addresses")
+
+	restored, out, err := f.dir.Upsert(ctx, identity.SourceGoogle, identity.User{Email: "sus@example.com"}, identity.UpsertOptions{Subject: "g-9", Inactive: true, Restore: true})
+	require.NoError(t, err)
+	assert.Equal(t, identity.Updated, out, "Inactive does not change an existing user; Restore does")
+	assert.True(t, restored.Active)
 }

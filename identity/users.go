@@ -24,7 +24,8 @@ var errNoChange = errors.New("identity: no change")
 
 // CreateUser creates a user on behalf of the transaction's source. The user is
 // active unless opts.Inactive; u.ID, Active, Created, Updated and Version are
-// set by the core and the store. It returns a *ValidationError for bad fields,
+// set by the core and the store; the email is verified if u says so or the
+// source's policy VerifiesEmail. It returns a *ValidationError for bad fields,
 // ErrNotAllowed if the source may not create users, and a *ConflictError if the
 // email, userName, externalID or link is taken.
 func (tx *Tx) CreateUser(ctx context.Context, u User, opts CreateOptions) (User, error) {
@@ -42,6 +43,9 @@ func (tx *Tx) createUser(ctx context.Context, u User, opts CreateOptions) (User,
 	now := tx.now()
 	u.ID, u.Version = "", 0
 	u.Active = !opts.Inactive
+	if tx.policy.VerifiesEmail && u.Email != "" {
+		u.EmailVerified = true
+	}
 	u.Created, u.Updated = now, now
 	created, err := tx.store.CreateUser(ctx, u)
 	if err != nil {
@@ -59,8 +63,9 @@ func (tx *Tx) createUser(ctx context.Context, u User, opts CreateOptions) (User,
 // UpdateUser changes a user atomically: fn gets a copy of the stored user and
 // changes it. ifVersion, when not zero, must equal the stored version (an
 // If-Match ETag), else ErrVersionMismatch. A change that leaves the user as it
-// was stores nothing and returns the user unchanged. Changing Email resets
-// EmailVerified unless fn sets it. Setting Active deactivates or restores the
+// was stores nothing and returns the user unchanged. A new Email is verified
+// where the source's policy VerifiesEmail, else not, unless fn sets
+// EmailVerified itself. Setting Active deactivates or restores the
 // user; restoring needs a source whose policy allows it, else ErrNotAllowed.
 // It returns ErrNotFound, a *ValidationError or a *ConflictError too.
 func (tx *Tx) UpdateUser(ctx context.Context, id string, ifVersion int64, fn func(*User) error) (User, error) {
@@ -82,7 +87,7 @@ func (tx *Tx) UpdateUser(ctx context.Context, id string, ifVersion int64, fn fun
 			return fmt.Errorf("identity: source %q may not restore users: %w", tx.source, ErrNotAllowed)
 		}
 		if NormalizeEmail(u.Email) != NormalizeEmail(before.Email) && u.EmailVerified == before.EmailVerified {
-			u.EmailVerified = false
+			u.EmailVerified = tx.policy.VerifiesEmail && u.Email != ""
 		}
 		changed = changedFields(before, *u)
 		if len(changed) == 0 {
@@ -179,6 +184,9 @@ type UpsertOptions struct {
 	// Restore reactivates an existing deactivated user (when the source's
 	// policy allows it).
 	Restore bool
+	// Inactive creates a user that is not found deactivated (a suspended
+	// account, say); it does not change an existing user.
+	Inactive bool
 }
 
 // Upsert creates or updates the user a provisioning source describes (Google,
@@ -195,7 +203,7 @@ func (tx *Tx) Upsert(ctx context.Context, u User, opts UpsertOptions) (User, Out
 	}
 	found, linked, err := tx.resolve(ctx, opts.Subject, u.Email, u.EmailVerified)
 	if errors.Is(err, ErrNotFound) {
-		created, err := tx.CreateUser(ctx, u, CreateOptions{Subject: opts.Subject})
+		created, err := tx.CreateUser(ctx, u, CreateOptions{Subject: opts.Subject, Inactive: opts.Inactive})
 		return created, Created, err
 	}
 	if err != nil {
