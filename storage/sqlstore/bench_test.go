@@ -1,0 +1,207 @@
+package sqlstore
+
+// Benchmarks; the figures and the command are in docs/storage.md. They run
+// only with -bench, and the large ones not with -short.
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rollcall/rollcall/groups"
+	"github.com/rollcall/rollcall/identity"
+)
+
+var benchBackends = []struct {
+	name string
+	open func(tb testing.TB, opts Options) *DB
+}{
+	{"sqlite", openSQLiteFile},
+	{"postgres", openPostgres},
+}
+
+// bulkUsers inserts n users into the tenant with plain INSERTs in
+// transactions of batch rows: the quick way to fill a database for a
+// benchmark. User i has the email user<i>@example.com.
+func bulkUsers(tb testing.TB, db *DB, tenant string, n, batch int) []string {
+	tb.Helper()
+	ctx := context.Background()
+	ids := make([]string, n)
+	for start := 0; start < n; start += batch {
+		err := db.runTx(ctx, txWrite, func(c conn) error {
+			stmt, err := c.q.(*sql.Tx).PrepareContext(ctx, c.d.rebind(insertUser))
+			if err != nil {
+				return err
+			}
+			defer stmt.Close()
+			for i := start; i < min(start+batch, n); i++ {
+				u := identity.User{
+					ID: identity.NewID(), UserName: fmt.Sprintf("user%07d", i), Email: fmt.Sprintf("user%07d@example.com", i),
+					GivenName: "Given", FamilyName: fmt.Sprintf("Family%d", i%1000), DisplayName: fmt.Sprintf("User %d", i),
+					Active: true, ExternalID: fmt.Sprintf("ext-%07d", i),
+					Attributes: map[string]string{identity.AttrDepartment: "Dept " + fmt.Sprint(i%50)},
+					Created:    time.Now(), Updated: time.Now(), Version: 1,
+				}
+				ids[i] = u.ID
+				if _, err := stmt.ExecContext(ctx, append([]any{tenant, u.ID}, userValues(u)...)...); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			tb.Fatalf("bulk insert: %v", err)
+		}
+	}
+	return ids
+}
+
+// upsertUsers creates or updates n users by external ID, batch per
+// transaction, as an import does: find the user, then create or update.
+func upsertUsers(tb testing.TB, s *Store, n, batch int, display string) (created, updated int) {
+	ctx := context.Background()
+	for start := 0; start < n; start += batch {
+		var c, u int
+		err := s.Tx(ctx, func(ctx context.Context, tx identity.Store) error {
+			c, u = 0, 0
+			for i := start; i < min(start+batch, n); i++ {
+				ext := fmt.Sprintf("ext-%07d", i)
+				old, err := tx.UserByExternalID(ctx, ext)
+				switch {
+				case errors.Is(err, identity.ErrNotFound):
+					_, err = tx.CreateUser(ctx, identity.User{
+						UserName: fmt.Sprintf("user%07d", i), Email: fmt.Sprintf("user%07d@example.com", i),
+						DisplayName: display, Active: true, ExternalID: ext,
+						Attributes: map[string]string{identity.AttrDepartment: "Sales"},
+					})
+					c++
+				case err == nil:
+					_, err = tx.UpdateUser(ctx, old.ID, func(u *identity.User) error {
+						u.DisplayName = display
+						return nil
+					})
+					u++
+				}
+				if err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			tb.Fatalf("upsert: %v", err)
+		}
+		created, updated = created+c, updated+u
+	}
+	return created, updated
+}
+
+// BenchmarkUpsertUsers upserts 100,000 users in transactions of 1,000 into
+// an empty database (every user created), then again (every user updated).
+func BenchmarkUpsertUsers(b *testing.B) {
+	if testing.Short() {
+		b.Skip("100k users: not with -short")
+	}
+	const total, batch = 100_000, 1_000
+	for _, be := range benchBackends {
+		b.Run(be.name, func(b *testing.B) {
+			var createTime, updateTime time.Duration
+			for range b.N {
+				b.StopTimer()
+				db := be.open(b, Options{})
+				s := db.Tenant("bench")
+				b.StartTimer()
+				t0 := time.Now()
+				if c, _ := upsertUsers(b, s, total, batch, "first"); c != total {
+					b.Fatalf("created %d users, want %d", c, total)
+				}
+				t1 := time.Now()
+				if _, u := upsertUsers(b, s, total, batch, "second"); u != total {
+					b.Fatalf("updated %d users, want %d", u, total)
+				}
+				createTime += t1.Sub(t0)
+				updateTime += time.Since(t1)
+			}
+			b.ReportMetric(float64(total*b.N)/createTime.Seconds(), "creates/s")
+			b.ReportMetric(float64(total*b.N)/updateTime.Seconds(), "updates/s")
+			b.ReportMetric(float64(2*total*b.N)/(createTime+updateTime).Seconds(), "users/s")
+		})
+	}
+}
+
+// BenchmarkUserByEmail looks users up by email in a SQLite database of 10k
+// and of 1M users. The data is built once, before the timed runs.
+func BenchmarkUserByEmail(b *testing.B) {
+	if testing.Short() {
+		b.Skip("1M users: not with -short")
+	}
+	for _, n := range []int{10_000, 1_000_000} {
+		db := openSQLiteFile(b, Options{})
+		start := time.Now()
+		bulkUsers(b, db, "bench", n, 50_000)
+		// Another tenant of the same size, so that the tenant filter works.
+		bulkUsers(b, db, "other", min(n, 10_000), 50_000)
+		b.Logf("%d users inserted in %v", n, time.Since(start).Round(time.Millisecond))
+		s := db.Tenant("bench")
+		b.Run(fmt.Sprintf("users=%d", n), func(b *testing.B) {
+			ctx := context.Background()
+			for b.Loop() {
+				i := rand.N(n)
+				u, err := s.UserByEmail(ctx, fmt.Sprintf("USER%07d@example.com", i))
+				if err != nil || u.UserName != fmt.Sprintf("user%07d", i) {
+					b.Fatalf("UserByEmail(%d) = %s, %v", i, u.UserName, err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkConcurrentAddMember has 16 goroutines add 250 users each to one
+// group, and checks that every membership is stored.
+func BenchmarkConcurrentAddMember(b *testing.B) {
+	const writers, each = 16, 250
+	for _, be := range benchBackends {
+		b.Run(be.name, func(b *testing.B) {
+			db := be.open(b, Options{})
+			s := db.Tenant("bench")
+			ids := bulkUsers(b, db, "bench", writers*each, 5_000)
+			ctx := context.Background()
+			var elapsed time.Duration
+			b.ResetTimer()
+			for i := range b.N {
+				b.StopTimer()
+				g, err := s.CreateGroup(ctx, identity.Group{Name: fmt.Sprintf("busy %d", i), Kind: groups.External, Source: "scim"})
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.StartTimer()
+				t0 := time.Now()
+				var wg sync.WaitGroup
+				for w := range writers {
+					wg.Go(func() {
+						for _, id := range ids[w*each : (w+1)*each] {
+							if added, err := s.AddMember(ctx, g.ID, id); err != nil || !added {
+								b.Errorf("AddMember = %v, %v", added, err)
+								return
+							}
+						}
+					})
+				}
+				wg.Wait()
+				elapsed += time.Since(t0)
+				b.StopTimer()
+				p, err := s.ListUsers(ctx, identity.UserQuery{GroupID: g.ID, Limit: 1})
+				if err != nil || p.Total != writers*each {
+					b.Fatalf("the group has %d members, %v; want %d: members were lost", p.Total, err, writers*each)
+				}
+				b.StartTimer()
+			}
+			b.ReportMetric(float64(writers*each*b.N)/elapsed.Seconds(), "members/s")
+		})
+	}
+}

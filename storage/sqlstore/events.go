@@ -1,0 +1,97 @@
+package sqlstore
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/rollcall/rollcall/identity"
+)
+
+var (
+	insertEvent = prep("INSERT INTO rollcall_events (tenant, type, source, user_id, group_id, fields, time) " +
+		"VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING seq")
+	selectEvents = prep("SELECT seq, type, source, user_id, group_id, fields, time FROM rollcall_events " +
+		"WHERE tenant = ? AND seq > ? ORDER BY seq LIMIT ?")
+)
+
+// AppendEvents records events in s's transaction, or in one of its own, and
+// sets each one's Seq, Tenant and Time as stored (Time in UTC, to the
+// microsecond). An event of another tenant is refused with
+// identity.ErrInvalid; an empty Tenant means s's.
+//
+// Seq is one global cursor for every tenant. In SQLite the one writer at a
+// time assigns it in commit order. In PostgreSQL a sequence value is taken at
+// insert, not at commit, so a transaction that took a lower value could
+// commit after one that took a higher, and a reader paging by cursor would
+// skip it; AppendEvents therefore first takes a transaction advisory lock on
+// the tenant, so that the appends of one tenant run one at a time and each
+// tenant's events become visible in Seq order. Appends of different tenants
+// do not wait for each other (but for a hash collision).
+func (s *Store) AppendEvents(ctx context.Context, events []identity.Event) error {
+	if len(events) == 0 {
+		return nil
+	}
+	for i, e := range events {
+		if e.Tenant != "" && e.Tenant != s.tenant {
+			return invalid(fmt.Sprintf("events[%d].tenant", i), "the event belongs to another tenant")
+		}
+	}
+	seqs := make([]int64, len(events))
+	err := s.update(ctx, func(c conn) error {
+		if c.d == Postgres {
+			if _, err := c.exec(ctx, "SELECT pg_advisory_xact_lock(hashtextextended(?, 0))", "rollcall.events:"+s.tenant); err != nil {
+				return c.d.mapErr(err, "append events: lock")
+			}
+		}
+		for i, e := range events {
+			fields, _ := json.Marshal(e.Fields) // a []string always marshals
+			err := c.row(ctx, insertEvent, s.tenant, string(e.Type), e.Source, e.UserID, e.GroupID, string(fields), micros(stamp(e.Time))).Scan(&seqs[i])
+			if err != nil {
+				return c.d.mapErr(err, "append events")
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for i := range events {
+		events[i].Seq, events[i].Tenant, events[i].Time = seqs[i], s.tenant, stamp(events[i].Time)
+	}
+	return nil
+}
+
+// Events returns up to limit events of s's tenant with Seq greater than
+// after, in Seq order; a limit of 0 or less is identity.DefaultLimit.
+func (s *Store) Events(ctx context.Context, after int64, limit int) ([]identity.Event, error) {
+	if limit <= 0 {
+		limit = identity.DefaultLimit
+	}
+	c := s.reader()
+	rows, err := c.query(ctx, selectEvents, s.tenant, after, limit)
+	if err != nil {
+		return nil, c.d.mapErr(err, "events")
+	}
+	defer rows.Close()
+	var events []identity.Event
+	for rows.Next() {
+		var (
+			e            identity.Event
+			typ, fields  string
+			microseconds int64
+		)
+		if err := rows.Scan(&e.Seq, &typ, &e.Source, &e.UserID, &e.GroupID, &fields, &microseconds); err != nil {
+			return nil, c.d.mapErr(err, "events")
+		}
+		if err := json.Unmarshal([]byte(fields), &e.Fields); err != nil {
+			return nil, fmt.Errorf("sqlstore: event %d: fields: %w", e.Seq, err)
+		}
+		e.Type, e.Tenant, e.Time = identity.EventType(typ), s.tenant, fromMicros(microseconds)
+		events = append(events, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, c.d.mapErr(err, "events")
+	}
+	return events, nil
+}

@@ -1,0 +1,371 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/rollcall/rollcall/identity"
+)
+
+// userCols are the columns scanUser reads, from the users table as u.
+const userCols = "u.id, u.user_name, u.email, u.email_verified, u.given_name, u.family_name, u.display_name, " +
+	"u.active, u.external_id, u.attributes, u.created, u.updated, u.version"
+
+// userWriteCols are the columns userValues gives, in its order.
+const userWriteCols = "user_name, user_name_key, email, email_key, email_verified, given_name, family_name, display_name, " +
+	"active, external_id, attributes, search, created, updated, version"
+
+const userWriteCount = 15
+
+type scanner interface{ Scan(dest ...any) error }
+
+func scanUser(r scanner) (identity.User, error) {
+	var (
+		u                identity.User
+		attrs            string
+		created, updated int64
+	)
+	err := r.Scan(&u.ID, &u.UserName, &u.Email, &u.EmailVerified, &u.GivenName, &u.FamilyName, &u.DisplayName,
+		&u.Active, &u.ExternalID, &attrs, &created, &updated, &u.Version)
+	if err != nil {
+		return identity.User{}, err
+	}
+	if err := json.Unmarshal([]byte(attrs), &u.Attributes); err != nil {
+		return identity.User{}, fmt.Errorf("user %s: attributes: %w", u.ID, err)
+	}
+	u.Created, u.Updated = fromMicros(created), fromMicros(updated)
+	return u, nil
+}
+
+// userValues returns what is stored of u, in userWriteCols order: the fields
+// and the keys computed from them.
+func userValues(u identity.User) []any {
+	attrs, _ := json.Marshal(u.Attributes) // a map[string]string always marshals
+	return []any{
+		u.UserName, identity.NormalizeUserName(u.UserName),
+		u.Email, identity.NormalizeEmail(u.Email), u.EmailVerified,
+		u.GivenName, u.FamilyName, u.DisplayName,
+		u.Active, u.ExternalID, string(attrs),
+		searchText(u.Email, u.UserName, u.GivenName, u.FamilyName, u.DisplayName),
+		micros(u.Created), micros(u.Updated), u.Version,
+	}
+}
+
+// searchText is the lower-cased text a Search matches within. The fields are
+// kept apart by a control character that a search term does not hold, so
+// that a match never spans two fields.
+func searchText(fields ...string) string {
+	return strings.ToLower(strings.Join(fields, "\x1f"))
+}
+
+// likeContains is the LIKE pattern (with ESCAPE '\') for text that contains
+// s, case-insensitively.
+func likeContains(s string) string {
+	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+	return "%" + r.Replace(strings.ToLower(s)) + "%"
+}
+
+func placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
+}
+
+var (
+	insertUser = prep("INSERT INTO rollcall_users (tenant, id, " + userWriteCols + ") VALUES (?, ?, " +
+		placeholders(userWriteCount) + ") ON CONFLICT DO NOTHING")
+	updateUser = prep("UPDATE rollcall_users SET " +
+		strings.ReplaceAll(userWriteCols, ",", " = ?,") + " = ? WHERE tenant = ? AND id = ?")
+	// The ones that select by a key: a partial index holds a key only when
+	// it is not empty, and the planner uses it only if the query says so.
+	userByID         = prep("SELECT " + userCols + " FROM rollcall_users u WHERE u.tenant = ? AND u.id = ?")
+	userByEmail      = prep("SELECT " + userCols + " FROM rollcall_users u WHERE u.tenant = ? AND u.email_key = ? AND u.email_key <> ''")
+	userByUserName   = prep("SELECT " + userCols + " FROM rollcall_users u WHERE u.tenant = ? AND u.user_name_key = ? AND u.user_name_key <> ''")
+	userByExternalID = prep("SELECT " + userCols + " FROM rollcall_users u WHERE u.tenant = ? AND u.external_id = ? AND u.external_id <> ''")
+	userByLink       = prep("SELECT " + userCols + " FROM rollcall_links l JOIN rollcall_users u ON u.tenant = l.tenant AND u.id = l.user_id " +
+		"WHERE l.tenant = ? AND l.source = ? AND l.subject = ?")
+	userExists = prep("SELECT 1 FROM rollcall_users WHERE tenant = ? AND id = ?")
+	deleteUser = prep("DELETE FROM rollcall_users WHERE tenant = ? AND id = ?")
+	// userTaken finds another user (id <> ?) holding a value, by column.
+	userTaken = map[string]string{
+		"id":            prep("SELECT 1 FROM rollcall_users WHERE tenant = ? AND id = ? AND id <> ?"),
+		"email_key":     prep("SELECT 1 FROM rollcall_users WHERE tenant = ? AND email_key = ? AND email_key <> '' AND id <> ?"),
+		"user_name_key": prep("SELECT 1 FROM rollcall_users WHERE tenant = ? AND user_name_key = ? AND user_name_key <> '' AND id <> ?"),
+		"external_id":   prep("SELECT 1 FROM rollcall_users WHERE tenant = ? AND external_id = ? AND external_id <> '' AND id <> ?"),
+	}
+	// deleteUserRows removes what refers to a user, by table.
+	deleteUserRows = []string{
+		prep("DELETE FROM rollcall_members WHERE tenant = ? AND user_id = ?"),
+		prep("DELETE FROM rollcall_links WHERE tenant = ? AND user_id = ?"),
+		prep("DELETE FROM rollcall_invitations WHERE tenant = ? AND user_id = ?"),
+	}
+)
+
+// CreateUser stores a new user (see identity.UserStore). Created and Updated
+// are kept as given (the core sets them), to the microsecond.
+func (s *Store) CreateUser(ctx context.Context, u identity.User) (identity.User, error) {
+	u = u.Clone()
+	if u.ID == "" {
+		u.ID = identity.NewID()
+	}
+	u.Created, u.Updated, u.Version = stamp(u.Created), stamp(u.Updated), 1
+	args := append([]any{s.tenant, u.ID}, userValues(u)...)
+	err := s.stmt(ctx, func(c conn) error {
+		// A row that conflicts may be deleted before we find it: then try
+		// again, a few times.
+		for range 3 {
+			res, err := c.exec(ctx, insertUser, args...)
+			if err != nil {
+				return c.d.mapErr(err, "create user")
+			}
+			if n, err := res.RowsAffected(); err != nil || n == 1 {
+				return c.d.mapErr(err, "create user")
+			}
+			if err := s.userConflict(ctx, c, identity.User{}, u); err != nil {
+				return err
+			}
+		}
+		return errors.New("sqlstore: create user: a conflicting user came and went; try again")
+	})
+	if err != nil {
+		return identity.User{}, err
+	}
+	return u, nil
+}
+
+// userConflict returns a *identity.ConflictError for the first of u's unique
+// values (ID, email, userName, externalID) that another user holds, where the
+// value differs from old's; nil if none does.
+func (s *Store) userConflict(ctx context.Context, c conn, old, u identity.User) error {
+	checks := []struct {
+		field, column, old, new string
+	}{
+		{"id", "id", old.ID, u.ID},
+		{"email", "email_key", identity.NormalizeEmail(old.Email), identity.NormalizeEmail(u.Email)},
+		{"userName", "user_name_key", identity.NormalizeUserName(old.UserName), identity.NormalizeUserName(u.UserName)},
+		{"externalID", "external_id", old.ExternalID, u.ExternalID},
+	}
+	for _, ch := range checks {
+		if ch.new == "" || ch.new == ch.old {
+			continue
+		}
+		taken, err := c.exists(ctx, userTaken[ch.column], s.tenant, ch.new, old.ID)
+		if err != nil {
+			return c.d.mapErr(err, "check "+ch.field)
+		}
+		if taken {
+			return &identity.ConflictError{Resource: "user", Field: ch.field}
+		}
+	}
+	return nil
+}
+
+// User returns the user with the id, or identity.ErrNotFound.
+func (s *Store) User(ctx context.Context, id string) (identity.User, error) {
+	return s.userWhere(ctx, "user "+id, userByID, id)
+}
+
+// UserByEmail returns the user whose email equals email under
+// identity.NormalizeEmail, or identity.ErrNotFound.
+func (s *Store) UserByEmail(ctx context.Context, email string) (identity.User, error) {
+	key := identity.NormalizeEmail(email)
+	if key == "" {
+		return identity.User{}, notFound("user by email")
+	}
+	return s.userWhere(ctx, "user by email", userByEmail, key)
+}
+
+// UserByUserName returns the user whose userName equals name under
+// identity.NormalizeUserName, or identity.ErrNotFound.
+func (s *Store) UserByUserName(ctx context.Context, name string) (identity.User, error) {
+	key := identity.NormalizeUserName(name)
+	if key == "" {
+		return identity.User{}, notFound("user by userName")
+	}
+	return s.userWhere(ctx, "user by userName", userByUserName, key)
+}
+
+// UserByExternalID returns the user with the external ID, or
+// identity.ErrNotFound.
+func (s *Store) UserByExternalID(ctx context.Context, externalID string) (identity.User, error) {
+	if externalID == "" {
+		return identity.User{}, notFound("user by externalID")
+	}
+	return s.userWhere(ctx, "user by externalID", userByExternalID, externalID)
+}
+
+// UserByLink returns the user linked to (source, subject), or
+// identity.ErrNotFound.
+func (s *Store) UserByLink(ctx context.Context, source, subject string) (identity.User, error) {
+	return s.userWhere(ctx, "user by link", userByLink, source, subject)
+}
+
+// userWhere returns the user query selects, given the tenant and args.
+func (s *Store) userWhere(ctx context.Context, what, query string, args ...any) (identity.User, error) {
+	c := s.reader()
+	u, err := scanUser(c.row(ctx, query, append([]any{s.tenant}, args...)...))
+	if errors.Is(err, sql.ErrNoRows) {
+		return identity.User{}, notFound(what)
+	}
+	return u, c.d.mapErr(err, what)
+}
+
+// UpdateUser changes a user atomically (see identity.UserStore). The row is
+// locked from the read to the write (SQLite's write lock; FOR UPDATE in
+// PostgreSQL). Updated is stored as fn leaves it (the core sets it). Outside
+// Tx, fn may be called again if PostgreSQL reports a deadlock.
+func (s *Store) UpdateUser(ctx context.Context, id string, fn func(*identity.User) error) (identity.User, error) {
+	var out identity.User
+	err := s.update(ctx, func(c conn) error {
+		old, err := scanUser(c.row(ctx, userByID+c.d.forUpdate(), s.tenant, id))
+		if errors.Is(err, sql.ErrNoRows) {
+			return notFound("user " + id)
+		}
+		if err != nil {
+			return c.d.mapErr(err, "update user")
+		}
+		u := old.Clone()
+		if err := fn(&u); err != nil {
+			return err
+		}
+		u.ID, u.Created, u.Version, u.Updated = old.ID, old.Created, old.Version+1, stamp(u.Updated)
+		if err := s.userConflict(ctx, c, old, u); err != nil {
+			return err
+		}
+		if _, err := c.exec(ctx, updateUser, append(userValues(u), s.tenant, id)...); err != nil {
+			return c.d.mapErr(err, "update user")
+		}
+		out = u.Clone()
+		return nil
+	})
+	if err != nil {
+		return identity.User{}, err
+	}
+	return out, nil
+}
+
+// DeleteUser removes the user with its links, memberships and invitations,
+// or returns identity.ErrNotFound.
+func (s *Store) DeleteUser(ctx context.Context, id string) error {
+	return s.update(ctx, func(c conn) error {
+		// The foreign keys cascade too; deleting explicitly keeps a database
+		// whose connections run without foreign_keys (a host's own, via New)
+		// consistent.
+		for _, query := range deleteUserRows {
+			if _, err := c.exec(ctx, query, s.tenant, id); err != nil {
+				return c.d.mapErr(err, "delete user")
+			}
+		}
+		res, err := c.exec(ctx, deleteUser, s.tenant, id)
+		if err != nil {
+			return c.d.mapErr(err, "delete user")
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			if err != nil {
+				return c.d.mapErr(err, "delete user")
+			}
+			return notFound("user " + id)
+		}
+		return nil
+	})
+}
+
+var userSorts = map[identity.UserSort]string{
+	identity.SortByID:          "u.id",
+	identity.SortByUserName:    "u.user_name",
+	identity.SortByEmail:       "u.email",
+	identity.SortByDisplayName: "u.display_name",
+	identity.SortByFamilyName:  "u.family_name",
+	identity.SortByCreated:     "u.created",
+	identity.SortByUpdated:     "u.updated",
+}
+
+// ListUsers returns one page of the users that match q (see
+// identity.UserQuery). Text sorts compare the values' bytes (COLLATE "C" in
+// PostgreSQL), then the IDs; Descending reverses both. After is keyset
+// paging and is allowed only with the ascending ID order: elsewhere it is an
+// error matching identity.ErrInvalid, as is an unknown SortBy. Total ignores
+// After, Offset and Limit.
+func (s *Store) ListUsers(ctx context.Context, q identity.UserQuery) (identity.UserPage, error) {
+	col, ok := userSorts[q.SortBy]
+	if !ok {
+		return identity.UserPage{}, invalid("sortBy", fmt.Sprintf("unknown sort %q", q.SortBy))
+	}
+	if q.After != "" && (q.SortBy != identity.SortByID || q.Descending) {
+		return identity.UserPage{}, invalid("after", "keyset paging needs the ascending ID order")
+	}
+	// from and where, with their arguments in the order of the ?s.
+	from, args := "rollcall_users u", []any{}
+	if q.GroupID != "" {
+		// The members' primary key (tenant, group_id, user_id) makes each
+		// user appear once, and lets the planner start from the group.
+		from += " JOIN rollcall_members m ON m.tenant = u.tenant AND m.user_id = u.id AND m.group_id = ?"
+		args = append(args, q.GroupID)
+	}
+	where := "u.tenant = ?"
+	args = append(args, s.tenant)
+	if q.Active != nil {
+		where += " AND u.active = ?"
+		args = append(args, *q.Active)
+	}
+	if q.Search != "" {
+		where += ` AND u.search LIKE ? ESCAPE '\'`
+		args = append(args, likeContains(q.Search))
+	}
+	pageWhere, pageArgs := where, append([]any(nil), args...)
+	dir := ""
+	if q.Descending {
+		dir = " DESC"
+	}
+	if q.After != "" {
+		pageWhere += " AND u.id > ?"
+		pageArgs = append(pageArgs, q.After)
+	}
+	order := col + dir
+	if col != "u.id" {
+		order += ", u.id" + dir
+	}
+	limit, offset := pageBounds(q.Limit, q.Offset)
+	pageArgs = append(pageArgs, limit, offset)
+
+	var page identity.UserPage
+	err := s.snapshot(ctx, func(c conn) error {
+		page = identity.UserPage{}
+		if err := c.row(ctx, "SELECT COUNT(*) FROM "+from+" WHERE "+where, args...).Scan(&page.Total); err != nil {
+			return c.d.mapErr(err, "count users")
+		}
+		rows, err := c.query(ctx, "SELECT "+userCols+" FROM "+from+" WHERE "+pageWhere+
+			" ORDER BY "+order+" LIMIT ? OFFSET ?", pageArgs...)
+		if err != nil {
+			return c.d.mapErr(err, "list users")
+		}
+		defer rows.Close()
+		for rows.Next() {
+			u, err := scanUser(rows)
+			if err != nil {
+				return c.d.mapErr(err, "list users")
+			}
+			page.Users = append(page.Users, u)
+		}
+		return c.d.mapErr(rows.Err(), "list users")
+	})
+	if err != nil {
+		return identity.UserPage{}, err
+	}
+	return page, nil
+}
+
+// pageBounds returns the LIMIT and OFFSET of a query: a Limit of 0 or less is
+// identity.DefaultLimit, a negative Offset is 0.
+func pageBounds(limit, offset int) (int, int) {
+	if limit <= 0 {
+		limit = identity.DefaultLimit
+	}
+	return limit, max(offset, 0)
+}
+
+func invalid(field, msg string) error {
+	return &identity.ValidationError{Fields: []identity.FieldError{{Field: field, Message: msg}}}
+}
