@@ -8,7 +8,9 @@ import (
 // Store is the directory data of one tenant. A host opens one per tenant (see
 // storage/memory and storage/sqlstore, or implement it and run
 // storage/storagetest against it); nothing read or written through it belongs to
-// another tenant.
+// another tenant. A store keeps the times it is given (Created, Updated,
+// Expires) to the microsecond and never stamps them itself: the core does,
+// with its Clock.
 type Store interface {
 	UserStore
 	GroupStore
@@ -107,7 +109,8 @@ type GroupStore interface {
 // InvitationStore keeps pending invitations.
 type InvitationStore interface {
 	// CreateInvitation stores an invitation. It returns ErrNotFound if the
-	// user does not exist.
+	// user does not exist, and a *ConflictError (Resource "invitation", Field
+	// "hash") if the hash is taken.
 	CreateInvitation(ctx context.Context, inv Invitation) error
 	// TakeInvitation removes and returns the invitation with the hash, so that
 	// it is used at most once. It returns ErrNotFound if there is none.
