@@ -1,0 +1,290 @@
+package importer
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/rollcall/rollcall/groups"
+	"github.com/rollcall/rollcall/identity"
+)
+
+// Column names the import's columns: the headers export and the templates
+// write, and the keys of Result.ErrorMessages.
+const (
+	ColEmail          = "email"
+	ColFirstName      = "firstName"
+	ColLastName       = "lastName"
+	ColDisplayName    = "displayName"
+	ColDepartment     = "department"
+	ColPhone          = "phone"
+	ColEmployeeNumber = "employeeNumber"
+	ColActive         = "active"
+	ColGroups         = "groups"
+)
+
+// Columns lists the import's columns in the order export writes them.
+var Columns = []string{ColEmail, ColFirstName, ColLastName, ColDisplayName, ColDepartment, ColPhone, ColEmployeeNumber, ColActive, ColGroups}
+
+// aliases maps a header, as headerKey folds it, to its column.
+var aliases = map[string]string{}
+
+func init() {
+	for col, names := range map[string][]string{
+		ColEmail:          {"email", "e-mail", "email address", "e-mail address", "mail", "e-mail-adresse", "emailadresse"},
+		ColFirstName:      {"firstName", "first name", "given name", "givenName", "forename", "Vorname"},
+		ColLastName:       {"lastName", "last name", "surname", "family name", "familyName", "Nachname", "Familienname"},
+		ColDisplayName:    {"displayName", "display name", "name", "full name", "Anzeigename", "vollständiger Name"},
+		ColDepartment:     {"department", "dept", "Abteilung"},
+		ColPhone:          {"phone", "phone number", "telephone", "telephone number", "mobile", "Telefon", "Telefonnummer", "Mobilnummer"},
+		ColEmployeeNumber: {"employeeNumber", "employee number", "employeeId", "employee id", "employee no", "staff number", "personnel number", "Personalnummer", "Mitarbeiternummer"},
+		ColActive:         {"active", "enabled", "aktiv"},
+		ColGroups:         {"groups", "group", "Gruppen", "Gruppe"},
+	} {
+		for _, n := range names {
+			aliases[headerKey(n)] = col
+		}
+	}
+}
+
+// headerKey folds a header for matching: lower case, without spaces,
+// underscores, hyphens and dots.
+func headerKey(h string) string {
+	return strings.Map(func(r rune) rune {
+		switch r {
+		case ' ', '_', '-', '.', '\u00a0':
+			return -1
+		}
+		return unicode.ToLower(r)
+	}, h)
+}
+
+// header maps the cells of row 1 to columns.
+type header struct {
+	// cols[i] is the column of cell i: one of Columns, an attribute name
+	// (extra), or "" for an empty header whose cells are ignored.
+	cols  []string
+	extra []bool
+	has   map[string]bool
+	attrs int // columns that become attributes
+}
+
+func parseHeader(cells []string, keepUnknown bool) (*header, error) {
+	h := &header{cols: make([]string, len(cells)), extra: make([]bool, len(cells)), has: map[string]bool{}}
+	var unknown, dup []string
+	for i, c := range cells {
+		c = strings.TrimSpace(unneutralise(c))
+		if c == "" {
+			continue
+		}
+		col, ok := aliases[headerKey(c)]
+		if !ok {
+			if !keepUnknown {
+				unknown = append(unknown, fmt.Sprintf("%q", c))
+				continue
+			}
+			col = c
+			h.extra[i] = true
+		}
+		if h.has[col] {
+			dup = append(dup, fmt.Sprintf("%q", c))
+			continue
+		}
+		h.has[col] = true
+		h.cols[i] = col
+		if h.extra[i] || col == ColDepartment || col == ColPhone || col == ColEmployeeNumber {
+			h.attrs++
+		}
+	}
+	switch {
+	case len(unknown) > 0:
+		return nil, unreadable("", "unknown columns in row 1: "+strings.Join(unknown, ", ")+
+			" (known: "+strings.Join(Columns, ", ")+")", nil)
+	case len(dup) > 0:
+		return nil, unreadable("", "columns given twice in row 1: "+strings.Join(dup, ", "), nil)
+	case !h.has[ColEmail]:
+		return nil, unreadable("", "row 1 must be a header with an email column", nil)
+	}
+	return h, nil
+}
+
+// record is one data row of the file, checked.
+type record struct {
+	row    int
+	email  string // as given, trimmed
+	key    string // identity.NormalizeEmail(email)
+	user   identity.User
+	active *bool
+	groups []string // deduplicated by groups.Key
+	errs   map[string][]string
+}
+
+func (r *record) fail(col, msg string) {
+	if r.errs == nil {
+		r.errs = map[string][]string{}
+	}
+	r.errs[col] = append(r.errs[col], msg)
+}
+
+// Limits the core puts on values, in bytes (identity's validate.go).
+const (
+	maxName      = 256
+	maxAttrKey   = 128
+	maxAttrValue = 1024
+	maxAttrs     = 64
+)
+
+var labels = map[string]string{
+	ColEmail: "email", ColFirstName: "first name", ColLastName: "last name", ColDisplayName: "display name",
+	ColDepartment: "department", ColPhone: "phone", ColEmployeeNumber: "employee number", ColActive: "active", ColGroups: "groups",
+}
+
+func label(col string) string {
+	if l, ok := labels[col]; ok {
+		return l
+	}
+	return col
+}
+
+// checkText checks a value as the core will, and reports the problem in the
+// reference's words.
+func (r *record) checkText(col, v string, max int) string {
+	v = strings.TrimSpace(v)
+	switch {
+	case !utf8.ValidString(v):
+		r.fail(col, fmt.Sprintf("The %s must be valid text.", label(col)))
+	case len(v) > max:
+		r.fail(col, fmt.Sprintf("The %s must not be greater than %d characters.", label(col), max))
+	case strings.ContainsFunc(v, unicode.IsControl):
+		r.fail(col, fmt.Sprintf("The %s must not contain line breaks or control characters.", label(col)))
+	}
+	return v
+}
+
+// newRecord checks one row's cells without the store: every problem the core
+// would find in the values themselves.
+func (h *header) newRecord(row int, cells []string) *record {
+	r := &record{row: row}
+	if h.attrs > 0 {
+		r.user.Attributes = make(map[string]string, h.attrs)
+	}
+	for i, col := range h.cols {
+		if col == "" {
+			continue
+		}
+		v := ""
+		if i < len(cells) {
+			v = unneutralise(cells[i])
+		}
+		if h.extra[i] {
+			r.user.Attributes[col] = r.checkText(col, v, maxAttrValue)
+			if len(col) > maxAttrKey {
+				r.fail(col, fmt.Sprintf("The column name must not be greater than %d characters.", maxAttrKey))
+			}
+			continue
+		}
+		switch col {
+		case ColEmail:
+			r.email = strings.TrimSpace(v)
+			r.key = identity.NormalizeEmail(r.email)
+			switch {
+			case r.email == "":
+				r.fail(col, "The email field is required.")
+			case !identity.ValidEmail(r.email):
+				r.fail(col, "The email must be a valid email address.")
+			}
+			r.user.Email = r.email
+		case ColFirstName:
+			r.user.GivenName = r.checkText(col, v, maxName)
+		case ColLastName:
+			r.user.FamilyName = r.checkText(col, v, maxName)
+		case ColDisplayName:
+			r.user.DisplayName = r.checkText(col, v, maxName)
+		case ColDepartment:
+			r.user.Attributes[identity.AttrDepartment] = r.checkText(col, v, maxAttrValue)
+		case ColPhone:
+			r.user.Attributes[identity.AttrPhone] = r.checkText(col, v, maxAttrValue)
+		case ColEmployeeNumber:
+			r.user.Attributes[identity.AttrEmployeeNumber] = r.checkText(col, v, maxAttrValue)
+		case ColActive:
+			v = strings.TrimSpace(v)
+			if v == "" {
+				break
+			}
+			b, ok := parseBool(v)
+			if !ok {
+				r.fail(col, "The active field must be true or false.")
+				break
+			}
+			r.active = &b
+		case ColGroups:
+			r.groups = r.parseGroups(v)
+		}
+	}
+	if len(r.user.Attributes) > maxAttrs {
+		r.fail(ColEmail, fmt.Sprintf("The row has more than %d attributes.", maxAttrs))
+	}
+	return r
+}
+
+func (r *record) parseGroups(v string) []string {
+	if strings.TrimSpace(v) == "" {
+		return nil
+	}
+	var names, keys []string
+	for n := range strings.SplitSeq(v, ",") {
+		n = r.checkText(ColGroups, n, maxName)
+		if k := groups.Key(n); n != "" && !slices.Contains(keys, k) {
+			keys = append(keys, k)
+			names = append(names, n)
+		}
+	}
+	return names
+}
+
+// parseBool reads the usual spellings of a yes or no, in English and German.
+func parseBool(s string) (bool, bool) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "1", "true", "yes", "y", "ja", "wahr", "x", "active", "aktiv":
+		return true, true
+	case "0", "false", "no", "n", "nein", "falsch", "inactive", "inaktiv":
+		return false, true
+	}
+	return false, false
+}
+
+// unneutralise undoes what export does against formula injection: a quote in
+// front of a cell that starts with = + - @, a tab or a carriage return.
+func unneutralise(s string) string {
+	if len(s) >= 2 && s[0] == '\'' {
+		switch s[1] {
+		case '=', '+', '-', '@', '\t', '\r':
+			return s[1:]
+		}
+	}
+	return s
+}
+
+// neutralise protects a CSV cell from formula injection (OWASP): a cell that
+// starts with = + - @, a tab or a carriage return gets a quote in front.
+func neutralise(s string) string {
+	if s != "" {
+		switch s[0] {
+		case '=', '+', '-', '@', '\t', '\r':
+			return "'" + s
+		}
+	}
+	return s
+}
+
+// blank reports whether every cell is empty or spaces.
+func blank(cells []string) bool {
+	for _, c := range cells {
+		if strings.TrimSpace(c) != "" {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,224 @@
+package importer
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/csv"
+	"io"
+	"strings"
+	"unicode/utf8"
+
+	"golang.org/x/text/encoding"
+	"golang.org/x/text/encoding/charmap"
+	"golang.org/x/text/encoding/unicode"
+	"golang.org/x/text/transform"
+)
+
+// sniffSize is how much of a text file decides its delimiter.
+const sniffSize = 64 << 10
+
+// Encodings a text file may have, as TextEncoding names them.
+const (
+	EncodingUTF8        = "utf-8"
+	EncodingUTF16LE     = "utf-16le"
+	EncodingUTF16BE     = "utf-16be"
+	EncodingWindows1252 = "windows-1252"
+)
+
+// TextEncoding tells the encoding of delimited text: a BOM decides (UTF-8,
+// UTF-16LE, UTF-16BE); without one, valid UTF-8 is UTF-8 and anything else
+// Windows-1252.
+func TextEncoding(file io.ReaderAt, size int64) (string, error) {
+	var bom [3]byte
+	n, err := file.ReadAt(bom[:], 0)
+	if err != nil && err != io.EOF {
+		return "", err
+	}
+	switch b := bom[:n]; {
+	case bytes.HasPrefix(b, []byte{0xEF, 0xBB, 0xBF}):
+		return EncodingUTF8, nil
+	case bytes.HasPrefix(b, []byte{0xFF, 0xFE}):
+		return EncodingUTF16LE, nil
+	case bytes.HasPrefix(b, []byte{0xFE, 0xFF}):
+		return EncodingUTF16BE, nil
+	}
+	ok, err := validUTF8(io.NewSectionReader(file, 0, size))
+	if err != nil {
+		return "", err
+	}
+	if ok {
+		return EncodingUTF8, nil
+	}
+	return EncodingWindows1252, nil
+}
+
+// validUTF8 reads r to the end and reports whether it is valid UTF-8.
+func validUTF8(r io.Reader) (bool, error) {
+	buf := make([]byte, 64<<10)
+	carry := 0
+	for {
+		n, err := io.ReadFull(r, buf[carry:])
+		n += carry
+		end := n
+		if err == nil {
+			// Keep an incomplete rune at the end for the next round.
+			for i := 1; i < utf8.UTFMax && i <= n; i++ {
+				if c := buf[n-i]; c >= 0xC0 {
+					if !utf8.FullRune(buf[n-i : n]) {
+						end = n - i
+					}
+					break
+				} else if c < 0x80 {
+					break
+				}
+			}
+		}
+		if !utf8.Valid(buf[:end]) {
+			return false, nil
+		}
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			return true, nil
+		}
+		if err != nil {
+			return false, err
+		}
+		carry = copy(buf, buf[end:n])
+	}
+}
+
+// decoder returns a reader of the file as UTF-8, without its BOM.
+func decoder(file io.ReaderAt, size int64) (io.Reader, error) {
+	enc, err := TextEncoding(file, size)
+	if err != nil {
+		return nil, err
+	}
+	r := io.NewSectionReader(file, 0, size)
+	var dec *encoding.Decoder
+	switch enc {
+	case EncodingUTF8:
+		return skipBOM(r), nil
+	case EncodingUTF16LE:
+		dec = unicode.UTF16(unicode.LittleEndian, unicode.ExpectBOM).NewDecoder()
+	case EncodingUTF16BE:
+		dec = unicode.UTF16(unicode.BigEndian, unicode.ExpectBOM).NewDecoder()
+	default:
+		dec = charmap.Windows1252.NewDecoder()
+	}
+	return transform.NewReader(r, dec), nil
+}
+
+func skipBOM(r *io.SectionReader) io.Reader {
+	var b [3]byte
+	if n, _ := r.ReadAt(b[:], 0); n == 3 && b == [3]byte{0xEF, 0xBB, 0xBF} {
+		return io.NewSectionReader(r, 3, r.Size()-3)
+	}
+	return r
+}
+
+// SniffDelimiter picks the delimiter of delimited text from its first lines:
+// of comma, semicolon, tab and pipe (outside quotes), the one whose most
+// common non-zero count per line covers the most lines; ties go in that
+// order. It returns ',' when none appears.
+func SniffDelimiter(sample string) rune {
+	const maxLines = 20
+	cands := []rune{',', ';', '\t', '|'}
+	// counts[c][line] = occurrences of cands[c] in that line.
+	counts := make([][]int, len(cands))
+	line := make([]int, len(cands))
+	lines := 0
+	inQuote := false
+	flush := func() {
+		any := false
+		for i := range line {
+			any = any || line[i] > 0
+		}
+		if any {
+			for i := range cands {
+				counts[i] = append(counts[i], line[i])
+			}
+			lines++
+		}
+		clear(line)
+	}
+	for _, c := range sample {
+		if lines >= maxLines {
+			break
+		}
+		switch {
+		case c == '"':
+			inQuote = !inQuote
+		case inQuote:
+		case c == '\n':
+			flush()
+		default:
+			for i, d := range cands {
+				if c == d {
+					line[i]++
+				}
+			}
+		}
+	}
+	if lines < maxLines && !inQuote {
+		flush()
+	}
+	best, bestScore := ',', 0
+	for i, d := range cands {
+		freq := map[int]int{}
+		for _, n := range counts[i] {
+			if n > 0 {
+				freq[n]++
+			}
+		}
+		score := 0
+		for _, f := range freq {
+			score = max(score, f)
+		}
+		if score > bestScore {
+			best, bestScore = d, score
+		}
+	}
+	return best
+}
+
+// csvSource reads delimited text.
+type csvSource struct {
+	r       *csv.Reader
+	row     int // spreadsheet row of the last record
+	endLine int // line the last record ended on
+	cells   []string
+}
+
+func newCSVSource(file io.ReaderAt, size int64) (RowSource, error) {
+	dec, err := decoder(file, size)
+	if err != nil {
+		return nil, err
+	}
+	br := bufio.NewReaderSize(dec, sniffSize)
+	sample, err := br.Peek(sniffSize)
+	if err != nil && err != io.EOF && err != bufio.ErrBufferFull {
+		return nil, unreadable(FormatCSV, "cannot decode the text", err)
+	}
+	r := csv.NewReader(br)
+	r.Comma = SniffDelimiter(string(sample))
+	r.FieldsPerRecord = -1
+	r.LazyQuotes = true
+	r.ReuseRecord = true
+	return &csvSource{r: r}, nil
+}
+
+func (s *csvSource) Next() (int, []string, error) {
+	rec, err := s.r.Read()
+	if err != nil {
+		return 0, nil, err
+	}
+	// encoding/csv skips blank lines; a spreadsheet shows them as rows, so
+	// count them from the line the record starts on.
+	start, _ := s.r.FieldPos(0)
+	s.row += 1 + max(start-s.endLine-1, 0)
+	last, _ := s.r.FieldPos(len(rec) - 1)
+	s.endLine = last + strings.Count(rec[len(rec)-1], "\n")
+	s.cells = append(s.cells[:0], rec...)
+	return s.row, s.cells, nil
+}
+
+func (s *csvSource) Close() error { return nil }

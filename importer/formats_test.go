@@ -1,0 +1,148 @@
+package importer_test
+
+import (
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/rollcall/rollcall/importer"
+)
+
+// fixture is testdata/users.csv as a spreadsheet shows it, by row.
+var fixture = map[int][]string{
+	1: {"email", "firstName", "lastName", "displayName", "department", "phone", "employeeNumber", "active", "groups", "hireDate", "zip"},
+	2: {"anna.mueller@example.com", "Anna", "Müller", "", "Entwicklung", "030 1234567", "100001", "true", "Berlin,Staff", "2020-10-05", "01067"},
+	3: {"lukasz@example.com", "Łukasz", "Dvořák", "Łukasz D.", "Ops", "06526624009", "100002", "false", "Staff", "2019-01-31", "80331"},
+	4: {"yamada@example.com", "太郎", "山田", "山田太郎", "東京", "+81 3 1234 5678", "100003", "true", "東京", "2021-12-24", "00501"},
+	6: {"oleg@example.com", "Олег", "Петров", "", "Sales", "(555) 010-0199", "100004", "true", "", "2018-07-01", "10115"},
+	7: {"francoise@example.com", "Françoise", "Côté", "", "Marketing", "0049 89 1234", "100005", "false", "Staff, Paris", "2022-02-28", "75001"},
+	8: {"not-an-email", "Bad", "Row", "", "Ops", "0123", "100006", "true", "", "2020-01-01", "00000"},
+	9: {"nguyen@example.com", "Nguyễn", "Văn An", "", "Ops", "0912 345 678", "100007", "true", "Hà Nội", "2023-03-15", "70000"},
+}
+
+// fixtureFiles lists the fixtures, by format, with how they differ from
+// users.csv: text exports keep TRUE/FALSE as text, and Windows-1252 cannot
+// hold every name.
+var fixtureFiles = []struct {
+	file, format string
+	cp1252       bool
+}{
+	{"users.csv", importer.FormatCSV, false},
+	{"users_semicolon_bom.csv", importer.FormatCSV, false},
+	{"users_unicode.txt", importer.FormatCSV, false},
+	{"users_cp1252.csv", importer.FormatCSV, true},
+	{"users.xlsx", importer.FormatXLSX, false},
+	{"users.ods", importer.FormatODS, false},
+	{"users.xls", importer.FormatXLS, false},
+}
+
+func openFixture(t testing.TB, name string) (*os.File, int64) {
+	t.Helper()
+	f, err := os.Open(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	st, _ := f.Stat()
+	return f, st.Size()
+}
+
+// readAll reads a file's rows, trailing empty cells left out.
+func readAll(t testing.TB, im *importer.Importer, format string, f io.ReaderAt, size int64) map[int][]string {
+	t.Helper()
+	src, err := im.OpenFormat(format, f, size)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	rows := map[int][]string{}
+	for {
+		row, cells, err := src.Next()
+		if err == io.EOF {
+			return rows
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		cells = slices.Clone(cells)
+		for len(cells) > 0 && cells[len(cells)-1] == "" {
+			cells = cells[:len(cells)-1]
+		}
+		if len(cells) > 0 {
+			rows[row] = cells
+		}
+	}
+}
+
+func TestFixtureCells(t *testing.T) {
+	im, _ := importer.New(importer.Config{})
+	for _, fx := range fixtureFiles {
+		t.Run(fx.file, func(t *testing.T) {
+			f, size := openFixture(t, fx.file)
+			format, err := importer.Detect(f, size)
+			if err != nil || format != fx.format {
+				t.Fatalf("Detect = %q, %v", format, err)
+			}
+			got := readAll(t, im, format, f, size)
+			if len(got) != len(fixture) {
+				t.Errorf("%d rows, want %d: %v", len(got), len(fixture), got)
+			}
+			for row, want := range fixture {
+				cells := got[row]
+				if len(cells) != len(want) {
+					t.Errorf("row %d: %q, want %q", row, cells, want)
+					continue
+				}
+				for i, w := range want {
+					c := cells[i]
+					if c == "TRUE" || c == "FALSE" {
+						c = strings.ToLower(c) // text stays text
+					}
+					if fx.cp1252 && strings.ContainsRune(c, '?') {
+						continue // lost when the file was written
+					}
+					if c != w {
+						t.Errorf("row %d col %d: %q, want %q", row, i+1, c, w)
+					}
+				}
+			}
+		})
+	}
+}
+
+func TestFixtureImport(t *testing.T) {
+	for _, fx := range fixtureFiles {
+		t.Run(fx.file, func(t *testing.T) {
+			e := newEnv(t, importer.Config{KeepUnknownColumns: true})
+			f, size := openFixture(t, fx.file)
+			res, err := e.im.Import(t.Context(), e.dir, f, size, importer.Options{Filename: fx.file})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(res.Created, []int{2, 3, 4, 6, 7, 9}) || !slices.Equal(res.Errors, []int{8}) || res.Rows != 7 {
+				t.Fatalf("%s", jsonOf(t, res))
+			}
+			anna := e.user(t, "anna.mueller@example.com")
+			if anna.FamilyName != "Müller" || anna.Attributes["phone"] != "030 1234567" || anna.Attributes["zip"] != "01067" ||
+				anna.Attributes["hireDate"] != "2020-10-05" || anna.Attributes["employeeNumber"] != "100001" || !anna.Active {
+				t.Errorf("anna: %+v", anna)
+			}
+			if u := e.user(t, "lukasz@example.com"); u.Active || u.Attributes["phone"] != "06526624009" {
+				t.Errorf("lukasz: %+v", u)
+			}
+		})
+	}
+}
+
+func TestDetectByContent(t *testing.T) {
+	e := newEnv(t, importer.Config{})
+	f, size := openFixture(t, "users.ods")
+	_, err := e.im.Import(t.Context(), e.dir, f, size, importer.Options{Filename: "users.xlsx"})
+	if !errors.Is(err, importer.ErrUnknownFormat) || !strings.Contains(err.Error(), "ODS") {
+		t.Fatalf("%v", err)
+	}
+}

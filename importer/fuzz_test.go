@@ -1,0 +1,171 @@
+package importer
+
+import (
+	"archive/zip"
+	"bytes"
+	"encoding/xml"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// drain reads up to 10,000 rows of a source and checks what it returns.
+func drain(t *testing.T, src RowSource) {
+	t.Helper()
+	defer src.Close()
+	last := 0
+	for range 10000 {
+		row, cells, err := src.Next()
+		if err != nil {
+			return
+		}
+		if row <= last {
+			t.Fatalf("row %d after %d", row, last)
+		}
+		last = row
+		if len(cells) > maxColumns {
+			t.Fatalf("%d cells", len(cells))
+		}
+	}
+}
+
+func fixtureBytes(f *testing.F, name string) []byte {
+	b, err := os.ReadFile(filepath.Join("testdata", name))
+	if err != nil {
+		f.Fatal(err)
+	}
+	return b
+}
+
+func FuzzCSV(f *testing.F) {
+	for _, name := range []string{"users.csv", "users_semicolon_bom.csv", "users_unicode.txt", "users_cp1252.csv"} {
+		f.Add(fixtureBytes(f, name))
+	}
+	f.Add([]byte("a;b\n\"x\n\ny\";2\n\n\n1;2"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		SniffDelimiter(string(b))
+		src, err := newCSVSource(bytes.NewReader(b), int64(len(b)))
+		if err != nil {
+			return
+		}
+		drain(t, src)
+	})
+}
+
+func FuzzODS(f *testing.F) {
+	f.Add([]byte(testContent))
+	zr, err := zip.NewReader(bytes.NewReader(fixtureBytes(f, "users.ods")), int64(len(fixtureBytes(f, "users.ods"))))
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, zf := range zr.File {
+		if zf.Name == "content.xml" && !testing.Short() {
+			rc, _ := zf.Open()
+			b, _ := io.ReadAll(rc)
+			f.Add(b)
+		}
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		drain(t, newODSReader(io.NopCloser(bytes.NewReader(b)), 1<<20))
+	})
+}
+
+func FuzzXLS(f *testing.F) {
+	f.Add(testWorkbook(), false)
+	f.Add(fixtureBytes(f, "users.xls"), true)
+	f.Fuzz(func(t *testing.T, b []byte, compound bool) {
+		var src RowSource
+		var err error
+		if compound {
+			Detect(bytes.NewReader(b), int64(len(b)))
+			src, err = newXLSSource(bytes.NewReader(b), int64(len(b)))
+		} else {
+			src, err = parseXLS(b)
+		}
+		if err != nil {
+			return
+		}
+		drain(t, src)
+	})
+}
+
+type xmlTok struct {
+	kind  byte
+	name  xml.Name
+	attrs string
+	text  string
+}
+
+// tokens lists the start, end and text tokens of a token source, adjacent
+// text merged and whitespace-only text dropped.
+func tokens(next func() (xml.Token, error)) ([]xmlTok, error) {
+	var out []xmlTok
+	for {
+		tok, err := next()
+		if err == io.EOF {
+			return out, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		switch t := tok.(type) {
+		case xml.StartElement:
+			attrs := ""
+			for _, a := range t.Attr {
+				attrs += a.Name.Space + ":" + a.Name.Local + "=" + a.Value + ";"
+			}
+			out = append(out, xmlTok{kind: 's', name: t.Name, attrs: attrs})
+		case xml.EndElement:
+			out = append(out, xmlTok{kind: 'e', name: t.Name})
+		case xml.CharData:
+			if n := len(out); n > 0 && out[n-1].kind == 't' {
+				out[n-1].text += string(t)
+			} else {
+				out = append(out, xmlTok{kind: 't', text: string(t)})
+			}
+		}
+	}
+}
+
+// FuzzXMLScanner checks the ODS reader's tokenizer against encoding/xml on
+// every input encoding/xml accepts.
+func FuzzXMLScanner(f *testing.F) {
+	f.Add([]byte(testContent))
+	f.Add([]byte(`<a x="1 &amp; 2" y='&#x5c71;'>t&lt;x<!-- c --><?p i?><b/>&#65;</a>`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if bytes.Contains(b, []byte("<![CDATA[")) || bytes.Contains(b, []byte("<!DOCTYPE")) {
+			return
+		}
+		dec := xml.NewDecoder(bytes.NewReader(b))
+		want, err := tokens(dec.RawToken)
+		if err != nil {
+			return
+		}
+		sc := newXMLScanner(bytes.NewReader(b))
+		got, err := tokens(sc.Token)
+		if err != nil {
+			t.Fatalf("scanner: %v on input encoding/xml reads", err)
+		}
+		trim := func(ts []xmlTok) []xmlTok {
+			var out []xmlTok
+			for _, x := range ts {
+				if x.kind == 't' && strings.TrimSpace(x.text) == "" {
+					continue
+				}
+				out = append(out, x)
+			}
+			return out
+		}
+		want, got = trim(want), trim(got)
+		if len(want) != len(got) {
+			t.Fatalf("%d tokens, want %d:\n%v\n%v", len(got), len(want), got, want)
+		}
+		for i := range want {
+			if want[i] != got[i] {
+				t.Fatalf("token %d: %+v, want %+v", i, got[i], want[i])
+			}
+		}
+	})
+}

@@ -1,0 +1,179 @@
+// Package importer imports users from CSV, TXT, ODS, XLS and XLSX files through
+// the provisioning core, and exports them again as CSV or XLSX.
+package importer
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/rollcall/rollcall/identity"
+)
+
+// Default limits of a Config.
+const (
+	DefaultMaxFileSize     = 50 << 20
+	DefaultMaxRows         = 1_000_000
+	DefaultMaxUncompressed = 1 << 30
+	DefaultThreshold       = 0.5
+)
+
+// Config configures an Importer. The zero Config is usable: 50 MB files, 1M
+// rows, 1 GiB of uncompressed XLSX/ODS parts, unknown columns refused, no user
+// protected, deactivation of more than half the active users refused without
+// Force.
+type Config struct {
+	// MaxFileSize caps the size of an uploaded file in bytes. Zero means
+	// DefaultMaxFileSize.
+	MaxFileSize int64
+	// MaxRows caps the data rows of a file (blank rows not counted). Zero
+	// means DefaultMaxRows.
+	MaxRows int
+	// MaxUncompressed caps the bytes the parts of an XLSX or ODS archive may
+	// inflate to (zip bombs). Zero means DefaultMaxUncompressed.
+	MaxUncompressed int64
+	// KeepUnknownColumns stores a column the importer does not know as an
+	// attribute of the user, named by its header. When false (the default) an
+	// unknown column makes the whole file an error that names it.
+	KeepUnknownColumns bool
+	// Protect, when set, is asked about every user the import would
+	// deactivate; a user for whom it returns true is left active (the admin
+	// running the import, say). The context is the one given to Import.
+	Protect func(ctx context.Context, u identity.User) bool
+	// Threshold is the share of the tenant's active users an import may
+	// deactivate without Options.Force: more is refused with a
+	// *ThresholdError. Zero means DefaultThreshold (half); 1 or more never
+	// refuses.
+	Threshold float64
+	// Logger receives a line per import; nil discards.
+	Logger *slog.Logger
+}
+
+// Importer imports and exports the users of a tenant. It is safe for
+// concurrent use.
+type Importer struct {
+	cfg Config
+	log *slog.Logger
+}
+
+// New returns an Importer. It returns an error if the Config is invalid.
+func New(cfg Config) (*Importer, error) {
+	if cfg.MaxFileSize < 0 || cfg.MaxRows < 0 || cfg.MaxUncompressed < 0 || cfg.Threshold < 0 {
+		return nil, errors.New("importer: negative limit in Config")
+	}
+	if cfg.MaxFileSize == 0 {
+		cfg.MaxFileSize = DefaultMaxFileSize
+	}
+	if cfg.MaxRows == 0 {
+		cfg.MaxRows = DefaultMaxRows
+	}
+	if cfg.MaxUncompressed == 0 {
+		cfg.MaxUncompressed = DefaultMaxUncompressed
+	}
+	if cfg.Threshold == 0 {
+		cfg.Threshold = DefaultThreshold
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Importer{cfg: cfg, log: log}, nil
+}
+
+// Config returns the Importer's configuration, with the defaults filled in.
+func (im *Importer) Config() Config { return im.cfg }
+
+// Options are the flags of one import.
+type Options struct {
+	// Filename is the name of the uploaded file, reported in the Result. Its
+	// extension, when it names a known format, must agree with the content.
+	Filename string
+	// Update overwrites the existing users found in the file; else they are
+	// skipped.
+	Update bool
+	// Deactivate deactivates the active users the file does not list.
+	Deactivate bool
+	// Restore reactivates the deactivated users the file lists.
+	Restore bool
+	// DryRun computes the same Result and stores nothing, emits nothing.
+	DryRun bool
+	// Force lets Deactivate go over the Config's Threshold.
+	Force bool
+	// Progress, when set, is called as rows are read and applied: every
+	// 1,000 rows and once at the end of each phase. It runs on the importing
+	// goroutine and must be quick.
+	Progress func(Progress)
+}
+
+// Progress tells how far an import has come.
+type Progress struct {
+	// Phase is "read" while the file is parsed, then "apply".
+	Phase string
+	// Read counts the data rows read so far; Applied the rows the core has
+	// processed (created, updated, skipped or refused).
+	Read, Applied int
+	// Total is the number of data rows, known once the file is read; 0 while
+	// reading.
+	Total int
+}
+
+// Result is the outcome of an import, field for field the JSON of the
+// reference API. Row numbers are spreadsheet rows: the header is row 1.
+type Result struct {
+	DryRun        bool          `json:"dryRun"`
+	Created       []int         `json:"created"`
+	Updated       []int         `json:"updated"`
+	Deleted       int           `json:"deleted"`
+	Skipped       []int         `json:"skipped"`
+	Errors        []int         `json:"errors"`
+	ErrorMessages ErrorMessages `json:"errorMessages"`
+	Rows          int           `json:"rows"`
+	Filename      string        `json:"filename"`
+}
+
+func newResult(opts Options) *Result {
+	return &Result{
+		DryRun: opts.DryRun, Filename: opts.Filename,
+		Created: []int{}, Updated: []int{}, Skipped: []int{}, Errors: []int{},
+		ErrorMessages: ErrorMessages{},
+	}
+}
+
+// Import reads the file and applies it to the tenant of dir on behalf of
+// identity.SourceImport, in one transaction: every row is applied or none
+// is. With opts.DryRun the same work runs and is rolled back. Problems with
+// single rows are reported in the Result; the error is for the file as a
+// whole: *FileError (unreadable, unknown format, bad header; matches
+// ErrUnreadable or ErrUnknownFormat), *LimitError (matches ErrTooLarge),
+// *ThresholdError, or an error of the store.
+func (im *Importer) Import(ctx context.Context, dir *identity.Directory, file io.ReaderAt, size int64, opts Options) (*Result, error) {
+	start := time.Now()
+	rows, err := im.read(file, size, opts)
+	if err != nil {
+		return nil, err
+	}
+	res, err := im.apply(ctx, dir, rows, opts)
+	if err != nil {
+		im.log.Warn("import failed", "tenant", dir.Tenant(), "source", identity.SourceImport, "file", opts.Filename, "err", err)
+		return nil, err
+	}
+	im.log.Info("import", "tenant", dir.Tenant(), "source", identity.SourceImport, "file", opts.Filename,
+		"dryRun", opts.DryRun, "rows", res.Rows, "created", len(res.Created), "updated", len(res.Updated),
+		"skipped", len(res.Skipped), "errors", len(res.Errors), "deleted", res.Deleted, "took", time.Since(start))
+	return res, nil
+}
+
+// read parses the file into rows of the import's columns.
+func (im *Importer) read(file io.ReaderAt, size int64, opts Options) (*sheet, error) {
+	if size > im.cfg.MaxFileSize {
+		return nil, &LimitError{What: "file size", Limit: im.cfg.MaxFileSize}
+	}
+	src, format, err := im.open(file, size, opts.Filename)
+	if err != nil {
+		return nil, err
+	}
+	defer src.Close()
+	return im.parse(src, format, opts.Progress)
+}

@@ -1,0 +1,235 @@
+package importer
+
+import (
+	"archive/zip"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"path"
+	"strings"
+)
+
+// Formats the importer reads, as Format names them.
+const (
+	FormatCSV  = "csv" // CSV and TXT: delimited text
+	FormatXLSX = "xlsx"
+	FormatODS  = "ods"
+	FormatXLS  = "xls"
+)
+
+// RowSource yields the rows of the first sheet of a file, cells as the user
+// sees them: text as text, numbers without a spurious ".0", dates as ISO
+// dates, booleans as true or false.
+type RowSource interface {
+	// Next returns the next row that has cells, with its spreadsheet row
+	// number (1-based; rows it skips are empty), or io.EOF after the last.
+	// The slice is valid until the next call.
+	Next() (row int, cells []string, err error)
+	Close() error
+}
+
+var (
+	magicOLE = []byte{0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1}
+	magicZip = []byte("PK\x03\x04")
+)
+
+// Detect tells the format of a file by its content: "csv", "xlsx", "ods" or
+// "xls". It returns a *FileError matching ErrUnknownFormat for anything
+// else, and ErrUnreadable for a ZIP or OLE file it cannot open.
+func Detect(file io.ReaderAt, size int64) (string, error) {
+	head := make([]byte, min(size, 8192))
+	if _, err := file.ReadAt(head, 0); err != nil && err != io.EOF {
+		return "", unreadable("", "cannot read the file", err)
+	}
+	switch {
+	case len(head) == 0:
+		return "", unreadable("", "the file is empty", nil)
+	case bytes.HasPrefix(head, magicOLE):
+		if encryptedOLE(file) {
+			// An encrypted XLSX is an OLE file too: say what it is rather
+			// than that it is no XLSX.
+			return "", unreadable("", "the file is password-protected: save it without a password", nil)
+		}
+		return FormatXLS, nil
+	case bytes.HasPrefix(head, magicZip) || bytes.HasPrefix(head, []byte("PK\x05\x06")):
+		zr, err := zip.NewReader(file, size)
+		if err != nil {
+			return "", unreadable("", "the ZIP archive is damaged", err)
+		}
+		return zipFormat(zr)
+	case looksLikeText(head):
+		return FormatCSV, nil
+	}
+	return "", &FileError{Unknown: true, Message: "the file is not CSV, TXT, ODS, XLS or XLSX"}
+}
+
+func zipFormat(zr *zip.Reader) (string, error) {
+	for _, f := range zr.File {
+		switch f.Name {
+		case "mimetype":
+			rc, err := f.Open()
+			if err != nil {
+				return "", unreadable(FormatODS, "cannot read the mimetype", err)
+			}
+			b, _ := io.ReadAll(io.LimitReader(rc, 128))
+			rc.Close()
+			if strings.TrimSpace(string(b)) == "application/vnd.oasis.opendocument.spreadsheet" {
+				return FormatODS, nil
+			}
+			return "", &FileError{Unknown: true, Message: fmt.Sprintf("an OpenDocument file of type %q, not a spreadsheet", b)}
+		case "xl/workbook.xml":
+			return FormatXLSX, nil
+		}
+	}
+	return "", &FileError{Unknown: true, Message: "a ZIP archive that is neither an XLSX nor an ODS spreadsheet"}
+}
+
+// looksLikeText reports whether the start of a file can be delimited text: a
+// BOM, or no NUL and few other control bytes.
+func looksLikeText(b []byte) bool {
+	if bytes.HasPrefix(b, []byte{0xEF, 0xBB, 0xBF}) || bytes.HasPrefix(b, []byte{0xFF, 0xFE}) || bytes.HasPrefix(b, []byte{0xFE, 0xFF}) {
+		return true
+	}
+	bad := 0
+	for _, c := range b {
+		switch {
+		case c == 0:
+			return false
+		case c < 0x20 && c != '\t' && c != '\n' && c != '\r' && c != '\f':
+			bad++
+		}
+	}
+	return bad*100 <= len(b)
+}
+
+// extFormat returns the format a file name's extension names, or "".
+func extFormat(name string) string {
+	switch strings.ToLower(path.Ext(strings.ReplaceAll(name, "\\", "/"))) {
+	case ".csv", ".txt", ".tsv":
+		return FormatCSV
+	case ".xlsx", ".xlsm":
+		return FormatXLSX
+	case ".ods":
+		return FormatODS
+	case ".xls":
+		return FormatXLS
+	}
+	return ""
+}
+
+// open detects the format and returns the file's RowSource.
+func (im *Importer) open(file io.ReaderAt, size int64, filename string) (src RowSource, format string, err error) {
+	format, err = Detect(file, size)
+	if err != nil {
+		return nil, "", err
+	}
+	if ext := extFormat(filename); ext != "" && ext != format {
+		return nil, "", &FileError{Unknown: true, Message: fmt.Sprintf("%q is named like a %s file but its content is %s", filename, strings.ToUpper(ext), strings.ToUpper(format))}
+	}
+	src, err = im.OpenFormat(format, file, size)
+	return src, format, err
+}
+
+// OpenFormat returns the RowSource of a file in a known format, within the
+// Importer's limits.
+func (im *Importer) OpenFormat(format string, file io.ReaderAt, size int64) (RowSource, error) {
+	var src RowSource
+	var err error
+	switch format {
+	case FormatCSV:
+		src, err = newCSVSource(file, size)
+	case FormatXLSX:
+		src, err = newXLSXSource(file, size, im.cfg.MaxUncompressed)
+	case FormatODS:
+		src, err = newODSSource(file, size, im.cfg.MaxUncompressed)
+	case FormatXLS:
+		src, err = newXLSSource(file, size)
+	default:
+		return nil, &FileError{Unknown: true, Message: fmt.Sprintf("unknown format %q", format)}
+	}
+	if err != nil {
+		var fe *FileError
+		var le *LimitError
+		if !errors.As(err, &fe) && !errors.As(err, &le) {
+			err = unreadable(format, "cannot read the file", err)
+		}
+		return nil, err
+	}
+	return src, nil
+}
+
+// sheet is a parsed file: the header and the checked records.
+type sheet struct {
+	header  *header
+	records []*record
+}
+
+// parse reads every row of src, checks each one, and finds the duplicates.
+func (im *Importer) parse(src RowSource, format string, progress func(Progress)) (*sheet, error) {
+	wrap := func(err error) error {
+		var fe *FileError
+		if errors.As(err, &fe) {
+			if fe.Format == "" {
+				fe.Format = format
+			}
+			return fe
+		}
+		var le *LimitError
+		if errors.As(err, &le) {
+			return le
+		}
+		return unreadable(format, "cannot read the file", err)
+	}
+	row, cells, err := src.Next()
+	if err == io.EOF {
+		return nil, unreadable(format, "the file has no rows", nil)
+	}
+	if err != nil {
+		return nil, wrap(err)
+	}
+	if row != 1 {
+		return nil, unreadable(format, "row 1 must be a header with an email column", nil)
+	}
+	h, err := parseHeader(cells, im.cfg.KeepUnknownColumns)
+	if err != nil {
+		return nil, wrap(err)
+	}
+	s := &sheet{header: h}
+	first := map[string]int{}
+	seen := 0 // rows read, blank ones included
+	for {
+		row, cells, err := src.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, wrap(err)
+		}
+		if seen++; seen > 2*im.cfg.MaxRows+1000 {
+			return nil, &LimitError{What: "rows", Limit: int64(im.cfg.MaxRows)}
+		}
+		if blank(cells) {
+			continue
+		}
+		if len(s.records) >= im.cfg.MaxRows {
+			return nil, &LimitError{What: "rows", Limit: int64(im.cfg.MaxRows)}
+		}
+		r := h.newRecord(row, cells)
+		if r.key != "" {
+			if prev, ok := first[r.key]; ok {
+				r.fail(ColEmail, fmt.Sprintf("The email has already been given in row %d.", prev))
+			} else {
+				first[r.key] = row
+			}
+		}
+		s.records = append(s.records, r)
+		if progress != nil && len(s.records)%1000 == 0 {
+			progress(Progress{Phase: "read", Read: len(s.records)})
+		}
+	}
+	if progress != nil {
+		progress(Progress{Phase: "read", Read: len(s.records), Total: len(s.records)})
+	}
+	return s, nil
+}
