@@ -1,8 +1,10 @@
 package main
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -74,6 +76,33 @@ func TestConfigErrors(t *testing.T) {
 		{"short token", `{"adminToken": "hunter2"}`, `field "adminToken" (or ROLLCALL_ADMIN_TOKEN): must be at least 16 characters`},
 		{"bad log level", `{"logLevel": "loud"}`, `field "logLevel"`},
 		{"negative group limit", `{"directory": {"groupLimit": -1}}`, `field "directory.groupLimit"`},
+		{"bad base URL", `{"baseURL": "desks.example"}`, `field "baseURL"`},
+		{"short SCIM token", `{"scim": {"token": "short"}}`, `field "scim.token" (or ROLLCALL_SCIM_TOKEN): must be at least 16 characters`},
+		{"SCIM token is the admin token", `{"adminToken": "the-same-token-0123", "scim": {"token": "the-same-token-0123"}}`, `must not be the admin token`},
+		{"unknown SCIM field", `{"scim": {"tokn": "x"}}`, `unknown field "scim.tokn"`},
+		{"unknown SAML field", `{"saml": {"entra": {"idpMetadataUrl": "https://idp.example"}}}`, `unknown field "saml.entra.idpMetadataUrl" (did you mean "idpMetadataURL"?)`},
+		{"SAML field of the wrong type", `{"saml": {"entra": {"syncGroups": "yes"}}}`, `field "saml.entra.syncGroups": want bool`},
+		{"SAML bad duration", `{"saml": {"entra": {"sessionLifetime": "a day"}}}`, `field "saml.entra.sessionLifetime"`},
+		{"SAML bad name", `{"saml": {"en tra": {}}}`, `field "saml.en tra": a connection's name`},
+		{"SAML no metadata", `{"saml": {"entra": {"certFile": "c", "keyFile": "k"}}}`, `field "saml.entra": set exactly one of idpMetadata, idpMetadataFile and idpMetadataURL`},
+		{"SAML two metadata", `{"saml": {"entra": {"idpMetadata": "<x/>", "idpMetadataFile": "m.xml"}}}`, `set exactly one`},
+		{"SAML metadata over http", `{"saml": {"entra": {"idpMetadataURL": "http://idp.example/md"}}}`, `field "saml.entra.idpMetadataURL": want an https URL`},
+		{"SAML no key", `{"saml": {"entra": {"idpMetadataFile": "m.xml", "certFile": "c"}}}`, `field "saml.entra": certFile and keyFile`},
+		{"SAML bad ACS URL", `{"saml": {"entra": {"idpMetadataFile": "m.xml", "acsURL": "/acs"}}}`, `field "saml.entra.acsURL"`},
+		{"SAML unknown preset", `{"saml": {"entra": {"idpMetadataFile": "m.xml", "certFile": "c", "keyFile": "k", "preset": "azure"}}}`, `field "saml.entra.preset": unknown preset "azure"`},
+		{"SAML bad group format", `{"saml": {"entra": {"idpMetadataFile": "m.xml", "certFile": "c", "keyFile": "k", "groupFormat": "ldap"}}}`, `field "saml.entra.groupFormat"`},
+		{"OAuth bad name", `{"oauth": {"Google": {"clientID": "x"}}}`, `field "oauth.Google": a provider's name`},
+		{"OAuth no client ID", `{"oauth": {"google": {}}}`, `field "oauth.google.clientID": required`},
+		{"OAuth issuer of a built-in", `{"oauth": {"google": {"clientID": "x", "issuer": "https://evil.example"}}}`, `field "oauth.google.issuer"`},
+		{"OAuth no issuer", `{"oauth": {"keycloak": {"clientID": "x"}}}`, `field "oauth.keycloak.issuer": required`},
+		{"OAuth issuer over http", `{"oauth": {"keycloak": {"clientID": "x", "issuer": "http://kc.example/realms/a"}}}`, `want an https URL`},
+		{"OAuth microsoft without tenant", `{"oauth": {"microsoft": {"clientID": "x"}}}`, `field "oauth.microsoft.tenant": required`},
+		{"OAuth tenant of another", `{"oauth": {"google": {"clientID": "x", "allowedTenants": ["t"]}}}`, `for microsoft only`},
+		{"OAuth bad redirect", `{"oauth": {"google": {"clientID": "x", "redirectURL": "callback"}}}`, `field "oauth.google.redirectURL"`},
+		{"OAuth domains not a list", `{"oauth": {"google": {"clientID": "x", "allowedDomains": "acme.example"}}}`, `field "oauth.google.allowedDomains": want []string`},
+		{"a connection not an object", `{"saml": {"entra": 5}}`, `field "saml.entra": want main.SAMLConnection`},
+		{"negative import size", `{"import": {"maxFileSize": -1}}`, `field "import.maxFileSize"`},
+		{"negative threshold", `{"import": {"threshold": -0.5}}`, `field "import.threshold"`},
 		{"not JSON", "{\n\"tenant\": acme}", `line 2: invalid JSON`},
 		{"not an object", `["tenant"]`, `want a JSON object`},
 		{"empty file", ``, `empty file`},
@@ -90,6 +119,102 @@ func TestConfigErrors(t *testing.T) {
 
 	_, err := loadConfig(filepath.Join(t.TempDir(), "missing.json"), env(nil))
 	assert.ErrorIs(t, err, os.ErrNotExist)
+	_, err = loadConfig("", env(map[string]string{EnvSCIMToken: "short"}))
+	assert.ErrorContains(t, err, EnvSCIMToken)
+	_, err = loadConfig(filepath.Join(t.TempDir(), "missing.json"), env(nil))
+	assert.ErrorIs(t, err, os.ErrNotExist)
 	_, err = loadConfig("", env(map[string]string{EnvAdminToken: "short"}))
 	assert.ErrorContains(t, err, EnvAdminToken)
+}
+
+func TestConfigSources(t *testing.T) {
+	path := writeConfig(t, `{
+		"baseURL": "https://desks.example/",
+		"scim": {"token": "scim-token-from-the-file", "hardDelete": true},
+		"saml": {"entra": {"idpMetadataURL": "https://login.example/md.xml", "certFile": "sp.crt", "keyFile": "sp.key",
+			"preset": "entra", "groupFormat": "list", "sessionLifetime": "8h"}},
+		"oauth": {
+			"google": {"clientID": "g", "clientSecret": "from-the-file", "allowedDomains": ["acme.example"]},
+			"microsoft": {"clientID": "m", "tenant": "organizations", "allowedTenants": ["tid-1"]},
+			"my-idp": {"clientID": "k", "issuer": "https://kc.example/realms/acme", "redirectURL": "https://other.example/cb"}
+		},
+		"import": {"maxFileSize": 1048576, "threshold": 1}
+	}`)
+	cfg, err := loadConfig(path, env(map[string]string{
+		"ROLLCALL_OAUTH_GOOGLE_SECRET": "from-the-environment",
+		"ROLLCALL_OAUTH_MY_IDP_SECRET": "kc-secret",
+	}))
+	require.NoError(t, err)
+	assert.Equal(t, "https://desks.example", cfg.BaseURL, "the trailing slash is dropped")
+	assert.Equal(t, "scim-token-from-the-file", cfg.SCIM.Token)
+	assert.True(t, cfg.SCIM.HardDelete)
+	entra := cfg.SAML["entra"]
+	assert.Equal(t, "https://desks.example/saml/entra/metadata", entra.EntityID)
+	assert.Equal(t, "https://desks.example/saml/entra/acs", entra.ACSURL)
+	assert.Equal(t, 8*time.Hour, entra.SessionLifetime.D())
+	assert.False(t, entra.SyncGroups)
+	assert.Equal(t, "from-the-environment", cfg.OAuth["google"].ClientSecret, "the environment wins")
+	assert.Equal(t, "kc-secret", cfg.OAuth["my-idp"].ClientSecret)
+	assert.Empty(t, cfg.OAuth["microsoft"].ClientSecret)
+	assert.Equal(t, "https://desks.example/oauth/google/callback", cfg.OAuth["google"].RedirectURL)
+	assert.Equal(t, "https://other.example/cb", cfg.OAuth["my-idp"].RedirectURL)
+	assert.Equal(t, int64(1<<20), cfg.Import.MaxFileSize)
+	assert.Equal(t, 1.0, cfg.Import.Threshold)
+	source, err := cfg.groupSource()
+	require.NoError(t, err)
+	assert.Equal(t, "scim", source)
+
+	// The defaults of a connection with only what is required.
+	cfg, err = loadConfig(writeConfig(t, `{"saml": {"okta": {"idpMetadataFile": "m.xml", "certFile": "c", "keyFile": "k"}}}`), env(nil))
+	require.NoError(t, err)
+	assert.Equal(t, "http://127.0.0.1:8080/saml/okta/acs", cfg.SAML["okta"].ACSURL)
+	assert.Equal(t, 24*time.Hour, cfg.SAML["okta"].SessionLifetime.D())
+	assert.Equal(t, int64(50<<20), cfg.Import.MaxFileSize)
+	assert.Equal(t, 0.5, cfg.Import.Threshold)
+}
+
+// TestREADMEConfig loads the full example configuration of README.md: every
+// field it shows exists and its values are valid.
+func TestREADMEConfig(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	require.NoError(t, err)
+	_, rest, ok := strings.Cut(string(readme), "A full example (the values are examples")
+	require.True(t, ok, "README.md has the full example")
+	_, rest, ok = strings.Cut(rest, "```json\n")
+	require.True(t, ok)
+	example, _, ok := strings.Cut(rest, "```")
+	require.True(t, ok)
+	// It configures SCIM and Google, two group sources, as the README says;
+	// the error it quotes is the real one.
+	_, err = loadConfig(writeConfig(t, example), env(nil))
+	require.Error(t, err)
+	_, msg, _ := strings.Cut(err.Error(), "groups: ")
+	assert.Contains(t, strings.Join(strings.Fields(string(readme)), " "), msg)
+
+	// Without the Google section, every field is valid.
+	var raw map[string]any
+	require.NoError(t, json.Unmarshal([]byte(example), &raw))
+	delete(raw, "google")
+	b, err := json.Marshal(raw)
+	require.NoError(t, err)
+	cfg, err := loadConfig(writeConfig(t, string(b)), env(nil))
+	require.NoError(t, err)
+	assert.Equal(t, "acme", cfg.Tenant)
+	assert.Len(t, cfg.SAML, 2)
+	assert.Len(t, cfg.OAuth, 3)
+	source, err := cfg.groupSource()
+	require.NoError(t, err)
+	assert.Equal(t, "scim", source)
+
+	// And without the SCIM token, Google is the group source.
+	require.NoError(t, json.Unmarshal([]byte(example), &raw))
+	delete(raw["scim"].(map[string]any), "token")
+	b, err = json.Marshal(raw)
+	require.NoError(t, err)
+	cfg, err = loadConfig(writeConfig(t, string(b)), env(nil))
+	require.NoError(t, err)
+	source, err = cfg.groupSource()
+	require.NoError(t, err)
+	assert.Equal(t, "google", source)
+	assert.True(t, cfg.Google.DryRun)
 }

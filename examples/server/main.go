@@ -1,10 +1,13 @@
 // Command server is what a host application writes to serve rollcall over
-// HTTP: a configuration file, one store, the tenant's identity.Directory per
-// request, and an admin JSON API on net/http's ServeMux.
+// HTTP: a configuration file, one database, the tenant's identity.Directory
+// per request, an admin JSON API and the sources (SCIM, SAML, OAuth, file
+// import) mounted on net/http's ServeMux, and the Google Groups sync running
+// in the background.
 //
-//	go run ./examples/server [-addr 127.0.0.1:8080] [-config server.json]
+//	go run ./examples/server [-addr 127.0.0.1:8080] [-config server.json] [-db rollcall.db | -postgres DSN]
 //
-// Without ROLLCALL_ADMIN_TOKEN or adminToken in the configuration it prints a
+// Its data is kept in the SQLite file rollcall.db by default. Without
+// ROLLCALL_ADMIN_TOKEN or adminToken in the configuration it prints a
 // generated admin token once to stderr. See README.md for the configuration
 // fields and the API.
 package main
@@ -22,14 +25,25 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
+	"time"
 
 	"github.com/rollcall/rollcall/identity"
-	"github.com/rollcall/rollcall/storage/memory"
+	"github.com/rollcall/rollcall/storage/sqlstore"
 )
 
-// defaultAddr is where the server listens without -addr: this machine only.
-const defaultAddr = "127.0.0.1:8080"
+const (
+	// defaultAddr is where the server listens without -addr: this machine
+	// only.
+	defaultAddr = "127.0.0.1:8080"
+	// defaultDB is the SQLite file used without -db or -postgres, in the
+	// working directory.
+	defaultDB = "rollcall.db"
+	// keySweepInterval is how often the expired keys (SSO logins never
+	// finished, SAML assertion IDs past their replay window) are deleted.
+	keySweepInterval = 5 * time.Minute
+)
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -53,11 +67,18 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	fs.SetOutput(stderr)
 	addr := fs.String("addr", defaultAddr, "`address` to listen on")
 	configPath := fs.String("config", "", "JSON configuration `file` (see README.md); every field has a default")
+	dbPath := fs.String("db", defaultDB, "SQLite database `file`, created if needed; \":memory:\" keeps nothing")
+	postgres := fs.String("postgres", "", "PostgreSQL connection string (`DSN`) to use instead of SQLite")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	dbSet := false
+	fs.Visit(func(f *flag.Flag) { dbSet = dbSet || f.Name == "db" })
+	if dbSet && *postgres != "" {
+		return errors.New("-db and -postgres: give one, not both")
 	}
 
 	cfg, err := loadConfig(*configPath, getenv)
@@ -72,7 +93,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		}
 	}
 
-	stores, closeStore, err := openStore(ctx, cfg)
+	stores, closeStore, err := openStore(ctx, storeFlags{sqlite: *dbPath, postgres: *postgres}, logger)
 	if err != nil {
 		return err
 	}
@@ -81,17 +102,27 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 			logger.Error("close store", "err", err)
 		}
 	}()
-	handler, err := newHandler(cfg, stores, logger)
+	s, err := newServer(cfg, stores, logger)
 	if err != nil {
 		return err
 	}
+
+	// The background work stops with ctx, and is waited for before the store
+	// closes (the deferred calls run last first).
+	tasksCtx, stopTasks := context.WithCancel(ctx)
+	var tasks sync.WaitGroup
+	defer func() {
+		stopTasks()
+		tasks.Wait()
+	}()
+	tasks.Go(func() { s.runTasks(tasksCtx) })
 
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return err
 	}
 	srv := &http.Server{
-		Handler:           handler,
+		Handler:           s.handler(),
 		ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout.D(),
 		ReadTimeout:       cfg.HTTP.ReadTimeout.D(),
 		WriteTimeout:      cfg.HTTP.WriteTimeout.D(),
@@ -102,7 +133,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	if generated {
 		printToken(stderr, cfg.AdminToken, ln.Addr())
 	}
-	logger.Info("listening", "addr", ln.Addr().String(), "tenant", cfg.Tenant, "store", "memory")
+	logger.Info("listening", "addr", ln.Addr().String(), "tenant", cfg.Tenant, "store", stores.name,
+		"scim", s.scim != nil, "saml", len(s.saml), "oauth", len(s.oauth), "google", s.google != nil, "groupSource", s.groupSource)
 	if listening != nil {
 		listening(ln.Addr())
 	}
@@ -126,14 +158,41 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	return nil
 }
 
-// openStore opens the directory data and returns the store of a tenant by its
-// name, and a function that closes what it opened. It opens storage/memory, so
-// nothing survives a restart; a persistent store (storage/sqlstore's
-// OpenSQLite or OpenPostgres, whose DB.Tenant has the same shape) replaces it
-// here and nothing else changes.
-func openStore(_ context.Context, _ Config) (tenantStores, func() error, error) {
-	db := memory.New()
-	return func(tenant string) identity.Store { return db.Tenant(tenant) }, func() error { return nil }, nil
+// storeFlags say where the data is: a PostgreSQL DSN if set, else a SQLite
+// file.
+type storeFlags struct {
+	sqlite   string
+	postgres string
+}
+
+// openStore opens (creating and migrating it if needed) the database that
+// where names, and returns the stores of a tenant by its name and a function
+// that closes the database. Users, groups, events and keys survive a restart.
+func openStore(ctx context.Context, where storeFlags, logger *slog.Logger) (tenantStores, func() error, error) {
+	opts := sqlstore.Options{Logger: logger}
+	var (
+		db   *sqlstore.DB
+		err  error
+		name string
+	)
+	if where.postgres != "" {
+		db, err = sqlstore.OpenPostgres(ctx, where.postgres, opts)
+		name = "postgres" // never the DSN, which may hold a password
+	} else {
+		if where.sqlite == "" {
+			where.sqlite = defaultDB
+		}
+		db, err = sqlstore.OpenSQLite(ctx, where.sqlite, opts)
+		name = "sqlite:" + where.sqlite
+	}
+	if err != nil {
+		return tenantStores{}, nil, fmt.Errorf("open %s: %w", name, err)
+	}
+	return tenantStores{
+		name:  name,
+		store: func(tenant string) identity.Store { return db.Tenant(tenant) },
+		keys:  func(tenant string) identity.KeyStore { return db.Keys(tenant) },
+	}, db.Close, nil
 }
 
 // newToken returns a random admin token: 32 bytes, base64url.

@@ -6,7 +6,9 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -18,6 +20,9 @@ import (
 // listens on, its stderr and a function that stops it and returns run's error.
 func started(t *testing.T, args []string, vars map[string]string) (addr string, stderr *syncBuffer, stop func() error) {
 	t.Helper()
+	if !slices.Contains(args, "-db") && !slices.Contains(args, "-postgres") {
+		args = append(slices.Clip(args), "-db", filepath.Join(t.TempDir(), "rollcall.db"))
+	}
 	ctx, cancel := context.WithCancel(t.Context())
 	stderr = &syncBuffer{}
 	listening := make(chan net.Addr, 1)
@@ -116,6 +121,6 @@ func TestRunErrors(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	defer ln.Close()
-	err = run(ctx, []string{"-addr", ln.Addr().String()}, env(nil), io.Discard, nil)
+	err = run(ctx, []string{"-addr", ln.Addr().String(), "-db", ":memory:"}, env(nil), io.Discard, nil)
 	assert.Error(t, err)
 }

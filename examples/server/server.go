@@ -1,19 +1,32 @@
 package main
 
 import (
+	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"errors"
 	"log/slog"
+	"maps"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
+	"github.com/rollcall/rollcall/googlesync"
 	"github.com/rollcall/rollcall/identity"
+	"github.com/rollcall/rollcall/importer"
+	"github.com/rollcall/rollcall/oauth"
+	"github.com/rollcall/rollcall/saml"
 )
 
-// tenantStores returns the store of a tenant by its name (see openStore).
-type tenantStores func(tenant string) identity.Store
+// tenantStores opens a tenant's data by the tenant's name (see openStore):
+// its Store (users, groups, links, events) and its KeyStore (pending SSO
+// logins, SAML assertion IDs seen).
+type tenantStores struct {
+	name  string // for the log: "sqlite:<file>" or "postgres"
+	store func(tenant string) identity.Store
+	keys  func(tenant string) identity.KeyStore
+}
 
 // tenantResolver names the tenant a request is for. This server serves one,
 // named by the configuration. A multi-tenant host resolves it from the host
@@ -26,7 +39,7 @@ func singleTenant(name string) tenantResolver {
 	return func(*http.Request) (string, error) { return name, nil }
 }
 
-// server holds what the handlers share. Build it with newHandler.
+// server holds what the handlers share. Build it with newServer.
 type server struct {
 	cfg         Config
 	logger      *slog.Logger
@@ -36,14 +49,24 @@ type server struct {
 	// adminDigest is the SHA-256 of the admin token: comparing digests of
 	// equal length leaks nothing of the token's length.
 	adminDigest [sha256.Size]byte
+
+	// The sources, built once from the configuration; nil or empty when not
+	// configured. A SAML or OAuth connection caches the IdP's metadata or
+	// keys, so it lives as long as the server.
+	scim         http.Handler                 // at /scim/v2
+	saml         map[string]*saml.Connection  // by name
+	oauth        map[string]*oauth.Connection // by provider name
+	oauthHandler *oauth.Handler               // their login and callback
+	importer     *importer.Handler            // import, export, templates
+	google       *googlesync.Syncer           // runs in runTasks
 }
 
-// newHandler returns the server's whole HTTP handler for a validated
-// configuration with its admin token set: what run serves, and what the tests
-// serve.
-func newHandler(cfg Config, stores tenantStores, logger *slog.Logger) (http.Handler, error) {
+// newServer checks a validated configuration with its admin token set and
+// builds the sources it configures. It reads the files the configuration
+// names: the SAML keys, certificates and IdP metadata, the Google key.
+func newServer(cfg Config, stores tenantStores, logger *slog.Logger) (*server, error) {
 	if cfg.AdminToken == "" {
-		return nil, errors.New("newHandler: no admin token")
+		return nil, errors.New("newServer: no admin token")
 	}
 	source, err := cfg.groupSource()
 	if err != nil {
@@ -57,16 +80,20 @@ func newHandler(cfg Config, stores tenantStores, logger *slog.Logger) (http.Hand
 		groupSource: source,
 		adminDigest: sha256.Sum256([]byte(cfg.AdminToken)),
 	}
-	return s.logRequests(s.routes()), nil
+	s.cfg.AdminToken = "" // only the digest is kept
+	s.cfg.SAML, s.cfg.OAuth = maps.Clone(cfg.SAML), maps.Clone(cfg.OAuth)
+	if err := s.buildSources(); err != nil {
+		return nil, err
+	}
+	return s, nil
 }
 
-// routes mounts every handler on one ServeMux. A source added later mounts
-// its handler here behind its section of Config, for example:
-//
-//	mux.Handle("/scim/v2/", http.StripPrefix("/scim/v2", scimHandler))
-//	mux.Handle("/saml/{connection}/", samlHandler)
-//	mux.Handle("/oauth/{provider}/", oauthHandler)
-//	mux.Handle("POST /api/v1/users/import", s.admin(importHandler))
+// handler returns the server's whole HTTP handler: what run serves, and what
+// the tests serve.
+func (s *server) handler() http.Handler { return s.logRequests(s.routes()) }
+
+// routes mounts every handler on one ServeMux: the admin API, and each source
+// that its section of Config turns on (see sources.go).
 func (s *server) routes() *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -74,17 +101,27 @@ func (s *server) routes() *http.ServeMux {
 		_, _ = w.Write([]byte("ok"))
 	})
 	s.mountAdmin(mux)
+	s.mountImport(mux)
+	s.mountSCIM(mux)
+	s.mountSAML(mux)
+	s.mountOAuth(mux)
 	return mux
 }
 
 // directory returns the core of the request's tenant: request -> tenant ->
-// store -> Directory. A Directory is cheap, so it is built per request.
+// store -> Directory.
 func (s *server) directory(r *http.Request) (*identity.Directory, error) {
 	tenant, err := s.tenant(r)
 	if err != nil {
 		return nil, err
 	}
-	return identity.New(s.stores(tenant), identity.Config{
+	return s.directoryOf(tenant)
+}
+
+// directoryOf returns the core of a tenant. A Directory is cheap, so it is
+// built per request.
+func (s *server) directoryOf(tenant string) (*identity.Directory, error) {
+	return identity.New(s.stores.store(tenant), identity.Config{
 		Tenant:        tenant,
 		GroupSource:   s.groupSource,
 		GroupLimit:    s.cfg.Directory.GroupLimit,
@@ -169,3 +206,36 @@ func (r *statusRecorder) WriteHeader(status int) {
 
 // Unwrap lets http.ResponseController reach the underlying writer.
 func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+// runTasks runs the server's background work until ctx ends, and returns
+// once all of it has stopped: the sweep of the tenant's expired keys, and the
+// Google sync when it is configured.
+func (s *server) runTasks(ctx context.Context) {
+	var wg sync.WaitGroup
+	wg.Go(func() { s.sweepKeys(ctx, s.cfg.Tenant, keySweepInterval) })
+	s.startGoogleSync(ctx, &wg)
+	wg.Wait()
+}
+
+// sweepKeys deletes the tenant's expired keys every interval until ctx ends:
+// anyone can start an SSO login, and each start leaves a key until it
+// expires. A multi-tenant host sweeps every tenant, or has its store sweep
+// them all at once.
+func (s *server) sweepKeys(ctx context.Context, tenant string, interval time.Duration) {
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		n, err := s.stores.keys(tenant).DeleteExpired(ctx)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			s.logger.WarnContext(ctx, "delete expired keys", "tenant", tenant, "err", err)
+		case n > 0:
+			s.logger.DebugContext(ctx, "deleted expired keys", "tenant", tenant, "keys", n)
+		}
+	}
+}

@@ -57,18 +57,32 @@ type testServer struct {
 
 func newTestServer(t *testing.T) *testServer {
 	t.Helper()
-	cfg, err := loadConfig("", env(map[string]string{EnvAdminToken: testToken}))
+	return newTestServerWith(t, "", nil)
+}
+
+// newTestServerWith serves the configuration file content (none if empty),
+// with the environment vars besides the admin token, on a private in-memory
+// SQLite database.
+func newTestServerWith(t *testing.T, content string, vars map[string]string) *testServer {
+	t.Helper()
+	all := map[string]string{EnvAdminToken: testToken}
+	maps.Copy(all, vars)
+	path := ""
+	if content != "" {
+		path = writeConfig(t, content)
+	}
+	cfg, err := loadConfig(path, env(all))
 	require.NoError(t, err)
-	stores, closeStore, err := openStore(context.Background(), cfg)
-	require.NoError(t, err)
-	t.Cleanup(func() { require.NoError(t, closeStore()) })
 	logs := &syncBuffer{}
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	h, err := newHandler(cfg, stores, logger)
+	stores, closeStore, err := openStore(context.Background(), storeFlags{sqlite: ":memory:"}, logger)
 	require.NoError(t, err)
-	ts := httptest.NewServer(h)
+	t.Cleanup(func() { require.NoError(t, closeStore()) })
+	s, err := newServer(cfg, stores, logger)
+	require.NoError(t, err)
+	ts := httptest.NewServer(s.handler())
 	t.Cleanup(ts.Close)
-	dir, err := identity.New(stores(cfg.Tenant), identity.Config{Tenant: cfg.Tenant})
+	dir, err := s.directoryOf(cfg.Tenant)
 	require.NoError(t, err)
 	return &testServer{Server: ts, dir: dir, logs: logs}
 }

@@ -4,14 +4,33 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/rollcall/rollcall/identity"
 )
 
+// eventBatch is how many events one INSERT writes: a change of many rows (an
+// import, a sync) records its events in few statements, not one per event.
+const eventBatch = 64
+
+// insertEventsQuery returns the INSERT of n events.
+func insertEventsQuery(n int) string {
+	var b strings.Builder
+	b.WriteString("INSERT INTO rollcall_events (tenant, type, source, user_id, group_id, fields, time) VALUES ")
+	for i := range n {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("(?, ?, ?, ?, ?, ?, ?)")
+	}
+	b.WriteString(" RETURNING seq")
+	return b.String()
+}
+
 var (
-	insertEvent = prep("INSERT INTO rollcall_events (tenant, type, source, user_id, group_id, fields, time) " +
-		"VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING seq")
-	selectEvents = prep("SELECT seq, type, source, user_id, group_id, fields, time FROM rollcall_events " +
+	insertEventFull = prep(insertEventsQuery(eventBatch))
+	selectEvents    = prep("SELECT seq, type, source, user_id, group_id, fields, time FROM rollcall_events " +
 		"WHERE tenant = ? AND seq > ? ORDER BY seq LIMIT ?")
 )
 
@@ -44,11 +63,19 @@ func (s *Store) AppendEvents(ctx context.Context, events []identity.Event) error
 				return c.d.mapErr(err, "append events: lock")
 			}
 		}
-		for i, e := range events {
-			fields, _ := json.Marshal(e.Fields) // a []string always marshals
-			err := c.row(ctx, insertEvent, s.tenant, string(e.Type), e.Source, e.UserID, e.GroupID, string(fields), micros(stamp(e.Time))).Scan(&seqs[i])
-			if err != nil {
-				return c.d.mapErr(err, "append events")
+		for start := 0; start < len(events); start += eventBatch {
+			chunk := events[start:min(start+eventBatch, len(events))]
+			query := insertEventFull
+			if len(chunk) < eventBatch {
+				query = insertEventsQuery(len(chunk))
+			}
+			args := make([]any, 0, 7*len(chunk))
+			for _, e := range chunk {
+				fields, _ := json.Marshal(e.Fields) // a []string always marshals
+				args = append(args, s.tenant, string(e.Type), e.Source, e.UserID, e.GroupID, string(fields), micros(stamp(e.Time)))
+			}
+			if err := s.insertEvents(ctx, c, query, args, seqs[start:start+len(chunk)]); err != nil {
+				return err
 			}
 		}
 		return nil
@@ -59,6 +86,37 @@ func (s *Store) AppendEvents(ctx context.Context, events []identity.Event) error
 	for i := range events {
 		events[i].Seq, events[i].Tenant, events[i].Time = seqs[i], s.tenant, stamp(events[i].Time)
 	}
+	return nil
+}
+
+// insertEvents runs one INSERT of events and fills seqs with the cursors it
+// assigned, in the order of the rows. Both databases number the rows of one
+// VALUES list in order (SQLite inserts them one by one; PostgreSQL evaluates
+// nextval row by row), and RETURNING need not list them in that order, so
+// the cursors are sorted.
+func (s *Store) insertEvents(ctx context.Context, c conn, query string, args []any, seqs []int64) error {
+	rows, err := c.query(ctx, query, args...)
+	if err != nil {
+		return c.d.mapErr(err, "append events")
+	}
+	defer rows.Close()
+	n := 0
+	for rows.Next() {
+		if n == len(seqs) {
+			return fmt.Errorf("sqlstore: append events: more cursors than events")
+		}
+		if err := rows.Scan(&seqs[n]); err != nil {
+			return c.d.mapErr(err, "append events")
+		}
+		n++
+	}
+	if err := rows.Err(); err != nil {
+		return c.d.mapErr(err, "append events")
+	}
+	if n != len(seqs) {
+		return fmt.Errorf("sqlstore: append events: %d cursors for %d events", n, len(seqs))
+	}
+	slices.Sort(seqs)
 	return nil
 }
 
