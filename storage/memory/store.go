@@ -66,23 +66,43 @@ func (s *Store) User(ctx context.Context, id string) (identity.User, error) {
 
 // UserByEmail implements identity.UserStore.
 func (s *Store) UserByEmail(ctx context.Context, email string) (identity.User, error) {
-	return read(ctx, s, func(d *data) (identity.User, error) {
-		return d.userBy(d.byEmail, identity.NormalizeEmail(email), "email")
-	})
+	return s.userByIndex(ctx, byEmail, identity.NormalizeEmail(email))
 }
 
 // UserByUserName implements identity.UserStore.
 func (s *Store) UserByUserName(ctx context.Context, name string) (identity.User, error) {
-	return read(ctx, s, func(d *data) (identity.User, error) {
-		return d.userBy(d.byUserName, identity.NormalizeUserName(name), "userName")
-	})
+	return s.userByIndex(ctx, byUserName, identity.NormalizeUserName(name))
 }
 
 // UserByExternalID implements identity.UserStore.
 func (s *Store) UserByExternalID(ctx context.Context, externalID string) (identity.User, error) {
-	return read(ctx, s, func(d *data) (identity.User, error) {
-		return d.userBy(d.byUserExt, externalID, "externalID")
-	})
+	return s.userByIndex(ctx, byExternalID, externalID)
+}
+
+// userIndex names one of the unique indexes of users.
+type userIndex int
+
+const (
+	byEmail userIndex = iota
+	byUserName
+	byExternalID
+)
+
+// userByIndex is the hot path of the lookups: one read lock, two map hits and
+// a copy, with no allocation on a hit.
+func (s *Store) userByIndex(ctx context.Context, index userIndex, key string) (identity.User, error) {
+	if err := ctx.Err(); err != nil {
+		return identity.User{}, err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	switch index {
+	case byEmail:
+		return s.d.userBy(s.d.byEmail, key, "email")
+	case byUserName:
+		return s.d.userBy(s.d.byUserName, key, "userName")
+	}
+	return s.d.userBy(s.d.byUserExt, key, "externalID")
 }
 
 // UserByLink implements identity.UserStore.
