@@ -218,12 +218,13 @@ func (d *Directory) run(ctx context.Context, source string, dry bool, fn func(ct
 		if dry {
 			return errDryRun
 		}
-		if log, ok := s.(EventLog); ok && len(tx.events) > 0 {
-			if err := log.AppendEvents(ctx, tx.events); err != nil {
+		events := tx.events.all()
+		if log, ok := s.(EventLog); ok && len(events) > 0 {
+			if err := log.AppendEvents(ctx, events); err != nil {
 				return fmt.Errorf("identity: record events: %w", err)
 			}
 		}
-		committed = tx.events
+		committed = events
 		return nil
 	})
 	if dry && errors.Is(err, errDryRun) {
@@ -246,7 +247,44 @@ type Tx struct {
 	store  Store
 	source string
 	policy SourcePolicy
-	events []Event
+	events eventBuf
+}
+
+// eventBuf collects a transaction's events in chunks, so that a change of
+// many rows (an import, a sync) never copies what it collected so far.
+type eventBuf struct {
+	chunks [][]Event
+	n      int
+}
+
+const eventChunk = 256
+
+func (b *eventBuf) add(e Event) {
+	if len(b.chunks) == 0 || len(b.chunks[len(b.chunks)-1]) >= eventChunk {
+		capacity := eventChunk
+		if len(b.chunks) == 0 {
+			capacity = 4 // most transactions record a few events
+		}
+		b.chunks = append(b.chunks, make([]Event, 0, capacity))
+	}
+	last := &b.chunks[len(b.chunks)-1]
+	*last = append(*last, e)
+	b.n++
+}
+
+// all returns the events in order, in one slice.
+func (b *eventBuf) all() []Event {
+	switch len(b.chunks) {
+	case 0:
+		return nil
+	case 1:
+		return b.chunks[0]
+	}
+	out := make([]Event, 0, b.n)
+	for _, c := range b.chunks {
+		out = append(out, c...)
+	}
+	return out
 }
 
 // Source returns the source the transaction acts for.
@@ -259,7 +297,7 @@ func (tx *Tx) Reader() Reader { return tx.store }
 func (tx *Tx) now() time.Time { return tx.d.clock.Now().UTC() }
 
 func (tx *Tx) emit(t EventType, userID, groupID string, fields ...string) {
-	tx.events = append(tx.events, Event{
+	tx.events.add(Event{
 		Type: t, Tenant: tx.d.cfg.Tenant, Source: tx.source,
 		UserID: userID, GroupID: groupID, Fields: fields, Time: tx.now(),
 	})
