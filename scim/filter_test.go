@@ -107,6 +107,7 @@ func TestFilters(t *testing.T) {
 		{`urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber eq "100"`, []string{alice}, true},
 		{`meta.created gt "2000-01-01T00:00:00Z"`, []string{alice, bob, carol, olga}, true},
 		{`meta.Created gt 2030-01-01T00:00:00Z`, nil, true},
+		{`meta.Created gt 2015-10-10T14:38:21.8617979-07:00`, []string{alice, bob, carol, olga}, true}, // Microsoft's Postman collection
 		{`meta.resourceType eq "User"`, []string{alice, bob, carol, olga}, true},
 		{`nickName eq "x"`, nil, true},
 	} {
