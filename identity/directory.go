@@ -248,6 +248,7 @@ type Tx struct {
 	source string
 	policy SourcePolicy
 	events eventBuf
+	groups map[string]Group // see managed
 }
 
 // eventBuf collects a transaction's events in chunks, so that a change of

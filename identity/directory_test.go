@@ -660,3 +660,36 @@ func TestUpsertInactiveCreatesDeactivated(t *testing.T) {
 	assert.Equal(t, identity.Updated, out, "Inactive does not change an existing user; Restore does")
 	assert.True(t, restored.Active)
 }
+
+// TestGroupReadOnceStaysCurrent checks that a transaction that has read a
+// group sees its own later change of it: here SCIM is refused an internal
+// group, takes it over by name, and may then add a member, all in one
+// transaction.
+func TestGroupReadOnceStaysCurrent(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, identity.Config{GroupSource: identity.SourceSCIM})
+	u, err := f.dir.CreateUser(ctx, identity.SourceManual, identity.User{Email: "cache@example.com"}, identity.CreateOptions{})
+	require.NoError(t, err)
+	floor, err := f.dir.CreateGroup(ctx, identity.SourceManual, "Floor", "")
+	require.NoError(t, err)
+	require.NoError(t, f.dir.Do(ctx, identity.SourceSCIM, func(ctx context.Context, tx *identity.Tx) error {
+		if _, err := tx.AddMember(ctx, floor.ID, u.ID); !errors.Is(err, identity.ErrNotAllowed) {
+			return fmt.Errorf("AddMember to an internal group: %v, want ErrNotAllowed", err)
+		}
+		if _, err := tx.CreateGroup(ctx, "floor", "ext-floor"); err != nil {
+			return err
+		}
+		added, err := tx.AddMember(ctx, floor.ID, u.ID)
+		if !added {
+			return fmt.Errorf("AddMember after the takeover: added=%v, %v", added, err)
+		}
+		if err := tx.DeleteGroup(ctx, floor.ID); err != nil {
+			return err
+		}
+		_, err = tx.AddMember(ctx, floor.ID, u.ID)
+		if !errors.Is(err, identity.ErrNotFound) {
+			return fmt.Errorf("AddMember to a deleted group: %v, want ErrNotFound", err)
+		}
+		return nil
+	}))
+}

@@ -81,6 +81,7 @@ func (tx *Tx) createGroup(ctx context.Context, g Group) (Group, error) {
 	if err != nil {
 		return Group{}, fmt.Errorf("identity: create group: %w", err)
 	}
+	tx.remember(created)
 	tx.emit(GroupCreated, "", created.ID)
 	return created, nil
 }
@@ -108,6 +109,7 @@ func (tx *Tx) convert(ctx context.Context, g Group, externalID string) (Group, e
 	if err != nil {
 		return Group{}, fmt.Errorf("identity: convert group: %w", err)
 	}
+	tx.remember(converted)
 	tx.emit(GroupConverted, "", g.ID, fields...)
 	return converted, nil
 }
@@ -156,6 +158,7 @@ func (tx *Tx) UpdateGroup(ctx context.Context, id string, ifVersion int64, fn fu
 	if err != nil {
 		return Group{}, fmt.Errorf("identity: update group: %w", err)
 	}
+	tx.remember(updated)
 	tx.emit(GroupUpdated, "", id, fields...)
 	return updated, nil
 }
@@ -170,17 +173,34 @@ func (tx *Tx) DeleteGroup(ctx context.Context, id string) error {
 	if err := tx.store.DeleteGroup(ctx, g.ID); err != nil {
 		return fmt.Errorf("identity: delete group: %w", err)
 	}
+	delete(tx.groups, g.ID)
 	tx.emit(GroupDeleted, "", id)
 	return nil
 }
 
 // managed returns the group if the source may change it.
+// A transaction reads each group it changes the members of once: the groups it
+// has read or written are kept in tx.groups, which every change of a group
+// in the transaction updates. The store's transaction is serializable, so
+// no other change can make them stale.
 func (tx *Tx) managed(ctx context.Context, groupID string) (Group, error) {
-	g, err := tx.store.Group(ctx, groupID)
-	if err != nil {
-		return Group{}, fmt.Errorf("identity: group %s: %w", groupID, err)
+	g, ok := tx.groups[groupID]
+	if !ok {
+		var err error
+		if g, err = tx.store.Group(ctx, groupID); err != nil {
+			return Group{}, fmt.Errorf("identity: group %s: %w", groupID, err)
+		}
+		tx.remember(g)
 	}
 	return g, tx.mayManage(g)
+}
+
+// remember keeps a group as the transaction last read or wrote it.
+func (tx *Tx) remember(g Group) {
+	if tx.groups == nil {
+		tx.groups = make(map[string]Group)
+	}
+	tx.groups[g.ID] = g
 }
 
 // AddMember adds a user to a group the source may change. It reports whether

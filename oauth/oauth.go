@@ -93,7 +93,8 @@ type Config struct {
 	// DefaultLoginTTL (10 minutes).
 	LoginTTL time.Duration
 	// HTTPClient makes the requests to the provider. Default
-	// http.DefaultClient.
+	// a client with a DefaultHTTPTimeout timeout, so that a provider that
+	// hangs cannot hold logins (or go-oidc's key refresh) forever.
 	HTTPClient *http.Client
 	// Clock tells the time for the login's expiry and the ID token's. Nil
 	// means the system clock.
@@ -101,6 +102,10 @@ type Config struct {
 	// Logger receives the reasons of refused sign-ins. Nil discards.
 	Logger *slog.Logger
 }
+
+// DefaultHTTPTimeout bounds each request to a provider when Config.HTTPClient
+// is nil.
+const DefaultHTTPTimeout = 30 * time.Second
 
 // Connection is one tenant's validated connection to one provider. It is safe
 // for concurrent use; a host builds it once per tenant configuration and
@@ -163,7 +168,7 @@ func New(cfg Config) (*Connection, error) {
 	}
 	c.logger = c.logger.With("source", c.source)
 	if c.client == nil {
-		c.client = http.DefaultClient
+		c.client = &http.Client{Timeout: DefaultHTTPTimeout}
 	}
 	for _, d := range cfg.AllowedDomains {
 		d = strings.ToLower(strings.TrimSpace(d))
