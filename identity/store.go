@@ -3,6 +3,8 @@ package identity
 import (
 	"context"
 	"time"
+
+	"github.com/rollcall/rollcall/groups"
 )
 
 // Store is the directory data of one tenant. A host opens one per tenant (see
@@ -183,7 +185,7 @@ type UserPage struct {
 // every group.
 type GroupQuery struct {
 	// Kind, when set, keeps only groups of this kind.
-	Kind string
+	Kind groups.Kind
 	// Source, when set, keeps only groups of this source.
 	Source string
 	// Search, when set, keeps groups whose name contains it,

@@ -529,7 +529,7 @@ func (q *request) findGroups(lq listQuery, offset, limit int) ([]doc, int, error
 			}
 		}
 	} else {
-		gq := identity.GroupQuery{Kind: string(groups.External), Source: identity.SourceSCIM, Limit: 1000}
+		gq := identity.GroupQuery{Kind: groups.External, Source: identity.SourceSCIM, Limit: 1000}
 		if lq.expr == nil && !sorted {
 			page, err := rd.ListGroups(ctx, identity.GroupQuery{Kind: gq.Kind, Source: gq.Source, Offset: offset, Limit: max(limit, 1)})
 			if err != nil {

@@ -275,7 +275,7 @@ func listGroups(w http.ResponseWriter, r *http.Request, dir *identity.Directory)
 		if !k.Valid() {
 			return badRequest("bad query parameter", fieldJSON{Field: "kind", Message: "must be internal or external"})
 		}
-		q.Kind = string(k)
+		q.Kind = k
 	}
 	page, err := dir.Reader().ListGroups(r.Context(), q)
 	if err != nil {

@@ -204,7 +204,7 @@ func groupFilter(q identity.GroupQuery) func(*identity.Group) bool {
 	}
 	search := strings.ToLower(q.Search)
 	return func(g *identity.Group) bool {
-		return (q.Kind == "" || string(g.Kind) == q.Kind) &&
+		return (q.Kind == "" || g.Kind == q.Kind) &&
 			(q.Source == "" || g.Source == q.Source) &&
 			(search == "" || contains(g.Name, search))
 	}

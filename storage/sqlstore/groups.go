@@ -209,7 +209,7 @@ func (s *Store) ListGroups(ctx context.Context, q identity.GroupQuery) (identity
 	where, args := "g.tenant = ?", []any{s.tenant}
 	if q.Kind != "" {
 		where += " AND g.kind = ?"
-		args = append(args, q.Kind)
+		args = append(args, string(q.Kind))
 	}
 	if q.Source != "" {
 		where += " AND g.source = ?"

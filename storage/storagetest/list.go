@@ -274,14 +274,14 @@ func testListGroups(t *testing.T, open Opener) {
 		q    identity.GroupQuery
 		keep func(g identity.Group) bool
 	}{
-		{identity.GroupQuery{Kind: string(groups.External)}, func(g identity.Group) bool { return g.Kind == groups.External }},
+		{identity.GroupQuery{Kind: groups.External}, func(g identity.Group) bool { return g.Kind == groups.External }},
 		{identity.GroupQuery{Source: "scim"}, func(g identity.Group) bool { return g.Source == "scim" }},
-		{identity.GroupQuery{Kind: string(groups.External), Source: "scim"}, func(g identity.Group) bool {
+		{identity.GroupQuery{Kind: groups.External, Source: "scim"}, func(g identity.Group) bool {
 			return g.Kind == groups.External && g.Source == "scim"
 		}},
 		{identity.GroupQuery{Search: "ALPHA"}, func(g identity.Group) bool { return strings.Contains(strings.ToLower(g.Name), "alpha") }},
 		{identity.GroupQuery{Search: "a_b"}, func(g identity.Group) bool { return g.Name == "a_b" }},
-		{identity.GroupQuery{Search: "group 10", Kind: string(groups.Internal)}, func(g identity.Group) bool {
+		{identity.GroupQuery{Search: "group 10", Kind: groups.Internal}, func(g identity.Group) bool {
 			return strings.HasPrefix(g.Name, "group 10") && g.Kind == groups.Internal
 		}},
 	}
@@ -297,7 +297,7 @@ func testListGroups(t *testing.T, open Opener) {
 	for _, q := range []identity.GroupQuery{
 		{After: strings.Repeat("0", 32), Limit: 7},
 		{Limit: 7},
-		{Kind: string(groups.External), After: strings.Repeat("0", 32), Limit: 5},
+		{Kind: groups.External, After: strings.Repeat("0", 32), Limit: 5},
 	} {
 		want := ids
 		if q.Kind != "" {
