@@ -97,6 +97,9 @@ func (c *Connection) acs(ctx context.Context, dir *identity.Directory, keys iden
 	if err != nil {
 		return res, err
 	}
+	if pre.rsa15 && !c.cfg.AllowRSA15 {
+		return res, reject(ReasonKeyTransport, errRSA15)
+	}
 	st, err := c.provider(ctx)
 	if err != nil {
 		return res, &failure{"metadata", err}
@@ -296,7 +299,16 @@ func decodeResponse(s string, limit int64) ([]byte, error) {
 // preview is what precheck reads from a response before crewjam does.
 type preview struct {
 	inResponseTo string
+	// rsa15 is set when an encrypted assertion's key is wrapped with
+	// RSA PKCS#1 v1.5.
+	rsa15 bool
 }
+
+// algRSA15 is XML Encryption's RSA PKCS#1 v1.5 key transport.
+const algRSA15 = "http://www.w3.org/2001/04/xmlenc#rsa-1_5"
+
+// errRSA15 is why an assertion whose key is wrapped with RSA-1_5 is refused.
+var errRSA15 = errors.New("the assertion's key is wrapped with RSA PKCS#1 v1.5 (xmlenc#rsa-1_5), which is not allowed")
 
 // precheck scans the response's tokens: it refuses a DOCTYPE (or any
 // directive), a root that is not a protocol Response, and a Response that
@@ -337,6 +349,13 @@ func precheck(raw []byte) (preview, error) {
 			}
 			if depth == 2 && (t.Name.Local == "Assertion" || t.Name.Local == "EncryptedAssertion") {
 				assertions++
+			}
+			if t.Name.Local == "EncryptionMethod" {
+				for _, at := range t.Attr {
+					if at.Name.Local == "Algorithm" && strings.TrimSpace(at.Value) == algRSA15 {
+						p.rsa15 = true
+					}
+				}
 			}
 		case xml.EndElement:
 			depth--

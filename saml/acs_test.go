@@ -220,6 +220,28 @@ func TestACSSHA1(t *testing.T) {
 	}
 }
 
+// An encrypted assertion whose key is wrapped with RSA PKCS#1 v1.5 is refused
+// before any decryption is tried, unless the connection allows it.
+func TestACSRSA15(t *testing.T) {
+	rsa15 := strings.ReplaceAll(fixtureXML(t, "encrypted"),
+		"http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p", "http://www.w3.org/2001/04/xmlenc#rsa-1_5")
+	e := newEnv(t, nil)
+	_, err := e.post(t, rsa15)
+	assertRejected(t, e, err, ReasonKeyTransport)
+
+	e = newEnv(t, func(c *Config) { c.AllowRSA15 = true })
+	_, err = e.post(t, rsa15)
+	if err == nil {
+		t.Fatal("a key wrapped with OAEP and labelled RSA-1_5 decrypted")
+	}
+	if strings.Contains(e.log.String(), "reason="+ReasonKeyTransport) {
+		t.Errorf("AllowRSA15: still refused for the key transport\n%s", e.log)
+	}
+	if _, err := e.post(t, fixtureXML(t, "encrypted")); err != nil {
+		t.Fatalf("the OAEP fixture: %v\n%s", err, e.log)
+	}
+}
+
 // Each attack or mistake is refused, with its reason in the log.
 func TestACSRejects(t *testing.T) {
 	both := func(t *testing.T) string { return fixtureXML(t, "both-signed") }

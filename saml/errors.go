@@ -20,6 +20,7 @@ const (
 	ReasonSignature      = "signature"       // missing, invalid or by an unknown key
 	ReasonSHA1           = "sha1"            // a SHA-1 signature or digest, not allowed
 	ReasonDecrypt        = "decrypt"         // the encrypted assertion cannot be decrypted
+	ReasonKeyTransport   = "key_transport"   // the assertion's key is wrapped with RSA-1_5, not allowed
 	ReasonDestination    = "destination"     // Response Destination is not the ACS URL
 	ReasonRecipient      = "recipient"       // SubjectConfirmation Recipient is not the ACS URL
 	ReasonAudience       = "audience"        // no AudienceRestriction, or not this SP

@@ -147,6 +147,10 @@ type Config struct {
 	AllowIDPInitiated bool
 	// AllowSHA1 accepts RSA-SHA1 and ECDSA-SHA1 signatures and SHA-1 digests.
 	AllowSHA1 bool
+	// AllowRSA15 accepts encrypted assertions whose key is wrapped with
+	// RSA PKCS#1 v1.5 (xmlenc#rsa-1_5), which is open to Bleichenbacher's
+	// attack; by default only RSA-OAEP key transport is accepted.
+	AllowRSA15 bool
 	// SessionLifetime caps the session ACS grants; the assertion's
 	// SessionNotOnOrAfter may shorten it. Zero means 24 hours, so that the
 	// groups are refreshed at least daily.
