@@ -241,7 +241,7 @@ func (d *Directory) run(ctx context.Context, source string, dry bool, fn func(ct
 
 // Tx is one transaction of the core on behalf of one source. It is valid only
 // inside the function given to Do or DryRun; pass its methods the context that
-// function runs under.
+// function runs under. It is not safe for concurrent use.
 type Tx struct {
 	d      *Directory
 	store  Store
