@@ -9,20 +9,22 @@ import (
 	"unicode/utf8"
 )
 
-// Limits on the length of stored values, in bytes.
+// Limits on stored values, lengths in bytes. A source that checks its input
+// before handing it to the core (the importer, say) uses these, so that the
+// core never refuses what the source let through.
 const (
-	maxEmail     = 254
-	maxName      = 256
-	maxAttrKey   = 128
-	maxAttrValue = 1024
-	maxAttrs     = 64
+	MaxEmailLength          = 254
+	MaxNameLength           = 256 // userName, names, externalID, group names
+	MaxAttributeKeyLength   = 128
+	MaxAttributeValueLength = 1024
+	MaxAttributes           = 64
 )
 
 // ValidEmail reports whether s is a plain email address: local part, "@",
 // and a domain with a dot, at most 254 bytes, no display name, no spaces
 // around it.
 func ValidEmail(s string) bool {
-	if s == "" || len(s) > maxEmail || strings.TrimSpace(s) != s {
+	if s == "" || len(s) > MaxEmailLength || strings.TrimSpace(s) != s {
 		return false
 	}
 	a, err := mail.ParseAddress(s)
@@ -56,32 +58,32 @@ func cleanText(v *ValidationError, field, s string, max int) string {
 // *ValidationError naming every field that is wrong.
 func normalizeUser(u *User) error {
 	var v ValidationError
-	u.Email = cleanText(&v, "email", u.Email, maxEmail)
+	u.Email = cleanText(&v, "email", u.Email, MaxEmailLength)
 	if u.Email != "" && !ValidEmail(u.Email) {
 		v.Add("email", "must be a valid email address")
 	}
-	u.UserName = cleanText(&v, "userName", u.UserName, maxName)
+	u.UserName = cleanText(&v, "userName", u.UserName, MaxNameLength)
 	if u.UserName == "" {
 		u.UserName = u.Email
 	}
 	if u.UserName == "" {
 		v.Add("userName", "is required when there is no email")
 	}
-	u.GivenName = cleanText(&v, "givenName", u.GivenName, maxName)
-	u.FamilyName = cleanText(&v, "familyName", u.FamilyName, maxName)
-	u.DisplayName = cleanText(&v, "displayName", u.DisplayName, maxName)
-	u.ExternalID = cleanText(&v, "externalID", u.ExternalID, maxName)
-	if len(u.Attributes) > maxAttrs {
+	u.GivenName = cleanText(&v, "givenName", u.GivenName, MaxNameLength)
+	u.FamilyName = cleanText(&v, "familyName", u.FamilyName, MaxNameLength)
+	u.DisplayName = cleanText(&v, "displayName", u.DisplayName, MaxNameLength)
+	u.ExternalID = cleanText(&v, "externalID", u.ExternalID, MaxNameLength)
+	if len(u.Attributes) > MaxAttributes {
 		v.Add("attributes", "has too many entries")
 	}
 	for _, k := range slices.Sorted(maps.Keys(u.Attributes)) {
 		val := u.Attributes[k]
-		ck := cleanText(&v, "attributes", k, maxAttrKey)
+		ck := cleanText(&v, "attributes", k, MaxAttributeKeyLength)
 		if ck == "" {
 			v.Add("attributes", "has an empty key")
 			continue
 		}
-		cv := cleanText(&v, "attributes."+ck, val, maxAttrValue)
+		cv := cleanText(&v, "attributes."+ck, val, MaxAttributeValueLength)
 		if ck != k || cv != val {
 			delete(u.Attributes, k)
 			if cv != "" {
@@ -132,7 +134,7 @@ func changedFields(a, b User) []string {
 // normalizeGroupName trims and checks a group name.
 func normalizeGroupName(name string) (string, error) {
 	var v ValidationError
-	name = cleanText(&v, "name", name, maxName)
+	name = cleanText(&v, "name", name, MaxNameLength)
 	if name == "" && len(v.Fields) == 0 {
 		v.Add("name", "is required")
 	}
