@@ -112,7 +112,8 @@ type Skipped struct {
 	Suspended int // suspended users' memberships
 	Unknown   int // users the Users API no longer knows (deleted since)
 	// Conflicts counts users whose email belongs to a user linked to another
-	// Google ID, or is not valid (they are skipped), and users whose new
-	// email is taken (they keep the old one).
+	// Google ID, or to a user the source's policy does not let an email find
+	// (identity.SourcePolicy.Email), or is not valid (they are skipped), and
+	// users whose new email is taken (they keep the old one).
 	Conflicts int
 }

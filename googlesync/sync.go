@@ -160,7 +160,11 @@ func (s *Syncer) plan(ctx context.Context, r identity.Reader, p *pulled, rep *Re
 		}
 	}
 	deactivate := make(map[string]bool)
-	suspendedKnown := make(map[string]bool)
+	suspendedKnown := make(map[string]bool) // counted by the fuse (Deactivate)
+	suspended := make(map[string]bool)      // local IDs of known suspended users
+	// Whether an email finds an unlinked user is the core's policy; Upsert
+	// passes no verified flag, so only EmailTrusted finds one.
+	trustEmail := s.dir.Policy(Source).Email == identity.EmailTrusted
 	localOf := make(map[string]string) // Google ID -> local ID, for known users
 	for _, id := range slices.Sorted(maps.Keys(p.users)) {
 		u := p.users[id]
@@ -173,6 +177,9 @@ func (s *Syncer) plan(ctx context.Context, r identity.Reader, p *pulled, rep *Re
 			return nil, fmt.Errorf("find user by link: %w", err)
 		}
 		if u.Suspended {
+			if found {
+				suspended[local.ID] = true
+			}
 			if found && s.cfg.Suspended == Deactivate {
 				suspendedKnown[local.ID] = true
 				if local.Active {
@@ -206,6 +213,12 @@ func (s *Syncer) plan(ctx context.Context, r identity.Reader, p *pulled, rep *Re
 			}
 			other, err := r.UserByEmail(ctx, u.Email)
 			switch {
+			case err == nil && !trustEmail:
+				// The core would not resolve the user by email, and the
+				// email is taken: creating them would fail the sync.
+				rep.Skipped.Conflicts++
+				s.logger.Warn("googlesync: user's email belongs to a user the policy does not let Google claim; skipped", "user", other.ID, "google_id", id)
+				continue
 			case err == nil:
 				links, err := r.Links(ctx, other.ID)
 				if err != nil {
@@ -344,7 +357,9 @@ func (s *Syncer) plan(ctx context.Context, r identity.Reader, p *pulled, rep *Re
 	}
 	if s.cfg.DeactivateLeavers {
 		for id := range before {
-			if !after[id] && active[id] {
+			// A suspended user is still a member in Google: not a leaver
+			// (with Suspended Ignore, their account is left alone).
+			if !after[id] && active[id] && !suspended[id] {
 				deactivate[id] = true
 			}
 		}
@@ -384,7 +399,8 @@ func (s *Syncer) write(ctx context.Context, tx *identity.Tx, pl *syncPlan, rep *
 	localOf := make(map[string]string, len(pl.users))
 	for _, step := range pl.users {
 		g := step.g
-		u := identity.User{Email: g.Email, EmailVerified: true}
+		// Whether the email is verified is the core's policy (VerifiesEmail).
+		u := identity.User{Email: g.Email}
 		if step.keepEmail {
 			u.Email = step.local.Email
 		}
@@ -414,19 +430,9 @@ func (s *Syncer) write(ctx context.Context, tx *identity.Tx, pl *syncPlan, rep *
 	ids := make([]string, len(pl.groups))
 	for i, step := range pl.groups {
 		ids[i] = step.local.ID
-		if step.action != updateGroup {
-			continue
-		}
-		gid := step.g.ID
-		_, err := tx.UpdateGroup(ctx, step.local.ID, 0, func(g *identity.Group) error {
-			g.Name, g.ExternalID = step.name, gid
-			return nil
-		})
-		if err != nil {
-			return fmt.Errorf("group %s: %w", step.g.Email, err)
-		}
-		rep.GroupsUpdated++
-		note(GroupUpdate, step.name, "")
+	}
+	if err := s.renameGroups(ctx, tx, pl, rep, note); err != nil {
+		return err
 	}
 	for i, step := range pl.groups {
 		if step.action != createGroup && step.action != convertGroup {
@@ -484,6 +490,63 @@ func (s *Syncer) write(ctx context.Context, tx *identity.Tx, pl *syncPlan, rep *
 		}
 		rep.UsersDeactivated++
 		note(UserDeactivate, "", before.Email)
+	}
+	return nil
+}
+
+// renameGroups applies the plan's updateGroup steps. A rename waits while
+// another group being renamed still holds its new name, so that a chain of
+// renames applies in any order Google lists the groups; a cycle (two groups
+// that swap names) is broken by giving one of them a temporary name first.
+func (s *Syncer) renameGroups(ctx context.Context, tx *identity.Tx, pl *syncPlan, rep *Report, note func(action, group, user string)) error {
+	cur := make(map[int]string) // the current name of each pending group
+	var pending []int
+	for i, step := range pl.groups {
+		if step.action == updateGroup {
+			pending = append(pending, i)
+			cur[i] = step.local.Name
+		}
+	}
+	rename := func(i int, name string) error {
+		step := pl.groups[i]
+		gid := step.g.ID
+		_, err := tx.UpdateGroup(ctx, step.local.ID, 0, func(g *identity.Group) error {
+			g.Name, g.ExternalID = name, gid
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("group %s: %w", step.g.Email, err)
+		}
+		cur[i] = name
+		return nil
+	}
+	for len(pending) > 0 {
+		held := make(map[string]int, len(pending)) // current name -> step
+		for _, i := range pending {
+			held[groups.Key(cur[i])] = i
+		}
+		var wait []int
+		for _, i := range pending {
+			step := pl.groups[i]
+			if j, ok := held[groups.Key(step.name)]; ok && j != i {
+				wait = append(wait, i)
+				continue
+			}
+			delete(held, groups.Key(cur[i]))
+			if err := rename(i, step.name); err != nil {
+				return err
+			}
+			rep.GroupsUpdated++
+			note(GroupUpdate, step.name, "")
+		}
+		if len(wait) > 0 && len(wait) == len(pending) {
+			// Every pending rename waits for another: a cycle.
+			i := wait[0]
+			if err := rename(i, "googlesync-rename-"+pl.groups[i].local.ID); err != nil {
+				return err
+			}
+		}
+		pending = wait
 	}
 	return nil
 }

@@ -40,6 +40,34 @@ var stringAttrs = []struct{ uri, name, sub, key string }{
 	{URIEnterprise, "manager", "value", identity.AttrManager},
 }
 
+// Attributes keys that keep the type of the one email and phone number a
+// user keeps, when it is not "work" (Entra sends the mobile number as
+// phoneNumbers[type eq "mobile"].value: the type must come back, or the
+// next PATCH of that path matches nothing).
+const (
+	attrEmailType = "emailType"
+	attrPhoneType = "phoneType"
+)
+
+// valueType returns the type a kept value is returned with.
+func valueType(u identity.User, key string) string {
+	if t := u.Attributes[key]; t != "" {
+		return t
+	}
+	return "work"
+}
+
+// setType records the type of the kept element e under key, or removes it
+// when it is "work" or there is none.
+func setType(attrs map[string]string, key string, e doc) {
+	t := strings.TrimSpace(getString(e, "type"))
+	if e == nil || t == "" || strings.EqualFold(t, "work") {
+		delete(attrs, key)
+		return
+	}
+	attrs[key] = t
+}
+
 func timeString(t time.Time) string { return t.UTC().Format(time.RFC3339) }
 
 func etag(version int64) string { return `W/"` + strconv.FormatInt(version, 10) + `"` }
@@ -74,10 +102,10 @@ func userDoc(u identity.User, base string, groups []identity.Group) doc {
 	setIn(name, "givenName", u.GivenName)
 	setIn(name, "familyName", u.FamilyName)
 	if u.Email != "" {
-		d["emails"] = []any{doc{"value": u.Email, "type": "work", "primary": true}}
+		d["emails"] = []any{doc{"value": u.Email, "type": valueType(u, attrEmailType), "primary": true}}
 	}
 	if p := u.Attributes[identity.AttrPhone]; p != "" {
-		d["phoneNumbers"] = []any{doc{"value": p, "type": "work", "primary": true}}
+		d["phoneNumbers"] = []any{doc{"value": p, "type": valueType(u, attrPhoneType), "primary": true}}
 	}
 	for _, m := range stringAttrs {
 		v := u.Attributes[m.key]
@@ -170,18 +198,22 @@ func applyUserDoc(d doc, u *identity.User) {
 	if a, ok := d["active"].(bool); ok {
 		u.Active = a
 	}
-	u.Email = ""
-	if e := pick(d["emails"]); e != nil {
-		u.Email = getString(e, "value")
-	}
 	attrs := maps.Clone(u.Attributes)
 	if attrs == nil {
 		attrs = map[string]string{}
 	}
+	u.Email = ""
+	e := pick(d["emails"])
+	if e != nil {
+		u.Email = getString(e, "value")
+	}
+	setType(attrs, attrEmailType, e)
 	delete(attrs, identity.AttrPhone)
-	if p := pick(d["phoneNumbers"]); p != nil {
+	p := pick(d["phoneNumbers"])
+	if p != nil {
 		attrs[identity.AttrPhone] = getString(p, "value")
 	}
+	setType(attrs, attrPhoneType, p)
 	ext, _ := d[URIEnterprise].(doc)
 	for _, m := range stringAttrs {
 		c := d

@@ -205,9 +205,12 @@ func (q *request) findUsers(lq listQuery, offset, limit int) ([]doc, int, error)
 	ctx := q.r.Context()
 	rd := q.dir.Reader()
 	withGroups := wants(userType, lq.attrs, lq.excluded, "groups")
+	// A filter on groups reads each candidate's groups, whatever the
+	// projection returns.
+	filterGroups := refersTo(lq.expr, "groups")
 	render := func(u identity.User) (doc, error) {
 		var gs []identity.Group
-		if withGroups {
+		if withGroups || filterGroups {
 			var err error
 			if gs, err = scimGroups(ctx, rd, u.ID); err != nil {
 				return nil, err
@@ -261,9 +264,7 @@ func (q *request) findUsers(lq listQuery, offset, limit int) ([]doc, int, error)
 
 	// A scan in ID order, by keyset pages; a sort, if any, over the matches.
 	sorted := lq.sortBy != "" && !strings.EqualFold(lq.sortBy, "id") || lq.desc
-	// A filter on groups reads each candidate's groups; `groups.value eq
-	// "id"` scans only that group's members.
-	filterGroups := refersTo(lq.expr, "groups")
+	// `groups.value eq "id"` scans only that group's members.
 	p := paged{offset: offset, limit: limit}
 	var all []doc
 	uq := identity.UserQuery{Limit: 1000}

@@ -87,7 +87,6 @@ func (q *request) patch(rt *resourceType, id string) error {
 	if rt == groupType {
 		return q.patchGroup(id, ifVersion, ops)
 	}
-	verified := q.emailVerified()
 	var updated identity.User
 	err = q.dir.Do(q.r.Context(), identity.SourceSCIM, func(ctx context.Context, tx *identity.Tx) error {
 		var err error
@@ -98,13 +97,9 @@ func (q *request) patch(rt *resourceType, id string) error {
 					return err
 				}
 			}
-			old := u.Email
-			applyUserDoc(d, u)
+			applyUserDoc(d, u) // a new email is verified by the core's policy
 			if getString(d, "userName") == "" {
 				return badRequest(ScimInvalidValue, "userName is required")
-			}
-			if verified && identity.NormalizeEmail(old) != identity.NormalizeEmail(u.Email) {
-				u.EmailVerified = u.Email != ""
 			}
 			return nil
 		})

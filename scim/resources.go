@@ -152,11 +152,6 @@ func (q *request) get(rt *resourceType, id string) error {
 	return nil
 }
 
-// emailVerified tells whether the tenant trusts SCIM's emails.
-func (q *request) emailVerified() bool {
-	return q.dir.Policy(identity.SourceSCIM).Email == identity.EmailTrusted
-}
-
 func (q *request) createUser(raw doc) error {
 	d, err := normalizeBody(userType, raw)
 	if err != nil {
@@ -166,8 +161,9 @@ func (q *request) createUser(raw doc) error {
 		return badRequest(ScimInvalidValue, "userName is required")
 	}
 	var u identity.User
+	// Whether the email is verified is the core's to decide, by the
+	// source's policy (VerifiesEmail).
 	applyUserDoc(d, &u)
-	u.EmailVerified = u.Email != "" && q.emailVerified()
 	inactive := false
 	if a, ok := d["active"].(bool); ok {
 		inactive = !a
@@ -274,16 +270,11 @@ func (q *request) put(rt *resourceType, id string) error {
 	if err != nil {
 		return err
 	}
-	verified := q.emailVerified()
 	var updated identity.User
 	err = q.dir.Do(q.r.Context(), identity.SourceSCIM, func(ctx context.Context, tx *identity.Tx) error {
 		var err error
 		updated, err = tx.UpdateUser(ctx, id, ifVersion, func(u *identity.User) error {
-			old := u.Email
-			applyUserDoc(d, u)
-			if verified && identity.NormalizeEmail(old) != identity.NormalizeEmail(u.Email) {
-				u.EmailVerified = u.Email != ""
-			}
+			applyUserDoc(d, u) // a new email is verified by the core's policy
 			return nil
 		})
 		if err != nil {

@@ -1,0 +1,136 @@
+package googlesync
+
+import (
+	"context"
+	"testing"
+
+	"github.com/rollcall/rollcall/identity"
+	"github.com/rollcall/rollcall/identity/identitytest"
+	"github.com/rollcall/rollcall/storage/memory"
+)
+
+// A suspended user is still a member in Google: with Suspended Ignore and
+// DeactivateLeavers, their account is left alone, not deactivated as a
+// leaver.
+func TestSyncSuspendedIgnoredIsNoLeaver(t *testing.T) {
+	ctx := context.Background()
+	api := fixture()
+	e := newEnv(t, api, Config{Nested: true, Suspended: Ignore, DeactivateLeavers: true, MaxRemove: 1})
+	if _, err := e.syncer.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	api.setMembers("g4", "s:u7", "u:u8")
+	rep, err := e.syncer.Sync(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gus, _ := e.dir.Reader().UserByLink(ctx, "google", "u7")
+	if !gus.Active || rep.UsersDeactivated != 0 {
+		t.Fatalf("Ignore + DeactivateLeavers deactivated the suspended gus: %+v, report %+v", gus, rep)
+	}
+	// A real leaver is still deactivated.
+	api.setMembers("g4", "s:u7")
+	if _, err := e.syncer.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	hal, _ := e.dir.Reader().UserByLink(ctx, "google", "u8")
+	if hal.Active {
+		t.Fatal("the leaver hal was not deactivated")
+	}
+}
+
+// The core's policy for the source "google" decides whether its emails are
+// verified and whether an email finds an unlinked user.
+func TestSyncFollowsEmailPolicy(t *testing.T) {
+	ctx := context.Background()
+	newDir := func(t *testing.T, e *env, p identity.SourcePolicy) *identity.Directory {
+		dir, err := identity.New(memory.New().Tenant("acme"), identity.Config{
+			Tenant: "acme", GroupSource: identity.SourceGoogle, Clock: identitytest.NewClock(),
+			Sources: map[string]identity.SourcePolicy{identity.SourceGoogle: p},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.dir = dir
+		e.syncer = e.newSyncer(t, Config{Nested: true}, dir)
+		return dir
+	}
+	t.Run("not verified", func(t *testing.T) {
+		e := newEnv(t, fixture(), Config{})
+		dir := newDir(t, e, identity.SourcePolicy{Create: true, Email: identity.EmailTrusted, Restore: true})
+		if _, err := e.syncer.Sync(ctx); err != nil {
+			t.Fatal(err)
+		}
+		ann, err := dir.Reader().UserByLink(ctx, "google", "u1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ann.EmailVerified {
+			t.Fatal("email verified though the policy does not verify Google's emails")
+		}
+	})
+	t.Run("email never", func(t *testing.T) {
+		e := newEnv(t, fixture(), Config{})
+		dir := newDir(t, e, identity.SourcePolicy{Create: true, Email: identity.EmailNever, Restore: true})
+		if _, err := dir.CreateUser(ctx, identity.SourceManual, identity.User{Email: "bob@example.com"}, identity.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		rep, err := e.syncer.Sync(ctx)
+		if err != nil {
+			t.Fatalf("sync failed on a user the policy does not let Google claim: %v", err)
+		}
+		if rep.Skipped.Conflicts != 1 {
+			t.Fatalf("report %+v", rep)
+		}
+		if _, err := dir.Reader().UserByLink(ctx, "google", "u2"); err == nil {
+			t.Fatal("Google claimed the manual user by email though its policy is EmailNever")
+		}
+	})
+}
+
+// Renames among the directory's Google groups apply in any order Google
+// lists them: a chain (All becomes "All Old" while Sales, listed first,
+// takes the name "All") and a swap of two names.
+func TestSyncRenameChainAndSwap(t *testing.T) {
+	ctx := context.Background()
+	api := fixture()
+	e := newEnv(t, api, Config{Nested: true})
+	if _, err := e.syncer.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	rename := func(names map[string]string) {
+		api.mu.Lock()
+		defer api.mu.Unlock()
+		for i, g := range api.groups {
+			if n, ok := names[g.ID]; ok {
+				api.groups[i].Name = n
+			}
+		}
+	}
+	check := func(want map[string]string) {
+		t.Helper()
+		for gid, name := range want {
+			g, err := e.dir.Reader().GroupByExternalID(ctx, gid)
+			if err != nil || g.Name != name {
+				t.Fatalf("group %s: %+v, %v; want the name %q", gid, g, err, name)
+			}
+		}
+	}
+	// g4 (Sales) is listed before g5 (All): Sales takes All's name while
+	// All becomes "All Old".
+	rename(map[string]string{"g4": "All", "g5": "All Old"})
+	if _, err := e.syncer.Sync(ctx); err != nil {
+		t.Fatalf("chained rename: %v", err)
+	}
+	check(map[string]string{"g4": "All", "g5": "All Old"})
+	// Engineering and Backend swap names.
+	rename(map[string]string{"g1": "Backend", "g2": "Engineering"})
+	rep, err := e.syncer.Sync(ctx)
+	if err != nil {
+		t.Fatalf("swap: %v", err)
+	}
+	check(map[string]string{"g1": "Backend", "g2": "Engineering"})
+	if rep.GroupsUpdated != 2 || rep.MembersAdded+rep.MembersRemoved != 0 {
+		t.Fatalf("swap report %+v", rep)
+	}
+}
