@@ -67,6 +67,10 @@ type header struct {
 	// (extra), or "" for an empty header whose cells are ignored.
 	cols  []string
 	extra []bool
+	// used lists the indexes of the cells that have a column: every data row
+	// visits only these, however wide row 1 is (16,384 cells, most of them
+	// empty, made each of a million rows cost 16,384 steps).
+	used  []int
 	has   map[string]bool
 	attrs int // columns that become attributes
 }
@@ -94,6 +98,7 @@ func parseHeader(cells []string, keepUnknown bool) (*header, error) {
 		}
 		h.has[col] = true
 		h.cols[i] = col
+		h.used = append(h.used, i)
 		if h.extra[i] || col == ColDepartment || col == ColPhone || col == ColEmployeeNumber {
 			h.attrs++
 		}
@@ -128,12 +133,13 @@ func (r *record) fail(col, msg string) {
 	r.errs[col] = append(r.errs[col], msg)
 }
 
-// Limits the core puts on values, in bytes (identity's validate.go).
+// Limits the core puts on values, checked here so that a row the core would
+// refuse is a row error, not a failed import.
 const (
-	maxName      = 256
-	maxAttrKey   = 128
-	maxAttrValue = 1024
-	maxAttrs     = 64
+	maxName      = identity.MaxNameLength
+	maxAttrKey   = identity.MaxAttributeKeyLength
+	maxAttrValue = identity.MaxAttributeValueLength
+	maxAttrs     = identity.MaxAttributes
 )
 
 var labels = map[string]string{
@@ -170,10 +176,8 @@ func (h *header) newRecord(row int, cells []string) *record {
 	if h.attrs > 0 {
 		r.user.Attributes = make(map[string]string, h.attrs)
 	}
-	for i, col := range h.cols {
-		if col == "" {
-			continue
-		}
+	for _, i := range h.used {
+		col := h.cols[i]
 		v := ""
 		if i < len(cells) {
 			v = unneutralise(cells[i])
@@ -255,28 +259,32 @@ func parseBool(s string) (bool, bool) {
 	return false, false
 }
 
-// unneutralise undoes what export does against formula injection: a quote in
-// front of a cell that starts with = + - @, a tab or a carriage return.
+// unneutralise undoes what export does against formula injection: it takes
+// off the quote neutralise put in front.
 func unneutralise(s string) string {
-	if len(s) >= 2 && s[0] == '\'' {
-		switch s[1] {
-		case '=', '+', '-', '@', '\t', '\r':
-			return s[1:]
-		}
+	if len(s) >= 2 && s[0] == '\'' && risky(s) {
+		return s[1:]
 	}
 	return s
 }
 
 // neutralise protects a CSV cell from formula injection (OWASP): a cell that
-// starts with = + - @, a tab or a carriage return gets a quote in front.
+// starts with = + - @, a tab or a carriage return gets a quote in front. So
+// does one that starts with quotes and then one of those, so that
+// unneutralise can tell the quote it must take off from the cell's own: a
+// cell of a quote and "=x" gets a second quote and reads back as it was.
 func neutralise(s string) string {
-	if s != "" {
-		switch s[0] {
-		case '=', '+', '-', '@', '\t', '\r':
-			return "'" + s
-		}
+	if risky(s) {
+		return "'" + s
 	}
 	return s
+}
+
+// risky reports whether s, after any quotes in front, starts with a
+// character that makes a spreadsheet read a formula.
+func risky(s string) bool {
+	t := strings.TrimLeft(s, "'")
+	return t != "" && strings.IndexByte("=+-@\t\r", t[0]) >= 0
 }
 
 // blank reports whether every cell is empty or spaces.

@@ -198,8 +198,9 @@ func newCSVSource(file io.ReaderAt, size int64) (RowSource, error) {
 	if err != nil && err != io.EOF && err != bufio.ErrBufferFull {
 		return nil, unreadable(FormatCSV, "cannot decode the text", err)
 	}
-	r := csv.NewReader(br)
-	r.Comma = SniffDelimiter(string(sample))
+	comma := SniffDelimiter(string(sample))
+	r := csv.NewReader(&fieldLimiter{r: br, comma: byte(comma), limit: maxColumns})
+	r.Comma = comma
 	r.FieldsPerRecord = -1
 	r.LazyQuotes = true
 	r.ReuseRecord = true
@@ -222,3 +223,76 @@ func (s *csvSource) Next() (int, []string, error) {
 }
 
 func (s *csvSource) Close() error { return nil }
+
+// fieldLimiter passes delimited text on to encoding/csv and fails with a
+// *LimitError as soon as a record has more than limit fields: csv.Reader
+// would otherwise hold a record of any width (a 40 MB line of commas is 40
+// million fields, gigabytes of string headers) before the reader could count
+// them. It follows csv.Reader's quoting with LazyQuotes, so that it counts
+// the fields csv.Reader returns; comma is an ASCII delimiter.
+type fieldLimiter struct {
+	r      io.Reader
+	comma  byte
+	limit  int
+	fields int // delimiters seen in the current record
+	state  uint8
+}
+
+// States of fieldLimiter.
+const (
+	flFieldStart = iota // at the start of a field
+	flUnquoted          // in a field that does not start with a quote
+	flQuoted            // in a quoted field
+	flQuote             // a quote in a quoted field: its end, or an escape
+	flQuoteCR           // that quote, then a CR: a line end if LF follows
+)
+
+func (l *fieldLimiter) Read(p []byte) (int, error) {
+	n, err := l.r.Read(p)
+	for i, c := range p[:n] {
+		if l.state == flQuoteCR {
+			if c == '\n' {
+				l.fields, l.state = 0, flFieldStart
+				continue
+			}
+			l.state = flQuoted // the quote was a bare one, the CR text
+		}
+		switch l.state {
+		case flFieldStart, flUnquoted:
+			switch {
+			case c == l.comma:
+				l.state = flFieldStart
+				if l.fields++; l.fields >= l.limit {
+					return i, &LimitError{What: "columns", Limit: int64(l.limit)}
+				}
+			case c == '\n':
+				l.fields, l.state = 0, flFieldStart
+			case c == '"' && l.state == flFieldStart:
+				l.state = flQuoted
+			default:
+				l.state = flUnquoted
+			}
+		case flQuoted:
+			if c == '"' {
+				l.state = flQuote
+			}
+		case flQuote:
+			switch c {
+			case '"':
+				l.state = flQuoted // an escaped quote
+			case l.comma:
+				l.state = flFieldStart
+				if l.fields++; l.fields >= l.limit {
+					return i, &LimitError{What: "columns", Limit: int64(l.limit)}
+				}
+			case '\n':
+				l.fields, l.state = 0, flFieldStart
+			case '\r':
+				l.state = flQuoteCR
+			default:
+				l.state = flQuoted // LazyQuotes: a bare quote in the field
+			}
+		}
+	}
+	return n, err
+}

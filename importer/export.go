@@ -157,6 +157,10 @@ func (x *xlsxWriter) write(cells []string) error {
 	x.row++
 	vals := make([]any, len(cells))
 	for i, s := range cells {
+		if strings.HasPrefix(s, "'") {
+			// The import takes a quote off such a cell (see unneutralise).
+			s = neutralise(s)
+		}
 		vals[i] = excelize.Cell{StyleID: x.style, Value: s}
 	}
 	cell, err := excelize.CoordinatesToCellName(1, x.row)

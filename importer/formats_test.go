@@ -1,6 +1,7 @@
 package importer_test
 
 import (
+	"bytes"
 	"errors"
 	"io"
 	"os"
@@ -8,6 +9,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/xuri/excelize/v2"
 
 	"github.com/rollcall/rollcall/importer"
 )
@@ -144,5 +148,32 @@ func TestDetectByContent(t *testing.T) {
 	_, err := e.im.Import(t.Context(), e.dir, f, size, importer.Options{Filename: "users.xlsx"})
 	if !errors.Is(err, importer.ErrUnknownFormat) || !strings.Contains(err.Error(), "ODS") {
 		t.Fatalf("%v", err)
+	}
+}
+
+// Excel writes a date typed into a cell with the built-in format 14, which
+// it shows in the reader's locale (10/5/2020, 05.10.2020) and excelize as
+// mm-dd-yy: the import reads it as an ISO date, as it does in the other
+// formats.
+func TestXLSXBuiltinDateIsISO(t *testing.T) {
+	f := excelize.NewFile()
+	defer f.Close()
+	f.SetCellValue("Sheet1", "A1", "email")
+	f.SetCellValue("Sheet1", "B1", "hired")
+	f.SetCellValue("Sheet1", "A2", "ada@example.com")
+	f.SetCellValue("Sheet1", "B2", time.Date(2020, 10, 5, 0, 0, 0, 0, time.UTC))
+	style, err := f.NewStyle(&excelize.Style{NumFmt: 14})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.SetCellStyle("Sheet1", "B2", "B2", style)
+	var buf bytes.Buffer
+	if _, err := f.WriteTo(&buf); err != nil {
+		t.Fatal(err)
+	}
+	im, _ := importer.New(importer.Config{})
+	rows := readAll(t, im, importer.FormatXLSX, bytes.NewReader(buf.Bytes()), int64(buf.Len()))
+	if got := rows[2]; !slices.Equal(got, []string{"ada@example.com", "2020-10-05"}) {
+		t.Fatalf("row 2: %q", got)
 	}
 }

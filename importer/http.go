@@ -165,6 +165,11 @@ func (h *Handler) importFile(w http.ResponseWriter, r *http.Request) {
 	limit := h.cfg.Importer.cfg.MaxFileSize
 	r.Body = http.MaxBytesReader(w, r.Body, limit+1<<20)
 	mr, err := r.MultipartReader()
+	if errors.Is(err, http.ErrNotMultipart) {
+		// No form data, so no file: the reference's validation error.
+		writeJSON(w, http.StatusUnprocessableEntity, validation("file", "The file field is required."))
+		return
+	}
 	if err != nil {
 		writeError(w, http.StatusBadRequest, "The request must be multipart/form-data with a file.")
 		return
@@ -207,7 +212,13 @@ func (h *Handler) importFile(w http.ResponseWriter, r *http.Request) {
 				writeError(w, http.StatusRequestEntityTooLarge, (&LimitError{What: "file size", Limit: limit}).Error())
 				return
 			}
-		case field != "file":
+		case field == "file":
+			// Which of several files to import is a guess (PHP, under the
+			// reference, keeps the last): refuse rather than import the wrong
+			// one, with deactivate set perhaps.
+			writeJSON(w, http.StatusUnprocessableEntity, validation("file", "The file field must be a single file."))
+			return
+		default:
 			v, err := io.ReadAll(io.LimitReader(part, 1024))
 			if err != nil {
 				h.readFailed(w, err)

@@ -178,3 +178,43 @@ func TestTemplates(t *testing.T) {
 		t.Fatalf("%+v", u)
 	}
 }
+
+// A request without form data has no file field, and two files are refused
+// rather than one of them imported (with deactivate, the wrong one would
+// deactivate the users of the other).
+func TestHTTPFileField(t *testing.T) {
+	e := newEnv(t, importer.Config{})
+	ts := newServer(t, e)
+	var two bytes.Buffer
+	mw := multipart.NewWriter(&two)
+	for _, name := range []string{"a.csv", "b.csv"} {
+		fw, _ := mw.CreateFormFile("file", name)
+		fw.Write([]byte("email\n" + name + "@acme.example\n"))
+	}
+	mw.Close()
+	for _, c := range []struct {
+		name, contentType, body string
+	}{
+		{"form", "application/x-www-form-urlencoded", "update=1"},
+		{"no body", "", ""},
+		{"two files", mw.FormDataContentType(), two.String()},
+	} {
+		req, _ := http.NewRequest(http.MethodPost, ts.URL+"/api/v1/users/import", strings.NewReader(c.body))
+		if c.contentType != "" {
+			req.Header.Set("Content-Type", c.contentType)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		var body struct{ Errors map[string][]string }
+		if json.Unmarshal(b, &body); resp.StatusCode != http.StatusUnprocessableEntity || len(body.Errors["file"]) != 1 {
+			t.Errorf("%s: %d %s, want 422 with an error for file", c.name, resp.StatusCode, b)
+		}
+	}
+	if page, _ := e.dir.Reader().ListUsers(context.Background(), identity.UserQuery{Limit: 10}); len(page.Users) != 0 {
+		t.Errorf("%d users imported", len(page.Users))
+	}
+}

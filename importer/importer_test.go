@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -433,5 +434,25 @@ func TestRetriedTransaction(t *testing.T) {
 	}
 	if !slices.Equal(res.Created, []int{2}) || !slices.Equal(res.Errors, []int{3, 7, 9}) || len(res.ErrorMessages[3]["email"]) != 1 {
 		t.Fatalf("%s", jsonOf(t, res))
+	}
+}
+
+// Export neutralises formula injection and the import undoes it, but only
+// what export added: a value that itself starts with a quote before = + - @
+// comes back as it was, in CSV and XLSX.
+func TestExportKeepsLeadingQuotes(t *testing.T) {
+	for _, format := range []string{"csv", "xlsx"} {
+		e := newEnv(t, importer.Config{})
+		want := map[string]string{"department": "'-Sales", "phone": "''+49 30", "employeeNumber": "'=1"}
+		e.create(t, identity.User{Email: "ada@acme.example", DisplayName: "'@ada", Attributes: want}, true)
+		var file bytes.Buffer
+		if err := importer.Export(context.Background(), e.dir.Reader(), format, &file); err != nil {
+			t.Fatal(err)
+		}
+		res := e.mustRun(t, "users."+format, file.String(), importer.Options{Update: true})
+		u := e.user(t, "ada@acme.example")
+		if !slices.Equal(res.Skipped, []int{2}) || u.DisplayName != "'@ada" || !maps.Equal(u.Attributes, want) {
+			t.Fatalf("%s: %s, user %+v", format, jsonOf(t, res), u)
+		}
 	}
 }

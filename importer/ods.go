@@ -152,7 +152,13 @@ func attr(se xml.StartElement, space, local string) (string, bool) {
 	return "", false
 }
 
-// repeated reads a number-*-repeated attribute: at least 1.
+// maxRepeat caps a number-*-repeated attribute: no sheet has more rows
+// (LibreOffice's largest sheets have 16,777,216), and a larger count, which
+// only a forged file has, must not overflow the sums of runs.
+const maxRepeat = 1 << 24
+
+// repeated reads a number-*-repeated attribute: at least 1, at most
+// maxRepeat.
 func repeated(se xml.StartElement, prefix, local string) int {
 	v, ok := attr(se, prefix, local)
 	if !ok {
@@ -162,7 +168,7 @@ func repeated(se xml.StartElement, prefix, local string) int {
 	if err != nil || n < 1 {
 		return 1
 	}
-	return n
+	return min(n, maxRepeat)
 }
 
 func (s *odsSource) Next() (int, []string, error) {
@@ -258,7 +264,8 @@ func (s *odsSource) readRow() (bool, error) {
 				return false, err
 			}
 			if v == "" {
-				pending += n
+				// Capped, so that no run of empty cells can overflow pending.
+				pending = min(pending+n, maxColumns+1)
 				continue
 			}
 			if len(s.cells)+pending+n > maxColumns {
@@ -322,9 +329,9 @@ func (s *odsSource) readCell(se xml.StartElement) (string, error) {
 						s.text.WriteByte(' ')
 					}
 				}
-			case t.Name.Space == s.txt && t.Name.Local == "tab":
+			case t.Name.Space == s.txt && t.Name.Local == "tab" && s.text.Len() < maxCellText:
 				s.text.WriteByte('\t')
-			case t.Name.Space == s.txt && t.Name.Local == "line-break":
+			case t.Name.Space == s.txt && t.Name.Local == "line-break" && s.text.Len() < maxCellText:
 				s.text.WriteByte('\n')
 			}
 		case xml.EndElement:

@@ -42,6 +42,10 @@ func newXLSXSource(file io.ReaderAt, size int64, limit int64) (RowSource, error)
 	f, err := excelize.OpenReader(io.NewSectionReader(file, 0, size), excelize.Options{
 		UnzipSizeLimit:    limit,
 		UnzipXMLSizeLimit: min(limit, 16<<20),
+		// The built-in date formats 14 and 22 (what Excel gives a typed
+		// date) show in the reader's locale; excelize writes them
+		// mm-dd-yy. Read them as ISO dates, as the other formats are.
+		ShortDatePattern: "yyyy-mm-dd",
 	})
 	if err != nil {
 		if strings.Contains(err.Error(), "size limit") || errors.Is(err, excelize.ErrOptionsUnzipSizeLimit) {

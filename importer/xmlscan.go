@@ -259,6 +259,11 @@ func (s *xmlScanner) readUntil(delim byte, consume bool) error {
 		if err := s.appendDecoded(chunk, err == bufio.ErrBufferFull); err != nil {
 			return err
 		}
+		if len(s.val) > maxRowText {
+			// One text or attribute value is held whole: without a cap, a
+			// small compressed upload inflates into a gigabyte in memory.
+			return &LimitError{What: "row size", Limit: maxRowText}
+		}
 		switch {
 		case found:
 			if !consume {

@@ -1,0 +1,170 @@
+package importer
+
+import (
+	"encoding/csv"
+	"errors"
+	"io"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// odsDoc wraps table rows in a content.xml.
+func odsDoc(rows string) string {
+	return `<office:document-content xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0"><office:body><office:spreadsheet><table:table>` +
+		rows + `</table:table></office:spreadsheet></office:body></office:document-content>`
+}
+
+// Forged repeat counts must not overflow the reader's sums: runs of empty
+// cells whose counts add up past the largest int let a row through with any
+// number of cells (and a 4-byte value repeated 2^62 times passed the row
+// size check as 0 bytes), and runs of empty rows wrapped the row number.
+func TestODSRepeatOverflow(t *testing.T) {
+	const huge = "4611686018427387904" // 2^62
+	cells := odsDoc(`<table:table-row><table:table-cell table:number-columns-repeated="` + huge + `"/>` +
+		`<table:table-cell table:number-columns-repeated="` + huge + `"/>` +
+		`<table:table-cell office:value-type="string" table:number-columns-repeated="20000"><text:p>a</text:p></table:table-cell></table:table-row>`)
+	_, got, err := newODSReader(io.NopCloser(strings.NewReader(cells)), 1<<20).Next()
+	var le *LimitError
+	if !errors.As(err, &le) || le.What != "columns" {
+		t.Fatalf("%d cells, err %v; want a columns LimitError", len(got), err)
+	}
+
+	rows := odsDoc(`<table:table-row><table:table-cell><text:p>email</text:p></table:table-cell></table:table-row>` +
+		strings.Repeat(`<table:table-row table:number-rows-repeated="`+huge+`"><table:table-cell/></table:table-row>`, 3) +
+		`<table:table-row><table:table-cell><text:p>a@b.de</text:p></table:table-cell></table:table-row>`)
+	src := newODSReader(io.NopCloser(strings.NewReader(rows)), 1<<20)
+	last := 0
+	for {
+		row, _, err := src.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if row <= last {
+			t.Fatalf("row %d after %d", row, last)
+		}
+		last = row
+	}
+}
+
+// A record wider than the column limit is refused while it is read, before
+// encoding/csv has built it: a 16 MB line of commas once took gigabytes.
+func TestCSVColumnLimit(t *testing.T) {
+	for _, in := range []string{
+		"email" + strings.Repeat(",", 8<<20) + "\n",
+		"email\n" + strings.Repeat(`"x",`, maxColumns) + "y\n",
+		"email\n" + strings.Repeat("\"\n\",", maxColumns) + "y\n", // fields with line breaks
+	} {
+		src, err := newCSVSource(strings.NewReader(in), int64(len(in)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for err == nil {
+			_, _, err = src.Next()
+		}
+		var le *LimitError
+		if !errors.As(err, &le) || le.What != "columns" {
+			t.Fatalf("%.20q: %v, want a columns LimitError", in, err)
+		}
+	}
+	// Exactly at the limit is fine, and quoted delimiters are no columns.
+	in := "email\n" + strings.Repeat(`"a,b;c",`, maxColumns-1) + "\"x\"\"\r\n\"\r\n" + strings.Repeat(",", maxColumns-1) + "\n"
+	src, err := newCSVSource(strings.NewReader(in), int64(len(in)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var widths []int
+	for {
+		_, cells, err := src.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		widths = append(widths, len(cells))
+	}
+	if !slices.Equal(widths, []int{1, maxColumns, maxColumns}) {
+		t.Fatalf("widths %v", widths)
+	}
+}
+
+// fieldLimiter counts the fields encoding/csv returns: with a limit of 3 it
+// fails exactly when some record has more than 3 fields, and passes the
+// records before that one unchanged.
+func FuzzFieldLimiter(f *testing.F) {
+	for _, s := range []string{
+		"a,b,c\n\"x\"\"y\",\"1,2,3\",z\n", "a,\"b\r\nc\",d,e\r\n", "a,\"b\"x,c,d\n", "a,\"b\"\r,c,d\n",
+		"a,b\"c,d\n", "\"a\"\r\n,b,c,d", "x\r,\r\n\"\"\",\",,\n", "a;b;c;d\n", "\"\"\n\"\r\"\r\n,,,",
+	} {
+		f.Add(s, uint8(0))
+	}
+	f.Fuzz(func(t *testing.T, in string, d uint8) {
+		comma := []rune{',', ';', '\t', '|'}[d%4]
+		read := func(r io.Reader) ([][]string, error) {
+			cr := csv.NewReader(r)
+			cr.Comma, cr.FieldsPerRecord, cr.LazyQuotes = comma, -1, true
+			var recs [][]string
+			for {
+				rec, err := cr.Read()
+				if err == io.EOF {
+					return recs, nil
+				}
+				if err != nil {
+					return recs, err
+				}
+				recs = append(recs, rec)
+			}
+		}
+		plain, perr := read(strings.NewReader(in))
+		limited, lerr := read(&fieldLimiter{r: strings.NewReader(in), comma: byte(comma), limit: 3})
+		wide := slices.IndexFunc(plain, func(r []string) bool { return len(r) > 3 })
+		var le *LimitError
+		switch {
+		case perr != nil:
+			// encoding/csv with LazyQuotes fails on no input.
+		case wide >= 0 && (!errors.As(lerr, &le) || !slices.EqualFunc(limited, plain[:wide], slices.Equal)):
+			t.Fatalf("record %d has %d fields: limited %q, %v", wide, len(plain[wide]), limited, lerr)
+		case wide < 0 && (lerr != nil || !slices.EqualFunc(limited, plain, slices.Equal)):
+			t.Fatalf("no wide record: limited %q, %v; plain %q", limited, lerr, plain)
+		}
+	})
+}
+
+// One text node or attribute value is held whole by the XML scanner, so it
+// is capped: a 1 GiB run of text compresses to a 1 MB upload.
+func TestODSLongText(t *testing.T) {
+	for _, rows := range []string{
+		`<table:table-row><table:table-cell><text:p>` + strings.Repeat("a", maxRowText+1) + `</text:p></table:table-cell></table:table-row>`,
+		`<table:table-row><table:table-cell office:value-type="float" office:value="` + strings.Repeat("1", maxRowText+1) + `"/></table:table-row>`,
+	} {
+		_, cells, err := newODSReader(io.NopCloser(strings.NewReader(odsDoc(rows))), 1<<30).Next()
+		var le *LimitError
+		if !errors.As(err, &le) {
+			t.Fatalf("%d cells, err %v; want a LimitError", len(cells), err)
+		}
+	}
+}
+
+// A data row costs the columns row 1 names, not its width: a header of
+// 16,384 cells, most of them empty, made each of a million rows cost 16,384
+// steps (seconds of CPU for a 2 MB upload).
+func TestWideHeaderRowCost(t *testing.T) {
+	cells := make([]string, maxColumns)
+	cells[0], cells[maxColumns-1] = "email", "first name"
+	h, err := parseHeader(cells, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(h.used, []int{0, maxColumns - 1}) {
+		t.Fatalf("used %d columns", len(h.used))
+	}
+	row := make([]string, maxColumns)
+	row[0], row[maxColumns-1] = "a@b.de", "Ada"
+	if r := h.newRecord(2, row); r.errs != nil || r.email != "a@b.de" || r.user.GivenName != "Ada" {
+		t.Fatalf("%+v", r)
+	}
+}
