@@ -90,7 +90,8 @@ func (a *applier) run(ctx context.Context) error {
 
 // missing returns the active users the file does not list (rows with errors
 // count as listed), less the protected ones, and refuses more than the
-// threshold.
+// threshold. A user without an email (provisioned by SCIM with a userName
+// only, say) can never be listed, so is never missing.
 func (a *applier) missing(ctx context.Context) ([]identity.User, error) {
 	listed := make(map[string]bool, len(a.sheet.records))
 	for _, r := range a.sheet.records {
@@ -105,7 +106,7 @@ func (a *applier) missing(ctx context.Context) ([]identity.User, error) {
 			return
 		}
 		active++
-		if u.Email != "" && listed[identity.NormalizeEmail(u.Email)] {
+		if u.Email == "" || listed[identity.NormalizeEmail(u.Email)] {
 			return
 		}
 		if a.im.cfg.Protect != nil && a.im.cfg.Protect(ctx, u) {

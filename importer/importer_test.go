@@ -210,6 +210,26 @@ func TestDeactivateAndRestore(t *testing.T) {
 	}
 }
 
+// A user without an email cannot be listed in a file, so deactivate leaves
+// them alone.
+func TestDeactivateSparesUsersWithoutEmail(t *testing.T) {
+	e := newEnv(t, importer.Config{Threshold: 1})
+	kiosk := e.create(t, identity.User{UserName: "kiosk-3"}, true)
+	e.create(t, identity.User{Email: "gone@acme.example"}, true)
+	e.create(t, identity.User{Email: "keep@acme.example"}, true)
+	res := e.mustRun(t, "u.csv", "email\nkeep@acme.example\n", importer.Options{Deactivate: true})
+	if res.Deleted != 1 {
+		t.Fatalf("deleted = %d, want 1: %s", res.Deleted, jsonOf(t, res))
+	}
+	u, err := e.dir.Reader().User(context.Background(), kiosk.ID)
+	if err != nil || !u.Active {
+		t.Errorf("the user without an email: active=%v, %v; want still active", u.Active, err)
+	}
+	if e.user(t, "gone@acme.example").Active {
+		t.Error("gone@acme.example is still active")
+	}
+}
+
 func TestDeactivateThresholdAndProtect(t *testing.T) {
 	var admin identity.User
 	e := newEnv(t, importer.Config{Protect: func(_ context.Context, u identity.User) bool { return u.ID == admin.ID }})
