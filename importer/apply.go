@@ -109,7 +109,7 @@ func (a *applier) missing(ctx context.Context) ([]identity.User, error) {
 		if u.Email == "" || listed[identity.NormalizeEmail(u.Email)] {
 			return
 		}
-		if a.im.cfg.Protect != nil && a.im.cfg.Protect(ctx, u) {
+		if a.im.cfg.Protect != nil && a.im.cfg.Protect(ctx, a.rd, u) {
 			return
 		}
 		out = append(out, u)

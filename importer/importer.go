@@ -40,12 +40,11 @@ type Config struct {
 	KeepUnknownColumns bool
 	// Protect, when set, is asked about every user the import would
 	// deactivate; a user for whom it returns true is left active (the admin
-	// running the import, say). The context is the one given to Import.
-	// Protect runs inside the import's transaction: it must decide from u
-	// (its ID, email, attributes) or from data of its own, and must not read
-	// the tenant's store through the Directory, which may wait for the
-	// transaction to end (storage/memory holds a lock for it: a deadlock).
-	Protect func(ctx context.Context, u identity.User) bool
+	// running the import, say). It runs inside the import's transaction:
+	// read the tenant's data through rd (the transaction's view, a user's
+	// groups, say), never through the Directory, which may wait for the
+	// transaction to end (storage/memory holds a lock for it).
+	Protect func(ctx context.Context, rd identity.Reader, u identity.User) bool
 	// Threshold is the share of the tenant's active users an import may
 	// deactivate without Options.Force: more is refused with a
 	// *ThresholdError. Zero means DefaultThreshold (half); 1 or more never

@@ -230,9 +230,37 @@ func TestDeactivateSparesUsersWithoutEmail(t *testing.T) {
 	}
 }
 
+// Protect may read the tenant's data through the transaction's reader: here
+// it keeps the members of an "Admins" group.
+func TestProtectReadsThroughTheTransaction(t *testing.T) {
+	protect := func(ctx context.Context, rd identity.Reader, u identity.User) bool {
+		gs, err := rd.UserGroups(ctx, u.ID)
+		if err != nil {
+			t.Errorf("UserGroups in Protect: %v", err)
+			return true
+		}
+		return slices.ContainsFunc(gs, func(g identity.Group) bool { return g.Name == "Admins" })
+	}
+	e := newEnv(t, importer.Config{Threshold: 1, Protect: protect})
+	root := e.create(t, identity.User{Email: "root@acme.example"}, true)
+	e.create(t, identity.User{Email: "gone@acme.example"}, true)
+	e.create(t, identity.User{Email: "keep@acme.example"}, true)
+	admins, err := e.dir.CreateGroup(context.Background(), identity.SourceManual, "Admins", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.dir.AddMember(context.Background(), identity.SourceManual, admins.ID, root.ID); err != nil {
+		t.Fatal(err)
+	}
+	res := e.mustRun(t, "u.csv", "email\nkeep@acme.example\n", importer.Options{Deactivate: true})
+	if res.Deleted != 1 || !e.user(t, "root@acme.example").Active || e.user(t, "gone@acme.example").Active {
+		t.Fatalf("want only gone@ deactivated: %s", jsonOf(t, res))
+	}
+}
+
 func TestDeactivateThresholdAndProtect(t *testing.T) {
 	var admin identity.User
-	e := newEnv(t, importer.Config{Protect: func(_ context.Context, u identity.User) bool { return u.ID == admin.ID }})
+	e := newEnv(t, importer.Config{Protect: func(_ context.Context, _ identity.Reader, u identity.User) bool { return u.ID == admin.ID }})
 	admin = e.create(t, identity.User{Email: "admin@acme.example"}, true)
 	e.create(t, identity.User{Email: "a@acme.example"}, true)
 	e.create(t, identity.User{Email: "b@acme.example"}, true)
