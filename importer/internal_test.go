@@ -130,15 +130,9 @@ func TestXLSRecords(t *testing.T) {
 		5: {"f-str", "true", "42", "false", "#N/A", "Ops", "東京"},
 	}
 	got := map[int][]string{}
-	for {
-		row, cells, err := src.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		got[row] = slices.Clone(cells)
+	rows, cells := readRows(t, src)
+	for i, row := range rows {
+		got[row] = cells[i]
 	}
 	if len(got) != len(want) {
 		t.Fatalf("got %v", got)
@@ -231,17 +225,7 @@ func TestCSVRowNumbers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var rows []int
-	for {
-		row, _, err := src.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		rows = append(rows, row)
-	}
+	rows, _ := readRows(t, src)
 	if !slices.Equal(rows, []int{1, 2, 4, 5, 6}) {
 		t.Fatalf("rows %v", rows)
 	}
@@ -272,5 +256,22 @@ func TestXMLScannerBufferEdges(t *testing.T) {
 		if text != strings.Repeat("x", pad)+"&山\n" || attr != strings.Repeat("y", pad)+"&" {
 			t.Fatalf("pad %d: text ends %q, attr ends %q", pad, text[len(text)-8:], attr[len(attr)-3:])
 		}
+	}
+}
+
+// readRows reads a source to its end, failing the test on an error, and
+// returns each row's number and a copy of its cells.
+func readRows(t testing.TB, src RowSource) (rows []int, cells [][]string) {
+	t.Helper()
+	for {
+		row, c, err := src.Next()
+		if err == io.EOF {
+			return rows, cells
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows = append(rows, row)
+		cells = append(cells, slices.Clone(c))
 	}
 }

@@ -33,20 +33,11 @@ func TestODSRepeatOverflow(t *testing.T) {
 	rows := odsDoc(`<table:table-row><table:table-cell><text:p>email</text:p></table:table-cell></table:table-row>` +
 		strings.Repeat(`<table:table-row table:number-rows-repeated="`+huge+`"><table:table-cell/></table:table-row>`, 3) +
 		`<table:table-row><table:table-cell><text:p>a@b.de</text:p></table:table-cell></table:table-row>`)
-	src := newODSReader(io.NopCloser(strings.NewReader(rows)), 1<<20)
-	last := 0
-	for {
-		row, _, err := src.Next()
-		if err == io.EOF {
-			break
+	numbers, _ := readRows(t, newODSReader(io.NopCloser(strings.NewReader(rows)), 1<<20))
+	for i := 1; i < len(numbers); i++ {
+		if numbers[i] <= numbers[i-1] {
+			t.Fatalf("row %d after %d", numbers[i], numbers[i-1])
 		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		if row <= last {
-			t.Fatalf("row %d after %d", row, last)
-		}
-		last = row
 	}
 }
 
@@ -77,15 +68,9 @@ func TestCSVColumnLimit(t *testing.T) {
 		t.Fatal(err)
 	}
 	var widths []int
-	for {
-		_, cells, err := src.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		widths = append(widths, len(cells))
+	_, cells := readRows(t, src)
+	for _, c := range cells {
+		widths = append(widths, len(c))
 	}
 	if !slices.Equal(widths, []int{1, maxColumns, maxColumns}) {
 		t.Fatalf("widths %v", widths)
