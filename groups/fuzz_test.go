@@ -261,3 +261,18 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// FuzzSameName checks that SameName is exactly the comparison of keys.
+func FuzzSameName(f *testing.F) {
+	for _, s := range [][2]string{
+		{"Sales", "sales"}, {" Sales ", "SALES"}, {"Straße", "STRASSE"}, {"\u212a", "k"},
+		{"ſ", "s"}, {"\xff", "\ufffd"}, {"a", "ab"}, {"", " "}, {"İ", "i̇"}, {"Σ", "ς"},
+	} {
+		f.Add(s[0], s[1])
+	}
+	f.Fuzz(func(t *testing.T, a, b string) {
+		if got, want := groups.SameName(a, b), groups.Key(a) == groups.Key(b); got != want {
+			t.Fatalf("SameName(%q, %q) = %v, keys %q and %q", a, b, got, groups.Key(a), groups.Key(b))
+		}
+	})
+}

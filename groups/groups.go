@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Kind tells who manages a group.
@@ -29,6 +31,21 @@ func (k Kind) Valid() bool { return k == Internal || k == External }
 // received is kept for display.
 func Key(name string) string {
 	return strings.ToLower(strings.TrimSpace(name))
+}
+
+// SameName reports whether two names are the same group: Key(a) == Key(b),
+// without building the keys.
+func SameName(a, b string) bool {
+	a, b = strings.TrimSpace(a), strings.TrimSpace(b)
+	for a != "" && b != "" {
+		ra, na := utf8.DecodeRuneInString(a)
+		rb, nb := utf8.DecodeRuneInString(b)
+		if ra != rb && unicode.ToLower(ra) != unicode.ToLower(rb) {
+			return false
+		}
+		a, b = a[na:], b[nb:]
+	}
+	return a == "" && b == ""
 }
 
 // Group is what the plan needs to know of a group: its name, its kind and, for

@@ -27,6 +27,9 @@ func ValidEmail(s string) bool {
 	if s == "" || len(s) > MaxEmailLength || strings.TrimSpace(s) != s {
 		return false
 	}
+	if plainEmail(s) {
+		return true
+	}
 	a, err := mail.ParseAddress(s)
 	if err != nil || a.Name != "" || a.Address != s {
 		return false
@@ -37,6 +40,54 @@ func ValidEmail(s string) bool {
 		return false
 	}
 	return true
+}
+
+// plainEmail reports whether s is an address of the common shape that
+// ValidEmail accepts without parsing: a local part of ASCII letters, digits
+// and the other atext characters of RFC 5322 in dot-separated runs, "@",
+// and two or more dot-separated labels of ASCII letters, digits and hyphens.
+// Any other shape goes through net/mail.
+func plainEmail(s string) bool {
+	at := strings.IndexByte(s, '@')
+	if at <= 0 {
+		return false
+	}
+	local, domain := s[:at], s[at+1:]
+	prev := byte('.')
+	for i := 0; i < len(local); i++ {
+		c := local[i]
+		switch {
+		case c == '.':
+			if prev == '.' {
+				return false
+			}
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case strings.IndexByte("!#$%&'*+-/=?^_`{|}~", c) >= 0:
+		default:
+			return false
+		}
+		prev = c
+	}
+	if prev == '.' {
+		return false
+	}
+	dots := 0
+	prev = '.'
+	for i := 0; i < len(domain); i++ {
+		c := domain[i]
+		switch {
+		case c == '.':
+			if prev == '.' {
+				return false
+			}
+			dots++
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '-':
+		default:
+			return false
+		}
+		prev = c
+	}
+	return dots > 0 && prev != '.'
 }
 
 // cleanText checks one text value: valid UTF-8, no control characters, at most
@@ -97,6 +148,19 @@ func normalizeUser(u *User) error {
 		u.Attributes = nil
 	}
 	return v.Err()
+}
+
+// Changes returns the fields that an update from before to after changes,
+// as Tx.UpdateUser decides it: after is normalised and checked first, which
+// may return a *ValidationError. No fields means the update stores nothing.
+// It lets a caller tell what an update would do without making it (a dry
+// run); the policy checks of UpdateUser (restoring, say) are the caller's.
+func Changes(before, after User) ([]string, error) {
+	after = after.Clone()
+	if err := normalizeUser(&after); err != nil {
+		return nil, err
+	}
+	return changedFields(before, after), nil
 }
 
 // changedFields names the fields that differ between two versions of a user,

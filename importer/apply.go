@@ -11,14 +11,34 @@ import (
 	"github.com/rollcall/rollcall/identity"
 )
 
-// apply runs the checked rows through the core in one transaction.
+// An import runs in two passes inside one transaction of the core. The plan
+// reads the tenant and decides every row (created, updated, skipped or an
+// error) and whom Deactivate hits; it writes nothing. A dry run stops there,
+// so its Result is the plan's. A real run then carries the plan out through
+// the core: users first, then the memberships group by group. The Result is
+// the plan's too, less any row the core still refuses (a conflict no check
+// could see).
+
+// apply plans the checked rows and, unless opts.DryRun, carries the plan out.
 func (im *Importer) apply(ctx context.Context, dir *identity.Directory, s *sheet, opts Options) (*Result, error) {
 	var res *Result
 	fn := func(ctx context.Context, tx *identity.Tx) error {
 		// fn may run again if the store retries: start afresh.
-		res = newResult(opts)
-		a := &applier{im: im, tx: tx, rd: tx.Reader(), sheet: s, opts: opts, res: res, groups: map[string]identity.Group{}}
-		return a.run(ctx)
+		p := &planner{
+			im: im, rd: tx.Reader(), sheet: s, opts: opts,
+			policy: dir.Policy(identity.SourceImport),
+			groups: map[string]*plannedGroup{}, named: map[string]*plannedGroup{},
+		}
+		if err := p.plan(ctx); err != nil {
+			return err
+		}
+		if !opts.DryRun {
+			if err := p.execute(ctx, tx); err != nil {
+				return err
+			}
+		}
+		res = p.result()
+		return nil
 	}
 	var err error
 	if opts.DryRun {
@@ -32,76 +52,127 @@ func (im *Importer) apply(ctx context.Context, dir *identity.Directory, s *sheet
 	return res, nil
 }
 
-type applier struct {
+// outcome is what the plan decided for a row.
+type outcome int8
+
+const (
+	failed outcome = iota
+	created
+	updated
+	skipped
+)
+
+// step is the plan of one row.
+type step struct {
+	r   *record
+	out outcome
+	// errs are the row's errors found against the tenant (the record's own
+	// stay in r.errs, which a retried transaction must not see changed).
+	errs map[string][]string
+	// cur is the existing user of an updated row; userFields whether the
+	// user's fields change (else only memberships do).
+	cur        identity.User
+	userFields bool
+	restore    bool
+	// joins counts the groups the user joins; leave lists the internal
+	// groups the user leaves.
+	joins int
+	leave []identity.Group
+	// id is the user's ID once created.
+	id string
+}
+
+func (st *step) fail(col, msg string) {
+	if st.errs == nil {
+		st.errs = map[string][]string{}
+	}
+	st.errs[col] = append(st.errs[col], msg)
+}
+
+// plannedGroup is a group a row names: g.ID is "" while it does not exist.
+type plannedGroup struct {
+	g identity.Group
+	// members lists the users (step indexes) who join it, in row order.
+	members []int
+}
+
+type planner struct {
 	im     *Importer
-	tx     *identity.Tx
 	rd     identity.Reader
 	sheet  *sheet
 	opts   Options
-	res    *Result
-	groups map[string]identity.Group // by groups.Key; ID "" for a name no group has yet
+	policy identity.SourcePolicy
+	steps  []step
+	groups map[string]*plannedGroup // by groups.Key
+	named  map[string]*plannedGroup // by the names rows give, as given
+	order  []string                 // keys of groups, in the order rows name them
+	// missing are the users Deactivate hits.
+	missing []identity.User
 	// With a file about as large as the tenant, every user is read once
 	// up front instead of looked up row by row.
 	byEmail    map[string]identity.User
 	byUserName map[string]bool
 }
 
-func (a *applier) run(ctx context.Context) error {
+func (p *planner) progress(phase string, n int) {
+	total := len(p.sheet.records)
+	if p.opts.Progress != nil && (n%1000 == 0 || n == total) {
+		pr := Progress{Phase: phase, Read: total, Total: total, Checked: total}
+		if phase == "check" {
+			pr.Checked = n
+		} else {
+			pr.Applied = n
+		}
+		p.opts.Progress(pr)
+	}
+}
+
+// plan decides every row and whom Deactivate hits. It only reads.
+func (p *planner) plan(ctx context.Context) error {
 	// Find whom Deactivate would hit before anything changes, so that the
 	// threshold compares with the tenant as it was.
-	var missing []identity.User
-	if a.opts.Deactivate {
-		var err error
-		if missing, err = a.missing(ctx); err != nil {
+	if p.opts.Deactivate {
+		if err := p.findMissing(ctx); err != nil {
 			return err
 		}
-	} else if len(a.sheet.records) >= 1000 {
-		page, err := a.rd.ListUsers(ctx, identity.UserQuery{Limit: 1})
+	} else if len(p.sheet.records) >= 1000 {
+		page, err := p.rd.ListUsers(ctx, identity.UserQuery{Limit: 1})
 		if err != nil {
 			return fmt.Errorf("importer: count users: %w", err)
 		}
-		if page.Total <= 2*len(a.sheet.records) {
-			if err := a.eachUser(ctx, func(identity.User) {}); err != nil {
+		if page.Total <= 2*len(p.sheet.records) {
+			if err := p.eachUser(ctx, func(identity.User) {}); err != nil {
 				return err
 			}
 		}
 	}
-	total := len(a.sheet.records)
-	for i, r := range a.sheet.records {
+	p.steps = make([]step, len(p.sheet.records))
+	for i := range p.sheet.records {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if err := a.row(ctx, r); err != nil {
+		p.steps[i].r = p.sheet.records[i]
+		if err := p.planRow(ctx, i); err != nil {
 			return err
 		}
-		if a.opts.Progress != nil && ((i+1)%1000 == 0 || i+1 == total) {
-			a.opts.Progress(Progress{Phase: "apply", Read: total, Applied: i + 1, Total: total})
-		}
+		p.progress("check", i+1)
 	}
-	for _, u := range missing {
-		if _, err := a.tx.Deactivate(ctx, u.ID); err != nil {
-			return fmt.Errorf("importer: deactivate user %s: %w", u.ID, err)
-		}
-		a.res.Deleted++
-	}
-	a.res.Rows = total
 	return nil
 }
 
-// missing returns the active users the file does not list (rows with errors
-// count as listed), less the protected ones, and refuses more than the
-// threshold. A user without an email (provisioned by SCIM with a userName
-// only, say) can never be listed, so is never missing.
-func (a *applier) missing(ctx context.Context) ([]identity.User, error) {
-	listed := make(map[string]bool, len(a.sheet.records))
-	for _, r := range a.sheet.records {
-		if r.key != "" {
-			listed[r.key] = true
+// findMissing finds the active users the file does not list (rows with
+// errors count as listed), less the protected ones, and refuses more than
+// the threshold. A user without an email (provisioned by SCIM with a
+// userName only, say) can never be listed, so is never missing.
+func (p *planner) findMissing(ctx context.Context) error {
+	listed := make(map[string]bool, len(p.sheet.records))
+	for i := range p.sheet.records {
+		if k := p.sheet.records[i].key; k != "" {
+			listed[k] = true
 		}
 	}
-	var out []identity.User
 	active := 0
-	err := a.eachUser(ctx, func(u identity.User) {
+	err := p.eachUser(ctx, func(u identity.User) {
 		if !u.Active {
 			return
 		}
@@ -109,35 +180,35 @@ func (a *applier) missing(ctx context.Context) ([]identity.User, error) {
 		if u.Email == "" || listed[identity.NormalizeEmail(u.Email)] {
 			return
 		}
-		if a.im.cfg.Protect != nil && a.im.cfg.Protect(ctx, a.rd, u) {
+		if p.im.cfg.Protect != nil && p.im.cfg.Protect(ctx, p.rd, u) {
 			return
 		}
-		out = append(out, u)
+		p.missing = append(p.missing, u)
 	})
 	if err != nil {
-		return nil, err
+		return err
 	}
-	if !a.opts.Force && a.im.cfg.Threshold < 1 && float64(len(out)) > a.im.cfg.Threshold*float64(active) {
-		return nil, &ThresholdError{Deactivate: len(out), Active: active, Threshold: a.im.cfg.Threshold}
+	if !p.opts.Force && p.im.cfg.Threshold < 1 && float64(len(p.missing)) > p.im.cfg.Threshold*float64(active) {
+		return &ThresholdError{Deactivate: len(p.missing), Active: active, Threshold: p.im.cfg.Threshold}
 	}
-	return out, nil
+	return nil
 }
 
 // eachUser calls fn with every user of the tenant, and keeps them in
 // byEmail and byUserName for the rows to find.
-func (a *applier) eachUser(ctx context.Context, fn func(identity.User)) error {
-	a.byEmail, a.byUserName = map[string]identity.User{}, map[string]bool{}
+func (p *planner) eachUser(ctx context.Context, fn func(identity.User)) error {
+	p.byEmail, p.byUserName = map[string]identity.User{}, map[string]bool{}
 	after := ""
 	for {
-		page, err := a.rd.ListUsers(ctx, identity.UserQuery{After: after, Limit: 1000})
+		page, err := p.rd.ListUsers(ctx, identity.UserQuery{After: after, Limit: 1000})
 		if err != nil {
 			return fmt.Errorf("importer: list users: %w", err)
 		}
 		for _, u := range page.Users {
 			if u.Email != "" {
-				a.byEmail[identity.NormalizeEmail(u.Email)] = u
+				p.byEmail[identity.NormalizeEmail(u.Email)] = u
 			}
-			a.byUserName[identity.NormalizeUserName(u.UserName)] = true
+			p.byUserName[identity.NormalizeUserName(u.UserName)] = true
 			fn(u)
 		}
 		if len(page.Users) < 1000 {
@@ -149,12 +220,12 @@ func (a *applier) eachUser(ctx context.Context, fn func(identity.User)) error {
 
 // lookup finds the user of a row's email, and reports whether the email is
 // some user's userName.
-func (a *applier) lookup(ctx context.Context, r *record) (cur identity.User, found, nameTaken bool, err error) {
-	if a.byEmail != nil {
-		cur, found = a.byEmail[r.key]
-		return cur, found, !found && a.byUserName[identity.NormalizeUserName(r.email)], nil
+func (p *planner) lookup(ctx context.Context, r *record) (cur identity.User, found, nameTaken bool, err error) {
+	if p.byEmail != nil {
+		cur, found = p.byEmail[r.key]
+		return cur, found, !found && p.byUserName[identity.NormalizeUserName(r.email)], nil
 	}
-	cur, err = a.rd.UserByEmail(ctx, r.email)
+	cur, err = p.rd.UserByEmail(ctx, r.email)
 	found = err == nil
 	if err != nil && !errors.Is(err, identity.ErrNotFound) {
 		return cur, false, false, fmt.Errorf("importer: row %d: find user: %w", r.row, err)
@@ -163,7 +234,7 @@ func (a *applier) lookup(ctx context.Context, r *record) (cur identity.User, fou
 		return cur, true, false, nil
 	}
 	// The core makes the email the userName of a new user: it must be free.
-	_, err = a.rd.UserByUserName(ctx, r.email)
+	_, err = p.rd.UserByUserName(ctx, r.email)
 	if err == nil {
 		return cur, false, true, nil
 	}
@@ -173,151 +244,353 @@ func (a *applier) lookup(ctx context.Context, r *record) (cur identity.User, fou
 	return cur, false, false, nil
 }
 
-func (a *applier) fail(r *record) {
-	a.res.Errors = append(a.res.Errors, r.row)
-	for _, col := range slices.Sorted(maps.Keys(r.errs)) {
-		for _, m := range r.errs[col] {
-			a.res.ErrorMessages.add(r.row, col, m)
-		}
-	}
-}
-
-// row applies one record. Every check that can refuse the row runs before the
-// first change, so that a refused row changes nothing and the transaction
-// stays usable (a failed statement aborts a PostgreSQL transaction).
-func (a *applier) row(ctx context.Context, r *record) error {
+// planRow decides one row.
+func (p *planner) planRow(ctx context.Context, i int) error {
+	st := &p.steps[i]
+	r := st.r
 	if r.errs != nil {
-		a.fail(r)
-		return nil
+		return nil // failed
 	}
-	// Errors found from here on belong to this attempt: the store may run
-	// the transaction again.
-	c := *r
-	r = &c
-	cur, found, nameTaken, err := a.lookup(ctx, r)
+	cur, found, nameTaken, err := p.lookup(ctx, r)
 	if err != nil {
 		return err
 	}
-	if nameTaken {
-		r.fail(ColEmail, "The email is already the user name of another user.")
+	switch {
+	case nameTaken:
+		st.fail(ColEmail, "The email is already the user name of another user.")
+	case !found && !p.policy.Create:
+		st.fail(ColEmail, "The import may not create users.")
 	}
-	touchGroups := a.sheet.header.has[ColGroups] && (!found || a.opts.Update)
+	touchGroups := p.sheet.header.has[ColGroups] && (!found || p.opts.Update)
 	if touchGroups {
-		if err := a.checkGroups(ctx, r); err != nil {
+		if err := p.checkGroups(ctx, st); err != nil {
 			return err
 		}
 	}
-	if r.errs != nil {
-		a.fail(r)
+	if st.errs != nil {
 		return nil
 	}
-
 	if !found {
-		u, err := a.tx.CreateUser(ctx, r.user, identity.CreateOptions{Inactive: r.active != nil && !*r.active})
-		if err != nil {
-			return a.refused(ctx, r, err)
-		}
-		if _, _, err := a.setGroups(ctx, r, u.ID, nil); err != nil {
-			return err
-		}
-		a.res.Created = append(a.res.Created, r.row)
+		st.out = created
+		p.join(i, r.groups)
 		return nil
 	}
 
-	restore := a.opts.Restore && !cur.Active && (r.active == nil || *r.active)
-	if !a.opts.Update && !restore {
-		a.res.Skipped = append(a.res.Skipped, r.row)
+	st.cur = cur
+	st.restore = p.opts.Restore && !cur.Active && r.active != no
+	if !p.opts.Update && !st.restore {
+		st.out = skipped
 		return nil
 	}
-	h := a.sheet.header
-	u, err := a.tx.UpdateUser(ctx, cur.ID, 0, func(u *identity.User) error {
-		if a.opts.Update {
-			overwrite(u, r, h)
-		}
-		if restore {
-			u.Active = true
+	if st.restore && !p.policy.Restore {
+		st.fail(ColEmail, "The import may not restore users.")
+		return nil
+	}
+	next := p.next(st)
+	changes, err := identity.Changes(cur, next)
+	var ve *identity.ValidationError
+	if errors.As(err, &ve) {
+		for _, f := range ve.Fields {
+			st.fail(columnOf(f.Field), fmt.Sprintf("The %s %s.", label(columnOf(f.Field)), f.Message))
 		}
 		return nil
-	})
+	}
 	if err != nil {
-		return a.refused(ctx, r, err)
+		return fmt.Errorf("importer: row %d: %w", r.row, err)
 	}
-	changed := u.Version != cur.Version
+	st.userFields = len(changes) > 0
 	if touchGroups {
-		added, removed, err := a.setGroups(ctx, r, cur.ID, &cur)
-		if err != nil {
+		if err := p.planGroups(ctx, i); err != nil {
 			return err
 		}
-		changed = changed || added+removed > 0
 	}
-	if changed {
-		a.res.Updated = append(a.res.Updated, r.row)
+	if st.userFields || st.joins > 0 || len(st.leave) > 0 {
+		st.out = updated
 	} else {
-		a.res.Skipped = append(a.res.Skipped, r.row)
+		st.out = skipped
 	}
 	return nil
+}
+
+// next returns the user as an updated row leaves it.
+func (p *planner) next(st *step) identity.User {
+	u := st.cur.Clone()
+	if p.opts.Update {
+		overwrite(&u, st.r, p.sheet.header)
+	}
+	if st.restore {
+		u.Active = true
+	}
+	return u
 }
 
 // overwrite sets the fields of the columns the file has; an empty cell
 // clears the field. The email is the key and stays as stored.
 func overwrite(u *identity.User, r *record, h *header) {
 	if h.has[ColFirstName] {
-		u.GivenName = r.user.GivenName
+		u.GivenName = r.given
 	}
 	if h.has[ColLastName] {
-		u.FamilyName = r.user.FamilyName
+		u.FamilyName = r.family
 	}
 	if h.has[ColDisplayName] {
-		u.DisplayName = r.user.DisplayName
+		u.DisplayName = r.display
 	}
-	if len(r.user.Attributes) > 0 {
+	if len(r.attrs) > 0 {
 		attrs := maps.Clone(u.Attributes)
 		if attrs == nil {
 			attrs = map[string]string{}
 		}
-		for k, v := range r.user.Attributes {
-			if v == "" {
-				delete(attrs, k)
+		for _, a := range r.attrs {
+			if a.value == "" {
+				delete(attrs, a.key)
 			} else {
-				attrs[k] = v
+				attrs[a.key] = a.value
 			}
 		}
 		u.Attributes = attrs
 	}
-	if r.active != nil && !*r.active {
+	if r.active == no {
 		u.Active = false
 	}
+}
+
+// group returns the planned group of a name, reading it from the store the
+// first time.
+func (p *planner) group(ctx context.Context, name string) (*plannedGroup, error) {
+	if pg, ok := p.named[name]; ok {
+		return pg, nil
+	}
+	k := groups.Key(name)
+	if pg, ok := p.groups[k]; ok {
+		p.named[name] = pg
+		return pg, nil
+	}
+	g, err := p.rd.GroupByName(ctx, name)
+	if errors.Is(err, identity.ErrNotFound) {
+		g, err = identity.Group{Name: name, Kind: groups.Internal}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("importer: find group: %w", err)
+	}
+	pg := &plannedGroup{g: g}
+	p.groups[k] = pg
+	p.named[name] = pg
+	p.order = append(p.order, k)
+	return pg, nil
+}
+
+// checkGroups refuses the row if a group it names is external: those belong
+// to the tenant's identity provider.
+func (p *planner) checkGroups(ctx context.Context, st *step) error {
+	for _, name := range st.r.groups {
+		pg, err := p.group(ctx, name)
+		if err != nil {
+			return err
+		}
+		if g := pg.g; g.Kind == groups.External {
+			st.fail(ColGroups, fmt.Sprintf("The group %q is managed by the identity provider (%s) and cannot be assigned by import.", g.Name, g.Source))
+		}
+	}
+	return nil
+}
+
+// join plans the memberships of step i in the named groups, which
+// checkGroups has looked up.
+func (p *planner) join(i int, names []string) {
+	for _, name := range names {
+		pg := p.named[name]
+		pg.members = append(pg.members, i)
+	}
+	p.steps[i].joins += len(names)
+}
+
+// planGroups plans an existing user's memberships: the row's internal
+// groups the user is not in yet are joined, the internal groups the row
+// does not name are left. External groups are never touched.
+func (p *planner) planGroups(ctx context.Context, i int) error {
+	st := &p.steps[i]
+	current, err := p.rd.UserGroups(ctx, st.cur.ID)
+	if err != nil {
+		return fmt.Errorf("importer: row %d: read groups: %w", st.r.row, err)
+	}
+	in := make(map[string]bool, len(current))
+	for _, g := range current {
+		in[g.ID] = true
+	}
+	var joins []string
+	want := make(map[string]bool, len(st.r.groups))
+	for _, name := range st.r.groups {
+		want[groups.Key(name)] = true
+		if pg := p.named[name]; pg.g.ID == "" || !in[pg.g.ID] {
+			joins = append(joins, name)
+		}
+	}
+	p.join(i, joins)
+	for _, g := range current {
+		if g.Kind == groups.Internal && !want[groups.Key(g.Name)] {
+			st.leave = append(st.leave, g)
+		}
+	}
+	return nil
+}
+
+// execute carries the plan out through the core: users, then memberships
+// group by group, then deactivations.
+func (p *planner) execute(ctx context.Context, tx *identity.Tx) error {
+	done := 0
+	for i := range p.steps {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := p.executeRow(ctx, tx, &p.steps[i]); err != nil {
+			return err
+		}
+		// Memberships are counted with their rows' users: they are few
+		// statements per group.
+		done++
+		if done < len(p.steps) {
+			p.progress("apply", done)
+		}
+	}
+	for _, k := range p.order {
+		if err := p.executeGroup(ctx, tx, p.groups[k]); err != nil {
+			return err
+		}
+	}
+	for _, u := range p.missing {
+		if _, err := tx.Deactivate(ctx, u.ID); err != nil {
+			return fmt.Errorf("importer: deactivate user %s: %w", u.ID, err)
+		}
+	}
+	if len(p.steps) > 0 {
+		p.progress("apply", len(p.steps))
+	}
+	return nil
+}
+
+func (p *planner) executeRow(ctx context.Context, tx *identity.Tx, st *step) error {
+	r := st.r
+	switch st.out {
+	case created:
+		u, err := tx.CreateUser(ctx, r.user(), identity.CreateOptions{Inactive: r.active == no})
+		if err != nil {
+			return p.refused(ctx, st, err)
+		}
+		st.id = u.ID
+	case updated:
+		st.id = st.cur.ID
+		if st.userFields {
+			_, err := tx.UpdateUser(ctx, st.cur.ID, st.cur.Version, func(u *identity.User) error {
+				if p.opts.Update {
+					overwrite(u, r, p.sheet.header)
+				}
+				if st.restore {
+					u.Active = true
+				}
+				return nil
+			})
+			if err != nil {
+				return p.refused(ctx, st, err)
+			}
+		}
+		for _, g := range st.leave {
+			if _, err := tx.RemoveMember(ctx, g.ID, st.cur.ID); err != nil {
+				return fmt.Errorf("importer: row %d: remove from group %q: %w", r.row, g.Name, err)
+			}
+		}
+	}
+	return nil
+}
+
+// executeGroup creates a group that does not exist yet and adds the users
+// the rows name, in one call of the core.
+func (p *planner) executeGroup(ctx context.Context, tx *identity.Tx, pg *plannedGroup) error {
+	var ids []string
+	for _, i := range pg.members {
+		if st := &p.steps[i]; st.out != failed {
+			ids = append(ids, st.id)
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	if pg.g.ID == "" {
+		g, err := tx.CreateGroup(ctx, pg.g.Name, "")
+		if err != nil {
+			return fmt.Errorf("importer: create group %q: %w", pg.g.Name, err)
+		}
+		pg.g = g
+	}
+	for _, id := range ids {
+		if _, err := tx.AddMember(ctx, pg.g.ID, id); err != nil {
+			return fmt.Errorf("importer: add to group %q: %w", pg.g.Name, err)
+		}
+	}
+	return nil
 }
 
 // refused handles an error of the core on a row's first change: the row is
 // refused when the core refused the values (validation, policy, a conflict
 // the checks could not see) and the transaction can go on; anything else
 // ends the import.
-func (a *applier) refused(ctx context.Context, r *record, err error) error {
+func (p *planner) refused(ctx context.Context, st *step, err error) error {
+	r := st.r
 	var ve *identity.ValidationError
 	switch {
 	case errors.As(err, &ve):
 		for _, f := range ve.Fields {
-			r.fail(columnOf(f.Field), fmt.Sprintf("The %s %s.", label(columnOf(f.Field)), f.Message))
+			st.fail(columnOf(f.Field), fmt.Sprintf("The %s %s.", label(columnOf(f.Field)), f.Message))
 		}
 	case errors.Is(err, identity.ErrNotAllowed):
-		r.fail(ColEmail, "The import may not change this user.")
-	case errors.Is(err, identity.ErrConflict):
+		st.fail(ColEmail, "The import may not change this user.")
+	case errors.Is(err, identity.ErrConflict), errors.Is(err, identity.ErrVersionMismatch):
 		// Make sure the store still works before going on.
-		if _, perr := a.rd.UserByEmail(ctx, r.email); perr != nil && !errors.Is(perr, identity.ErrNotFound) {
+		if _, perr := p.rd.UserByEmail(ctx, r.email); perr != nil && !errors.Is(perr, identity.ErrNotFound) {
 			return fmt.Errorf("importer: row %d: %w (and the transaction cannot go on: %v)", r.row, err, perr)
 		}
 		var ce *identity.ConflictError
-		field := "email"
-		if errors.As(err, &ce) {
-			field = ce.Field
+		switch {
+		case errors.As(err, &ce):
+			st.fail(ColEmail, fmt.Sprintf("Another user has this %s.", ce.Field))
+		case errors.Is(err, identity.ErrConflict):
+			st.fail(ColEmail, "Another user has this email.")
+		default:
+			st.fail(ColEmail, "The user changed while the file was imported.")
 		}
-		r.fail(ColEmail, fmt.Sprintf("Another user has this %s.", field))
 	default:
 		return fmt.Errorf("importer: row %d: %w", r.row, err)
 	}
-	a.fail(r)
+	st.out = failed
 	return nil
+}
+
+// result reports the plan, as carried out.
+func (p *planner) result() *Result {
+	res := newResult(p.opts)
+	for i := range p.steps {
+		st := &p.steps[i]
+		switch st.out {
+		case created:
+			res.Created = append(res.Created, st.r.row)
+		case updated:
+			res.Updated = append(res.Updated, st.r.row)
+		case skipped:
+			res.Skipped = append(res.Skipped, st.r.row)
+		default:
+			res.Errors = append(res.Errors, st.r.row)
+			for _, errs := range []map[string][]string{st.r.errs, st.errs} {
+				for _, col := range slices.Sorted(maps.Keys(errs)) {
+					for _, m := range errs[col] {
+						res.ErrorMessages.add(st.r.row, col, m)
+					}
+				}
+			}
+		}
+	}
+	res.Deleted = len(p.missing)
+	res.Rows = len(p.steps)
+	return res
 }
 
 // columnOf maps a field of identity's ValidationError to a column.
@@ -342,85 +615,4 @@ func columnOf(field string) string {
 		return field[len("attributes."):]
 	}
 	return field
-}
-
-// group returns the group of a name, from the cache or the store; ID "" if
-// there is none yet.
-func (a *applier) group(ctx context.Context, name string) (identity.Group, error) {
-	k := groups.Key(name)
-	if g, ok := a.groups[k]; ok {
-		return g, nil
-	}
-	g, err := a.rd.GroupByName(ctx, name)
-	if errors.Is(err, identity.ErrNotFound) {
-		g, err = identity.Group{Name: name, Kind: groups.Internal}, nil
-	}
-	if err != nil {
-		return identity.Group{}, fmt.Errorf("importer: find group: %w", err)
-	}
-	a.groups[k] = g
-	return g, nil
-}
-
-// checkGroups refuses the row if a group it names is external: those belong
-// to the tenant's identity provider.
-func (a *applier) checkGroups(ctx context.Context, r *record) error {
-	for _, name := range r.groups {
-		g, err := a.group(ctx, name)
-		if err != nil {
-			return err
-		}
-		if g.Kind == groups.External {
-			r.fail(ColGroups, fmt.Sprintf("The group %q is managed by the identity provider (%s) and cannot be assigned by import.", g.Name, g.Source))
-		}
-	}
-	return nil
-}
-
-// setGroups makes the user a member of the row's internal groups, creating
-// the missing ones, and, for an existing user (cur set), ends the
-// memberships of internal groups the row does not name.
-func (a *applier) setGroups(ctx context.Context, r *record, userID string, cur *identity.User) (added, removed int, err error) {
-	want := make(map[string]bool, len(r.groups))
-	for _, name := range r.groups {
-		k := groups.Key(name)
-		want[k] = true
-		g, err := a.group(ctx, name)
-		if err != nil {
-			return 0, 0, err
-		}
-		if g.ID == "" {
-			if g, err = a.tx.CreateGroup(ctx, name, ""); err != nil {
-				return 0, 0, fmt.Errorf("importer: row %d: create group %q: %w", r.row, name, err)
-			}
-			a.groups[k] = g
-		}
-		ok, err := a.tx.AddMember(ctx, g.ID, userID)
-		if err != nil {
-			return 0, 0, fmt.Errorf("importer: row %d: add to group %q: %w", r.row, name, err)
-		}
-		if ok {
-			added++
-		}
-	}
-	if cur == nil {
-		return added, 0, nil
-	}
-	current, err := a.rd.UserGroups(ctx, userID)
-	if err != nil {
-		return 0, 0, fmt.Errorf("importer: row %d: read groups: %w", r.row, err)
-	}
-	for _, g := range current {
-		if g.Kind != groups.Internal || want[groups.Key(g.Name)] {
-			continue
-		}
-		ok, err := a.tx.RemoveMember(ctx, g.ID, userID)
-		if err != nil {
-			return 0, 0, fmt.Errorf("importer: row %d: remove from group %q: %w", r.row, g.Name, err)
-		}
-		if ok {
-			removed++
-		}
-	}
-	return added, removed, nil
 }

@@ -115,15 +115,47 @@ func parseHeader(cells []string, keepUnknown bool) (*header, error) {
 	return h, nil
 }
 
-// record is one data row of the file, checked.
+// record is one data row of the file, checked. It holds the values as
+// strings and slices, not as an identity.User with its attribute map: a
+// file of a million rows is kept whole while it is checked and planned.
 type record struct {
-	row    int
-	email  string // as given, trimmed
-	key    string // identity.NormalizeEmail(email)
-	user   identity.User
-	active *bool
-	groups []string // deduplicated by groups.Key
-	errs   map[string][]string
+	row     int
+	email   string // as given, trimmed
+	key     string // identity.NormalizeEmail(email)
+	given   string
+	family  string
+	display string
+	attrs   []cellAttr // in column order; an empty value clears the attribute
+	active  tristate
+	groups  []string // deduplicated by groups.Key
+	errs    map[string][]string
+}
+
+// cellAttr is one attribute cell of a record.
+type cellAttr struct{ key, value string }
+
+// tristate is the active cell: empty, true or false.
+type tristate int8
+
+const (
+	unset tristate = iota
+	yes
+	no
+)
+
+// user returns the user the record describes, for CreateUser.
+func (r *record) user() identity.User {
+	u := identity.User{Email: r.email, GivenName: r.given, FamilyName: r.family, DisplayName: r.display}
+	for _, a := range r.attrs {
+		if a.value == "" {
+			continue
+		}
+		if u.Attributes == nil {
+			u.Attributes = make(map[string]string, len(r.attrs))
+		}
+		u.Attributes[a.key] = a.value
+	}
+	return u
 }
 
 func (r *record) fail(col, msg string) {
@@ -171,10 +203,17 @@ func (r *record) checkText(col, v string, max int) string {
 
 // newRecord checks one row's cells without the store: every problem the core
 // would find in the values themselves.
-func (h *header) newRecord(row int, cells []string) *record {
-	r := &record{row: row}
+func (h *header) newRecord(row int, cells []string) record {
+	var r record
+	h.fill(&r, row, cells)
+	return r
+}
+
+// fill checks one row's cells into r, which must be zero.
+func (h *header) fill(r *record, row int, cells []string) {
+	r.row = row
 	if h.attrs > 0 {
-		r.user.Attributes = make(map[string]string, h.attrs)
+		r.attrs = make([]cellAttr, 0, h.attrs)
 	}
 	for _, i := range h.used {
 		col := h.cols[i]
@@ -183,7 +222,7 @@ func (h *header) newRecord(row int, cells []string) *record {
 			v = unneutralise(cells[i])
 		}
 		if h.extra[i] {
-			r.user.Attributes[col] = r.checkText(col, v, maxAttrValue)
+			r.attrs = append(r.attrs, cellAttr{col, r.checkText(col, v, maxAttrValue)})
 			if len(col) > maxAttrKey {
 				r.fail(col, fmt.Sprintf("The column name must not be greater than %d characters.", maxAttrKey))
 			}
@@ -199,49 +238,60 @@ func (h *header) newRecord(row int, cells []string) *record {
 			case !identity.ValidEmail(r.email):
 				r.fail(col, "The email must be a valid email address.")
 			}
-			r.user.Email = r.email
 		case ColFirstName:
-			r.user.GivenName = r.checkText(col, v, maxName)
+			r.given = r.checkText(col, v, maxName)
 		case ColLastName:
-			r.user.FamilyName = r.checkText(col, v, maxName)
+			r.family = r.checkText(col, v, maxName)
 		case ColDisplayName:
-			r.user.DisplayName = r.checkText(col, v, maxName)
+			r.display = r.checkText(col, v, maxName)
 		case ColDepartment:
-			r.user.Attributes[identity.AttrDepartment] = r.checkText(col, v, maxAttrValue)
+			r.attrs = append(r.attrs, cellAttr{identity.AttrDepartment, r.checkText(col, v, maxAttrValue)})
 		case ColPhone:
-			r.user.Attributes[identity.AttrPhone] = r.checkText(col, v, maxAttrValue)
+			r.attrs = append(r.attrs, cellAttr{identity.AttrPhone, r.checkText(col, v, maxAttrValue)})
 		case ColEmployeeNumber:
-			r.user.Attributes[identity.AttrEmployeeNumber] = r.checkText(col, v, maxAttrValue)
+			r.attrs = append(r.attrs, cellAttr{identity.AttrEmployeeNumber, r.checkText(col, v, maxAttrValue)})
 		case ColActive:
 			v = strings.TrimSpace(v)
 			if v == "" {
 				break
 			}
 			b, ok := parseBool(v)
-			if !ok {
+			switch {
+			case !ok:
 				r.fail(col, "The active field must be true or false.")
-				break
+			case b:
+				r.active = yes
+			default:
+				r.active = no
 			}
-			r.active = &b
 		case ColGroups:
 			r.groups = r.parseGroups(v)
 		}
 	}
-	if len(r.user.Attributes) > maxAttrs {
+	if n := r.setAttrs(); n > maxAttrs {
 		r.fail(ColEmail, fmt.Sprintf("The row has more than %d attributes.", maxAttrs))
 	}
-	return r
+}
+
+// setAttrs counts the attributes the row sets (non-empty values).
+func (r *record) setAttrs() int {
+	n := 0
+	for _, a := range r.attrs {
+		if a.value != "" {
+			n++
+		}
+	}
+	return n
 }
 
 func (r *record) parseGroups(v string) []string {
 	if strings.TrimSpace(v) == "" {
 		return nil
 	}
-	var names, keys []string
+	var names []string
 	for n := range strings.SplitSeq(v, ",") {
 		n = r.checkText(ColGroups, n, maxName)
-		if k := groups.Key(n); n != "" && !slices.Contains(keys, k) {
-			keys = append(keys, k)
+		if n != "" && !slices.ContainsFunc(names, func(m string) bool { return groups.SameName(m, n) }) {
 			names = append(names, n)
 		}
 	}

@@ -249,7 +249,24 @@ const (
 
 func (l *fieldLimiter) Read(p []byte) (int, error) {
 	n, err := l.r.Read(p)
-	for i, c := range p[:n] {
+	for i := 0; i < n; i++ {
+		c := p[i]
+		// Inside a field most bytes are text: skip them in a tight loop.
+		switch l.state {
+		case flUnquoted:
+			for c != l.comma && c != '\n' && i+1 < n {
+				i++
+				c = p[i]
+			}
+		case flQuoted:
+			j := bytes.IndexByte(p[i:n], '"')
+			if j < 0 {
+				i = n
+				continue
+			}
+			i += j
+			c = '"'
+		}
 		if l.state == flQuoteCR {
 			if c == '\n' {
 				l.fields, l.state = 0, flFieldStart

@@ -112,11 +112,14 @@ type Options struct {
 
 // Progress tells how far an import has come.
 type Progress struct {
-	// Phase is "read" while the file is parsed, then "apply".
+	// Phase is "read" while the file is parsed, "check" while its rows are
+	// compared with the tenant's users (all a dry run does after reading),
+	// then "apply" while the core makes the changes.
 	Phase string
-	// Read counts the data rows read so far; Applied the rows the core has
-	// processed (created, updated, skipped or refused).
-	Read, Applied int
+	// Read counts the data rows read so far; Checked the rows compared with
+	// the tenant; Applied the rows the core has processed (created, updated,
+	// skipped or refused).
+	Read, Checked, Applied int
 	// Total is the number of data rows, known once the file is read; 0 while
 	// reading.
 	Total int

@@ -149,7 +149,7 @@ func TestWideHeaderRowCost(t *testing.T) {
 	}
 	row := make([]string, maxColumns)
 	row[0], row[maxColumns-1] = "a@b.de", "Ada"
-	if r := h.newRecord(2, row); r.errs != nil || r.email != "a@b.de" || r.user.GivenName != "Ada" {
+	if r := h.newRecord(2, row); r.errs != nil || r.email != "a@b.de" || r.given != "Ada" {
 		t.Fatalf("%+v", r)
 	}
 }

@@ -197,6 +197,7 @@ func (im *Importer) parse(src RowSource, format string, progress func(Progress))
 	}
 	s := &sheet{header: h}
 	first := map[string]int{}
+	var block []record
 	seen := 0 // rows read, blank ones included
 	for {
 		row, cells, err := src.Next()
@@ -215,7 +216,14 @@ func (im *Importer) parse(src RowSource, format string, progress func(Progress))
 		if len(s.records) >= im.cfg.MaxRows {
 			return nil, &LimitError{What: "rows", Limit: int64(im.cfg.MaxRows)}
 		}
-		r := h.newRecord(row, cells)
+		// Records are allocated a block at a time: one allocation per
+		// thousand rows, and the slice of pointers grows cheaply.
+		if len(block) == cap(block) {
+			block = make([]record, 0, 1024)
+		}
+		block = block[:len(block)+1]
+		r := &block[len(block)-1]
+		h.fill(r, row, cells)
 		if r.key != "" {
 			if prev, ok := first[r.key]; ok {
 				r.fail(ColEmail, fmt.Sprintf("The email has already been given in row %d.", prev))

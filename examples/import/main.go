@@ -130,7 +130,7 @@ func (b *progressBar) update(p importer.Progress) {
 	if !b.tty || (p.Phase == "read" && p.Total > 0 && !b.drawn) {
 		return
 	}
-	if now := time.Now(); now.Sub(b.last) < 100*time.Millisecond && p.Applied != p.Total {
+	if now := time.Now(); now.Sub(b.last) < 100*time.Millisecond && p.Applied != p.Total && p.Checked != p.Total {
 		return
 	} else {
 		b.last = now
@@ -140,12 +140,16 @@ func (b *progressBar) update(p importer.Progress) {
 		fmt.Fprintf(b.w, "\rreading  %d rows", p.Read)
 		return
 	}
+	verb, done := "applying", p.Applied
+	if p.Phase == "check" {
+		verb, done = "checking", p.Checked
+	}
 	const width = 40
 	n := 0
 	if p.Total > 0 {
-		n = p.Applied * width / p.Total
+		n = done * width / p.Total
 	}
-	fmt.Fprintf(b.w, "\rapplying [%s%s] %d/%d rows", strings.Repeat("#", n), strings.Repeat(".", width-n), p.Applied, p.Total)
+	fmt.Fprintf(b.w, "\r%s [%s%s] %d/%d rows", verb, strings.Repeat("#", n), strings.Repeat(".", width-n), done, p.Total)
 }
 
 func (b *progressBar) done() {

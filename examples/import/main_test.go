@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/rollcall/rollcall/importer"
@@ -40,5 +41,28 @@ func TestRun(t *testing.T) {
 	json.Unmarshal(out.Bytes(), &res)
 	if len(res.Created) != 0 || !slices.Equal(res.Skipped, []int{2, 3, 4, 6, 7, 9}) {
 		t.Fatalf("%s", out.String())
+	}
+}
+
+func TestProgressBar(t *testing.T) {
+	var out bytes.Buffer
+	b := &progressBar{w: &out, tty: true}
+	b.update(importer.Progress{Phase: "read", Read: 1000})
+	b.update(importer.Progress{Phase: "check", Read: 2000, Checked: 2000, Total: 2000})
+	b.update(importer.Progress{Phase: "apply", Read: 2000, Checked: 2000, Applied: 2000, Total: 2000})
+	b.done()
+	got := out.String()
+	for _, want := range []string{"\rreading  1000 rows", "\rchecking [" + strings.Repeat("#", 40) + "] 2000/2000 rows", "\rapplying [" + strings.Repeat("#", 40) + "] 2000/2000 rows\n"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("output %q lacks %q", got, want)
+		}
+	}
+	// Not a terminal: nothing is drawn.
+	out.Reset()
+	quiet := &progressBar{w: &out}
+	quiet.update(importer.Progress{Phase: "apply", Applied: 1, Total: 1})
+	quiet.done()
+	if out.Len() != 0 {
+		t.Errorf("drew %q on a file", out.String())
 	}
 }
