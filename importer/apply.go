@@ -6,50 +6,76 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 
 	"github.com/rollcall/rollcall/groups"
 	"github.com/rollcall/rollcall/identity"
 )
 
-// An import runs in two passes inside one transaction of the core. The plan
-// reads the tenant and decides every row (created, updated, skipped or an
-// error) and whom Deactivate hits; it writes nothing. A dry run stops there,
-// so its Result is the plan's. A real run then carries the plan out through
-// the core: users first, then the memberships group by group. The Result is
-// the plan's too, less any row the core still refuses (a conflict no check
-// could see).
+// An import plans every row before it changes anything. The plan reads the
+// tenant and decides each row (created, updated, skipped or an error) and
+// whom Deactivate hits; it writes nothing. A real run reads the whole file,
+// then plans and carries the plan out through the core in one transaction:
+// users first, then the memberships group by group. Its Result is the
+// plan's, less any row the core still refuses (a conflict no check could
+// see). A dry run plans each row as it is read, through the Directory's
+// reader and outside any transaction, and keeps only the Result: its memory
+// does not grow with the file.
 
-// apply plans the checked rows and, unless opts.DryRun, carries the plan out.
+// apply plans the checked rows and carries the plan out.
 func (im *Importer) apply(ctx context.Context, dir *identity.Directory, s *sheet, opts Options) (*Result, error) {
 	var res *Result
-	fn := func(ctx context.Context, tx *identity.Tx) error {
-		// fn may run again if the store retries: start afresh.
-		p := &planner{
-			im: im, rd: tx.Reader(), sheet: s, opts: opts,
-			policy: dir.Policy(identity.SourceImport),
-			groups: map[string]*plannedGroup{}, named: map[string]*plannedGroup{},
-		}
-		if err := p.plan(ctx); err != nil {
+	err := dir.Do(ctx, identity.SourceImport, func(ctx context.Context, tx *identity.Tx) error {
+		// This may run again if the store retries: start afresh.
+		p := im.newPlanner(dir, tx.Reader(), s.header, opts, true)
+		if err := p.preload(ctx, len(s.records)); err != nil {
 			return err
 		}
-		if !opts.DryRun {
-			if err := p.execute(ctx, tx); err != nil {
+		for _, r := range s.records {
+			if err := p.next(ctx, r); err != nil {
 				return err
 			}
 		}
+		if err := p.finish(ctx); err != nil {
+			return err
+		}
+		if err := p.execute(ctx, tx); err != nil {
+			return err
+		}
 		res = p.result()
 		return nil
-	}
-	var err error
-	if opts.DryRun {
-		err = dir.DryRun(ctx, identity.SourceImport, fn)
-	} else {
-		err = dir.Do(ctx, identity.SourceImport, fn)
-	}
+	})
 	if err != nil {
 		return nil, err
 	}
 	return res, nil
+}
+
+// preview is a dry run: it reads, checks and plans the rows of src one by
+// one.
+func (im *Importer) preview(ctx context.Context, dir *identity.Directory, src RowSource, format string, opts Options) (*Result, error) {
+	var p *planner
+	var rec record
+	err := im.rows(src, format, func(h *header) error {
+		p = im.newPlanner(dir, dir.Reader(), h, opts, false)
+		p.res = newResult(opts)
+		return p.preload(ctx, 0)
+	}, func(h *header, row int, cells []string) (*record, error) {
+		// One record, with its slices, serves every row: the plan keeps
+		// none of it.
+		rec = record{attrs: rec.attrs[:0], groups: rec.groups[:0]}
+		h.fill(&rec, row, cells)
+		return &rec, nil
+	}, func(r *record) error {
+		return p.next(ctx, r)
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := p.finish(ctx); err != nil {
+		return nil, err
+	}
+	return p.result(), nil
 }
 
 // outcome is what the plan decided for a row.
@@ -99,25 +125,45 @@ type plannedGroup struct {
 type planner struct {
 	im     *Importer
 	rd     identity.Reader
-	sheet  *sheet
+	header *header
 	opts   Options
 	policy identity.SourcePolicy
-	steps  []step
+	// keep keeps every step, to be carried out; else (a dry run) each
+	// step goes into res as soon as it is planned.
+	keep  bool
+	steps []step
+	res   *Result
+	rows  int
+	// listed holds the email of every row, for Deactivate.
+	listed map[string]bool
 	groups map[string]*plannedGroup // by groups.Key
 	named  map[string]*plannedGroup // by the names rows give, as given
 	order  []string                 // keys of groups, in the order rows name them
+	// users are the tenant's users, read up front when Deactivate needs
+	// them all or the file is about as large as the tenant; byEmail and
+	// byUserName then find them.
+	users      []identity.User
+	byEmail    map[string]int
+	byUserName map[string]bool
 	// missing are the users Deactivate hits.
 	missing []identity.User
-	// With a file about as large as the tenant, every user is read once
-	// up front instead of looked up row by row.
-	byEmail    map[string]identity.User
-	byUserName map[string]bool
 }
 
-func (p *planner) progress(phase string, n int) {
-	total := len(p.sheet.records)
+func (im *Importer) newPlanner(dir *identity.Directory, rd identity.Reader, h *header, opts Options, keep bool) *planner {
+	p := &planner{
+		im: im, rd: rd, header: h, opts: opts, keep: keep,
+		policy: dir.Policy(identity.SourceImport),
+		groups: map[string]*plannedGroup{}, named: map[string]*plannedGroup{},
+	}
+	if opts.Deactivate {
+		p.listed = map[string]bool{}
+	}
+	return p
+}
+
+func (p *planner) progress(phase string, n, total int) {
 	if p.opts.Progress != nil && (n%1000 == 0 || n == total) {
-		pr := Progress{Phase: phase, Read: total, Total: total, Checked: total}
+		pr := Progress{Phase: phase, Read: max(n, total), Total: total, Checked: total}
 		if phase == "check" {
 			pr.Checked = n
 		} else {
@@ -127,77 +173,24 @@ func (p *planner) progress(phase string, n int) {
 	}
 }
 
-// plan decides every row and whom Deactivate hits. It only reads.
-func (p *planner) plan(ctx context.Context) error {
-	// Find whom Deactivate would hit before anything changes, so that the
-	// threshold compares with the tenant as it was.
-	if p.opts.Deactivate {
-		if err := p.findMissing(ctx); err != nil {
-			return err
+// preload reads every user of the tenant up front when Deactivate needs
+// them all, or when a file of rows rows is at least half as large as the
+// tenant: one pass instead of two lookups a row. When the rows are not
+// counted yet (rows is 0), a tenant of up to smallTenant users is read.
+func (p *planner) preload(ctx context.Context, rows int) error {
+	if !p.opts.Deactivate {
+		if rows > 0 && rows < 1000 {
+			return nil
 		}
-	} else if len(p.sheet.records) >= 1000 {
 		page, err := p.rd.ListUsers(ctx, identity.UserQuery{Limit: 1})
 		if err != nil {
 			return fmt.Errorf("importer: count users: %w", err)
 		}
-		if page.Total <= 2*len(p.sheet.records) {
-			if err := p.eachUser(ctx, func(identity.User) {}); err != nil {
-				return err
-			}
+		if rows == 0 && page.Total > smallTenant || rows > 0 && page.Total > 2*rows {
+			return nil
 		}
 	}
-	p.steps = make([]step, len(p.sheet.records))
-	for i := range p.sheet.records {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		p.steps[i].r = p.sheet.records[i]
-		if err := p.planRow(ctx, i); err != nil {
-			return err
-		}
-		p.progress("check", i+1)
-	}
-	return nil
-}
-
-// findMissing finds the active users the file does not list (rows with
-// errors count as listed), less the protected ones, and refuses more than
-// the threshold. A user without an email (provisioned by SCIM with a
-// userName only, say) can never be listed, so is never missing.
-func (p *planner) findMissing(ctx context.Context) error {
-	listed := make(map[string]bool, len(p.sheet.records))
-	for i := range p.sheet.records {
-		if k := p.sheet.records[i].key; k != "" {
-			listed[k] = true
-		}
-	}
-	active := 0
-	err := p.eachUser(ctx, func(u identity.User) {
-		if !u.Active {
-			return
-		}
-		active++
-		if u.Email == "" || listed[identity.NormalizeEmail(u.Email)] {
-			return
-		}
-		if p.im.cfg.Protect != nil && p.im.cfg.Protect(ctx, p.rd, u) {
-			return
-		}
-		p.missing = append(p.missing, u)
-	})
-	if err != nil {
-		return err
-	}
-	if !p.opts.Force && p.im.cfg.Threshold < 1 && float64(len(p.missing)) > p.im.cfg.Threshold*float64(active) {
-		return &ThresholdError{Deactivate: len(p.missing), Active: active, Threshold: p.im.cfg.Threshold}
-	}
-	return nil
-}
-
-// eachUser calls fn with every user of the tenant, and keeps them in
-// byEmail and byUserName for the rows to find.
-func (p *planner) eachUser(ctx context.Context, fn func(identity.User)) error {
-	p.byEmail, p.byUserName = map[string]identity.User{}, map[string]bool{}
+	p.byEmail, p.byUserName = map[string]int{}, map[string]bool{}
 	after := ""
 	for {
 		page, err := p.rd.ListUsers(ctx, identity.UserQuery{After: after, Limit: 1000})
@@ -206,10 +199,10 @@ func (p *planner) eachUser(ctx context.Context, fn func(identity.User)) error {
 		}
 		for _, u := range page.Users {
 			if u.Email != "" {
-				p.byEmail[identity.NormalizeEmail(u.Email)] = u
+				p.byEmail[identity.NormalizeEmail(u.Email)] = len(p.users)
 			}
 			p.byUserName[identity.NormalizeUserName(u.UserName)] = true
-			fn(u)
+			p.users = append(p.users, u)
 		}
 		if len(page.Users) < 1000 {
 			return nil
@@ -218,11 +211,78 @@ func (p *planner) eachUser(ctx context.Context, fn func(identity.User)) error {
 	}
 }
 
+// smallTenant is the size of a tenant a dry run reads up front.
+const smallTenant = 10000
+
+// next plans one row.
+func (p *planner) next(ctx context.Context, r *record) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if p.listed != nil && r.key != "" {
+		p.listed[strings.Clone(r.key)] = true
+	}
+	i := len(p.steps)
+	st := &step{r: r}
+	if p.keep {
+		p.steps = append(p.steps, step{r: r})
+		st = &p.steps[i]
+	}
+	if err := p.planRow(ctx, st, i); err != nil {
+		return err
+	}
+	p.rows++
+	if !p.keep {
+		p.res.add(st)
+	}
+	p.progress("check", p.rows, 0)
+	return nil
+}
+
+// finish finds whom Deactivate hits, once every row is planned.
+func (p *planner) finish(ctx context.Context) error {
+	if p.opts.Progress != nil {
+		p.opts.Progress(Progress{Phase: "check", Read: p.rows, Checked: p.rows, Total: p.rows})
+	}
+	if !p.opts.Deactivate {
+		return nil
+	}
+	return p.findMissing(ctx)
+}
+
+// findMissing finds the active users the file does not list (rows with
+// errors count as listed), less the protected ones, and refuses more than
+// the threshold. A user without an email (provisioned by SCIM with a
+// userName only, say) can never be listed, so is never missing.
+func (p *planner) findMissing(ctx context.Context) error {
+	active := 0
+	for _, u := range p.users {
+		if !u.Active {
+			continue
+		}
+		active++
+		if u.Email == "" || p.listed[identity.NormalizeEmail(u.Email)] {
+			continue
+		}
+		if p.im.cfg.Protect != nil && p.im.cfg.Protect(ctx, p.rd, u) {
+			continue
+		}
+		p.missing = append(p.missing, u)
+	}
+	if !p.opts.Force && p.im.cfg.Threshold < 1 && float64(len(p.missing)) > p.im.cfg.Threshold*float64(active) {
+		return &ThresholdError{Deactivate: len(p.missing), Active: active, Threshold: p.im.cfg.Threshold}
+	}
+	return nil
+}
+
 // lookup finds the user of a row's email, and reports whether the email is
 // some user's userName.
 func (p *planner) lookup(ctx context.Context, r *record) (cur identity.User, found, nameTaken bool, err error) {
 	if p.byEmail != nil {
-		cur, found = p.byEmail[r.key]
+		i, found := p.byEmail[r.key]
+		if found {
+			cur = p.users[i]
+		}
 		return cur, found, !found && p.byUserName[identity.NormalizeUserName(r.email)], nil
 	}
 	cur, err = p.rd.UserByEmail(ctx, r.email)
@@ -244,9 +304,8 @@ func (p *planner) lookup(ctx context.Context, r *record) (cur identity.User, fou
 	return cur, false, false, nil
 }
 
-// planRow decides one row.
-func (p *planner) planRow(ctx context.Context, i int) error {
-	st := &p.steps[i]
+// planRow decides one row, the i-th.
+func (p *planner) planRow(ctx context.Context, st *step, i int) error {
 	r := st.r
 	if r.errs != nil {
 		return nil // failed
@@ -261,7 +320,7 @@ func (p *planner) planRow(ctx context.Context, i int) error {
 	case !found && !p.policy.Create:
 		st.fail(ColEmail, "The import may not create users.")
 	}
-	touchGroups := p.sheet.header.has[ColGroups] && (!found || p.opts.Update)
+	touchGroups := p.header.has[ColGroups] && (!found || p.opts.Update)
 	if touchGroups {
 		if err := p.checkGroups(ctx, st); err != nil {
 			return err
@@ -272,7 +331,7 @@ func (p *planner) planRow(ctx context.Context, i int) error {
 	}
 	if !found {
 		st.out = created
-		p.join(i, r.groups)
+		p.join(st, i, r.groups)
 		return nil
 	}
 
@@ -286,8 +345,7 @@ func (p *planner) planRow(ctx context.Context, i int) error {
 		st.fail(ColEmail, "The import may not restore users.")
 		return nil
 	}
-	next := p.next(st)
-	changes, err := identity.Changes(cur, next)
+	changes, err := identity.Changes(cur, p.updated(st))
 	var ve *identity.ValidationError
 	if errors.As(err, &ve) {
 		for _, f := range ve.Fields {
@@ -300,7 +358,7 @@ func (p *planner) planRow(ctx context.Context, i int) error {
 	}
 	st.userFields = len(changes) > 0
 	if touchGroups {
-		if err := p.planGroups(ctx, i); err != nil {
+		if err := p.planGroups(ctx, st, i); err != nil {
 			return err
 		}
 	}
@@ -312,11 +370,11 @@ func (p *planner) planRow(ctx context.Context, i int) error {
 	return nil
 }
 
-// next returns the user as an updated row leaves it.
-func (p *planner) next(st *step) identity.User {
+// updated returns the user as an updated row leaves it.
+func (p *planner) updated(st *step) identity.User {
 	u := st.cur.Clone()
 	if p.opts.Update {
-		overwrite(&u, st.r, p.sheet.header)
+		overwrite(&u, st.r, p.header)
 	}
 	if st.restore {
 		u.Active = true
@@ -397,19 +455,20 @@ func (p *planner) checkGroups(ctx context.Context, st *step) error {
 
 // join plans the memberships of step i in the named groups, which
 // checkGroups has looked up.
-func (p *planner) join(i int, names []string) {
-	for _, name := range names {
-		pg := p.named[name]
-		pg.members = append(pg.members, i)
+func (p *planner) join(st *step, i int, names []string) {
+	if p.keep {
+		for _, name := range names {
+			pg := p.named[name]
+			pg.members = append(pg.members, i)
+		}
 	}
-	p.steps[i].joins += len(names)
+	st.joins += len(names)
 }
 
 // planGroups plans an existing user's memberships: the row's internal
 // groups the user is not in yet are joined, the internal groups the row
 // does not name are left. External groups are never touched.
-func (p *planner) planGroups(ctx context.Context, i int) error {
-	st := &p.steps[i]
+func (p *planner) planGroups(ctx context.Context, st *step, i int) error {
 	current, err := p.rd.UserGroups(ctx, st.cur.ID)
 	if err != nil {
 		return fmt.Errorf("importer: row %d: read groups: %w", st.r.row, err)
@@ -426,7 +485,7 @@ func (p *planner) planGroups(ctx context.Context, i int) error {
 			joins = append(joins, name)
 		}
 	}
-	p.join(i, joins)
+	p.join(st, i, joins)
 	for _, g := range current {
 		if g.Kind == groups.Internal && !want[groups.Key(g.Name)] {
 			st.leave = append(st.leave, g)
@@ -450,7 +509,7 @@ func (p *planner) execute(ctx context.Context, tx *identity.Tx) error {
 		// statements per group.
 		done++
 		if done < len(p.steps) {
-			p.progress("apply", done)
+			p.progress("apply", done, len(p.steps))
 		}
 	}
 	for _, k := range p.order {
@@ -464,7 +523,7 @@ func (p *planner) execute(ctx context.Context, tx *identity.Tx) error {
 		}
 	}
 	if len(p.steps) > 0 {
-		p.progress("apply", len(p.steps))
+		p.progress("apply", len(p.steps), len(p.steps))
 	}
 	return nil
 }
@@ -483,7 +542,7 @@ func (p *planner) executeRow(ctx context.Context, tx *identity.Tx, st *step) err
 		if st.userFields {
 			_, err := tx.UpdateUser(ctx, st.cur.ID, st.cur.Version, func(u *identity.User) error {
 				if p.opts.Update {
-					overwrite(u, r, p.sheet.header)
+					overwrite(u, r, p.header)
 				}
 				if st.restore {
 					u.Active = true
@@ -567,30 +626,37 @@ func (p *planner) refused(ctx context.Context, st *step, err error) error {
 
 // result reports the plan, as carried out.
 func (p *planner) result() *Result {
-	res := newResult(p.opts)
-	for i := range p.steps {
-		st := &p.steps[i]
-		switch st.out {
-		case created:
-			res.Created = append(res.Created, st.r.row)
-		case updated:
-			res.Updated = append(res.Updated, st.r.row)
-		case skipped:
-			res.Skipped = append(res.Skipped, st.r.row)
-		default:
-			res.Errors = append(res.Errors, st.r.row)
-			for _, errs := range []map[string][]string{st.r.errs, st.errs} {
-				for _, col := range slices.Sorted(maps.Keys(errs)) {
-					for _, m := range errs[col] {
-						res.ErrorMessages.add(st.r.row, col, m)
-					}
+	res := p.res
+	if res == nil {
+		res = newResult(p.opts)
+		for i := range p.steps {
+			res.add(&p.steps[i])
+		}
+	}
+	res.Deleted = len(p.missing)
+	res.Rows = p.rows
+	return res
+}
+
+// add reports one row.
+func (res *Result) add(st *step) {
+	switch st.out {
+	case created:
+		res.Created = append(res.Created, st.r.row)
+	case updated:
+		res.Updated = append(res.Updated, st.r.row)
+	case skipped:
+		res.Skipped = append(res.Skipped, st.r.row)
+	default:
+		res.Errors = append(res.Errors, st.r.row)
+		for _, errs := range []map[string][]string{st.r.errs, st.errs} {
+			for _, col := range slices.Sorted(maps.Keys(errs)) {
+				for _, m := range errs[col] {
+					res.ErrorMessages.add(st.r.row, col, m)
 				}
 			}
 		}
 	}
-	res.Deleted = len(p.missing)
-	res.Rows = len(p.steps)
-	return res
 }
 
 // columnOf maps a field of identity's ValidationError to a column.

@@ -79,7 +79,7 @@ func BenchmarkReadODS(b *testing.B)  { benchRead(b, "users_100k.ods", importer.F
 func BenchmarkReadXLS(b *testing.B)  { benchRead(b, "users_100k.xls", importer.FormatXLS) }
 
 // benchDryRun imports the file as a dry run into an empty memory store: the
-// whole import, every row a created user, rolled back.
+// whole file read, checked and planned, every row a user to create.
 func benchDryRun(b *testing.B, name string) {
 	f, size := benchFile(b, name)
 	im, _ := importer.New(importer.Config{KeepUnknownColumns: true})

@@ -212,7 +212,7 @@ func (h *header) newRecord(row int, cells []string) record {
 // fill checks one row's cells into r, which must be zero.
 func (h *header) fill(r *record, row int, cells []string) {
 	r.row = row
-	if h.attrs > 0 {
+	if h.attrs > 0 && r.attrs == nil {
 		r.attrs = make([]cellAttr, 0, h.attrs)
 	}
 	for _, i := range h.used {
@@ -265,7 +265,7 @@ func (h *header) fill(r *record, row int, cells []string) {
 				r.active = no
 			}
 		case ColGroups:
-			r.groups = r.parseGroups(v)
+			r.groups = r.parseGroups(r.groups[:0], v)
 		}
 	}
 	if n := r.setAttrs(); n > maxAttrs {
@@ -284,11 +284,11 @@ func (r *record) setAttrs() int {
 	return n
 }
 
-func (r *record) parseGroups(v string) []string {
+// parseGroups appends the group names of a cell to names.
+func (r *record) parseGroups(names []string, v string) []string {
 	if strings.TrimSpace(v) == "" {
-		return nil
+		return names
 	}
-	var names []string
 	for n := range strings.SplitSeq(v, ",") {
 		n = r.checkText(ColGroups, n, maxName)
 		if n != "" && !slices.ContainsFunc(names, func(m string) bool { return groups.SameName(m, n) }) {

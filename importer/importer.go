@@ -100,7 +100,9 @@ type Options struct {
 	Deactivate bool
 	// Restore reactivates the deactivated users the file lists.
 	Restore bool
-	// DryRun computes the same Result and stores nothing, emits nothing.
+	// DryRun computes the same Result and stores nothing, emits nothing. It
+	// reads through the Directory's reader, outside any transaction, and
+	// keeps nothing of the rows but the Result.
 	DryRun bool
 	// Force lets Deactivate go over the Config's Threshold.
 	Force bool
@@ -149,26 +151,46 @@ func newResult(opts Options) *Result {
 
 // Import reads the file and applies it to the tenant of dir on behalf of
 // identity.SourceImport, in one transaction: every row is applied or none
-// is. With opts.DryRun the same work runs and is rolled back. Problems with
+// is. With opts.DryRun every row is checked and planned as for real, and
+// nothing is written: the Result is the one a real run would give on the
+// tenant as it is. Problems with
 // single rows are reported in the Result; the error is for the file as a
 // whole: *FileError (unreadable, unknown format, bad header; matches
 // ErrUnreadable or ErrUnknownFormat), *LimitError (matches ErrTooLarge),
 // *ThresholdError, or an error of the store.
 func (im *Importer) Import(ctx context.Context, dir *identity.Directory, file io.ReaderAt, size int64, opts Options) (*Result, error) {
 	start := time.Now()
-	rows, err := im.read(file, size, opts)
-	if err != nil {
-		return nil, err
+	var res *Result
+	var err error
+	if opts.DryRun {
+		res, err = im.dryRun(ctx, dir, file, size, opts)
+	} else {
+		var s *sheet
+		if s, err = im.read(file, size, opts); err == nil {
+			res, err = im.apply(ctx, dir, s, opts)
+		}
 	}
-	res, err := im.apply(ctx, dir, rows, opts)
 	if err != nil {
-		im.log.Warn("import failed", "tenant", dir.Tenant(), "source", identity.SourceImport, "file", opts.Filename, "err", err)
+		im.log.Warn("import failed", "tenant", dir.Tenant(), "source", identity.SourceImport, "file", opts.Filename, "dryRun", opts.DryRun, "err", err)
 		return nil, err
 	}
 	im.log.Info("import", "tenant", dir.Tenant(), "source", identity.SourceImport, "file", opts.Filename,
 		"dryRun", opts.DryRun, "rows", res.Rows, "created", len(res.Created), "updated", len(res.Updated),
 		"skipped", len(res.Skipped), "errors", len(res.Errors), "deleted", res.Deleted, "took", time.Since(start))
 	return res, nil
+}
+
+// dryRun reads and plans the file row by row.
+func (im *Importer) dryRun(ctx context.Context, dir *identity.Directory, file io.ReaderAt, size int64, opts Options) (*Result, error) {
+	if size > im.cfg.MaxFileSize {
+		return nil, &LimitError{What: "file size", Limit: im.cfg.MaxFileSize}
+	}
+	src, format, err := im.open(file, size, opts.Filename)
+	if err != nil {
+		return nil, err
+	}
+	defer src.Close()
+	return im.preview(ctx, dir, src, format, opts)
 }
 
 // read parses the file into rows of the import's columns.

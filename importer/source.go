@@ -167,6 +167,39 @@ type sheet struct {
 
 // parse reads every row of src, checks each one, and finds the duplicates.
 func (im *Importer) parse(src RowSource, format string, progress func(Progress)) (*sheet, error) {
+	s := &sheet{}
+	var block []record
+	err := im.rows(src, format, func(h *header) error { s.header = h; return nil }, func(h *header, row int, cells []string) (*record, error) {
+		// Records are allocated a block at a time: one allocation per
+		// thousand rows, and the slice of pointers grows cheaply.
+		if len(block) == cap(block) {
+			block = make([]record, 0, 1024)
+		}
+		block = block[:len(block)+1]
+		r := &block[len(block)-1]
+		h.fill(r, row, cells)
+		return r, nil
+	}, func(r *record) error {
+		s.records = append(s.records, r)
+		if progress != nil && len(s.records)%1000 == 0 {
+			progress(Progress{Phase: "read", Read: len(s.records)})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if progress != nil {
+		progress(Progress{Phase: "read", Read: len(s.records), Total: len(s.records)})
+	}
+	return s, nil
+}
+
+// rows reads the header, then every row of src that has cells: newRecord
+// checks a row into a record, which fn gets after the duplicate check. It
+// enforces MaxRows.
+func (im *Importer) rows(src RowSource, format string, onHeader func(*header) error,
+	newRecord func(h *header, row int, cells []string) (*record, error), fn func(*record) error) error {
 	wrap := func(err error) error {
 		var fe *FileError
 		if errors.As(err, &fe) {
@@ -183,61 +216,56 @@ func (im *Importer) parse(src RowSource, format string, progress func(Progress))
 	}
 	row, cells, err := src.Next()
 	if err == io.EOF {
-		return nil, unreadable(format, "the file has no rows", nil)
+		return unreadable(format, "the file has no rows", nil)
 	}
 	if err != nil {
-		return nil, wrap(err)
+		return wrap(err)
 	}
 	if row != 1 {
-		return nil, unreadable(format, "row 1 must be a header with an email column", nil)
+		return unreadable(format, "row 1 must be a header with an email column", nil)
 	}
 	h, err := parseHeader(cells, im.cfg.KeepUnknownColumns)
 	if err != nil {
-		return nil, wrap(err)
+		return wrap(err)
 	}
-	s := &sheet{header: h}
+	if err := onHeader(h); err != nil {
+		return err
+	}
+	// first maps each email to the row it first appears in; its keys are
+	// copies, so that it holds no row's other cells.
 	first := map[string]int{}
-	var block []record
 	seen := 0 // rows read, blank ones included
+	records := 0
 	for {
 		row, cells, err := src.Next()
 		if err == io.EOF {
-			break
+			return nil
 		}
 		if err != nil {
-			return nil, wrap(err)
+			return wrap(err)
 		}
 		if seen++; seen > 2*im.cfg.MaxRows+1000 {
-			return nil, &LimitError{What: "rows", Limit: int64(im.cfg.MaxRows)}
+			return &LimitError{What: "rows", Limit: int64(im.cfg.MaxRows)}
 		}
 		if blank(cells) {
 			continue
 		}
-		if len(s.records) >= im.cfg.MaxRows {
-			return nil, &LimitError{What: "rows", Limit: int64(im.cfg.MaxRows)}
+		if records++; records > im.cfg.MaxRows {
+			return &LimitError{What: "rows", Limit: int64(im.cfg.MaxRows)}
 		}
-		// Records are allocated a block at a time: one allocation per
-		// thousand rows, and the slice of pointers grows cheaply.
-		if len(block) == cap(block) {
-			block = make([]record, 0, 1024)
+		r, err := newRecord(h, row, cells)
+		if err != nil {
+			return err
 		}
-		block = block[:len(block)+1]
-		r := &block[len(block)-1]
-		h.fill(r, row, cells)
 		if r.key != "" {
 			if prev, ok := first[r.key]; ok {
 				r.fail(ColEmail, fmt.Sprintf("The email has already been given in row %d.", prev))
 			} else {
-				first[r.key] = row
+				first[strings.Clone(r.key)] = row
 			}
 		}
-		s.records = append(s.records, r)
-		if progress != nil && len(s.records)%1000 == 0 {
-			progress(Progress{Phase: "read", Read: len(s.records)})
+		if err := fn(r); err != nil {
+			return err
 		}
 	}
-	if progress != nil {
-		progress(Progress{Phase: "read", Read: len(s.records), Total: len(s.records)})
-	}
-	return s, nil
 }
