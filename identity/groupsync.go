@@ -223,6 +223,32 @@ func (tx *Tx) addMember(ctx context.Context, groupID, userID string) (bool, erro
 	return added, nil
 }
 
+// AddMembers adds users to a group the source may change, as AddMember adds
+// one, through the store's bulk path. It returns the IDs whose membership is
+// new, in the order given (an ID given twice once), and records a MemberAdded
+// event for each. It returns ErrNotAllowed, or ErrNotFound for the group or
+// the first user that does not exist, and then adds nobody.
+func (tx *Tx) AddMembers(ctx context.Context, groupID string, userIDs []string) ([]string, error) {
+	if _, err := tx.managed(ctx, groupID); err != nil {
+		return nil, err
+	}
+	return tx.addMembers(ctx, groupID, userIDs)
+}
+
+func (tx *Tx) addMembers(ctx context.Context, groupID string, userIDs []string) ([]string, error) {
+	if len(userIDs) == 0 {
+		return nil, nil
+	}
+	added, err := tx.store.AddMembers(ctx, groupID, userIDs)
+	if err != nil {
+		return nil, fmt.Errorf("identity: add members: %w", err)
+	}
+	for _, id := range added {
+		tx.emit(MemberAdded, id, groupID)
+	}
+	return added, nil
+}
+
 // RemoveMember removes a user from a group the source may change. It reports
 // whether there was a membership, and returns ErrNotFound (for the group) or
 // ErrNotAllowed.
@@ -280,17 +306,19 @@ func (tx *Tx) SetMembers(ctx context.Context, groupID string, userIDs []string) 
 		}
 		removed++
 	}
+	// Those who are not members yet, in the order given, each once.
+	add := make([]string, 0, len(want))
 	for _, id := range userIDs {
-		if !want[id] {
-			continue
+		if want[id] {
+			delete(want, id)
+			add = append(add, id)
 		}
-		delete(want, id)
-		if _, err := tx.addMember(ctx, groupID, id); err != nil {
-			return 0, 0, err
-		}
-		added++
 	}
-	return added, removed, nil
+	newMembers, err := tx.addMembers(ctx, groupID, add)
+	if err != nil {
+		return 0, 0, err
+	}
+	return len(newMembers), removed, nil
 }
 
 // SetUserGroups sets a user's external groups from a claim of the tenant's

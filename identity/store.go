@@ -100,6 +100,13 @@ type GroupStore interface {
 	// membership is new (false if the user was a member already), and returns
 	// ErrNotFound if the group or the user does not exist.
 	AddMember(ctx context.Context, groupID, userID string) (bool, error)
+	// AddMembers makes every listed user a member of the group: AddMember
+	// for many users, which a store may do in far fewer writes. It returns
+	// the IDs whose membership is new, in the order given, an ID listed
+	// twice once. It returns ErrNotFound, naming the group or the first
+	// listed user that does not exist (the group also for an empty list),
+	// and then adds nobody.
+	AddMembers(ctx context.Context, groupID string, userIDs []string) (added []string, err error)
 	// RemoveMember ends a membership. It reports whether there was one.
 	RemoveMember(ctx context.Context, groupID, userID string) (bool, error)
 	// UserGroups returns the groups the user is a member of, ordered by ID;

@@ -581,10 +581,8 @@ func (p *planner) executeGroup(ctx context.Context, tx *identity.Tx, pg *planned
 		}
 		pg.g = g
 	}
-	for _, id := range ids {
-		if _, err := tx.AddMember(ctx, pg.g.ID, id); err != nil {
-			return fmt.Errorf("importer: add to group %q: %w", pg.g.Name, err)
-		}
+	if _, err := tx.AddMembers(ctx, pg.g.ID, ids); err != nil {
+		return fmt.Errorf("importer: add to group %q: %w", pg.g.Name, err)
 	}
 	return nil
 }

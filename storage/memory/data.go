@@ -367,6 +367,30 @@ func (d *data) addMember(l *undoLog, groupID, userID string) (bool, error) {
 	return true, nil
 }
 
+// addMembers adds the users to the group, all or none: it finds every user
+// before it adds one.
+func (d *data) addMembers(l *undoLog, groupID string, userIDs []string) ([]string, error) {
+	if d.groups[groupID] == nil {
+		return nil, groupNotFound(groupID)
+	}
+	for _, id := range userIDs {
+		if d.users[id] == nil {
+			return nil, userNotFound(id)
+		}
+	}
+	var added []string
+	for _, id := range userIDs {
+		// An ID listed twice is a member by its second time.
+		if _, ok := d.members[groupID][id]; ok {
+			continue
+		}
+		putIn(l, d.members, groupID, id, struct{}{})
+		putIn(l, d.memberOf, id, groupID, struct{}{})
+		added = append(added, id)
+	}
+	return added, nil
+}
+
 func (d *data) removeMember(l *undoLog, groupID, userID string) bool {
 	if _, ok := d.members[groupID][userID]; !ok {
 		return false

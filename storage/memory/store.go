@@ -191,6 +191,12 @@ func (s *Store) AddMember(ctx context.Context, groupID, userID string) (bool, er
 	return write(ctx, s, func(d *data) (bool, error) { return d.addMember(nil, groupID, userID) })
 }
 
+// AddMembers implements identity.GroupStore. It checks that the group and
+// every user exist before it changes anything.
+func (s *Store) AddMembers(ctx context.Context, groupID string, userIDs []string) ([]string, error) {
+	return write(ctx, s, func(d *data) ([]string, error) { return d.addMembers(nil, groupID, userIDs) })
+}
+
 // RemoveMember implements identity.GroupStore.
 func (s *Store) RemoveMember(ctx context.Context, groupID, userID string) (bool, error) {
 	return write(ctx, s, func(d *data) (bool, error) { return d.removeMember(nil, groupID, userID), nil })
@@ -425,6 +431,13 @@ func (t *txStore) AddMember(ctx context.Context, groupID, userID string) (bool, 
 		return false, err
 	}
 	return t.d.addMember(t.log, groupID, userID)
+}
+
+func (t *txStore) AddMembers(ctx context.Context, groupID string, userIDs []string) ([]string, error) {
+	if err := t.check(ctx); err != nil {
+		return nil, err
+	}
+	return t.d.addMembers(t.log, groupID, userIDs)
 }
 
 func (t *txStore) RemoveMember(ctx context.Context, groupID, userID string) (bool, error) {

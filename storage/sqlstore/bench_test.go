@@ -205,3 +205,136 @@ func BenchmarkConcurrentAddMember(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkAddMembers adds 150,000 memberships in one transaction of a SQLite
+// file, with AddMember once per membership and with AddMembers a list per
+// group at a time. It does so in two orders:
+//
+//   - import: 100,000 users and 10 groups; each user is in one group, every
+//     other user in a second one; the users come 1,000 at a time in the
+//     order they were created, and each group gets its members of the
+//     thousand in one AddMembers, as an import adds a batch of rows.
+//   - groups: 10,000 users into each of 15 groups, one group after another,
+//     1,000 users per AddMembers.
+//
+// In the import order both indexes of the memberships grow at their ends;
+// in the groups order each membership lands somewhere inside the index by
+// user, which costs SQLite more whichever way it is added.
+func BenchmarkAddMembers(b *testing.B) {
+	if testing.Short() {
+		b.Skip("150k memberships: not with -short")
+	}
+	type call struct {
+		group int
+		ids   []string
+	}
+	orders := []struct {
+		name          string
+		users, groups int
+		// calls returns the lists to add, in order.
+		calls func(ids []string) []call
+	}{
+		{"import", 100_000, 10, func(ids []string) []call {
+			var calls []call
+			for start := 0; start < len(ids); start += 1_000 {
+				lists := make([][]string, 10)
+				for i := start; i < min(start+1_000, len(ids)); i++ {
+					lists[i%10] = append(lists[i%10], ids[i])
+					if i%2 == 0 {
+						lists[(i+3)%10] = append(lists[(i+3)%10], ids[i])
+					}
+				}
+				for g, list := range lists {
+					calls = append(calls, call{g, list})
+				}
+			}
+			return calls
+		}},
+		{"groups", 10_000, 15, func(ids []string) []call {
+			var calls []call
+			for g := range 15 {
+				for start := 0; start < len(ids); start += 1_000 {
+					calls = append(calls, call{g, ids[start:min(start+1_000, len(ids))]})
+				}
+			}
+			return calls
+		}},
+	}
+	ways := []struct {
+		name string
+		add  func(ctx context.Context, tx identity.Store, groupID string, ids []string) (int, error)
+	}{
+		{"AddMember", func(ctx context.Context, tx identity.Store, groupID string, ids []string) (int, error) {
+			n := 0
+			for _, id := range ids {
+				added, err := tx.AddMember(ctx, groupID, id)
+				if err != nil {
+					return n, err
+				}
+				if added {
+					n++
+				}
+			}
+			return n, nil
+		}},
+		{"AddMembers", func(ctx context.Context, tx identity.Store, groupID string, ids []string) (int, error) {
+			added, err := tx.AddMembers(ctx, groupID, ids)
+			return len(added), err
+		}},
+	}
+	for _, o := range orders {
+		for _, w := range ways {
+			b.Run(o.name+"/"+w.name, func(b *testing.B) {
+				ctx := context.Background()
+				var elapsed time.Duration
+				var memberships int
+				for range b.N {
+					b.StopTimer()
+					db := openSQLiteFile(b, Options{})
+					s := db.Tenant("bench")
+					ids := bulkUsers(b, db, "bench", o.users, 50_000)
+					gids := make([]string, o.groups)
+					for i := range gids {
+						g, err := s.CreateGroup(ctx, identity.Group{Name: fmt.Sprintf("group %d", i), Kind: groups.Internal, Source: "import"})
+						if err != nil {
+							b.Fatal(err)
+						}
+						gids[i] = g.ID
+					}
+					calls, want := o.calls(ids), 0
+					for _, c := range calls {
+						want += len(c.ids)
+					}
+					b.StartTimer()
+					t0 := time.Now()
+					err := s.Tx(ctx, func(ctx context.Context, tx identity.Store) error {
+						total := 0
+						for _, c := range calls {
+							n, err := w.add(ctx, tx, gids[c.group], c.ids)
+							if err != nil {
+								return err
+							}
+							total += n
+						}
+						if total != want {
+							return fmt.Errorf("%d memberships added, want %d", total, want)
+						}
+						return nil
+					})
+					elapsed += time.Since(t0)
+					b.StopTimer()
+					if err != nil {
+						b.Fatal(err)
+					}
+					p, err := s.ListUsers(ctx, identity.UserQuery{GroupID: gids[len(gids)-1], Limit: 1})
+					if err != nil || p.Total == 0 {
+						b.Fatalf("the last group has %d members, %v", p.Total, err)
+					}
+					memberships += want
+					b.StartTimer()
+				}
+				b.ReportMetric(float64(elapsed.Nanoseconds())/float64(memberships), "ns/membership")
+			})
+		}
+	}
+}

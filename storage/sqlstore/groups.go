@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"strings"
 
 	"github.com/rollcall/rollcall/groups"
@@ -299,6 +300,225 @@ func (s *Store) AddMember(ctx context.Context, groupID, userID string) (bool, er
 		return nil
 	})
 	return added, err
+}
+
+// memberChunk is the most user IDs one statement of AddMembers names: far
+// below the bind-variable limits (32,766 in SQLite, 65,535 in PostgreSQL),
+// and enough that the statement's own cost is small beside its rows' (two
+// index entries and two foreign-key checks each).
+const memberChunk = 512
+
+// memberListSizes are the lengths of the ID lists in AddMembers' statements,
+// so that a handful of statements serve every call and SQLite prepares each
+// once. A list of n IDs takes the smallest size that holds it, its last ID
+// repeated in the places left over: an IN list is a set, so that changes
+// nothing.
+var memberListSizes = [...]int{1, 4, 16, 64, 256, memberChunk}
+
+// memberStatements are AddMembers' statements for one list size. Their
+// arguments are the tenant, the group ID and the user IDs; users takes no
+// group ID.
+type memberStatements struct {
+	// insert is addMember for many users: one INSERT that reads the group
+	// and the users, and returns the users it made members.
+	insert string
+	// members returns those of the users who are members of the group, and
+	// users those who exist.
+	members, users string
+	// undo removes the users from the group: the way back when a call
+	// inside Tx finds a user missing. It is rare, so not prepared.
+	undo string
+}
+
+var memberStmts = func() (out [len(memberListSizes)]memberStatements) {
+	for i, n := range memberListSizes {
+		list := "(" + placeholders(n) + ")"
+		out[i] = memberStatements{
+			insert: prep("INSERT INTO rollcall_members (tenant, group_id, user_id) " +
+				"SELECT g.tenant, g.id, u.id FROM rollcall_groups g JOIN rollcall_users u ON u.tenant = g.tenant " +
+				"WHERE g.tenant = ? AND g.id = ? AND u.id IN " + list + " ON CONFLICT DO NOTHING RETURNING user_id"),
+			members: prep("SELECT user_id FROM rollcall_members WHERE tenant = ? AND group_id = ? AND user_id IN " + list),
+			users:   prep("SELECT id FROM rollcall_users WHERE tenant = ? AND id IN " + list),
+			undo:    "DELETE FROM rollcall_members WHERE tenant = ? AND group_id = ? AND user_id IN " + list,
+		}
+	}
+	return out
+}()
+
+// memberArgs returns the statements for ids (1 to memberChunk of them) and
+// their arguments: the tenant, groupID and ids, padded to the statements'
+// list size.
+func (s *Store) memberArgs(groupID string, ids []string) (memberStatements, []any) {
+	i := 0
+	for memberListSizes[i] < len(ids) {
+		i++
+	}
+	args := make([]any, 0, 2+memberListSizes[i])
+	args = append(args, s.tenant, groupID)
+	for _, id := range ids {
+		args = append(args, id)
+	}
+	for len(args) < cap(args) {
+		args = append(args, ids[len(ids)-1])
+	}
+	return memberStmts[i], args
+}
+
+// AddMembers makes the users members of the group (see identity.GroupStore)
+// with one INSERT per memberChunk users, which reads the group and the users
+// as AddMember does: a group or user deleted at the same time is never left
+// with a membership. When an INSERT adds fewer users than it names, reads
+// tell the members from the missing users. Outside Tx the call is a
+// transaction of its own, in PostgreSQL at REPEATABLE READ so that those
+// reads see what the INSERT saw; inside Tx, a call that finds a user missing
+// removes the memberships it added before it returns ErrNotFound.
+func (s *Store) AddMembers(ctx context.Context, groupID string, userIDs []string) ([]string, error) {
+	ids := distinct(userIDs)
+	if len(ids) == 0 {
+		c := s.reader()
+		ok, err := c.exists(ctx, groupExists, s.tenant, groupID)
+		if err != nil {
+			return nil, c.d.mapErr(err, "add members")
+		}
+		if !ok {
+			return nil, notFound("group " + groupID)
+		}
+		return nil, nil
+	}
+	var added []string
+	err := s.updateSnapshot(ctx, func(c conn) error {
+		added = added[:0]
+		for start := 0; start < len(ids); start += memberChunk {
+			var missing, err error
+			added, missing, err = s.addMemberChunk(ctx, c, groupID, ids[start:min(start+memberChunk, len(ids))], added)
+			if err != nil {
+				return err
+			}
+			if missing != nil {
+				if s.tx != nil {
+					if err := s.undoMembers(ctx, c, groupID, added); err != nil {
+						return err
+					}
+				}
+				return missing
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return added, nil
+}
+
+// distinct returns ids without repeats, in the order of their first
+// appearance.
+func distinct(ids []string) []string {
+	if len(ids) < 2 {
+		return ids
+	}
+	seen := make(map[string]struct{}, len(ids))
+	out := make([]string, 0, len(ids))
+	for _, id := range ids {
+		if _, ok := seen[id]; !ok {
+			seen[id] = struct{}{}
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// addMemberChunk adds the users ids (1 to memberChunk of them, no repeats)
+// to the group, and appends those it made members to added, in the order of
+// ids. missing is the ErrNotFound for the group or the first of ids that
+// does not exist; the users before it may have been added.
+func (s *Store) addMemberChunk(ctx context.Context, c conn, groupID string, ids, added []string) (_ []string, missing, err error) {
+	st, args := s.memberArgs(groupID, ids)
+	inserted, err := queryIDs(ctx, c, st.insert, args)
+	if err != nil {
+		return added, nil, c.d.mapErr(err, "add members")
+	}
+	if len(inserted) == len(ids) {
+		return append(added, ids...), nil, nil
+	}
+	// Some users were not inserted: members already, or missing. If none
+	// was, the group may be missing.
+	if len(inserted) == 0 {
+		ok, err := c.exists(ctx, groupExists, s.tenant, groupID)
+		if err != nil {
+			return added, nil, c.d.mapErr(err, "add members")
+		}
+		if !ok {
+			return added, notFound("group " + groupID), nil
+		}
+	}
+	isNew := idSet(inserted)
+	rest := make([]string, 0, len(ids)-len(inserted))
+	for _, id := range ids {
+		if _, ok := isNew[id]; ok {
+			added = append(added, id)
+		} else {
+			rest = append(rest, id)
+		}
+	}
+	st, args = s.memberArgs(groupID, rest)
+	members, err := queryIDs(ctx, c, st.members, args)
+	if err != nil {
+		return added, nil, c.d.mapErr(err, "add members")
+	}
+	if len(members) == len(rest) {
+		return added, nil, nil
+	}
+	users, err := queryIDs(ctx, c, st.users, append(args[:1:1], args[2:]...))
+	if err != nil {
+		return added, nil, c.d.mapErr(err, "add members")
+	}
+	exists := idSet(users)
+	for _, id := range rest {
+		if _, ok := exists[id]; !ok {
+			return added, notFound("user " + id), nil
+		}
+	}
+	// Every user exists, yet one is no member: the INSERT and the reads saw
+	// different states, which the transaction's isolation rules out.
+	return added, nil, fmt.Errorf("sqlstore: add members: group %s: a user neither became a member nor is missing", groupID)
+}
+
+// queryIDs returns the IDs query returns, one per row.
+func queryIDs(ctx context.Context, c conn, query string, args []any) ([]string, error) {
+	rows, err := c.query(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
+}
+
+func idSet(ids []string) map[string]struct{} {
+	m := make(map[string]struct{}, len(ids))
+	for _, id := range ids {
+		m[id] = struct{}{}
+	}
+	return m
+}
+
+// undoMembers removes the users ids from the group.
+func (s *Store) undoMembers(ctx context.Context, c conn, groupID string, ids []string) error {
+	for start := 0; start < len(ids); start += memberChunk {
+		st, args := s.memberArgs(groupID, ids[start:min(start+memberChunk, len(ids))])
+		if _, err := c.exec(ctx, st.undo, args...); err != nil {
+			return c.d.mapErr(err, "add members: undo")
+		}
+	}
+	return nil
 }
 
 // RemoveMember ends a membership and reports whether there was one.

@@ -13,8 +13,9 @@
 // Transactions: a SQLite database has one writer at a time; OpenSQLite gives
 // writes one connection and reads a pool of their own (WAL). In PostgreSQL,
 // Store.Tx runs at SERIALIZABLE and the other methods at READ COMMITTED with
-// row locks where they read and write; a serialization failure or a deadlock
-// is retried, at most Options.MaxRetries times, calling fn again.
+// row locks where they read and write (AddMembers at REPEATABLE READ); a
+// serialization failure or a deadlock is retried, at most Options.MaxRetries
+// times, calling fn again.
 package sqlstore
 
 import (

@@ -43,6 +43,16 @@ func (s *Store) update(ctx context.Context, fn func(c conn) error) error {
 	return s.db.runTx(ctx, txWrite, fn)
 }
 
+// updateSnapshot is update for a write whose later reads must see the
+// state its first statement saw: outside Tx, the transaction is REPEATABLE
+// READ in PostgreSQL.
+func (s *Store) updateSnapshot(ctx context.Context, fn func(c conn) error) error {
+	if s.tx != nil {
+		return fn(*s.tx)
+	}
+	return s.db.runTx(ctx, txSnapshot, fn)
+}
+
 // stmt runs fn in s's transaction, or else with no transaction: for a write
 // made of one statement, perhaps followed by reads that explain its result.
 func (s *Store) stmt(ctx context.Context, fn func(c conn) error) error {

@@ -128,6 +128,10 @@ const (
 	txSerial
 	// txRead is a read-only snapshot for a method that reads more than once.
 	txRead
+	// txSnapshot is a store method's own transaction whose reads must see
+	// what its writes saw: REPEATABLE READ in PostgreSQL, where a concurrent
+	// change of a row it reads or writes is a serialization failure.
+	txSnapshot
 )
 
 // runTx runs fn in a transaction and commits it if fn returns nil; it runs
@@ -184,6 +188,10 @@ func (db *DB) tryTx(ctx context.Context, kind txKind, fn func(c conn) error) (er
 		}
 	case txRead:
 		pool, opts.ReadOnly = db.rdb, true
+		if db.dialect == Postgres {
+			opts.Isolation = sql.LevelRepeatableRead
+		}
+	case txSnapshot:
 		if db.dialect == Postgres {
 			opts.Isolation = sql.LevelRepeatableRead
 		}

@@ -54,6 +54,8 @@ type storeCase struct {
 //   - RemoveMember of a membership that does not exist, Links and UserGroups
 //     of a user that does not exist, and DeleteInvitations of a user with none
 //     report nothing and return no error.
+//   - AddMembers' ErrNotFound names the missing ID: the suite looks for the
+//     group's or the user's ID in the error's text.
 //   - Tx's fn may run more than once, so the suite's fns reset what they
 //     record on each run.
 func Run(t *testing.T, newBackend func(t *testing.T) Opener) {
@@ -73,6 +75,11 @@ func Run(t *testing.T, newBackend func(t *testing.T) Opener) {
 		{"UpdateGroup", testUpdateGroup},
 		{"GroupConflicts", testGroupConflicts},
 		{"Memberships", testMemberships},
+		{"AddMembers", testAddMembers},
+		{"AddMembersNotFound", testAddMembersNotFound},
+		{"AddMembersTx", testAddMembersTx},
+		{"AddMembersLarge", testAddMembersLarge},
+		{"AddMembersTenants", testAddMembersTenants},
 		{"DeleteGroup", testDeleteGroup},
 		{"ListUsersFilters", testListUsersFilters},
 		{"ListUsersSort", testListUsersSort},
@@ -83,6 +90,7 @@ func Run(t *testing.T, newBackend func(t *testing.T) Opener) {
 		{"TxNested", testTxNested},
 		{"TenantIsolation", testTenantIsolation},
 		{"ConcurrentMembers", testConcurrentMembers},
+		{"ConcurrentAddMembers", testConcurrentAddMembers},
 		{"ConcurrentUpdateUser", testConcurrentUpdateUser},
 		{"ConcurrentCreateUser", testConcurrentCreateUser},
 		{"ConcurrentTxCreate", testConcurrentTxCreate},
