@@ -28,6 +28,7 @@ func (im *Importer) apply(ctx context.Context, dir *identity.Directory, s *sheet
 	err := dir.Do(ctx, identity.SourceImport, func(ctx context.Context, tx *identity.Tx) error {
 		// This may run again if the store retries: start afresh.
 		p := im.newPlanner(dir, tx.Reader(), s.header, opts, true)
+		p.steps = make([]step, 0, len(s.records))
 		if err := p.preload(ctx, len(s.records)); err != nil {
 			return err
 		}
