@@ -190,6 +190,9 @@ func label(col string) string {
 // reference's words.
 func (r *record) checkText(col, v string, max int) string {
 	v = strings.TrimSpace(v)
+	if len(v) <= max && plainText(v) {
+		return v
+	}
 	switch {
 	case !utf8.ValidString(v):
 		r.fail(col, fmt.Sprintf("The %s must be valid text.", label(col)))
@@ -199,6 +202,26 @@ func (r *record) checkText(col, v string, max int) string {
 		r.fail(col, fmt.Sprintf("The %s must not contain line breaks or control characters.", label(col)))
 	}
 	return v
+}
+
+// plainText reports whether s is valid UTF-8 without control characters,
+// in one loop over its bytes: the check checkText makes of every cell.
+// Control characters are C0 and DEL, which are single bytes in UTF-8, and
+// C1 (U+0080 to U+009F), which UTF-8 writes as C2 80 to C2 9F.
+func plainText(s string) bool {
+	ascii := true
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c < 0x20 || c == 0x7f:
+			return false
+		case c == 0xC2 && i+1 < len(s) && s[i+1] >= 0x80 && s[i+1] < 0xA0:
+			return false
+		case c >= 0x80:
+			ascii = false
+		}
+	}
+	return ascii || utf8.ValidString(s)
 }
 
 // newRecord checks one row's cells without the store: every problem the core

@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 	"testing"
 )
 
@@ -166,6 +168,20 @@ func FuzzXMLScanner(f *testing.F) {
 			if want[i] != got[i] {
 				t.Fatalf("token %d: %+v, want %+v", i, got[i], want[i])
 			}
+		}
+	})
+}
+
+// FuzzPlainText checks checkText's one-loop test against the checks it
+// stands for.
+func FuzzPlainText(f *testing.F) {
+	for _, s := range []string{"", "Ada", "Müller", "山田", "a\tb", "a\x7fb", "a\u0085b", "\xc2", "\xc2\x9f", "é\n", "\xff", "x\u009fy", "\u00a0"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		want := utf8.ValidString(s) && !strings.ContainsFunc(s, unicode.IsControl)
+		if got := plainText(s); got != want {
+			t.Fatalf("plainText(%q) = %v, want %v", s, got, want)
 		}
 	})
 }

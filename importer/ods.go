@@ -51,11 +51,17 @@ func newODSSource(file io.ReaderAt, size int64, limit int64) (RowSource, error) 
 	if err != nil {
 		return nil, unreadable(FormatODS, "the ZIP archive is damaged", err)
 	}
-	var content *zip.File
+	var content, manifest *zip.File
 	for _, f := range zr.File {
-		if f.Name == "content.xml" {
+		switch f.Name {
+		case "content.xml":
 			content = f
+		case "META-INF/manifest.xml":
+			manifest = f
 		}
+	}
+	if manifest != nil && encryptedODF(manifest) {
+		return nil, unreadable(FormatODS, "the file is password-protected: save it without a password", nil)
 	}
 	if content == nil {
 		return nil, unreadable(FormatODS, "the document has no content.xml", nil)
@@ -63,13 +69,35 @@ func newODSSource(file io.ReaderAt, size int64, limit int64) (RowSource, error) 
 	if content.UncompressedSize64 > uint64(limit) {
 		return nil, &LimitError{What: "uncompressed size", Limit: limit}
 	}
-	// A password-protected document's content.xml is encrypted: it fails
-	// to parse as XML and is reported as unreadable then.
 	rc, err := content.Open()
 	if err != nil {
 		return nil, unreadable(FormatODS, "cannot open content.xml", err)
 	}
 	return newODSReader(rc, limit), nil
+}
+
+// encryptedODF reports whether the manifest of an ODF package describes
+// encrypted entries (a document saved with a password): each has a
+// manifest:encryption-data element.
+func encryptedODF(manifest *zip.File) bool {
+	if manifest.UncompressedSize64 > 1<<20 {
+		return false
+	}
+	rc, err := manifest.Open()
+	if err != nil {
+		return false
+	}
+	defer rc.Close()
+	dec := xml.NewDecoder(io.LimitReader(rc, 1<<20))
+	for {
+		tok, err := dec.RawToken()
+		if err != nil {
+			return false
+		}
+		if se, ok := tok.(xml.StartElement); ok && se.Name.Local == "encryption-data" {
+			return true
+		}
+	}
 }
 
 // newODSReader reads rows from a content.xml stream, stopping with a
