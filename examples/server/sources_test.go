@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"database/sql"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -22,6 +21,7 @@ import (
 
 	"github.com/rollcall/rollcall/groups"
 	"github.com/rollcall/rollcall/scim"
+	"github.com/rollcall/rollcall/storage/sqlstore/sqlstoretest"
 )
 
 const testSCIMToken = "test-scim-token-0123456789"
@@ -340,37 +340,12 @@ func TestRestartKeepsData(t *testing.T) {
 }
 
 // TestRestartKeepsDataPostgres runs the server on PostgreSQL, in a schema of
-// its own, when one answers at $ROLLCALL_TEST_POSTGRES (as storage/sqlstore's
-// tests do).
+// its own (see storage/sqlstore/sqlstoretest).
 func TestRestartKeepsDataPostgres(t *testing.T) {
-	dsn := os.Getenv("ROLLCALL_TEST_POSTGRES")
-	if dsn == "" {
-		dsn = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-	}
-	admin, err := sql.Open("pgx", dsn)
-	require.NoError(t, err)
-	defer admin.Close()
-	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Second)
-	defer cancel()
-	if err := admin.PingContext(ctx); err != nil {
-		if os.Getenv("ROLLCALL_REQUIRE_POSTGRES") == "1" {
-			t.Fatalf("PostgreSQL at %s: %v", dsn, err)
-		}
-		t.Skipf("PostgreSQL is not reachable at $ROLLCALL_TEST_POSTGRES (%s): %v", dsn, err)
-	}
-	schema := fmt.Sprintf("rollcall_server_test_%d", time.Now().UnixNano())
-	_, err = admin.ExecContext(t.Context(), "CREATE SCHEMA "+schema)
-	require.NoError(t, err)
-	t.Cleanup(func() { _, _ = admin.ExecContext(context.Background(), "DROP SCHEMA "+schema+" CASCADE") })
-	u, err := url.Parse(dsn)
-	require.NoError(t, err)
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-
-	stderr := restartKeepsData(t, []string{"-postgres", u.String()})
+	dsn := sqlstoretest.DSN(t)
+	stderr := restartKeepsData(t, []string{"-postgres", dsn})
 	assert.Contains(t, stderr, "store=postgres")
-	assert.NotContains(t, stderr, u.String(), "the DSN is never logged")
+	assert.NotContains(t, stderr, dsn, "the DSN is never logged")
 }
 
 // restartKeepsData runs the server with the store flags, creates a user,
