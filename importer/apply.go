@@ -253,8 +253,10 @@ func (p *planner) finish(ctx context.Context) error {
 
 // findMissing finds the active users the file does not list (rows with
 // errors count as listed), less the protected ones, and refuses more than
-// the threshold. A user without an email (provisioned by SCIM with a
-// userName only, say) can never be listed, so is never missing.
+// the threshold. A row lists the user of its email, and the user whose
+// userName it is (the row is an error then, but names that user). A user
+// without an email (provisioned by SCIM with a userName only, say) is never
+// missing: no row can list them by their email.
 func (p *planner) findMissing(ctx context.Context) error {
 	active := 0
 	for _, u := range p.users {
@@ -262,7 +264,7 @@ func (p *planner) findMissing(ctx context.Context) error {
 			continue
 		}
 		active++
-		if u.Email == "" || p.listed[identity.NormalizeEmail(u.Email)] {
+		if u.Email == "" || p.listed[identity.NormalizeEmail(u.Email)] || p.listed[identity.NormalizeUserName(u.UserName)] {
 			continue
 		}
 		if p.im.cfg.Protect != nil && p.im.cfg.Protect(ctx, p.rd, u) {

@@ -2,6 +2,7 @@ package importer
 
 import (
 	"fmt"
+	"iter"
 	"slices"
 	"strings"
 	"unicode"
@@ -312,13 +313,75 @@ func (r *record) parseGroups(names []string, v string) []string {
 	if strings.TrimSpace(v) == "" {
 		return names
 	}
-	for n := range strings.SplitSeq(v, ",") {
+	for n := range splitGroups(v) {
 		n = r.checkText(ColGroups, n, maxName)
 		if n != "" && !slices.ContainsFunc(names, func(m string) bool { return groups.SameName(m, n) }) {
 			names = append(names, n)
 		}
 	}
 	return names
+}
+
+// splitGroups yields the names of a groups cell: separated by commas, each
+// trimmed by the caller. A name that holds a comma is written in double
+// quotes, a quote in it doubled, as in CSV: "Sales, EMEA", Support. A quote
+// anywhere but at the start of a name is text.
+func splitGroups(v string) iter.Seq[string] {
+	return func(yield func(string) bool) {
+		for v != "" {
+			rest := strings.TrimLeft(v, " \t")
+			var name string
+			if strings.HasPrefix(rest, `"`) {
+				var b strings.Builder
+				i := 1
+				for i < len(rest) {
+					if rest[i] == '"' {
+						if i+1 < len(rest) && rest[i+1] == '"' {
+							b.WriteByte('"')
+							i += 2
+							continue
+						}
+						i++
+						break
+					}
+					b.WriteByte(rest[i])
+					i++
+				}
+				// Text after the closing quote, up to the comma, belongs
+				// to the name too (as csv's LazyQuotes reads it).
+				tail, after, found := strings.Cut(rest[i:], ",")
+				name = b.String() + tail
+				if !yield(name) {
+					return
+				}
+				if !found {
+					return
+				}
+				v = after
+				continue
+			}
+			name, v, _ = strings.Cut(v, ",")
+			if !yield(name) {
+				return
+			}
+		}
+	}
+}
+
+// joinGroups writes group names as splitGroups reads them.
+func joinGroups(names []string) string {
+	var b strings.Builder
+	for i, n := range names {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		if strings.Contains(n, ",") || strings.HasPrefix(strings.TrimLeft(n, " \t"), `"`) {
+			b.WriteString(`"` + strings.ReplaceAll(n, `"`, `""`) + `"`)
+		} else {
+			b.WriteString(n)
+		}
+	}
+	return b.String()
 }
 
 // parseBool reads the usual spellings of a yes or no, in English and German.

@@ -16,7 +16,8 @@ import (
 
 // Export writes every user of the tenant, active and deactivated, in the
 // import's columns (Columns), as format "csv" or "xlsx". Groups are the
-// user's internal groups, comma-separated. Importing the export again with
+// user's internal groups, comma-separated; a name that holds a comma is
+// quoted ("Sales, EMEA"). Importing the export again with
 // Update reports every row as skipped. A CSV export starts with a UTF-8 BOM
 // (so that Excel reads it as UTF-8) and neutralises formula injection: a
 // cell that starts with = + - @, a tab or a carriage return gets a quote in
@@ -66,7 +67,7 @@ func exportRow(u identity.User, gs []identity.Group) []string {
 	}
 	return []string{u.Email, u.GivenName, u.FamilyName, u.DisplayName,
 		u.Attributes[identity.AttrDepartment], u.Attributes[identity.AttrPhone], u.Attributes[identity.AttrEmployeeNumber],
-		active, strings.Join(names, ", ")}
+		active, joinGroups(names)}
 }
 
 // Template writes an import template as format "csv" or "xlsx": the header

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"unicode"
@@ -184,4 +185,49 @@ func FuzzPlainText(f *testing.F) {
 			t.Fatalf("plainText(%q) = %v, want %v", s, got, want)
 		}
 	})
+}
+
+// FuzzGroupsCell checks that group names survive joinGroups and
+// splitGroups, as they must between an export and an import.
+func FuzzGroupsCell(f *testing.F) {
+	f.Add("Sales, EMEA", "Support", `"Quoted" team`)
+	f.Add(`a"b`, ",", `""`)
+	f.Add("x", "", "y")
+	f.Fuzz(func(t *testing.T, a, b, c string) {
+		var names []string
+		for _, n := range []string{a, b, c} {
+			if n = strings.TrimSpace(n); n != "" && plainText(n) {
+				names = append(names, n)
+			}
+		}
+		var got []string
+		for n := range splitGroups(joinGroups(names)) {
+			if n = strings.TrimSpace(n); n != "" {
+				got = append(got, n)
+			}
+		}
+		if !slices.Equal(got, names) {
+			t.Fatalf("names %q became %q through %q", names, got, joinGroups(names))
+		}
+	})
+}
+
+func TestSplitGroups(t *testing.T) {
+	for cell, want := range map[string][]string{
+		"Sales, EMEA":            {"Sales", " EMEA"},
+		`"Sales, EMEA", Support`: {"Sales, EMEA", " Support"},
+		` "Sales, EMEA" ,x`:      {"Sales, EMEA ", "x"},
+		`"say ""hi""",b`:         {`say "hi"`, "b"},
+		`O"Brien,"open`:          {`O"Brien`, "open"},
+		"a,,b,":                  {"a", "", "b"},
+		`"unterminated, quote`:   {"unterminated, quote"},
+	} {
+		var got []string
+		for n := range splitGroups(cell) {
+			got = append(got, n)
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("splitGroups(%q) = %q, want %q", cell, got, want)
+		}
+	}
 }

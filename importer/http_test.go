@@ -126,7 +126,7 @@ func TestExportThenImportSkipsEveryRow(t *testing.T) {
 			e.mustRun(t, "seed.csv", "email,first name,last name,display name,department,phone,employee number,active,groups\n"+
 				"ada@acme.example,Ada,Lövelace,,=cmd|' /C calc'!A0,+49 30 1234,007,true,\"Berlin, Staff\"\n"+
 				"bob@acme.example,Bob,山田,Bob Y.,@SUM(1),0301234,-12,false,\n"+
-				"cy@acme.example,Łukasz,Müller,,\tTab,,,1,Staff\n", importer.Options{})
+				"cy@acme.example,Łukasz,Müller,,\tTab,,,1,"+`"Staff,""Sales, EMEA"", """"""Quoted"""" team"""`+"\n", importer.Options{})
 			// An external group stays out of the export.
 			ext, _ := e.dir.CreateGroup(context.Background(), "scim", "Okta", "")
 			e.dir.AddMember(context.Background(), "scim", ext.ID, e.user(t, "ada@acme.example").ID)
@@ -158,6 +158,16 @@ func TestExportThenImportSkipsEveryRow(t *testing.T) {
 			}
 			if !slices.Equal(res.Skipped, []int{2, 3, 4}) || res.Rows != 3 {
 				t.Fatalf("%s", body)
+			}
+			// Names with a comma or a leading quote came through whole.
+			gs, err := e.dir.Reader().UserGroups(context.Background(), e.user(t, "cy@acme.example").ID)
+			var names []string
+			for _, g := range gs {
+				names = append(names, g.Name)
+			}
+			slices.Sort(names)
+			if err != nil || !slices.Equal(names, []string{`"Quoted" team`, "Sales, EMEA", "Staff"}) {
+				t.Fatalf("cy's groups %q, %v", names, err)
 			}
 		})
 	}
