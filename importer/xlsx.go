@@ -31,6 +31,10 @@ type xlsxSource struct {
 	row  int
 }
 
+// xlsxInMemory is the size of the largest part of an XLSX file that
+// excelize reads into memory: files of up to some 30,000 rows.
+const xlsxInMemory = 4 << 20
+
 func newXLSXSource(file io.ReaderAt, size int64, limit int64) (RowSource, error) {
 	zr, err := zip.NewReader(file, size)
 	if err != nil {
@@ -40,8 +44,13 @@ func newXLSXSource(file io.ReaderAt, size int64, limit int64) (RowSource, error)
 		return nil, err
 	}
 	f, err := excelize.OpenReader(io.NewSectionReader(file, 0, size), excelize.Options{
-		UnzipSizeLimit:    limit,
-		UnzipXMLSizeLimit: min(limit, 16<<20),
+		UnzipSizeLimit: limit,
+		// excelize keeps a part up to this size in memory and puts a
+		// larger one in a temporary file. A shared-strings part in memory
+		// is decoded whole (about 200 MB at peak for 100k rows); from a
+		// file, excelize keeps only each string's offset and reads it
+		// when a cell needs it: 60 MB, for a third more time.
+		UnzipXMLSizeLimit: min(limit, xlsxInMemory),
 		// The built-in date formats 14 and 22 (what Excel gives a typed
 		// date) show in the reader's locale; excelize writes them
 		// mm-dd-yy. Read them as ISO dates, as the other formats are.
