@@ -85,3 +85,17 @@ func (e *ConflictError) Error() string {
 
 // Is makes errors.Is(err, ErrConflict) true.
 func (e *ConflictError) Is(target error) bool { return target == ErrConflict }
+
+// ItemError is the error of one item of a list that a call stores all or
+// nothing (Tx.CreateUsers, UserStore.CreateUsers): Index is the item's
+// position in the list, and Err its error, a *ValidationError or a
+// *ConflictError say, which errors.Is and errors.As find through it.
+type ItemError struct {
+	Index int
+	Err   error
+}
+
+func (e *ItemError) Error() string { return fmt.Sprintf("item %d: %v", e.Index, e.Err) }
+
+// Unwrap returns the item's error.
+func (e *ItemError) Unwrap() error { return e.Err }

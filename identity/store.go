@@ -33,6 +33,13 @@ type UserStore interface {
 	// if u.ID is empty) and Version 1. It returns a *ConflictError if the ID,
 	// email, userName or externalID is taken, compared in normalised form.
 	CreateUser(ctx context.Context, u User) (User, error)
+	// CreateUsers stores new users, all or none: CreateUser for many users,
+	// which a store may do in far fewer writes. It returns them as stored,
+	// in the order given. If a user's ID, email, userName or externalID is
+	// taken, by a stored user or by a user before it in the list, it stores
+	// nobody and returns the *ConflictError of the first such user in an
+	// *ItemError with its index.
+	CreateUsers(ctx context.Context, users []User) ([]User, error)
 	// User returns the user with the id, or ErrNotFound.
 	User(ctx context.Context, id string) (User, error)
 	// UserByEmail returns the user whose email equals email under

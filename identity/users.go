@@ -60,6 +60,94 @@ func (tx *Tx) createUser(ctx context.Context, u User, opts CreateOptions) (User,
 	return created, nil
 }
 
+// NewUser is one user for Tx.CreateUsers, with the options CreateUser would
+// take for it.
+type NewUser struct {
+	User    User
+	Options CreateOptions
+}
+
+// CreateUsers creates users as CreateUser creates each, all or none, through
+// the store's bulk path; they are all created at the same time. It returns
+// them in the order given and records a UserCreated event for each, in that
+// order. It returns ErrNotAllowed if the
+// source may not create users. For a user that cannot be created it returns
+// that user's error in an *ItemError with its index in users: a
+// *ValidationError for bad fields (every user is checked before any is
+// stored), or a *ConflictError if its email, userName or externalID is taken
+// by a stored user or by a user before it in the list, or if its subject is
+// linked already or is the subject of a user before it. Then nobody is
+// created and no event recorded.
+func (tx *Tx) CreateUsers(ctx context.Context, users []NewUser) ([]User, error) {
+	if !tx.policy.Create {
+		return nil, fmt.Errorf("identity: source %q may not create users: %w", tx.source, ErrNotAllowed)
+	}
+	if len(users) == 0 {
+		return nil, nil
+	}
+	now := tx.now()
+	batch := make([]User, len(users))
+	var subjects map[string]struct{}
+	for i, nu := range users {
+		u := nu.User.Clone()
+		if err := normalizeUser(&u); err != nil {
+			return nil, fmt.Errorf("identity: create users: %w", &ItemError{Index: i, Err: err})
+		}
+		u.ID, u.Version = "", 0
+		u.Active = !nu.Options.Inactive
+		if tx.policy.VerifiesEmail && u.Email != "" {
+			u.EmailVerified = true
+		}
+		u.Created, u.Updated = now, now
+		batch[i] = u
+		if subject := nu.Options.Subject; subject != "" {
+			if subjects == nil {
+				subjects = make(map[string]struct{})
+			}
+			if _, ok := subjects[subject]; ok {
+				return nil, fmt.Errorf("identity: create users: %w",
+					&ItemError{Index: i, Err: &ConflictError{Resource: "link", Field: "subject"}})
+			}
+			subjects[subject] = struct{}{}
+		}
+	}
+	created, err := tx.store.CreateUsers(ctx, batch)
+	if err != nil {
+		return nil, fmt.Errorf("identity: create users: %w", err)
+	}
+	if len(created) != len(batch) {
+		return nil, fmt.Errorf("identity: create users: the store returned %d users for %d", len(created), len(batch))
+	}
+	for i, nu := range users {
+		if nu.Options.Subject == "" {
+			continue
+		}
+		l := Link{Source: tx.source, Subject: nu.Options.Subject, UserID: created[i].ID, Created: now}
+		if err := tx.store.CreateLink(ctx, l); err != nil {
+			err = &ItemError{Index: i, Err: err}
+			if uerr := tx.deleteCreated(ctx, created); uerr != nil {
+				return nil, fmt.Errorf("identity: link new users: %w (and removing the users created failed: %v)", err, uerr)
+			}
+			return nil, fmt.Errorf("identity: link new users: %w", err)
+		}
+	}
+	for _, u := range created {
+		tx.emit(UserCreated, u.ID, "")
+	}
+	return created, nil
+}
+
+// deleteCreated removes the users CreateUsers created, with their links,
+// when one of them cannot be linked.
+func (tx *Tx) deleteCreated(ctx context.Context, users []User) error {
+	for _, u := range users {
+		if err := tx.store.DeleteUser(ctx, u.ID); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // UpdateUser changes a user atomically: fn gets a copy of the stored user and
 // changes it. ifVersion, when not zero, must equal the stored version (an
 // If-Match ETag), else ErrVersionMismatch. A change that leaves the user as it

@@ -150,6 +150,26 @@ func (d *data) createUser(l *undoLog, u identity.User) (identity.User, error) {
 	return u.Clone(), nil
 }
 
+// createUsers creates the users in order, all or none: when one conflicts,
+// it undoes those it created before.
+func (d *data) createUsers(l *undoLog, users []identity.User) ([]identity.User, error) {
+	if l == nil {
+		// Outside a transaction, a log of the call's own.
+		l = &undoLog{}
+	}
+	mark := l.mark()
+	out := make([]identity.User, len(users))
+	for i, u := range users {
+		created, err := d.createUser(l, u)
+		if err != nil {
+			l.rollback(mark)
+			return nil, &identity.ItemError{Index: i, Err: err}
+		}
+		out[i] = created
+	}
+	return out, nil
+}
+
 func (d *data) user(id string) (identity.User, error) {
 	u := d.users[id]
 	if u == nil {

@@ -59,6 +59,11 @@ func (s *Store) CreateUser(ctx context.Context, u identity.User) (identity.User,
 	return write(ctx, s, func(d *data) (identity.User, error) { return d.createUser(nil, u) })
 }
 
+// CreateUsers implements identity.UserStore.
+func (s *Store) CreateUsers(ctx context.Context, users []identity.User) ([]identity.User, error) {
+	return write(ctx, s, func(d *data) ([]identity.User, error) { return d.createUsers(nil, users) })
+}
+
 // User implements identity.UserStore.
 func (s *Store) User(ctx context.Context, id string) (identity.User, error) {
 	return read(ctx, s, func(d *data) (identity.User, error) { return d.user(id) })
@@ -298,6 +303,13 @@ func (t *txStore) CreateUser(ctx context.Context, u identity.User) (identity.Use
 		return identity.User{}, err
 	}
 	return t.d.createUser(t.log, u)
+}
+
+func (t *txStore) CreateUsers(ctx context.Context, users []identity.User) ([]identity.User, error) {
+	if err := t.check(ctx); err != nil {
+		return nil, err
+	}
+	return t.d.createUsers(t.log, users)
 }
 
 func (t *txStore) User(ctx context.Context, id string) (identity.User, error) {

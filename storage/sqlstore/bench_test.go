@@ -6,6 +6,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -337,4 +338,138 @@ func BenchmarkAddMembers(b *testing.B) {
 			})
 		}
 	}
+}
+
+// importUsers returns n users such as a file import creates: an email that
+// is also the userName, names, and five attributes.
+func importUsers(n int) []identity.User {
+	now := time.Now()
+	users := make([]identity.User, n)
+	for i := range users {
+		email := fmt.Sprintf("user%06d@example.com", i)
+		users[i] = identity.User{
+			UserName: email, Email: email, GivenName: "Françoise", FamilyName: fmt.Sprintf("O'Brien %d", i%1000),
+			Active: i%10 != 0,
+			Attributes: map[string]string{
+				identity.AttrDepartment: fmt.Sprintf("Dept %d", i%50), identity.AttrPhone: fmt.Sprintf("(555) %03d-%04d", i%1000, i%10000),
+				identity.AttrEmployeeNumber: fmt.Sprint(100_000 + i), "hireDate": "2017-04-06", "zip": fmt.Sprint(10_000 + i%90_000),
+			},
+			Created: now, Updated: now,
+		}
+	}
+	return users
+}
+
+// BenchmarkCreateUsers creates 100,000 users in one transaction of a SQLite
+// file, with CreateUser once per user and with one CreateUsers.
+func BenchmarkCreateUsers(b *testing.B) {
+	if testing.Short() {
+		b.Skip("100k users: not with -short")
+	}
+	const total = 100_000
+	ways := []struct {
+		name   string
+		create func(ctx context.Context, tx identity.Store, users []identity.User) (int, error)
+	}{
+		{"CreateUser", func(ctx context.Context, tx identity.Store, users []identity.User) (int, error) {
+			for i, u := range users {
+				if _, err := tx.CreateUser(ctx, u); err != nil {
+					return i, err
+				}
+			}
+			return len(users), nil
+		}},
+		{"CreateUsers", func(ctx context.Context, tx identity.Store, users []identity.User) (int, error) {
+			created, err := tx.CreateUsers(ctx, users)
+			return len(created), err
+		}},
+	}
+	users := importUsers(total)
+	for _, w := range ways {
+		b.Run(w.name, func(b *testing.B) {
+			ctx := context.Background()
+			var elapsed time.Duration
+			for range b.N {
+				b.StopTimer()
+				s := openSQLiteFile(b, Options{}).Tenant("bench")
+				b.StartTimer()
+				t0 := time.Now()
+				err := s.Tx(ctx, func(ctx context.Context, tx identity.Store) error {
+					n, err := w.create(ctx, tx, users)
+					if err == nil && n != total {
+						err = fmt.Errorf("%d users created, want %d", n, total)
+					}
+					return err
+				})
+				elapsed += time.Since(t0)
+				b.StopTimer()
+				if err != nil {
+					b.Fatal(err)
+				}
+				if p, err := s.ListUsers(ctx, identity.UserQuery{Limit: 1}); err != nil || p.Total != total {
+					b.Fatalf("ListUsers: Total %d, %v; want %d", p.Total, err, total)
+				}
+				b.StartTimer()
+			}
+			b.ReportMetric(float64(elapsed.Nanoseconds())/float64(total*b.N), "ns/user")
+		})
+	}
+}
+
+// BenchmarkAppendEvents appends 250,000 events in one call in one
+// transaction of a SQLite file, as an import of 100,000 users with 150,000
+// memberships records them.
+func BenchmarkAppendEvents(b *testing.B) {
+	const total = 250_000
+	now := time.Now()
+	events := make([]identity.Event, total)
+	for i := range events {
+		events[i] = identity.Event{Type: identity.UserCreated, Source: identity.SourceImport, UserID: identity.NewID(), Time: now}
+		if i >= 100_000 {
+			events[i].Type, events[i].GroupID = identity.MemberAdded, identity.NewID()
+		}
+	}
+	ctx := context.Background()
+	var elapsed time.Duration
+	for range b.N {
+		b.StopTimer()
+		s := openSQLiteFile(b, Options{}).Tenant("bench")
+		b.StartTimer()
+		t0 := time.Now()
+		err := s.Tx(ctx, func(ctx context.Context, tx identity.Store) error {
+			return tx.(identity.EventLog).AppendEvents(ctx, events)
+		})
+		elapsed += time.Since(t0)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if events[total-1].Seq != total {
+			b.Fatalf("the last event has Seq %d, want %d", events[total-1].Seq, total)
+		}
+	}
+	b.ReportMetric(float64(elapsed.Nanoseconds())/float64(total*b.N), "ns/event")
+}
+
+// BenchmarkAttributesJSON writes the attributes of the users an import
+// creates, with json.Marshal and with attributesJSON.
+func BenchmarkAttributesJSON(b *testing.B) {
+	users := importUsers(1_000)
+	users[1].Attributes[identity.AttrDepartment] = "東京"
+	users[2].Attributes[identity.AttrDepartment] = "R&D"
+	b.Run("json.Marshal", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; b.Loop(); i++ {
+			if out, _ := json.Marshal(users[i%len(users)].Attributes); len(out) == 0 {
+				b.Fatal("no output")
+			}
+		}
+	})
+	b.Run("attributesJSON", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; b.Loop(); i++ {
+			if out := attributesJSON(users[i%len(users)].Attributes); len(out) == 0 {
+				b.Fatal("no output")
+			}
+		}
+	})
 }

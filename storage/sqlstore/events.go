@@ -14,8 +14,9 @@ import (
 // import, a sync) records its events in few statements, not one per event.
 const eventBatch = 64
 
-// insertEventsQuery returns the INSERT of n events.
-func insertEventsQuery(n int) string {
+// insertEventsQuery returns the INSERT of n events in the dialect: in
+// PostgreSQL it returns their cursors (see insertEvents).
+func insertEventsQuery(d Dialect, n int) string {
 	var b strings.Builder
 	b.WriteString("INSERT INTO rollcall_events (tenant, type, source, user_id, group_id, fields, time) VALUES ")
 	for i := range n {
@@ -24,13 +25,19 @@ func insertEventsQuery(n int) string {
 		}
 		b.WriteString("(?, ?, ?, ?, ?, ?, ?)")
 	}
-	b.WriteString(" RETURNING seq")
+	if d == Postgres {
+		b.WriteString(" RETURNING seq")
+	}
 	return b.String()
 }
 
 var (
-	insertEventFull = prep(insertEventsQuery(eventBatch))
-	selectEvents    = prep("SELECT seq, type, source, user_id, group_id, fields, time FROM rollcall_events " +
+	// insertEventFull writes a whole batch; SQLite prepares it once.
+	insertEventFull = map[Dialect]string{
+		SQLite:   prep(insertEventsQuery(SQLite, eventBatch)),
+		Postgres: insertEventsQuery(Postgres, eventBatch),
+	}
+	selectEvents = prep("SELECT seq, type, source, user_id, group_id, fields, time FROM rollcall_events " +
 		"WHERE tenant = ? AND seq > ? ORDER BY seq LIMIT ?")
 )
 
@@ -65,9 +72,9 @@ func (s *Store) AppendEvents(ctx context.Context, events []identity.Event) error
 		}
 		for start := 0; start < len(events); start += eventBatch {
 			chunk := events[start:min(start+eventBatch, len(events))]
-			query := insertEventFull
+			query := insertEventFull[c.d]
 			if len(chunk) < eventBatch {
-				query = insertEventsQuery(len(chunk))
+				query = insertEventsQuery(c.d, len(chunk))
 			}
 			args := make([]any, 0, 7*len(chunk))
 			for _, e := range chunk {
@@ -91,10 +98,35 @@ func (s *Store) AppendEvents(ctx context.Context, events []identity.Event) error
 
 // insertEvents runs one INSERT of events and fills seqs with the cursors it
 // assigned, in the order of the rows. Both databases number the rows of one
-// VALUES list in order (SQLite inserts them one by one; PostgreSQL evaluates
-// nextval row by row), and RETURNING need not list them in that order, so
-// the cursors are sorted.
+// VALUES list in order. In SQLite the numbers of one INSERT are consecutive:
+// AUTOINCREMENT gives each row one more than the largest seq the table has
+// ever held, and the one writer inserts the rows one after another; so the
+// last row's number, which the INSERT reports, tells them all. In
+// PostgreSQL, where another tenant's events may take numbers from the
+// sequence at the same time, the INSERT returns each row's cursor; RETURNING
+// need not list them in order, so they are sorted.
 func (s *Store) insertEvents(ctx context.Context, c conn, query string, args []any, seqs []int64) error {
+	if c.d == SQLite {
+		res, err := c.exec(ctx, query, args...)
+		if err != nil {
+			return c.d.mapErr(err, "append events")
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return c.d.mapErr(err, "append events")
+		}
+		last, err := res.LastInsertId()
+		if err != nil {
+			return c.d.mapErr(err, "append events")
+		}
+		if n != int64(len(seqs)) {
+			return fmt.Errorf("sqlstore: append events: %d rows inserted for %d events", n, len(seqs))
+		}
+		for i := range seqs {
+			seqs[i] = last - int64(len(seqs)-1-i)
+		}
+		return nil
+	}
 	rows, err := c.query(ctx, query, args...)
 	if err != nil {
 		return c.d.mapErr(err, "append events")

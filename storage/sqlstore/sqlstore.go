@@ -13,9 +13,9 @@
 // Transactions: a SQLite database has one writer at a time; OpenSQLite gives
 // writes one connection and reads a pool of their own (WAL). In PostgreSQL,
 // Store.Tx runs at SERIALIZABLE and the other methods at READ COMMITTED with
-// row locks where they read and write (AddMembers at REPEATABLE READ); a
-// serialization failure or a deadlock is retried, at most Options.MaxRetries
-// times, calling fn again.
+// row locks where they read and write (AddMembers and CreateUsers at
+// REPEATABLE READ); a serialization failure or a deadlock is retried, at
+// most Options.MaxRetries times, calling fn again.
 package sqlstore
 
 import (
@@ -104,7 +104,9 @@ type DB struct {
 // connection, gone when the DB is closed. A file is opened in WAL mode with
 // synchronous=NORMAL, a busy timeout of 5 s, foreign keys on and a page cache
 // of up to 16 MiB per connection; writes go through one connection (BEGIN
-// IMMEDIATE), reads through a pool of up to max(4, GOMAXPROCS) read-only
+// IMMEDIATE) that keeps its temporary files in memory (temp_store=MEMORY: a
+// statement that writes many rows journals the pages it changes there, not
+// in a temporary file), reads through a pool of up to max(4, GOMAXPROCS) read-only
 // connections. Path may also be a "file:" URI (not an in-memory one).
 func OpenSQLite(ctx context.Context, path string, opts Options) (*DB, error) {
 	if strings.Contains(path, "?") && !strings.HasPrefix(path, "file:") {
@@ -130,7 +132,7 @@ func OpenSQLite(ctx context.Context, path string, opts Options) (*DB, error) {
 		db.SetConnMaxIdleTime(0)
 		return db, nil
 	}
-	w, err := open("&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_txlock=immediate", 1)
+	w, err := open("&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=temp_store(2)&_txlock=immediate", 1)
 	if err != nil {
 		return nil, err
 	}
@@ -173,9 +175,12 @@ func OpenPostgres(ctx context.Context, dsn string, opts Options) (*DB, error) {
 //
 // For SQLite the host should open db as OpenSQLite does: with
 // _pragma=busy_timeout(5000), _pragma=foreign_keys(1), _txlock=immediate and,
-// for a file, _pragma=journal_mode(WAL); and for ":memory:" with
-// SetMaxOpenConns(1). Without _txlock=immediate, concurrent writers fail with
-// SQLITE_BUSY more often and are retried.
+// for a file, _pragma=journal_mode(WAL) and _pragma=temp_store(2); and for
+// ":memory:" with SetMaxOpenConns(1). Without _txlock=immediate, concurrent
+// writers fail with SQLITE_BUSY more often and are retried; without
+// temp_store(2), the statements that write many rows (CreateUsers,
+// AddMembers) spill their statement journals to temporary files, which is
+// slower.
 func New(ctx context.Context, db *sql.DB, dialect Dialect, opts Options) (*DB, error) {
 	if db == nil {
 		return nil, errors.New("sqlstore: New: nil *sql.DB")

@@ -68,6 +68,11 @@ func Run(t *testing.T, newBackend func(t *testing.T) Opener) {
 		{"UserConflicts", testUserConflicts},
 		{"UserEmptyUniqueValues", testUserEmptyUniqueValues},
 		{"UserLookups", testUserLookups},
+		{"CreateUsers", testCreateUsers},
+		{"CreateUsersStoredConflicts", testCreateUsersStoredConflicts},
+		{"CreateUsersListConflicts", testCreateUsersListConflicts},
+		{"CreateUsersTx", testCreateUsersTx},
+		{"CreateUsersTenants", testCreateUsersTenants},
 		{"Links", testLinks},
 		{"Invitations", testInvitations},
 		{"DeleteUser", testDeleteUser},
@@ -93,6 +98,7 @@ func Run(t *testing.T, newBackend func(t *testing.T) Opener) {
 		{"ConcurrentAddMembers", testConcurrentAddMembers},
 		{"ConcurrentUpdateUser", testConcurrentUpdateUser},
 		{"ConcurrentCreateUser", testConcurrentCreateUser},
+		{"ConcurrentCreateUsers", testConcurrentCreateUsers},
 		{"ConcurrentTxCreate", testConcurrentTxCreate},
 	}
 	for _, c := range cases {
