@@ -501,17 +501,45 @@ func (p *planner) planGroups(ctx context.Context, st *step, i int) error {
 // group by group, then deactivations.
 func (p *planner) execute(ctx context.Context, tx *identity.Tx) error {
 	done := 0
+	var create []int
 	for i := range p.steps {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if err := p.executeRow(ctx, tx, &p.steps[i]); err != nil {
-			return err
+		st := &p.steps[i]
+		switch st.out {
+		case created:
+			create = append(create, i)
+			continue
+		case updated:
+			if err := p.update(ctx, tx, st); err != nil {
+				return err
+			}
 		}
 		// Memberships are counted with their rows' users: they are few
 		// statements per group.
-		done++
-		if done < len(p.steps) {
+		if done++; done < len(p.steps) {
+			p.progress("apply", done, len(p.steps))
+		}
+	}
+	for len(create) > 0 {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		chunk := create[:min(len(create), createChunk)]
+		refused, err := p.create(ctx, tx, chunk)
+		if err != nil {
+			return err
+		}
+		if refused >= 0 {
+			// Nobody was stored: the users before the refused one go in
+			// again without it.
+			create = append(slices.Clone(chunk[:refused]), create[refused+1:]...)
+			done++
+			continue
+		}
+		create = create[len(chunk):]
+		if done += len(chunk); done < len(p.steps) {
 			p.progress("apply", done, len(p.steps))
 		}
 	}
@@ -531,35 +559,56 @@ func (p *planner) execute(ctx context.Context, tx *identity.Tx) error {
 	return nil
 }
 
-func (p *planner) executeRow(ctx context.Context, tx *identity.Tx, st *step) error {
+// createChunk is how many new users one call of Tx.CreateUsers stores.
+const createChunk = 1000
+
+// create stores the new users of the steps idx in one call of the core,
+// all or none. If the core refuses one (a conflict no check could see), that
+// row fails, nobody is stored, and create returns its place in idx; else -1.
+func (p *planner) create(ctx context.Context, tx *identity.Tx, idx []int) (refused int, err error) {
+	users := make([]identity.NewUser, len(idx))
+	for j, i := range idx {
+		r := p.steps[i].r
+		users[j] = identity.NewUser{User: r.user(), Options: identity.CreateOptions{Inactive: r.active == no}}
+	}
+	stored, err := tx.CreateUsers(ctx, users)
+	if err == nil {
+		for j, i := range idx {
+			p.steps[i].id = stored[j].ID
+		}
+		return -1, nil
+	}
+	var ie *identity.ItemError
+	if !errors.As(err, &ie) || ie.Index < 0 || ie.Index >= len(idx) {
+		return 0, fmt.Errorf("importer: create users: %w", err)
+	}
+	if err := p.refused(ctx, &p.steps[idx[ie.Index]], ie.Err); err != nil {
+		return 0, err
+	}
+	return ie.Index, nil
+}
+
+// update changes an existing user as the plan says.
+func (p *planner) update(ctx context.Context, tx *identity.Tx, st *step) error {
 	r := st.r
-	switch st.out {
-	case created:
-		u, err := tx.CreateUser(ctx, r.user(), identity.CreateOptions{Inactive: r.active == no})
+	st.id = st.cur.ID
+	if st.userFields {
+		_, err := tx.UpdateUser(ctx, st.cur.ID, st.cur.Version, func(u *identity.User) error {
+			if p.opts.Update {
+				overwrite(u, r, p.header)
+			}
+			if st.restore {
+				u.Active = true
+			}
+			return nil
+		})
 		if err != nil {
 			return p.refused(ctx, st, err)
 		}
-		st.id = u.ID
-	case updated:
-		st.id = st.cur.ID
-		if st.userFields {
-			_, err := tx.UpdateUser(ctx, st.cur.ID, st.cur.Version, func(u *identity.User) error {
-				if p.opts.Update {
-					overwrite(u, r, p.header)
-				}
-				if st.restore {
-					u.Active = true
-				}
-				return nil
-			})
-			if err != nil {
-				return p.refused(ctx, st, err)
-			}
-		}
-		for _, g := range st.leave {
-			if _, err := tx.RemoveMember(ctx, g.ID, st.cur.ID); err != nil {
-				return fmt.Errorf("importer: row %d: remove from group %q: %w", r.row, g.Name, err)
-			}
+	}
+	for _, g := range st.leave {
+		if _, err := tx.RemoveMember(ctx, g.ID, st.cur.ID); err != nil {
+			return fmt.Errorf("importer: row %d: remove from group %q: %w", r.row, g.Name, err)
 		}
 	}
 	return nil

@@ -4,11 +4,13 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/rollcall/rollcall/groups"
 	"github.com/rollcall/rollcall/identity"
 	"github.com/rollcall/rollcall/importer"
+	"github.com/rollcall/rollcall/storage/memory"
 )
 
 // planEnv is a tenant with a user for every case the plan decides.
@@ -161,5 +163,63 @@ func TestPlanDecisions(t *testing.T) {
 	if counts[identity.UserCreated] != 2 || counts[identity.UserDeactivated] != 1 || counts[identity.UserRestored] != 1 ||
 		counts[identity.MemberAdded] != 5 || counts[identity.MemberRemoved] != 1 || counts[identity.GroupCreated] != 2 {
 		t.Errorf("events: %v", counts)
+	}
+}
+
+// lateStore creates a user with the email late@acme.example inside the
+// import's transaction just before the import stores its new users: a
+// conflict the plan could not see.
+type lateStore struct{ *memory.Store }
+
+type lateTx struct{ identity.Store }
+
+func (s lateStore) Tx(ctx context.Context, fn func(ctx context.Context, tx identity.Store) error) error {
+	return s.Store.Tx(ctx, func(ctx context.Context, tx identity.Store) error { return fn(ctx, lateTx{tx}) })
+}
+
+func (t lateTx) CreateUsers(ctx context.Context, users []identity.User) ([]identity.User, error) {
+	for _, u := range users {
+		if u.Email == "late@acme.example" {
+			if _, err := t.Store.CreateUser(ctx, identity.User{Email: "late@acme.example", UserName: "late@acme.example"}); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return t.Store.CreateUsers(ctx, users)
+}
+
+// TestCoreRefusesPlannedUser: the row the core refuses fails alone; the
+// users around it are created and join their group, the refused one not.
+func TestCoreRefusesPlannedUser(t *testing.T) {
+	ctx := context.Background()
+	dir, err := identity.New(lateStore{memory.New().Tenant("acme")}, identity.Config{Tenant: "acme"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	im, _ := importer.New(importer.Config{})
+	file := "email,groups\na@acme.example,Team\nb@acme.example,Team\nlate@acme.example,Team\nc@acme.example,Team\n"
+	res, err := im.Import(ctx, dir, strings.NewReader(file), int64(len(file)), importer.Options{Filename: "users.csv"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(res.Created, []int{2, 3, 5}) || !slices.Equal(res.Errors, []int{4}) ||
+		!slices.Equal(res.ErrorMessages[4][importer.ColEmail], []string{"Another user has this email."}) {
+		t.Fatalf("%s", jsonOf(t, res))
+	}
+	team, err := dir.Reader().GroupByName(ctx, "team")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, err := dir.Reader().ListUsers(ctx, identity.UserQuery{GroupID: team.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var members []string
+	for _, u := range page.Users {
+		members = append(members, u.Email)
+	}
+	slices.Sort(members)
+	if !slices.Equal(members, []string{"a@acme.example", "b@acme.example", "c@acme.example"}) {
+		t.Fatalf("Team: %v", members)
 	}
 }
