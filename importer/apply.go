@@ -54,10 +54,10 @@ func (im *Importer) apply(ctx context.Context, dir *identity.Directory, s *sheet
 
 // preview is a dry run: it reads, checks and plans the rows of src one by
 // one.
-func (im *Importer) preview(ctx context.Context, dir *identity.Directory, src RowSource, format string, opts Options) (*Result, error) {
+func (im *Importer) preview(ctx context.Context, dir *identity.Directory, src RowSource, format string, size int64, opts Options) (*Result, error) {
 	var p *planner
 	var rec record
-	err := im.rows(src, format, func(h *header) error {
+	err := im.rows(src, format, size, func(h *header) error {
 		p = im.newPlanner(dir, dir.Reader(), h, opts, false)
 		p.res = newResult(opts)
 		return p.preload(ctx, 0)

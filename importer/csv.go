@@ -250,6 +250,41 @@ const (
 func (l *fieldLimiter) Read(p []byte) (int, error) {
 	n, err := l.r.Read(p)
 	for i := 0; i < n; i++ {
+		if l.state == flFieldStart || l.state == flUnquoted {
+			// Outside quotes, count the delimiters up to the line's end or
+			// the next quote with the bytes package's fast loops.
+			seg := p[i:n]
+			if nl := bytes.IndexByte(seg, '\n'); nl >= 0 {
+				seg = seg[:nl]
+			}
+			q := bytes.IndexByte(seg, '"')
+			if q >= 0 {
+				seg = seg[:q]
+			}
+			if len(seg) > 0 {
+				k := bytes.Count(seg, []byte{l.comma})
+				if l.fields+k >= l.limit {
+					// Find where the limit is reached, byte by byte.
+					for j, c := range seg {
+						if c == l.comma {
+							if l.fields++; l.fields >= l.limit {
+								return i + j, &LimitError{What: "columns", Limit: int64(l.limit)}
+							}
+						}
+					}
+				}
+				l.fields += k
+				if seg[len(seg)-1] == l.comma {
+					l.state = flFieldStart
+				} else {
+					l.state = flUnquoted
+				}
+				i += len(seg)
+				if i == n {
+					break
+				}
+			}
+		}
 		c := p[i]
 		// Inside a field most bytes are text: skip them in a tight loop.
 		switch l.state {

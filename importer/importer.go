@@ -190,7 +190,7 @@ func (im *Importer) dryRun(ctx context.Context, dir *identity.Directory, file io
 		return nil, err
 	}
 	defer src.Close()
-	return im.preview(ctx, dir, src, format, opts)
+	return im.preview(ctx, dir, src, format, size, opts)
 }
 
 // read parses the file into rows of the import's columns.
@@ -203,5 +203,5 @@ func (im *Importer) read(file io.ReaderAt, size int64, opts Options) (*sheet, er
 		return nil, err
 	}
 	defer src.Close()
-	return im.parse(src, format, opts.Progress)
+	return im.parse(src, format, size, opts.Progress)
 }

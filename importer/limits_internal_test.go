@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"testing/iotest"
 )
 
 // odsDoc wraps table rows in a content.xml.
@@ -105,16 +106,19 @@ func FuzzFieldLimiter(f *testing.F) {
 			}
 		}
 		plain, perr := read(strings.NewReader(in))
-		limited, lerr := read(&fieldLimiter{r: strings.NewReader(in), comma: byte(comma), limit: 3})
 		wide := slices.IndexFunc(plain, func(r []string) bool { return len(r) > 3 })
-		var le *LimitError
-		switch {
-		case perr != nil:
-			// encoding/csv with LazyQuotes fails on no input.
-		case wide >= 0 && (!errors.As(lerr, &le) || !slices.EqualFunc(limited, plain[:wide], slices.Equal)):
-			t.Fatalf("record %d has %d fields: limited %q, %v", wide, len(plain[wide]), limited, lerr)
-		case wide < 0 && (lerr != nil || !slices.EqualFunc(limited, plain, slices.Equal)):
-			t.Fatalf("no wide record: limited %q, %v; plain %q", limited, lerr, plain)
+		// Whole, and a byte at a time: every byte a boundary between reads.
+		for _, r := range []io.Reader{strings.NewReader(in), iotest.OneByteReader(strings.NewReader(in))} {
+			limited, lerr := read(&fieldLimiter{r: r, comma: byte(comma), limit: 3})
+			var le *LimitError
+			switch {
+			case perr != nil:
+				// encoding/csv with LazyQuotes fails on no input.
+			case wide >= 0 && (!errors.As(lerr, &le) || !slices.EqualFunc(limited, plain[:wide], slices.Equal)):
+				t.Fatalf("record %d has %d fields: limited %q, %v", wide, len(plain[wide]), limited, lerr)
+			case wide < 0 && (lerr != nil || !slices.EqualFunc(limited, plain, slices.Equal)):
+				t.Fatalf("no wide record: limited %q, %v; plain %q", limited, lerr, plain)
+			}
 		}
 	})
 }

@@ -166,10 +166,10 @@ type sheet struct {
 }
 
 // parse reads every row of src, checks each one, and finds the duplicates.
-func (im *Importer) parse(src RowSource, format string, progress func(Progress)) (*sheet, error) {
+func (im *Importer) parse(src RowSource, format string, size int64, progress func(Progress)) (*sheet, error) {
 	s := &sheet{}
 	var block []record
-	err := im.rows(src, format, func(h *header) error { s.header = h; return nil }, func(h *header, row int, cells []string) (*record, error) {
+	err := im.rows(src, format, size, func(h *header) error { s.header = h; return nil }, func(h *header, row int, cells []string) (*record, error) {
 		// Records are allocated a block at a time: one allocation per
 		// thousand rows, and the slice of pointers grows cheaply.
 		if len(block) == cap(block) {
@@ -195,10 +195,11 @@ func (im *Importer) parse(src RowSource, format string, progress func(Progress))
 	return s, nil
 }
 
-// rows reads the header, then every row of src that has cells: newRecord
+// rows reads the header, then every row of src (a file of size bytes) that
+// has cells: newRecord
 // checks a row into a record, which fn gets after the duplicate check. It
 // enforces MaxRows.
-func (im *Importer) rows(src RowSource, format string, onHeader func(*header) error,
+func (im *Importer) rows(src RowSource, format string, size int64, onHeader func(*header) error,
 	newRecord func(h *header, row int, cells []string) (*record, error), fn func(*record) error) error {
 	wrap := func(err error) error {
 		var fe *FileError
@@ -214,6 +215,8 @@ func (im *Importer) rows(src RowSource, format string, onHeader func(*header) er
 		}
 		return unreadable(format, "cannot read the file", err)
 	}
+	src, stop := newReadAhead(src)
+	defer stop()
 	row, cells, err := src.Next()
 	if err == io.EOF {
 		return unreadable(format, "the file has no rows", nil)
@@ -232,8 +235,9 @@ func (im *Importer) rows(src RowSource, format string, onHeader func(*header) er
 		return err
 	}
 	// first maps each email to the row it first appears in; its keys are
-	// copies, so that it holds no row's other cells.
-	first := map[string]int{}
+	// copies, so that it holds no row's other cells. It starts at the size
+	// of a file of 100-byte rows, at most MaxRows.
+	first := make(map[string]int, min(size/100, int64(im.cfg.MaxRows)))
 	seen := 0 // rows read, blank ones included
 	records := 0
 	for {
