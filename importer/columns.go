@@ -426,7 +426,7 @@ func risky(s string) bool {
 // blank reports whether every cell is empty or spaces.
 func blank(cells []string) bool {
 	for _, c := range cells {
-		if strings.TrimSpace(c) != "" {
+		if c != "" && c[0] > ' ' && c[0] < utf8.RuneSelf || strings.TrimSpace(c) != "" {
 			return false
 		}
 	}
