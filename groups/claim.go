@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"unicode"
 	"unicode/utf8"
 )
 
@@ -274,7 +273,7 @@ func (c *collector) add(name string) error {
 	}
 	if c.seen == nil {
 		for _, n := range c.names {
-			if sameKey(n, name) {
+			if SameName(n, name) {
 				return nil
 			}
 		}
@@ -294,20 +293,6 @@ func (c *collector) add(name string) error {
 	}
 	c.names = append(c.names, name)
 	return nil
-}
-
-// sameKey reports whether Key(a) == Key(b) for trimmed, valid UTF-8 a and b,
-// without allocating: strings.ToLower maps each rune with unicode.ToLower.
-func sameKey(a, b string) bool {
-	for a != "" && b != "" {
-		ra, na := utf8.DecodeRuneInString(a)
-		rb, nb := utf8.DecodeRuneInString(b)
-		if ra != rb && unicode.ToLower(ra) != unicode.ToLower(rb) {
-			return false
-		}
-		a, b = a[na:], b[nb:]
-	}
-	return a == "" && b == ""
 }
 
 // Attribute is one attribute of a DN: its type as written (such as "CN",

@@ -182,9 +182,6 @@ func (im *Importer) Import(ctx context.Context, dir *identity.Directory, file io
 
 // dryRun reads and plans the file row by row.
 func (im *Importer) dryRun(ctx context.Context, dir *identity.Directory, file io.ReaderAt, size int64, opts Options) (*Result, error) {
-	if size > im.cfg.MaxFileSize {
-		return nil, &LimitError{What: "file size", Limit: im.cfg.MaxFileSize}
-	}
 	src, format, err := im.open(file, size, opts.Filename)
 	if err != nil {
 		return nil, err
@@ -195,9 +192,6 @@ func (im *Importer) dryRun(ctx context.Context, dir *identity.Directory, file io
 
 // read parses the file into rows of the import's columns.
 func (im *Importer) read(file io.ReaderAt, size int64, opts Options) (*sheet, error) {
-	if size > im.cfg.MaxFileSize {
-		return nil, &LimitError{What: "file size", Limit: im.cfg.MaxFileSize}
-	}
 	src, format, err := im.open(file, size, opts.Filename)
 	if err != nil {
 		return nil, err

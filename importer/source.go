@@ -118,8 +118,11 @@ func extFormat(name string) string {
 	return ""
 }
 
-// open detects the format and returns the file's RowSource.
+// open checks the file's size, detects its format and returns its RowSource.
 func (im *Importer) open(file io.ReaderAt, size int64, filename string) (src RowSource, format string, err error) {
+	if size > im.cfg.MaxFileSize {
+		return nil, "", &LimitError{What: "file size", Limit: im.cfg.MaxFileSize}
+	}
 	format, err = Detect(file, size)
 	if err != nil {
 		return nil, "", err
