@@ -19,8 +19,8 @@ import (
 // users first, then the memberships group by group. Its Result is the
 // plan's, less any row the core still refuses (a conflict no check could
 // see). A dry run plans each row as it is read, through the Directory's
-// reader and outside any transaction, and keeps only the Result: its memory
-// does not grow with the file.
+// reader and outside any transaction, and keeps only the Result: it never
+// holds the file's rows.
 
 // apply plans the checked rows and carries the plan out.
 func (im *Importer) apply(ctx context.Context, dir *identity.Directory, s *sheet, opts Options) (*Result, error) {
@@ -253,8 +253,9 @@ func (p *planner) finish(ctx context.Context) error {
 
 // findMissing finds the active users the file does not list (rows with
 // errors count as listed), less the protected ones, and refuses more than
-// the threshold. A row lists the user of its email, and the user whose
-// userName it is (the row is an error then, but names that user). A user
+// the threshold. A row lists the user of its email or, when no user has
+// that email, the user whose userName it is (the row is an error then, but
+// names that user). A user
 // without an email (provisioned by SCIM with a userName only, say) is never
 // missing: no row can list them by their email.
 func (p *planner) findMissing(ctx context.Context) error {
@@ -264,7 +265,7 @@ func (p *planner) findMissing(ctx context.Context) error {
 			continue
 		}
 		active++
-		if u.Email == "" || p.listed[identity.NormalizeEmail(u.Email)] || p.listed[identity.NormalizeUserName(u.UserName)] {
+		if u.Email == "" || p.listed[identity.NormalizeEmail(u.Email)] || p.listedByUserName(u) {
 			continue
 		}
 		if p.im.cfg.Protect != nil && p.im.cfg.Protect(ctx, p.rd, u) {
@@ -276,6 +277,18 @@ func (p *planner) findMissing(ctx context.Context) error {
 		return &ThresholdError{Deactivate: len(p.missing), Active: active, Threshold: p.im.cfg.Threshold}
 	}
 	return nil
+}
+
+// listedByUserName reports whether a row gives u's userName as its email
+// while no user has that email: the row is an error (the email is taken as
+// a userName), but it names u.
+func (p *planner) listedByUserName(u identity.User) bool {
+	k := identity.NormalizeUserName(u.UserName)
+	if !p.listed[k] {
+		return false
+	}
+	_, byEmail := p.byEmail[k]
+	return !byEmail
 }
 
 // lookup finds the user of a row's email, and reports whether the email is

@@ -74,10 +74,13 @@ type header struct {
 	used  []int
 	has   map[string]bool
 	attrs int // columns that become attributes
+	// keyErr[i], for an extra column, says why the core would refuse its
+	// header as an attribute name; every row with the column gets it.
+	keyErr []string
 }
 
 func parseHeader(cells []string, keepUnknown bool) (*header, error) {
-	h := &header{cols: make([]string, len(cells)), extra: make([]bool, len(cells)), has: map[string]bool{}}
+	h := &header{cols: make([]string, len(cells)), extra: make([]bool, len(cells)), keyErr: make([]string, len(cells)), has: map[string]bool{}}
 	var unknown, dup []string
 	for i, c := range cells {
 		c = strings.TrimSpace(unneutralise(c))
@@ -92,6 +95,12 @@ func parseHeader(cells []string, keepUnknown bool) (*header, error) {
 			}
 			col = c
 			h.extra[i] = true
+			switch {
+			case len(c) > maxAttrKey:
+				h.keyErr[i] = fmt.Sprintf("The column name must not be greater than %d characters.", maxAttrKey)
+			case !plainText(c):
+				h.keyErr[i] = "The column name must be text without line breaks or control characters."
+			}
 		}
 		if h.has[col] {
 			dup = append(dup, fmt.Sprintf("%q", c))
@@ -247,8 +256,8 @@ func (h *header) fill(r *record, row int, cells []string) {
 		}
 		if h.extra[i] {
 			r.attrs = append(r.attrs, cellAttr{col, r.checkText(col, v, maxAttrValue)})
-			if len(col) > maxAttrKey {
-				r.fail(col, fmt.Sprintf("The column name must not be greater than %d characters.", maxAttrKey))
+			if msg := h.keyErr[i]; msg != "" {
+				r.fail(col, msg)
 			}
 			continue
 		}

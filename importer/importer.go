@@ -40,10 +40,11 @@ type Config struct {
 	KeepUnknownColumns bool
 	// Protect, when set, is asked about every user the import would
 	// deactivate; a user for whom it returns true is left active (the admin
-	// running the import, say). It runs inside the import's transaction:
-	// read the tenant's data through rd (the transaction's view, a user's
-	// groups, say), never through the Directory, which may wait for the
-	// transaction to end (storage/memory holds a lock for it).
+	// running the import, say). Read the tenant's data through rd (a
+	// user's groups, say), never through the Directory: in a real run rd is
+	// the transaction's view, and the Directory may wait for the
+	// transaction to end (storage/memory holds a lock for it); in a dry run
+	// rd is the Directory's reader, outside any transaction.
 	Protect func(ctx context.Context, rd identity.Reader, u identity.User) bool
 	// Threshold is the share of the tenant's active users an import may
 	// deactivate without Options.Force: more is refused with a

@@ -2,6 +2,7 @@ package importer_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -221,5 +222,140 @@ func TestCoreRefusesPlannedUser(t *testing.T) {
 	slices.Sort(members)
 	if !slices.Equal(members, []string{"a@acme.example", "b@acme.example", "c@acme.example"}) {
 		t.Fatalf("Team: %v", members)
+	}
+}
+
+// agree runs file as a dry run and for real, each on a tenant of its own
+// from build, and wants the same Result, or the same error.
+func agree(t *testing.T, build func() *env, file string, opts importer.Options) *importer.Result {
+	t.Helper()
+	dryOpts := opts
+	dryOpts.DryRun = true
+	dry, derr := build().run(t, "u.csv", file, dryOpts)
+	real, rerr := build().run(t, "u.csv", file, opts)
+	if fmt.Sprint(derr) != fmt.Sprint(rerr) {
+		t.Fatalf("dry run: %v; real run: %v", derr, rerr)
+	}
+	if rerr != nil {
+		return nil
+	}
+	dry.DryRun = false
+	if a, b := jsonOf(t, dry), jsonOf(t, real); a != b {
+		t.Fatalf("dry run:\n%s\nreal run:\n%s", a, b)
+	}
+	return real
+}
+
+// A header cell with a line break (Alt+Enter in Excel) cannot name an
+// attribute: the plan refuses the rows that would set it, as the core would.
+func TestAgreeOnBadAttributeName(t *testing.T) {
+	build := func() *env { return newEnv(t, importer.Config{KeepUnknownColumns: true}) }
+	res := agree(t, build, "email,\"Cost\nCenter\"\nnew@acme.example,42\n", importer.Options{})
+	if !slices.Equal(res.Errors, []int{2}) || len(res.ErrorMessages[2]["Cost\nCenter"]) != 1 {
+		t.Fatalf("%s", jsonOf(t, res))
+	}
+}
+
+// A tenant over the size a dry run reads up front (it looks rows up one by
+// one) and a file of more than half of it (the real run reads the tenant up
+// front): both ways of finding users agree, with every flag.
+func TestAgreeOnLargeTenant(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds 16 tenants of 10,050 users")
+	}
+	build := func() *env {
+		e := newEnv(t, importer.Config{})
+		ctx := context.Background()
+		err := e.dir.Do(ctx, identity.SourceManual, func(ctx context.Context, tx *identity.Tx) error {
+			var users []identity.NewUser
+			for i := range 10050 {
+				u := identity.User{Email: fmt.Sprintf("u%05d@acme.example", i), GivenName: "U"}
+				switch i % 7 {
+				case 1:
+					u = identity.User{UserName: fmt.Sprintf("name%05d@acme.example", i)} // a userName only
+				case 2:
+					u.UserName = fmt.Sprintf("alias%05d@acme.example", i)
+				}
+				users = append(users, identity.NewUser{User: u, Options: identity.CreateOptions{Inactive: i%5 == 0}})
+			}
+			_, err := tx.CreateUsers(ctx, users)
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.dir.CreateGroup(ctx, identity.SourceSCIM, "Ext", ""); err != nil {
+			t.Fatal(err)
+		}
+		return e
+	}
+	var b strings.Builder
+	b.WriteString("email,firstName,active,groups\n")
+	for i := range 5100 {
+		switch i % 6 {
+		case 0:
+			fmt.Fprintf(&b, "u%05d@acme.example,V,,Team\n", i)
+		case 1:
+			fmt.Fprintf(&b, "name%05d@acme.example,V,,\n", i) // a userName: an error
+		case 2:
+			fmt.Fprintf(&b, "alias%05d@acme.example,V,,\n", i)
+		case 3:
+			fmt.Fprintf(&b, "new%05d@acme.example,N,false,\"Team, B\"\n", i)
+		case 4:
+			fmt.Fprintf(&b, "u%05d@acme.example,U,true,Ext\n", i) // an external group: an error
+		case 5:
+			fmt.Fprintf(&b, "U%05d@ACME.example,,,\n", i-5) // a duplicate of the row before last
+		}
+	}
+	for mask := range 8 {
+		opts := importer.Options{Update: mask&1 != 0, Restore: mask&2 != 0, Deactivate: mask&4 != 0, Force: true}
+		t.Run(fmt.Sprintf("update=%v,restore=%v,deactivate=%v", opts.Update, opts.Restore, opts.Deactivate), func(t *testing.T) {
+			res := agree(t, build, b.String(), opts)
+			// Every kind of row is there: 850 new ones at least, 850
+			// duplicates, some userNames.
+			if len(res.Created) < 850 || len(res.Errors) <= 850 || res.Rows != 5100 {
+				t.Fatalf("created %d, errors %d, rows %d", len(res.Created), len(res.Errors), res.Rows)
+			}
+		})
+	}
+}
+
+// The threshold refuses a dry run as it refuses the real one; Protect
+// counts in both.
+func TestAgreeOnThresholdAndProtect(t *testing.T) {
+	protect := importer.Config{Protect: func(ctx context.Context, rd identity.Reader, u identity.User) bool {
+		return u.Email == "carl@acme.example"
+	}}
+	build := func() *env {
+		e := planEnv(t)
+		e.im, _ = importer.New(protect)
+		return e
+	}
+	// ada is listed, carl protected: dora and other would go, 2 of 4 active.
+	res := agree(t, build, "email\nada@acme.example\n", importer.Options{Deactivate: true})
+	if res.Deleted != 2 {
+		t.Fatalf("%s", jsonOf(t, res))
+	}
+	// Nobody listed, carl protected: 3 of 4 is over half.
+	agree(t, build, "email\nnew@acme.example\n", importer.Options{Deactivate: true})
+	if _, err := build().run(t, "u.csv", "email\nnew@acme.example\n", importer.Options{Deactivate: true, DryRun: true}); !errors.As(err, new(*importer.ThresholdError)) {
+		t.Fatalf("dry run over the threshold: %v", err)
+	}
+	res = agree(t, build, "email\nnew@acme.example\n", importer.Options{Deactivate: true, Force: true})
+	if res.Deleted != 3 {
+		t.Fatalf("%s", jsonOf(t, res))
+	}
+}
+
+// A row that finds its user by email does not also list another user whose
+// userName is that email: that user is missing from the file.
+func TestUserNameListsOnlyWithoutEmailMatch(t *testing.T) {
+	e := newEnv(t, importer.Config{Threshold: 1})
+	e.create(t, identity.User{Email: "alice@acme.example", UserName: "y-sso"}, true)
+	e.create(t, identity.User{Email: "x@old.example", UserName: "alice@acme.example"}, true)
+	e.create(t, identity.User{Email: "admin@acme.example"}, true)
+	res := e.mustRun(t, "u.csv", "email\nalice@acme.example\nadmin@acme.example\n", importer.Options{Deactivate: true})
+	if res.Deleted != 1 || e.user(t, "x@old.example").Active {
+		t.Fatalf("x@old.example is not in the file: deleted %d, active %v\n%s", res.Deleted, e.user(t, "x@old.example").Active, jsonOf(t, res))
 	}
 }

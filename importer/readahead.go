@@ -1,6 +1,7 @@
 package importer
 
 import (
+	"errors"
 	"fmt"
 	"runtime"
 	"sync"
@@ -39,7 +40,7 @@ const aheadRows = 256
 // processor, where reading ahead gains nothing.
 func newReadAhead(src RowSource) (RowSource, func()) {
 	if runtime.GOMAXPROCS(0) < 2 {
-		return src, func() {}
+		return recovering{src}, func() {}
 	}
 	a := &readAhead{
 		src:  src,
@@ -77,17 +78,11 @@ func (a *readAhead) read() {
 	}
 }
 
-// fill reads up to aheadRows rows into b. A panic of the source (a reader
-// library's, on a damaged file) becomes b's error, as it would reach the
-// caller of Next.
+// fill reads up to aheadRows rows into b.
 func (a *readAhead) fill(b *aheadBatch) {
-	defer func() {
-		if v := recover(); v != nil {
-			b.err = fmt.Errorf("importer: the reader failed: %v", v)
-		}
-	}()
+	src := recovering{a.src}
 	for len(b.rows) < aheadRows {
-		row, cells, err := a.src.Next()
+		row, cells, err := src.Next()
 		if err != nil {
 			b.err = err
 			return
@@ -99,19 +94,47 @@ func (a *readAhead) fill(b *aheadBatch) {
 }
 
 func (a *readAhead) Next() (int, []string, error) {
+	select {
+	case <-a.quit:
+		return 0, nil, errStopped
+	default:
+	}
 	for a.cur == nil || a.next == len(a.cur.rows) {
 		if a.cur != nil {
 			if a.cur.err != nil {
 				return 0, nil, a.cur.err
 			}
 			a.free <- a.cur
+			a.cur = nil
 		}
-		a.cur, a.next, a.start = <-a.out, 0, 0
+		select {
+		case a.cur = <-a.out:
+			a.next, a.start = 0, 0
+		case <-a.quit:
+			return 0, nil, errStopped
+		}
 	}
 	i := a.next
-	cells := a.cur.cells[a.start:a.cur.ends[i]]
-	a.next, a.start = i+1, a.cur.ends[i]
+	end := a.cur.ends[i]
+	cells := a.cur.cells[a.start:end:end]
+	a.next, a.start = i+1, end
 	return a.cur.rows[i], cells, nil
+}
+
+// errStopped is what Next returns once the read-ahead is stopped.
+var errStopped = errors.New("importer: reading stopped")
+
+// recovering turns a panic of a RowSource's Next (a reader library's, on a
+// damaged file) into an error, read ahead or not.
+type recovering struct{ RowSource }
+
+func (r recovering) Next() (row int, cells []string, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			row, cells, err = 0, nil, fmt.Errorf("importer: the reader failed: %v", v)
+		}
+	}()
+	return r.RowSource.Next()
 }
 
 // stop ends the reading goroutine and waits for it.

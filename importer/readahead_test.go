@@ -60,9 +60,6 @@ func TestReadAhead(t *testing.T) {
 
 func TestReadAheadPanicAndStop(t *testing.T) {
 	src, stop := newReadAhead(&countingSource{n: 1000, panicAt: 300})
-	if _, ok := src.(*readAhead); !ok {
-		t.Skip("a single processor: the source is read without a goroutine")
-	}
 	var err error
 	rows := 0
 	for err == nil {
@@ -74,8 +71,11 @@ func TestReadAheadPanicAndStop(t *testing.T) {
 	}
 	stop()
 	stop() // twice is fine
+	if _, ok := src.(*readAhead); !ok {
+		t.Skip("a single processor: the source is read without a goroutine")
+	}
 
-	// Stopping early ends the reading goroutine.
+	// Stopping early ends the reading goroutine, and Next then fails.
 	src, stop = newReadAhead(&countingSource{n: 1 << 30})
 	if _, _, err := src.Next(); err != nil {
 		t.Fatal(err)
@@ -85,5 +85,8 @@ func TestReadAheadPanicAndStop(t *testing.T) {
 	case <-src.(*readAhead).done:
 	default:
 		t.Fatal("the reading goroutine still runs after stop")
+	}
+	if _, _, err := src.Next(); !errors.Is(err, errStopped) {
+		t.Fatalf("Next after stop: %v", err)
 	}
 }
