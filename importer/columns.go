@@ -3,7 +3,6 @@ package importer
 import (
 	"fmt"
 	"iter"
-	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -319,16 +318,35 @@ func (r *record) setAttrs() int {
 
 // parseGroups appends the group names of a cell to names.
 func (r *record) parseGroups(names []string, v string) []string {
-	if strings.TrimSpace(v) == "" {
+	if strings.IndexByte(v, '"') < 0 {
+		// No quotes, the common case: the names are what the commas
+		// separate.
+		for v != "" {
+			var n string
+			n, v, _ = strings.Cut(v, ",")
+			names = r.addGroup(names, n)
+		}
 		return names
 	}
 	for n := range splitGroups(v) {
-		n = r.checkText(ColGroups, n, maxName)
-		if n != "" && !slices.ContainsFunc(names, func(m string) bool { return groups.SameName(m, n) }) {
-			names = append(names, n)
-		}
+		names = r.addGroup(names, n)
 	}
 	return names
+}
+
+// addGroup checks a group name and appends it to names unless it is empty
+// or the same group as one there.
+func (r *record) addGroup(names []string, n string) []string {
+	n = r.checkText(ColGroups, n, maxName)
+	if n == "" {
+		return names
+	}
+	for _, m := range names {
+		if groups.SameName(m, n) {
+			return names
+		}
+	}
+	return append(names, n)
 }
 
 // splitGroups yields the names of a groups cell: separated by commas, each
