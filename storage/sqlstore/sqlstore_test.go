@@ -633,8 +633,10 @@ func TestPostgresSerializationRetry(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	if calls != 3 {
-		t.Errorf("fn ran %d times, want 3: two, and one retry", calls)
+	// Two runs and at least one retry; PostgreSQL may abort a transaction
+	// more than once when both commit at about the same time.
+	if calls < 3 {
+		t.Errorf("fn ran %d times, want 3 or more: two, and a retry", calls)
 	}
 	p, err := s.ListUsers(ctx, identity.UserQuery{})
 	if err != nil || p.Total != 1 {
