@@ -211,7 +211,7 @@ func (d *Directory) run(ctx context.Context, source string, dry bool, fn func(ct
 	}
 	var committed []Event
 	err := d.store.Tx(ctx, func(ctx context.Context, s Store) error {
-		tx := &Tx{d: d, store: s, source: source, policy: d.Policy(source)}
+		tx := &Tx{d: d, store: s, source: source, actor: ActorFrom(ctx), policy: d.Policy(source)}
 		if err := fn(ctx, tx); err != nil {
 			return err
 		}
@@ -246,6 +246,7 @@ type Tx struct {
 	d      *Directory
 	store  Store
 	source string
+	actor  string
 	policy SourcePolicy
 	events eventBuf
 	groups map[string]Group // see managed
@@ -302,7 +303,7 @@ func (tx *Tx) now() time.Time { return tx.d.clock.Now().UTC() }
 
 func (tx *Tx) emit(t EventType, userID, groupID string, fields ...string) {
 	tx.events.add(Event{
-		Type: t, Tenant: tx.d.cfg.Tenant, Source: tx.source,
+		Type: t, Tenant: tx.d.cfg.Tenant, Source: tx.source, Actor: tx.actor,
 		UserID: userID, GroupID: groupID, Fields: fields, Time: tx.now(),
 	})
 }

@@ -33,7 +33,11 @@ type Event struct {
 	Tenant string
 	// Source is what asked for the change: "scim", "saml:<connection>",
 	// "import", "manual"...
-	Source  string
+	Source string
+	// Actor, when the host knows it, is who made the change through the
+	// source: the admin behind a manual change, the API client of an
+	// import. The host names it with WithActor on the context it gives Do.
+	Actor   string
 	UserID  string
 	GroupID string
 	// Fields names the fields a *.updated or converted event changed.
@@ -53,3 +57,18 @@ type EventSinkFunc func(ctx context.Context, events []Event)
 
 // Emit calls f.
 func (f EventSinkFunc) Emit(ctx context.Context, events []Event) { f(ctx, events) }
+
+type actorKey struct{}
+
+// WithActor returns a context under which the changes a Directory makes are
+// recorded with actor as their Event.Actor: an admin's user ID or email, an
+// API client's name. An empty actor leaves it unknown.
+func WithActor(ctx context.Context, actor string) context.Context {
+	return context.WithValue(ctx, actorKey{}, actor)
+}
+
+// ActorFrom returns the actor WithActor put in ctx, or "".
+func ActorFrom(ctx context.Context) string {
+	a, _ := ctx.Value(actorKey{}).(string)
+	return a
+}

@@ -230,3 +230,18 @@ func TestGroupVersionMovesWithMembers(t *testing.T) {
 	assert.EqualValues(t, 3, g.Version)
 	assert.Equal(t, f.clock.Now().UTC(), g.Updated.UTC(), "Updated moves with the version")
 }
+
+// The actor the host puts in the context is on every event of the change.
+func TestEventsCarryTheActor(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, identity.Config{})
+	u, err := f.dir.CreateUser(identity.WithActor(ctx, "admin@example.com"), identity.SourceManual, identity.User{Email: "a@example.com"}, identity.CreateOptions{})
+	require.NoError(t, err)
+	_, err = f.dir.Deactivate(ctx, identity.SourceManual, u.ID)
+	require.NoError(t, err)
+	events := f.sink.Events()
+	require.Len(t, events, 2)
+	assert.Equal(t, "admin@example.com", events[0].Actor)
+	assert.Equal(t, "", events[1].Actor, "no actor in the context")
+	assert.Equal(t, "admin@example.com", identity.ActorFrom(identity.WithActor(ctx, "admin@example.com")))
+}

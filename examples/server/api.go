@@ -81,6 +81,7 @@ type eventJSON struct {
 	Type    string    `json:"type"`
 	Tenant  string    `json:"tenant"`
 	Source  string    `json:"source"`
+	Actor   string    `json:"actor,omitempty"`
 	UserID  string    `json:"userId,omitempty"`
 	GroupID string    `json:"groupId,omitempty"`
 	Fields  []string  `json:"fields,omitempty"`
@@ -322,7 +323,7 @@ func listEvents(w http.ResponseWriter, r *http.Request, dir *identity.Directory)
 			fields[j] = jsonField(f)
 		}
 		out[i] = eventJSON{
-			Seq: e.Seq, Type: string(e.Type), Tenant: e.Tenant, Source: e.Source,
+			Seq: e.Seq, Type: string(e.Type), Tenant: e.Tenant, Source: e.Source, Actor: e.Actor,
 			UserID: e.UserID, GroupID: e.GroupID, Fields: fields, Time: e.Time,
 		}
 		next = e.Seq

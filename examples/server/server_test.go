@@ -427,6 +427,7 @@ func TestDeactivateRestoreAndEvents(t *testing.T) {
 		types = append(types, e.Type)
 		assert.Equal(t, id, e.UserID)
 		assert.Equal(t, identity.SourceManual, e.Source)
+		assert.Equal(t, "admin", e.Actor, "changes through the admin API name their actor")
 		assert.Equal(t, "default", e.Tenant)
 		if i > 0 {
 			assert.Greater(t, e.Seq, events.Events[i-1].Seq, "cursors increase")

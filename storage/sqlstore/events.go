@@ -18,12 +18,12 @@ const eventBatch = 64
 // PostgreSQL it returns their cursors (see insertEvents).
 func insertEventsQuery(d Dialect, n int) string {
 	var b strings.Builder
-	b.WriteString("INSERT INTO rollcall_events (tenant, type, source, user_id, group_id, fields, time) VALUES ")
+	b.WriteString("INSERT INTO rollcall_events (tenant, type, source, actor, user_id, group_id, fields, time) VALUES ")
 	for i := range n {
 		if i > 0 {
 			b.WriteString(", ")
 		}
-		b.WriteString("(?, ?, ?, ?, ?, ?, ?)")
+		b.WriteString("(?, ?, ?, ?, ?, ?, ?, ?)")
 	}
 	if d == Postgres {
 		b.WriteString(" RETURNING seq")
@@ -37,7 +37,7 @@ var (
 		SQLite:   prep(insertEventsQuery(SQLite, eventBatch)),
 		Postgres: insertEventsQuery(Postgres, eventBatch),
 	}
-	selectEvents = prep("SELECT seq, type, source, user_id, group_id, fields, time FROM rollcall_events " +
+	selectEvents = prep("SELECT seq, type, source, actor, user_id, group_id, fields, time FROM rollcall_events " +
 		"WHERE tenant = ? AND seq > ? ORDER BY seq LIMIT ?")
 )
 
@@ -76,10 +76,10 @@ func (s *Store) AppendEvents(ctx context.Context, events []identity.Event) error
 			if len(chunk) < eventBatch {
 				query = insertEventsQuery(c.d, len(chunk))
 			}
-			args := make([]any, 0, 7*len(chunk))
+			args := make([]any, 0, 8*len(chunk))
 			for _, e := range chunk {
 				fields, _ := json.Marshal(e.Fields) // a []string always marshals
-				args = append(args, s.tenant, string(e.Type), e.Source, e.UserID, e.GroupID, string(fields), micros(stamp(e.Time)))
+				args = append(args, s.tenant, string(e.Type), e.Source, e.Actor, e.UserID, e.GroupID, string(fields), micros(stamp(e.Time)))
 			}
 			if err := s.insertEvents(ctx, c, query, args, seqs[start:start+len(chunk)]); err != nil {
 				return err
@@ -171,7 +171,7 @@ func (s *Store) Events(ctx context.Context, after int64, limit int) ([]identity.
 			typ, fields  string
 			microseconds int64
 		)
-		if err := rows.Scan(&e.Seq, &typ, &e.Source, &e.UserID, &e.GroupID, &fields, &microseconds); err != nil {
+		if err := rows.Scan(&e.Seq, &typ, &e.Source, &e.Actor, &e.UserID, &e.GroupID, &fields, &microseconds); err != nil {
 			return nil, c.d.mapErr(err, "events")
 		}
 		if err := json.Unmarshal([]byte(fields), &e.Fields); err != nil {

@@ -683,3 +683,66 @@ func TestRetriesExhausted(t *testing.T) {
 		t.Errorf("%d of 2 transactions failed without retries, want 1 (errors %v)", failed, errs)
 	}
 }
+
+// TestMigrateKeepsEvents opens a database of schema version 1 holding an
+// event, as an older rollcall left it: the new migrations run, the event is
+// still there (with no actor), and new events keep theirs.
+func TestMigrateKeepsEvents(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		dialect Dialect
+		driver  string
+		dsn     func(t *testing.T) string
+	}{
+		{"sqlite", SQLite, "sqlite", func(t *testing.T) string { return filepath.Join(t.TempDir(), "rollcall.db") }},
+		{"postgres", Postgres, "pgx", func(t *testing.T) string { return postgresSchema(t) }},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dsn := c.dsn(t)
+			ms, err := loadMigrations(c.dialect)
+			if err != nil {
+				t.Fatal(err)
+			}
+			raw, err := sql.Open(c.driver, dsn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, q := range []string{
+				"CREATE TABLE rollcall_schema (version INTEGER NOT NULL PRIMARY KEY, name TEXT NOT NULL, applied BIGINT NOT NULL)",
+				ms[0].sql,
+				"INSERT INTO rollcall_schema (version, name, applied) VALUES (1, 'init', 0)",
+				"INSERT INTO rollcall_events (tenant, type, source, user_id, group_id, fields, time) VALUES ('t', 'user.created', 'manual', 'u1', '', 'null', 0)",
+			} {
+				if _, err := raw.Exec(q); err != nil {
+					t.Fatalf("%.60s: %v", q, err)
+				}
+			}
+			raw.Close()
+
+			var db *DB
+			if c.dialect == SQLite {
+				db, err = OpenSQLite(t.Context(), dsn, Options{})
+			} else {
+				db, err = OpenPostgres(t.Context(), dsn, Options{})
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			if got, want := schemaVersions(t, db), knownVersions(t, c.dialect); !slices.Equal(got, want) {
+				t.Fatalf("versions %v, want %v", got, want)
+			}
+			s := db.Tenant("t")
+			if err := s.AppendEvents(t.Context(), []identity.Event{{Type: identity.UserUpdated, Source: "manual", Actor: "admin@example.com", UserID: "u1"}}); err != nil {
+				t.Fatal(err)
+			}
+			events, err := s.Events(t.Context(), 0, 10)
+			if err != nil || len(events) != 2 {
+				t.Fatalf("events %+v, %v", events, err)
+			}
+			if events[0].UserID != "u1" || events[0].Actor != "" || events[1].Actor != "admin@example.com" {
+				t.Errorf("events %+v", events)
+			}
+		})
+	}
+}

@@ -56,6 +56,7 @@ func event(i int) identity.Event {
 		Type:    identity.UserUpdated,
 		Tenant:  tenantA,
 		Source:  "scim",
+		Actor:   []string{"", "admin@example.com", "Okta"}[i%3],
 		UserID:  fmt.Sprintf("user-%d", i),
 		GroupID: fmt.Sprintf("group-%d", i),
 		Fields:  []string{"displayName", fmt.Sprintf("attributes.n%d", i)},
@@ -64,7 +65,7 @@ func event(i int) identity.Event {
 }
 
 func eventsEqual(a, b identity.Event) bool {
-	return a.Seq == b.Seq && a.Type == b.Type && a.Tenant == b.Tenant && a.Source == b.Source &&
+	return a.Seq == b.Seq && a.Type == b.Type && a.Tenant == b.Tenant && a.Source == b.Source && a.Actor == b.Actor &&
 		a.UserID == b.UserID && a.GroupID == b.GroupID && slices.Equal(a.Fields, b.Fields) && timesEqual(a.Time, b.Time)
 }
 
