@@ -134,3 +134,50 @@ func TestSyncRenameChainAndSwap(t *testing.T) {
 		t.Fatalf("swap report %+v", rep)
 	}
 }
+
+// A group deleted in Google stays in the directory, emptied. When another
+// Google group is renamed to its name, the leftover gives the name up
+// instead of failing every sync after.
+func TestSyncRenameOntoRemovedGroup(t *testing.T) {
+	ctx := context.Background()
+	api := fixture()
+	e := newEnv(t, api, Config{Nested: true})
+	if _, err := e.syncer.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	api.mu.Lock()
+	for i, g := range api.groups {
+		if g.ID == "g5" { // All: deleted in Google
+			api.groups = append(api.groups[:i], api.groups[i+1:]...)
+			break
+		}
+	}
+	api.mu.Unlock()
+	rep, err := e.syncer.Sync(ctx)
+	if err != nil || rep.GroupsEmptied != 1 {
+		t.Fatalf("after the delete: %+v, %v", rep, err)
+	}
+	api.mu.Lock()
+	for i, g := range api.groups {
+		if g.ID == "g4" { // Sales takes the name All
+			api.groups[i].Name = "All"
+		}
+	}
+	api.mu.Unlock()
+	for range 2 { // and the next sync finds nothing to do
+		if rep, err = e.syncer.Sync(ctx); err != nil {
+			t.Fatalf("rename onto the removed group's name: %v", err)
+		}
+	}
+	if rep.GroupsUpdated != 0 {
+		t.Errorf("second sync after the rename: %+v", rep)
+	}
+	sales, err := e.dir.Reader().GroupByExternalID(ctx, "g4")
+	if err != nil || sales.Name != "All" {
+		t.Fatalf("g4: %+v, %v", sales, err)
+	}
+	old, err := e.dir.Reader().GroupByExternalID(ctx, "g5")
+	if err != nil || old.Name != "All (removed from Google)" {
+		t.Fatalf("the removed group: %+v, %v", old, err)
+	}
+}

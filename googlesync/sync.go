@@ -507,6 +507,9 @@ func (s *Syncer) renameGroups(ctx context.Context, tx *identity.Tx, pl *syncPlan
 			cur[i] = step.local.Name
 		}
 	}
+	if err := s.freeNames(ctx, tx, pl, pending, rep, note); err != nil {
+		return err
+	}
 	rename := func(i int, name string) error {
 		step := pl.groups[i]
 		gid := step.g.ID
@@ -547,6 +550,37 @@ func (s *Syncer) renameGroups(ctx context.Context, tx *identity.Tx, pl *syncPlan
 			}
 		}
 		pending = wait
+	}
+	return nil
+}
+
+// freeNames renames a group Google no longer has (deleted there, or now
+// filtered out: it stays in the directory, emptied) whose name a received
+// group takes by a rename, so that the name is free: "<name> (removed from
+// Google)", or with the group's ID where that is taken too.
+func (s *Syncer) freeNames(ctx context.Context, tx *identity.Tx, pl *syncPlan, pending []int, rep *Report, note func(action, group, user string)) error {
+	taken := make(map[string]bool, len(pending))
+	for _, i := range pending {
+		taken[groups.Key(pl.groups[i].name)] = true
+	}
+	for i, step := range pl.groups {
+		if step.g != nil || step.local.ID == "" || !taken[groups.Key(step.local.Name)] {
+			continue
+		}
+		name := step.local.Name + " (removed from Google)"
+		if _, err := tx.Reader().GroupByName(ctx, name); err == nil || len(name) > identity.MaxNameLength {
+			name = "googlesync-removed-" + step.local.ID
+		}
+		g, err := tx.UpdateGroup(ctx, step.local.ID, 0, func(g *identity.Group) error {
+			g.Name = name
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("group %s, no longer in Google: %w", step.local.Name, err)
+		}
+		pl.groups[i].name, pl.groups[i].local = g.Name, g
+		rep.GroupsUpdated++
+		note(GroupUpdate, g.Name, "")
 	}
 	return nil
 }
