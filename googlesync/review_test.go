@@ -181,3 +181,41 @@ func TestSyncRenameOntoRemovedGroup(t *testing.T) {
 		t.Fatalf("the removed group: %+v, %v", old, err)
 	}
 }
+
+// Converting an internal group of Google's name removes its members that
+// Google does not list, but they are no leavers: they never were in a
+// Google group.
+func TestSyncConvertedGroupMakesNoLeavers(t *testing.T) {
+	ctx := context.Background()
+	api := fixture()
+	e := newEnv(t, api, Config{Nested: true, DeactivateLeavers: true})
+	zed, err := e.dir.CreateUser(ctx, identity.SourceManual, identity.User{Email: "zed@example.com"}, identity.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sales, err := e.dir.CreateGroup(ctx, identity.SourceManual, "Sales", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.dir.AddMember(ctx, identity.SourceManual, sales.ID, zed.ID); err != nil {
+		t.Fatal(err)
+	}
+	// The fuse would stop a sync that ends every membership it found:
+	// force it, so that only the leaver rule stands between zed and
+	// deactivation.
+	rep, err := e.syncer.Sync(ctx, WithForce())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.GroupsConverted != 1 || rep.UsersDeactivated != 0 {
+		t.Fatalf("report %+v", rep)
+	}
+	got, err := e.dir.Reader().User(ctx, zed.ID)
+	if err != nil || !got.Active {
+		t.Fatalf("zed: %+v, %v; want active", got, err)
+	}
+	gs, err := e.dir.Reader().UserGroups(ctx, zed.ID)
+	if err != nil || len(gs) != 0 {
+		t.Fatalf("zed's groups: %v, %v; want none (Sales is Google's now)", gs, err)
+	}
+}

@@ -342,7 +342,11 @@ func (s *Syncer) plan(ctx context.Context, r identity.Reader, p *pulled, rep *Re
 		}
 		pl.memberships += len(step.current)
 		for _, id := range step.current {
-			before[id] = true
+			// The members of a group converted now were not Google's
+			// members: losing it makes nobody a leaver.
+			if step.action != convertGroup {
+				before[id] = true
+			}
 			if !want[id] {
 				pl.removals++
 			}
