@@ -110,6 +110,24 @@ func TestGroupsOfOtherSources(t *testing.T) {
 	}
 }
 
+// A user PUT that echoes the user's groups (as a GET showed them) still
+// works once SCIM is no longer the tenant's group source; one that asks for
+// a new membership is refused.
+func TestUserPutEchoesGroupsAfterSourceChange(t *testing.T) {
+	store := newStore(t)
+	e := newEnvOn(t, store)
+	u := e.createUser(t, "u1@example.com")
+	g := e.do("POST", "/Groups", `{"displayName":"Sales","members":[{"value":"`+u+`"}]}`).must(t, 201).str("id")
+	other := e.do("POST", "/Groups", `{"displayName":"Support"}`).must(t, 201).str("id")
+
+	later := newEnvOn(t, store, func(_ *scim.Config, c *identity.Config) { c.GroupSource = identity.SourceGoogle })
+	body := `{"userName":"u1@example.com","name":{"givenName":"Una"},"groups":[{"value":"` + g + `"}]}`
+	r := later.do("PUT", "/Users/"+u, body).must(t, 200)
+	wantField(t, r, "name.givenName", "Una")
+	body = `{"userName":"u1@example.com","groups":[{"value":"` + g + `"},{"value":"` + other + `"}]}`
+	later.do("PUT", "/Users/"+u, body).must(t, 403)
+}
+
 func TestGroupsWhenSCIMIsNotTheGroupSource(t *testing.T) {
 	e := newEnv(t, func(_ *scim.Config, c *identity.Config) { c.GroupSource = identity.SourceGoogle })
 	r := e.do("POST", "/Groups", `{"displayName":"Sales"}`).must(t, 403)

@@ -202,8 +202,25 @@ func userGroupIDs(raw doc) ([]string, error) {
 	return ids, nil
 }
 
+// addToGroups adds the user to the groups the body names that the user is
+// not in yet: a body that echoes the user's groups changes nothing, even
+// when the tenant's group source is no longer SCIM.
 func addToGroups(ctx context.Context, tx *identity.Tx, userID string, groupIDs []string) error {
+	if len(groupIDs) == 0 {
+		return nil
+	}
+	current, err := tx.Reader().UserGroups(ctx, userID)
+	if err != nil {
+		return err
+	}
+	in := make(map[string]bool, len(current))
+	for _, g := range current {
+		in[g.ID] = true
+	}
 	for _, gid := range groupIDs {
+		if in[gid] {
+			continue
+		}
 		g, err := tx.Reader().Group(ctx, gid)
 		if errors.Is(err, identity.ErrNotFound) || err == nil && !managed(g) {
 			return badRequest(ScimInvalidValue, "no group has the id %q", gid)
