@@ -3,6 +3,7 @@ package importer
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"encoding/csv"
 	"io"
 	"strings"
@@ -92,11 +93,17 @@ func decoder(file io.ReaderAt, size int64) (io.Reader, error) {
 	if err != nil {
 		return nil, err
 	}
+	return decoderFor(file, size, enc), nil
+}
+
+// decoderFor returns a reader of the file in the encoding enc as UTF-8,
+// without its BOM.
+func decoderFor(file io.ReaderAt, size int64, enc string) io.Reader {
 	r := io.NewSectionReader(file, 0, size)
 	var dec *encoding.Decoder
 	switch enc {
 	case EncodingUTF8:
-		return skipBOM(r), nil
+		return skipBOM(r)
 	case EncodingUTF16LE:
 		dec = unicode.UTF16(unicode.LittleEndian, unicode.ExpectBOM).NewDecoder()
 	case EncodingUTF16BE:
@@ -104,7 +111,7 @@ func decoder(file io.ReaderAt, size int64) (io.Reader, error) {
 	default:
 		dec = charmap.Windows1252.NewDecoder()
 	}
-	return transform.NewReader(r, dec), nil
+	return transform.NewReader(r, dec)
 }
 
 func skipBOM(r *io.SectionReader) io.Reader {
@@ -188,11 +195,89 @@ type csvSource struct {
 	cells   []string
 }
 
+// newCSVSource reads delimited text in the encoding TextEncoding tells.
 func newCSVSource(file io.ReaderAt, size int64) (RowSource, error) {
 	dec, err := decoder(file, size)
 	if err != nil {
 		return nil, err
 	}
+	return csvSourceOf(dec)
+}
+
+// errNotUTF8 is what a CSV source that guessed UTF-8 (see guessCSVSource)
+// returns at the first byte that is not: the file is Windows-1252, and is
+// to be read again as such.
+var errNotUTF8 = errors.New("importer: the text is not UTF-8")
+
+// guessCSVSource reads delimited text as TextEncoding would, in one pass
+// instead of two: a BOM decides; without one, the text is read as UTF-8
+// and checked as it goes, failing with errNotUTF8 at the first byte that is
+// not UTF-8 (the caller then reads it again with enc Windows-1252). A
+// non-empty enc is used as it is.
+func guessCSVSource(file io.ReaderAt, size int64, enc string) (RowSource, error) {
+	if enc != "" {
+		return csvSourceOf(decoderFor(file, size, enc))
+	}
+	var bom [3]byte
+	n, err := file.ReadAt(bom[:], 0)
+	if err != nil && err != io.EOF {
+		return nil, err
+	}
+	if b := bom[:n]; bytes.HasPrefix(b, []byte{0xEF, 0xBB, 0xBF}) || bytes.HasPrefix(b, []byte{0xFF, 0xFE}) || bytes.HasPrefix(b, []byte{0xFE, 0xFF}) {
+		return newCSVSource(file, size)
+	}
+	return csvSourceOf(&utf8Checker{r: io.NewSectionReader(file, 0, size)})
+}
+
+// utf8Checker passes text on and fails with errNotUTF8 as soon as it is not
+// valid UTF-8; a rune split between two reads is checked whole.
+type utf8Checker struct {
+	r       io.Reader
+	pending []byte // the start of a rune the last read ended in
+}
+
+func (c *utf8Checker) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	b := p[:n]
+	if len(c.pending) > 0 && len(b) > 0 {
+		// Complete the split rune with the first bytes of this read.
+		k := min(utf8.UTFMax-len(c.pending), len(b))
+		joined := append(c.pending[:len(c.pending):len(c.pending)], b[:k]...)
+		if !utf8.FullRune(joined) {
+			c.pending = joined
+			return n, err
+		}
+		r, size := utf8.DecodeRune(joined)
+		if r == utf8.RuneError && size <= 1 {
+			return 0, errNotUTF8
+		}
+		b = b[size-len(c.pending):]
+		c.pending = nil
+	}
+	// Keep an incomplete rune at the end for the next read.
+	end := len(b)
+	for i := 1; i < utf8.UTFMax && i <= len(b); i++ {
+		if x := b[len(b)-i]; x >= 0xC0 {
+			if !utf8.FullRune(b[len(b)-i:]) {
+				end = len(b) - i
+			}
+			break
+		} else if x < 0x80 {
+			break
+		}
+	}
+	if !utf8.Valid(b[:end]) {
+		return 0, errNotUTF8
+	}
+	c.pending = append(c.pending, b[end:]...)
+	if err == io.EOF && len(c.pending) > 0 {
+		return 0, errNotUTF8
+	}
+	return n, err
+}
+
+// csvSourceOf sniffs the delimiter of UTF-8 text and reads its records.
+func csvSourceOf(dec io.Reader) (RowSource, error) {
 	br := bufio.NewReaderSize(dec, sniffSize)
 	sample, err := br.Peek(sniffSize)
 	if err != nil && err != io.EOF && err != bufio.ErrBufferFull {

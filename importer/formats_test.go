@@ -3,6 +3,7 @@ package importer_test
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -175,5 +176,29 @@ func TestXLSXBuiltinDateIsISO(t *testing.T) {
 	rows := readAll(t, im, importer.FormatXLSX, bytes.NewReader(buf.Bytes()), int64(buf.Len()))
 	if got := rows[2]; !slices.Equal(got, []string{"ada@example.com", "2020-10-05"}) {
 		t.Fatalf("row 2: %q", got)
+	}
+}
+
+// A Windows-1252 file whose first byte outside ASCII comes late (after the
+// first 64 KB) is read as Windows-1252 all the same, in a dry run and for
+// real: the text is read again once it proves not to be UTF-8.
+func TestWindows1252Late(t *testing.T) {
+	var b bytes.Buffer
+	b.WriteString("email,lastName\n")
+	for i := range 5000 {
+		fmt.Fprintf(&b, "user%05d@acme.example,Smith\n", i)
+	}
+	b.WriteString("last@acme.example,M\xfcller\n") // ü in Windows-1252
+	for _, dry := range []bool{true, false} {
+		e := newEnv(t, importer.Config{})
+		res := e.mustRun(t, "users.csv", b.String(), importer.Options{DryRun: dry})
+		if len(res.Created) != 5001 || len(res.Errors) != 0 {
+			t.Fatalf("dry run %v: created %d, errors %v", dry, len(res.Created), res.ErrorMessages)
+		}
+		if !dry {
+			if u := e.user(t, "last@acme.example"); u.FamilyName != "Müller" {
+				t.Fatalf("family name %q", u.FamilyName)
+			}
+		}
 	}
 }

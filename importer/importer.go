@@ -183,20 +183,34 @@ func (im *Importer) Import(ctx context.Context, dir *identity.Directory, file io
 
 // dryRun reads and plans the file row by row.
 func (im *Importer) dryRun(ctx context.Context, dir *identity.Directory, file io.ReaderAt, size int64, opts Options) (*Result, error) {
-	src, format, err := im.open(file, size, opts.Filename)
-	if err != nil {
-		return nil, err
+	return asText(func(enc string) (*Result, error) {
+		src, format, err := im.open(file, size, opts.Filename, enc)
+		if err != nil {
+			return nil, err
+		}
+		defer src.Close()
+		return im.preview(ctx, dir, src, format, size, opts)
+	})
+}
+
+// asText runs read on text guessed to be UTF-8, and again on
+// Windows-1252 when it is not (see guessCSVSource).
+func asText[T any](read func(enc string) (T, error)) (T, error) {
+	v, err := read("")
+	if errors.Is(err, errNotUTF8) {
+		return read(EncodingWindows1252)
 	}
-	defer src.Close()
-	return im.preview(ctx, dir, src, format, size, opts)
+	return v, err
 }
 
 // read parses the file into rows of the import's columns.
 func (im *Importer) read(file io.ReaderAt, size int64, opts Options) (*sheet, error) {
-	src, format, err := im.open(file, size, opts.Filename)
-	if err != nil {
-		return nil, err
-	}
-	defer src.Close()
-	return im.parse(src, format, size, opts.Progress)
+	return asText(func(enc string) (*sheet, error) {
+		src, format, err := im.open(file, size, opts.Filename, enc)
+		if err != nil {
+			return nil, err
+		}
+		defer src.Close()
+		return im.parse(src, format, size, opts.Progress)
+	})
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 	"testing/iotest"
+	"unicode/utf8"
 )
 
 // odsDoc wraps table rows in a content.xml.
@@ -156,4 +157,23 @@ func TestWideHeaderRowCost(t *testing.T) {
 	if r := h.newRecord(2, row); r.errs != nil || r.email != "a@b.de" || r.given != "Ada" {
 		t.Fatalf("%+v", r)
 	}
+}
+
+// utf8Checker fails exactly when the text is not valid UTF-8, however the
+// reads split it.
+func FuzzUTF8Checker(f *testing.F) {
+	for _, s := range []string{"", "abc", "Müller", "山田", "\xff", "a\xc3", "\xe6\xb1", "\xe6\xb1\xa0x", "\xf0\x9f\x98\x80", "\xed\xa0\x80"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		for _, r := range []io.Reader{strings.NewReader(s), iotest.OneByteReader(strings.NewReader(s)), iotest.HalfReader(strings.NewReader(s))} {
+			got, err := io.ReadAll(&utf8Checker{r: r})
+			switch {
+			case utf8.ValidString(s) && (err != nil || string(got) != s):
+				t.Fatalf("%q: %q, %v", s, got, err)
+			case !utf8.ValidString(s) && !errors.Is(err, errNotUTF8):
+				t.Fatalf("%q is not UTF-8, yet %v", s, err)
+			}
+		}
+	})
 }

@@ -119,7 +119,10 @@ func extFormat(name string) string {
 }
 
 // open checks the file's size, detects its format and returns its RowSource.
-func (im *Importer) open(file io.ReaderAt, size int64, filename string) (src RowSource, format string, err error) {
+// Text is read in the encoding enc, or, with enc "", guessed as
+// guessCSVSource says: the caller reads the file again as Windows-1252 when
+// an error matches errNotUTF8.
+func (im *Importer) open(file io.ReaderAt, size int64, filename, enc string) (src RowSource, format string, err error) {
 	if size > im.cfg.MaxFileSize {
 		return nil, "", &LimitError{What: "file size", Limit: im.cfg.MaxFileSize}
 	}
@@ -130,18 +133,23 @@ func (im *Importer) open(file io.ReaderAt, size int64, filename string) (src Row
 	if ext := extFormat(filename); ext != "" && ext != format {
 		return nil, "", &FileError{Unknown: true, Message: fmt.Sprintf("%q is named like a %s file but its content is %s", filename, strings.ToUpper(ext), strings.ToUpper(format))}
 	}
-	src, err = im.OpenFormat(format, file, size)
+	src, err = im.openFormat(format, file, size, func() (RowSource, error) { return guessCSVSource(file, size, enc) })
 	return src, format, err
 }
 
 // OpenFormat returns the RowSource of a file in a known format, within the
 // Importer's limits.
 func (im *Importer) OpenFormat(format string, file io.ReaderAt, size int64) (RowSource, error) {
+	return im.openFormat(format, file, size, func() (RowSource, error) { return newCSVSource(file, size) })
+}
+
+// openFormat is OpenFormat with the CSV source openCSV opens.
+func (im *Importer) openFormat(format string, file io.ReaderAt, size int64, openCSV func() (RowSource, error)) (RowSource, error) {
 	var src RowSource
 	var err error
 	switch format {
 	case FormatCSV:
-		src, err = newCSVSource(file, size)
+		src, err = openCSV()
 	case FormatXLSX:
 		src, err = newXLSXSource(file, size, im.cfg.MaxUncompressed)
 	case FormatODS:
