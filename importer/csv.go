@@ -3,8 +3,8 @@ package importer
 import (
 	"bufio"
 	"bytes"
-	"errors"
 	"encoding/csv"
+	"errors"
 	"io"
 	"strings"
 	"unicode/utf8"
