@@ -250,9 +250,6 @@ type Tx struct {
 	policy SourcePolicy
 	events eventBuf
 	groups map[string]Group // see managed
-	// touched holds the groups whose version the transaction has moved
-	// for a change of members (see touch).
-	touched map[string]bool
 }
 
 // eventBuf collects a transaction's events in chunks, so that a change of

@@ -82,7 +82,6 @@ func (tx *Tx) createGroup(ctx context.Context, g Group) (Group, error) {
 		return Group{}, fmt.Errorf("identity: create group: %w", err)
 	}
 	tx.remember(created)
-	tx.moved(created.ID)
 	tx.emit(GroupCreated, "", created.ID)
 	return created, nil
 }
@@ -111,7 +110,6 @@ func (tx *Tx) convert(ctx context.Context, g Group, externalID string) (Group, e
 		return Group{}, fmt.Errorf("identity: convert group: %w", err)
 	}
 	tx.remember(converted)
-	tx.moved(converted.ID)
 	tx.emit(GroupConverted, "", g.ID, fields...)
 	return converted, nil
 }
@@ -161,7 +159,6 @@ func (tx *Tx) UpdateGroup(ctx context.Context, id string, ifVersion int64, fn fu
 		return Group{}, fmt.Errorf("identity: update group: %w", err)
 	}
 	tx.remember(updated)
-	tx.moved(id)
 	tx.emit(GroupUpdated, "", id, fields...)
 	return updated, nil
 }
@@ -198,35 +195,6 @@ func (tx *Tx) managed(ctx context.Context, groupID string) (Group, error) {
 	return g, tx.mayManage(g)
 }
 
-// touch gives a group whose members changed a new Version and Updated,
-// unless the transaction has given it one already (created, converted,
-// renamed or touched it): a group's version (a SCIM ETag) covers its
-// members.
-func (tx *Tx) touch(ctx context.Context, groupID string) error {
-	if tx.touched[groupID] {
-		return nil
-	}
-	now := tx.now()
-	g, err := tx.store.UpdateGroup(ctx, groupID, func(g *Group) error {
-		g.Updated = now
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("identity: group %s: %w", groupID, err)
-	}
-	tx.remember(g)
-	tx.moved(groupID)
-	return nil
-}
-
-// moved notes that the transaction has given a group a new version.
-func (tx *Tx) moved(groupID string) {
-	if tx.touched == nil {
-		tx.touched = make(map[string]bool)
-	}
-	tx.touched[groupID] = true
-}
-
 // remember keeps a group as the transaction last read or wrote it.
 func (tx *Tx) remember(g Group) {
 	if tx.groups == nil {
@@ -250,9 +218,6 @@ func (tx *Tx) addMember(ctx context.Context, groupID, userID string) (bool, erro
 		return false, fmt.Errorf("identity: add member: %w", err)
 	}
 	if added {
-		if err := tx.touch(ctx, groupID); err != nil {
-			return false, err
-		}
 		tx.emit(MemberAdded, userID, groupID)
 	}
 	return added, nil
@@ -278,11 +243,6 @@ func (tx *Tx) addMembers(ctx context.Context, groupID string, userIDs []string) 
 	if err != nil {
 		return nil, fmt.Errorf("identity: add members: %w", err)
 	}
-	if len(added) > 0 {
-		if err := tx.touch(ctx, groupID); err != nil {
-			return nil, err
-		}
-	}
 	for _, id := range added {
 		tx.emit(MemberAdded, id, groupID)
 	}
@@ -305,9 +265,6 @@ func (tx *Tx) removeMember(ctx context.Context, groupID, userID string) (bool, e
 		return false, fmt.Errorf("identity: remove member: %w", err)
 	}
 	if removed {
-		if err := tx.touch(ctx, groupID); err != nil {
-			return false, err
-		}
 		tx.emit(MemberRemoved, userID, groupID)
 	}
 	return removed, nil

@@ -179,58 +179,6 @@ func TestSetMembersAddsInBulk(t *testing.T) {
 	assert.Equal(t, int64(0), store.bulkAdds.Load()+store.adds.Load())
 }
 
-// A group's Version moves once per transaction that changes its members, and
-// not for one that changes nothing; a group created with its members in one
-// transaction keeps version 1.
-func TestGroupVersionMovesWithMembers(t *testing.T) {
-	ctx := context.Background()
-	f := newFixture(t, identity.Config{})
-	var ids []string
-	for i := range 3 {
-		u, err := f.dir.CreateUser(ctx, identity.SourceManual, identity.User{Email: fmt.Sprintf("v%d@example.com", i)}, identity.CreateOptions{})
-		require.NoError(t, err)
-		ids = append(ids, u.ID)
-	}
-	version := func(id string) int64 {
-		g, err := f.dir.Reader().Group(ctx, id)
-		require.NoError(t, err)
-		return g.Version
-	}
-	var gid string
-	require.NoError(t, f.dir.Do(ctx, identity.SourceManual, func(ctx context.Context, tx *identity.Tx) error {
-		g, err := tx.CreateGroup(ctx, "Office", "")
-		if err != nil {
-			return err
-		}
-		gid = g.ID
-		_, err = tx.AddMembers(ctx, g.ID, ids[:1])
-		return err
-	}))
-	assert.EqualValues(t, 1, version(gid), "created with a member in one transaction")
-
-	require.NoError(t, f.dir.Do(ctx, identity.SourceManual, func(ctx context.Context, tx *identity.Tx) error {
-		for _, id := range ids[1:] {
-			if _, err := tx.AddMember(ctx, gid, id); err != nil {
-				return err
-			}
-		}
-		_, err := tx.RemoveMember(ctx, gid, ids[0])
-		return err
-	}))
-	assert.EqualValues(t, 2, version(gid), "three changes in one transaction")
-
-	_, err := f.dir.AddMember(ctx, identity.SourceManual, gid, ids[1])
-	require.NoError(t, err)
-	assert.EqualValues(t, 2, version(gid), "a member again: no change")
-
-	_, err = f.dir.RemoveMember(ctx, identity.SourceManual, gid, ids[1])
-	require.NoError(t, err)
-	g, err := f.dir.Reader().Group(ctx, gid)
-	require.NoError(t, err)
-	assert.EqualValues(t, 3, g.Version)
-	assert.Equal(t, f.clock.Now().UTC(), g.Updated.UTC(), "Updated moves with the version")
-}
-
 // The actor the host puts in the context is on every event of the change.
 func TestEventsCarryTheActor(t *testing.T) {
 	ctx := context.Background()

@@ -549,17 +549,13 @@ func (q *request) patchGroup(id string, ifVersion int64, ops []patchOp) error {
 		if name == "" {
 			return badRequest(ScimInvalidValue, "displayName is required")
 		}
+		updated = g
 		if name != g.Name || ext != g.ExternalID {
-			if _, err := tx.UpdateGroup(ctx, id, 0, func(g *identity.Group) error {
+			updated, err = tx.UpdateGroup(ctx, id, 0, func(g *identity.Group) error {
 				g.Name, g.ExternalID = name, ext
 				return nil
-			}); err != nil {
-				return err
-			}
+			})
 		}
-		// Read the group again: a change of members gives it a new
-		// version too.
-		updated, err = tx.Reader().Group(ctx, id)
 		return err
 	})
 	if err != nil {

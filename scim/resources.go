@@ -421,10 +421,8 @@ func (q *request) putGroup(id string, ifVersion int64, raw doc) error {
 			if _, _, err := tx.SetMembers(ctx, id, ids); err != nil {
 				return err
 			}
-			// New members give the group a new version.
-			updated, err = tx.Reader().Group(ctx, id)
 		}
-		return err
+		return nil
 	})
 	if err != nil {
 		return q.groupRefusal(err)
