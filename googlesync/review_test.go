@@ -219,3 +219,40 @@ func TestSyncConvertedGroupMakesNoLeavers(t *testing.T) {
 		t.Fatalf("zed's groups: %v, %v; want none (Sales is Google's now)", gs, err)
 	}
 }
+
+// The name a removed group would take is one a Google group takes in the
+// same sync: the removed group takes one made of its ID instead.
+func TestSyncFreedNameTakenInSameSync(t *testing.T) {
+	ctx := context.Background()
+	api := fixture()
+	e := newEnv(t, api, Config{Nested: true})
+	if _, err := e.syncer.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	api.mu.Lock()
+	for i, g := range api.groups {
+		if g.ID == "g5" {
+			api.groups = append(api.groups[:i], api.groups[i+1:]...)
+			break
+		}
+	}
+	for i, g := range api.groups {
+		if g.ID == "g4" {
+			api.groups[i].Name = "All"
+		}
+	}
+	api.mu.Unlock()
+	api.addGroup("g6", "all-old@example.com", "All (removed from Google)", "u:u1")
+	for range 2 {
+		if _, err := e.syncer.Sync(ctx); err != nil {
+			t.Fatalf("sync: %v", err)
+		}
+	}
+	old, err := e.dir.Reader().GroupByExternalID(ctx, "g5")
+	if err != nil || old.Name != "googlesync-removed-"+old.ID {
+		t.Fatalf("the removed group: %+v, %v", old, err)
+	}
+	if g6, err := e.dir.Reader().GroupByExternalID(ctx, "g6"); err != nil || g6.Name != "All (removed from Google)" {
+		t.Fatalf("g6: %+v, %v", g6, err)
+	}
+}

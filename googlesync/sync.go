@@ -567,12 +567,19 @@ func (s *Syncer) freeNames(ctx context.Context, tx *identity.Tx, pl *syncPlan, p
 	for _, i := range pending {
 		taken[groups.Key(pl.groups[i].name)] = true
 	}
+	// The names this sync gives: a freed name must not be one of them.
+	giving := make(map[string]bool, len(pl.groups))
+	for _, step := range pl.groups {
+		if step.action != keepGroup {
+			giving[groups.Key(step.name)] = true
+		}
+	}
 	for i, step := range pl.groups {
 		if step.g != nil || step.local.ID == "" || !taken[groups.Key(step.local.Name)] {
 			continue
 		}
 		name := step.local.Name + " (removed from Google)"
-		if _, err := tx.Reader().GroupByName(ctx, name); err == nil || len(name) > identity.MaxNameLength {
+		if _, err := tx.Reader().GroupByName(ctx, name); err == nil || giving[groups.Key(name)] || len(name) > identity.MaxNameLength {
 			name = "googlesync-removed-" + step.local.ID
 		}
 		g, err := tx.UpdateGroup(ctx, step.local.ID, 0, func(g *identity.Group) error {

@@ -244,6 +244,9 @@ func (c *utf8Checker) Read(p []byte) (int, error) {
 		k := min(utf8.UTFMax-len(c.pending), len(b))
 		joined := append(c.pending[:len(c.pending):len(c.pending)], b[:k]...)
 		if !utf8.FullRune(joined) {
+			if err == io.EOF {
+				return 0, errNotUTF8
+			}
 			c.pending = joined
 			return n, err
 		}

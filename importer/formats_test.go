@@ -202,3 +202,28 @@ func TestWindows1252Late(t *testing.T) {
 		}
 	}
 }
+
+// Progress never goes back, though a Windows-1252 file is read twice.
+func TestProgressForwardOnSecondReading(t *testing.T) {
+	var b bytes.Buffer
+	b.WriteString("email,lastName\n")
+	for i := range 5000 {
+		fmt.Fprintf(&b, "user%05d@acme.example,Smith\n", i)
+	}
+	b.WriteString("last@acme.example,M\xfcller\n")
+	for _, dry := range []bool{true, false} {
+		e := newEnv(t, importer.Config{})
+		var last importer.Progress
+		calls := 0
+		e.mustRun(t, "u.csv", b.String(), importer.Options{DryRun: dry, Progress: func(p importer.Progress) {
+			calls++
+			if p.Phase == last.Phase && (p.Read < last.Read || p.Checked < last.Checked || p.Applied < last.Applied) {
+				t.Errorf("dry run %v: progress went back from %+v to %+v", dry, last, p)
+			}
+			last = p
+		}})
+		if calls == 0 || last.Total != 5001 {
+			t.Errorf("dry run %v: %d calls, last %+v", dry, calls, last)
+		}
+	}
+}

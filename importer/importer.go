@@ -161,6 +161,7 @@ func newResult(opts Options) *Result {
 // *ThresholdError, or an error of the store.
 func (im *Importer) Import(ctx context.Context, dir *identity.Directory, file io.ReaderAt, size int64, opts Options) (*Result, error) {
 	start := time.Now()
+	opts.Progress = forward(opts.Progress)
 	var res *Result
 	var err error
 	if opts.DryRun {
@@ -191,6 +192,24 @@ func (im *Importer) dryRun(ctx context.Context, dir *identity.Directory, file io
 		defer src.Close()
 		return im.preview(ctx, dir, src, format, size, opts)
 	})
+}
+
+// forward passes on the reports of progress that go forward: when a text
+// file is read again as Windows-1252 (see asText), its rows are counted
+// again from the start, and the reports stay at what was reached until the
+// second reading passes it.
+func forward(progress func(Progress)) func(Progress) {
+	if progress == nil {
+		return nil
+	}
+	var last Progress
+	return func(p Progress) {
+		if p.Phase == last.Phase && (p.Read < last.Read || p.Checked < last.Checked || p.Applied < last.Applied) {
+			return
+		}
+		last = p
+		progress(p)
+	}
 }
 
 // asText runs read on text guessed to be UTF-8, and again on

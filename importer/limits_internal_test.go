@@ -166,7 +166,10 @@ func FuzzUTF8Checker(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		for _, r := range []io.Reader{strings.NewReader(s), iotest.OneByteReader(strings.NewReader(s)), iotest.HalfReader(strings.NewReader(s))} {
+		for _, r := range []io.Reader{
+			strings.NewReader(s), iotest.OneByteReader(strings.NewReader(s)), iotest.HalfReader(strings.NewReader(s)),
+			iotest.DataErrReader(iotest.OneByteReader(strings.NewReader(s))), // the last bytes come with io.EOF
+		} {
 			got, err := io.ReadAll(&utf8Checker{r: r})
 			switch {
 			case utf8.ValidString(s) && (err != nil || string(got) != s):

@@ -101,6 +101,17 @@ func TestUserPutEchoesGroupsAfterSourceChange(t *testing.T) {
 	wantField(t, r, "name.givenName", "Una")
 	body = `{"userName":"u1@example.com","groups":[{"value":"` + g + `"},{"value":"` + other + `"}]}`
 	later.do("PUT", "/Users/"+u, body).must(t, 403)
+
+	// A group SCIM does not see is unknown, whether the user is in it or
+	// not: the answer does not tell.
+	office, err := e.dir.CreateGroup(t.Context(), identity.SourceManual, "Office", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.dir.AddMember(t.Context(), identity.SourceManual, office.ID, u); err != nil {
+		t.Fatal(err)
+	}
+	e.do("PUT", "/Users/"+u, `{"userName":"u1@example.com","groups":[{"value":"`+office.ID+`"}]}`).must(t, 400)
 }
 
 func TestGroupsWhenSCIMIsNotTheGroupSource(t *testing.T) {

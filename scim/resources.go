@@ -218,15 +218,15 @@ func addToGroups(ctx context.Context, tx *identity.Tx, userID string, groupIDs [
 		in[g.ID] = true
 	}
 	for _, gid := range groupIDs {
-		if in[gid] {
-			continue
-		}
 		g, err := tx.Reader().Group(ctx, gid)
 		if errors.Is(err, identity.ErrNotFound) || err == nil && !managed(g) {
 			return badRequest(ScimInvalidValue, "no group has the id %q", gid)
 		}
 		if err != nil {
 			return err
+		}
+		if in[gid] {
+			continue
 		}
 		if _, err := tx.AddMember(ctx, gid, userID); err != nil {
 			return err
