@@ -145,26 +145,13 @@ func TestSyncRenameOntoRemovedGroup(t *testing.T) {
 	if _, err := e.syncer.Sync(ctx); err != nil {
 		t.Fatal(err)
 	}
-	api.mu.Lock()
-	for i, g := range api.groups {
-		if g.ID == "g5" { // All: deleted in Google
-			api.groups = append(api.groups[:i], api.groups[i+1:]...)
-			break
-		}
-	}
-	api.mu.Unlock()
+	api.removeGroup("g5") // All: deleted in Google
 	rep, err := e.syncer.Sync(ctx)
 	if err != nil || rep.GroupsEmptied != 1 {
 		t.Fatalf("after the delete: %+v, %v", rep, err)
 	}
-	api.mu.Lock()
-	for i, g := range api.groups {
-		if g.ID == "g4" { // Sales takes the name All
-			api.groups[i].Name = "All"
-		}
-	}
-	api.mu.Unlock()
-	for range 2 { // and the next sync finds nothing to do
+	api.renameGroup("g4", "All") // Sales takes the name All
+	for range 2 {                // and the next sync finds nothing to do
 		if rep, err = e.syncer.Sync(ctx); err != nil {
 			t.Fatalf("rename onto the removed group's name: %v", err)
 		}
@@ -229,19 +216,8 @@ func TestSyncFreedNameTakenInSameSync(t *testing.T) {
 	if _, err := e.syncer.Sync(ctx); err != nil {
 		t.Fatal(err)
 	}
-	api.mu.Lock()
-	for i, g := range api.groups {
-		if g.ID == "g5" {
-			api.groups = append(api.groups[:i], api.groups[i+1:]...)
-			break
-		}
-	}
-	for i, g := range api.groups {
-		if g.ID == "g4" {
-			api.groups[i].Name = "All"
-		}
-	}
-	api.mu.Unlock()
+	api.removeGroup("g5")
+	api.renameGroup("g4", "All")
 	api.addGroup("g6", "all-old@example.com", "All (removed from Google)", "u:u1")
 	for range 2 {
 		if _, err := e.syncer.Sync(ctx); err != nil {
@@ -254,5 +230,16 @@ func TestSyncFreedNameTakenInSameSync(t *testing.T) {
 	}
 	if g6, err := e.dir.Reader().GroupByExternalID(ctx, "g6"); err != nil || g6.Name != "All (removed from Google)" {
 		t.Fatalf("g6: %+v, %v", g6, err)
+	}
+}
+
+// renameGroup gives a group of the fake a new name.
+func (f *fakeAPI) renameGroup(id, name string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for i, g := range f.groups {
+		if g.ID == id {
+			f.groups[i].Name = name
+		}
 	}
 }
