@@ -193,3 +193,29 @@ func TestEventsCarryTheActor(t *testing.T) {
 	assert.Equal(t, "", events[1].Actor, "no actor in the context")
 	assert.Equal(t, "admin@example.com", identity.ActorFrom(identity.WithActor(ctx, "admin@example.com")))
 }
+
+// Deleting a user records leaving each group before the deletion itself,
+// so that a host following the events keeps its memberships right.
+func TestDeleteUserRecordsLeavingGroups(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, identity.Config{})
+	u, err := f.dir.CreateUser(ctx, identity.SourceManual, identity.User{Email: "gone@example.com"}, identity.CreateOptions{})
+	require.NoError(t, err)
+	var gids []string
+	for _, name := range []string{"Office", "Lab"} {
+		g, err := f.dir.CreateGroup(ctx, identity.SourceManual, name, "")
+		require.NoError(t, err)
+		_, err = f.dir.AddMember(ctx, identity.SourceManual, g.ID, u.ID)
+		require.NoError(t, err)
+		gids = append(gids, g.ID)
+	}
+	f.sink.Reset()
+	require.NoError(t, f.dir.DeleteUser(ctx, identity.SourceManual, u.ID))
+	var got []string
+	for _, e := range f.sink.Events() {
+		assert.Equal(t, u.ID, e.UserID)
+		got = append(got, string(e.Type)+" "+e.GroupID)
+	}
+	assert.ElementsMatch(t, []string{"group.member_removed " + gids[0], "group.member_removed " + gids[1], "user.deleted "}, got)
+	assert.Equal(t, "user.deleted ", got[len(got)-1], "the deletion comes last")
+}

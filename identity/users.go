@@ -228,11 +228,19 @@ func (tx *Tx) Restore(ctx context.Context, id string) (User, error) {
 	return tx.UpdateUser(ctx, id, 0, func(u *User) error { u.Active = true; return nil })
 }
 
-// DeleteUser removes a user with their links, memberships and invitations. It
-// returns ErrNotFound.
+// DeleteUser removes a user with their links, memberships and invitations,
+// and records a MemberRemoved event for each group the user leaves, then
+// UserDeleted. It returns ErrNotFound.
 func (tx *Tx) DeleteUser(ctx context.Context, id string) error {
+	gs, err := tx.store.UserGroups(ctx, id)
+	if err != nil {
+		return fmt.Errorf("identity: delete user: %w", err)
+	}
 	if err := tx.store.DeleteUser(ctx, id); err != nil {
 		return fmt.Errorf("identity: delete user: %w", err)
+	}
+	for _, g := range gs {
+		tx.emit(MemberRemoved, id, g.ID)
 	}
 	tx.emit(UserDeleted, id, "")
 	return nil
