@@ -230,22 +230,49 @@ func TestSessionTimeoutsAndTenant(t *testing.T) {
 
 func TestForgedCookieRefused(t *testing.T) {
 	e := newEnv(t)
-	c := e.client("acme")
-	c.signIn("acme", portal.SectionUsers)
-	u, _ := url.Parse(e.srv.URL + "/portal/")
-	for _, ck := range c.http.Jar.Cookies(u) {
-		payload, sig, _ := strings.Cut(ck.Value, ".")
-		raw, err := base64.RawURLEncoding.DecodeString(payload)
-		if err != nil || !strings.Contains(string(raw), `["users"]`) {
-			t.Fatalf("cookie payload %q: %v", raw, err)
-		}
-		// A session that claims every section, with the old signature.
-		raw = []byte(strings.Replace(string(raw), `["users"]`, `["users","groups","import","events"]`, 1))
-		forged := base64.RawURLEncoding.EncodeToString(raw) + "." + sig
-		c.http.Jar.SetCookies(u, []*http.Cookie{{Name: ck.Name, Value: forged, Path: "/portal/"}})
+	token, _, err := e.h.NewSetupLink(context.Background(), e.tenants["acme"], portal.Admin{Name: "it", Sections: []portal.Section{portal.SectionUsers}})
+	if err != nil {
+		t.Fatal(err)
 	}
-	if status, _ := c.get("/groups"); status != http.StatusUnauthorized {
-		t.Errorf("forged cookie: %d, want 401", status)
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	send := func(method, path string, body io.Reader, ck *http.Cookie) *http.Response {
+		req, _ := http.NewRequest(method, e.srv.URL+"/portal"+path, body)
+		req.Host = "acme.test"
+		if body != nil {
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		}
+		if ck != nil {
+			req.AddCookie(ck)
+		}
+		res, err := noRedirect.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res
+	}
+	res := send(http.MethodPost, "/setup", strings.NewReader(url.Values{"token": {token}}.Encode()), nil)
+	cks := res.Cookies()
+	if res.StatusCode != http.StatusSeeOther || len(cks) != 1 {
+		t.Fatalf("setup: %d, cookies %v", res.StatusCode, cks)
+	}
+	ck := cks[0]
+	if !ck.HttpOnly || ck.SameSite != http.SameSiteStrictMode || ck.Path != "/portal/" {
+		t.Errorf("cookie %+v: want HttpOnly, SameSite=Strict, Path=/portal/", ck)
+	}
+	if got := send(http.MethodGet, "/groups", nil, ck).StatusCode; got != http.StatusForbidden {
+		t.Fatalf("groups with the real users-only session: %d, want 403", got)
+	}
+	payload, sig, _ := strings.Cut(ck.Value, ".")
+	raw, err := base64.RawURLEncoding.DecodeString(payload)
+	if err != nil || !strings.Contains(string(raw), `["users"]`) {
+		t.Fatalf("cookie payload %q: %v", raw, err)
+	}
+	// A session that claims every section, with the old signature.
+	raw = []byte(strings.Replace(string(raw), `["users"]`, `["users","groups","import","events"]`, 1))
+	forged := &http.Cookie{Name: ck.Name, Value: base64.RawURLEncoding.EncodeToString(raw) + "." + sig}
+	if got := send(http.MethodGet, "/groups", nil, forged).StatusCode; got != http.StatusUnauthorized {
+		t.Errorf("forged cookie: %d, want 401", got)
 	}
 }
 
