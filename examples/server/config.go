@@ -90,6 +90,9 @@ type Config struct {
 	// proxy changes the address the browsers and IdPs see.
 	BaseURL string `json:"baseURL"`
 
+	// portalKey signs the portal's sessions; from EnvPortalKey, else random.
+	portalKey []byte
+
 	// SCIM configures the SCIM 2.0 service provider at /scim/v2.
 	SCIM SCIMConfig `json:"scim"`
 

@@ -85,6 +85,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	if err != nil {
 		return err
 	}
+	if cfg.portalKey, err = portalKey(getenv); err != nil {
+		return err
+	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.logLevel()}))
 	generated := cfg.AdminToken == ""
 	if generated {
@@ -133,6 +136,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	if generated {
 		printToken(stderr, cfg.AdminToken, ln.Addr())
 	}
+	link, err := s.setupLink(ctx, cfg.Tenant)
+	if err != nil {
+		return fmt.Errorf("portal setup link: %w", err)
+	}
+	fmt.Fprintf(stderr, "Open the admin portal of tenant %q (the link works once, for 24 hours):\n\n    %s\n\n", cfg.Tenant, link)
 	logger.Info("listening", "addr", ln.Addr().String(), "tenant", cfg.Tenant, "store", stores.name,
 		"scim", s.scim != nil, "saml", len(s.saml), "oauth", len(s.oauth), "google", s.google != nil, "groupSource", s.groupSource)
 	if listening != nil {

@@ -16,6 +16,7 @@ import (
 	"github.com/rollcall/rollcall/identity"
 	"github.com/rollcall/rollcall/importer"
 	"github.com/rollcall/rollcall/oauth"
+	"github.com/rollcall/rollcall/portal"
 	"github.com/rollcall/rollcall/saml"
 )
 
@@ -59,6 +60,7 @@ type server struct {
 	oauthHandler *oauth.Handler               // their login and callback
 	importer     *importer.Handler            // import, export, templates
 	google       *googlesync.Syncer           // runs in runTasks
+	portal       *portal.Handler              // at /portal/
 }
 
 // newServer checks a validated configuration with its admin token set and
@@ -105,6 +107,7 @@ func (s *server) routes() *http.ServeMux {
 	s.mountSCIM(mux)
 	s.mountSAML(mux)
 	s.mountOAuth(mux)
+	s.mountPortal(mux)
 	return mux
 }
 

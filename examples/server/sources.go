@@ -37,6 +37,15 @@ func (s *server) buildSources() error {
 	}); err != nil {
 		return err
 	}
+	key := s.cfg.portalKey
+	if len(key) == 0 {
+		if key, err = portalKey(func(string) string { return "" }); err != nil {
+			return err
+		}
+	}
+	if err := s.buildPortal(key, im); err != nil {
+		return err
+	}
 
 	if s.cfg.SCIM.Token != "" {
 		hash := scim.TokenHash(s.cfg.SCIM.Token)

@@ -1,0 +1,185 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// EnvRequireBrowser makes the browser tests fail, not skip, when Chromium is
+// missing; .ci/run sets it after installing Chromium.
+const envRequireBrowser = "ROLLCALL_REQUIRE_BROWSER"
+
+// browser starts headless Chromium (Debian's package) and returns a context
+// for its first tab. It skips the test when Chromium is not installed, unless
+// ROLLCALL_REQUIRE_BROWSER=1.
+func browser(t *testing.T) context.Context {
+	t.Helper()
+	path := ""
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			path = p
+			break
+		}
+	}
+	if path == "" {
+		if os.Getenv(envRequireBrowser) == "1" {
+			t.Fatal("Chromium is not installed (apt-get install chromium), and " + envRequireBrowser + "=1")
+		}
+		t.Skip("Chromium is not installed: apt-get install chromium runs these tests")
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(path), chromedp.NoSandbox,
+		chromedp.Flag("disable-dev-shm-usage", true))
+	actx, cancelAlloc := chromedp.NewExecAllocator(t.Context(), opts...)
+	ctx, cancelTab := chromedp.NewContext(actx)
+	t.Cleanup(func() { cancelTab(); cancelAlloc() })
+	ctx, cancel := context.WithTimeout(ctx, 90*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// freeAddr returns a loopback address with a port free now.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close())
+	return addr
+}
+
+var setupLinkRE = regexp.MustCompile(`http://\S+/portal/setup\?token=\S+`)
+
+// TestPortalInBrowser runs the example server as main does, on SQLite, and
+// drives its portal in Chromium: the setup link printed at start, adding a
+// user with an invitation and accepting it, an import whose preview shows
+// the errors and whose apply does what it showed, a POST without the CSRF
+// token, and the setup link used a second time.
+func TestPortalInBrowser(t *testing.T) {
+	ctx := browser(t)
+	addr := freeAddr(t)
+	base := "http://" + addr
+	cfgPath := writeConfig(t, fmt.Sprintf(`{"tenant": "acme", "baseURL": %q}`, base))
+	_, stderr, _ := started(t, []string{"-addr", addr, "-config", cfgPath}, map[string]string{EnvAdminToken: testToken})
+	link := setupLinkRE.FindString(stderr.String())
+	require.NotEmpty(t, link, "no setup link printed:\n%s", stderr)
+
+	// The setup link opens the portal.
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Navigate(link),
+		chromedp.Click(chromedp.CSS("#continue")),
+		chromedp.WaitVisible(chromedp.CSS("#add-user")),
+	))
+
+	// Add a user with an invitation; the link is shown once.
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.SendKeys(chromedp.CSS("#email"), "ada@acme.example"),
+		chromedp.SendKeys(chromedp.CSS("#givenName"), "Ada"),
+		chromedp.Click(chromedp.CSS("#invite")),
+		chromedp.Click(chromedp.CSS("#add-user")),
+		chromedp.WaitVisible(chromedp.CSS("#invite-link")),
+	))
+	invite, err := chromedp.Run(ctx, chromedp.Value(chromedp.CSS("#invite-link")))
+	require.NoError(t, err)
+	require.True(t, strings.HasPrefix(invite, base+"/invitations/accept?token="), invite)
+	shot, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	require.NoError(t, err)
+	if dir := os.Getenv("ROLLCALL_SCREENSHOTS"); dir != "" { // to look at the page
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "portal-users.png"), shot, 0o600))
+	}
+	assert.Greater(t, len(shot), 1000, "screenshot")
+
+	// The invited user accepts: the email is verified.
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Navigate(invite),
+		chromedp.Click(chromedp.CSS("#accept")),
+		chromedp.WaitVisible(chromedp.CSS("#accepted")),
+	))
+	users := apiUsers(t, base)
+	require.Len(t, users, 1)
+	assert.Equal(t, true, users[0]["emailVerified"])
+
+	// Import: the preview shows the row with an error and changes nothing;
+	// apply does what the preview showed.
+	file := filepath.Join(t.TempDir(), "users.csv")
+	require.NoError(t, os.WriteFile(file, []byte("email,first_name,last_name\n"+
+		"bob@acme.example,Bob,Stone\nnot-an-address,Bad,Row\ncyd@acme.example,Cyd,Moor\n"), 0o600))
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Navigate(base+"/portal/import"),
+		chromedp.SetUploadFiles(chromedp.CSS("#file"), []string{file}),
+		chromedp.Click(chromedp.CSS("#preview")),
+		chromedp.WaitVisible(chromedp.CSS("#apply")),
+	))
+	created, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("#count-created")))
+	require.NoError(t, err)
+	assert.Equal(t, "2", created)
+	errRows, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("#error-rows tbody")))
+	require.NoError(t, err)
+	assert.Contains(t, errRows, "3", "the error table names spreadsheet row 3")
+	assert.Len(t, apiUsers(t, base), 1, "the preview wrote users")
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Click(chromedp.CSS("#apply")),
+		chromedp.WaitVisible(chromedp.CSS("#import-result")),
+	))
+	created, err = chromedp.Run(ctx, chromedp.Text(chromedp.CSS("#count-created")))
+	require.NoError(t, err)
+	assert.Equal(t, "2", created)
+	var emails []string
+	for _, u := range apiUsers(t, base) {
+		emails = append(emails, u["email"].(string))
+	}
+	assert.ElementsMatch(t, []string{"ada@acme.example", "bob@acme.example", "cyd@acme.example"}, emails)
+
+	// A form posted from the signed-in browser without the CSRF token is
+	// refused. (The page's CSP forbids fetch altogether: connect-src falls
+	// back to default-src 'none'.)
+	_, err = chromedp.Run(ctx, chromedp.Evaluate[bool](`(() => {
+		const f = document.createElement("form");
+		f.method = "post"; f.action = "/portal/users";
+		const i = document.createElement("input");
+		i.name = "email"; i.value = "eve@acme.example";
+		f.appendChild(i); document.body.appendChild(f); f.submit();
+		return true;
+	})()`))
+	require.NoError(t, err)
+	require.NoError(t, chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS(".error"))))
+	msg, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(".error")))
+	require.NoError(t, err)
+	assert.Contains(t, msg, "did not come from this page")
+	assert.Len(t, apiUsers(t, base), 3)
+
+	// The setup link works once.
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Navigate(link),
+		chromedp.Click(chromedp.CSS("#continue")),
+		chromedp.WaitVisible(chromedp.CSS(".error")),
+	))
+	msg, err = chromedp.Run(ctx, chromedp.Text(chromedp.CSS(".error")))
+	require.NoError(t, err)
+	assert.Contains(t, msg, "not valid")
+}
+
+// apiUsers lists the tenant's users through the admin API.
+func apiUsers(t *testing.T, base string) []map[string]any {
+	t.Helper()
+	status, body := get(t, base+"/api/v1/users", testToken)
+	require.Equal(t, http.StatusOK, status, body)
+	var page struct {
+		Users []map[string]any `json:"users"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(body), &page))
+	return page.Users
+}
