@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"io"
 	"mime/multipart"
 	"net/http"
@@ -588,10 +589,23 @@ func TestEventsPage(t *testing.T) {
 	if n := strings.Count(body, "<td>group.created</td>"); n != 1 || strings.Contains(body, "<td>user.created</td>") {
 		t.Errorf("filtered events page has %d group.created:\n%s", n, body)
 	}
-	if _, body = c.get("/events?after=2"); strings.Count(body, "<td>user.created</td>") != 1 {
-		t.Errorf("after=2:\n%s", body)
+	if _, body = c.get("/events?before=3"); strings.Count(body, "<td>user.created</td>") != 2 || strings.Contains(body, "<td>3</td>") {
+		t.Errorf("before=3:\n%s", body)
 	}
-	if status, _ := c.get("/events?after=zz"); status != http.StatusBadRequest {
-		t.Errorf("after=zz: %d, want 400", status)
+	for i := range 55 {
+		if _, err := e.dir("acme").CreateUser(ctx, identity.SourceManual, identity.User{Email: fmt.Sprintf("p%d@acme.example", i)}, identity.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, body = c.get("/events")
+	m := regexp.MustCompile(`before=(\d+)" rel="next"`).FindStringSubmatch(body)
+	if m == nil || strings.Count(body, "<td>user.created</td>") != 50 {
+		t.Fatalf("first page of 59 events: no link to older ones, or not 50 rows:\n%s", body)
+	}
+	if _, body = c.get("/events?before=" + m[1]); strings.Count(body, "<tr><td>") != 9 || strings.Contains(body, `rel="next"`) {
+		t.Errorf("second page, want the 9 oldest events and no further link:\n%s", body)
+	}
+	if status, _ := c.get("/events?before=zz"); status != http.StatusBadRequest {
+		t.Errorf("before=zz: %d, want 400", status)
 	}
 }

@@ -174,7 +174,7 @@ func (h *Handler) userData(c *call) (*userData, error) {
 	if err != nil {
 		return nil, err
 	}
-	evs, _, err := h.findEvents(c, 0, eventFilter{user: u.ID}, 20)
+	evs, err := c.dir().SearchEvents(c.ctx, identity.EventFilter{UserID: u.ID}, 0, 20)
 	if err != nil {
 		return nil, err
 	}

@@ -197,9 +197,10 @@ func openStore(ctx context.Context, where storeFlags, logger *slog.Logger) (tena
 		return tenantStores{}, nil, fmt.Errorf("open %s: %w", name, err)
 	}
 	return tenantStores{
-		name:  name,
-		store: func(tenant string) identity.Store { return db.Tenant(tenant) },
-		keys:  func(tenant string) identity.KeyStore { return db.Keys(tenant) },
+		name:     name,
+		store:    func(tenant string) identity.Store { return db.Tenant(tenant) },
+		keys:     func(tenant string) identity.KeyStore { return db.Keys(tenant) },
+		optimize: db.Optimize,
 	}, db.Close, nil
 }
 

@@ -27,6 +27,8 @@ type tenantStores struct {
 	name  string // for the log: "sqlite:<file>" or "postgres"
 	store func(tenant string) identity.Store
 	keys  func(tenant string) identity.KeyStore
+	// optimize refreshes the database's planner statistics; nil for none.
+	optimize func(ctx context.Context) error
 }
 
 // tenantResolver names the tenant a request is for. This server serves one,
@@ -235,6 +237,11 @@ func (s *server) sweepKeys(ctx context.Context, tenant string, interval time.Dur
 		case <-ctx.Done():
 			return
 		case <-tick.C:
+		}
+		if s.stores.optimize != nil {
+			if err := s.stores.optimize(ctx); err != nil && ctx.Err() == nil {
+				s.logger.WarnContext(ctx, "optimize the database", "err", err)
+			}
 		}
 		n, err := s.stores.keys(tenant).DeleteExpired(ctx)
 		switch {

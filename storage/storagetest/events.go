@@ -30,6 +30,7 @@ func RunEventLog(t *testing.T, newBackend func(t *testing.T) Opener) {
 		{"Tx", testEventTx},
 		{"TenantIsolation", testEventTenantIsolation},
 		{"ConcurrentAppend", testConcurrentAppend},
+		{"Search", testEventSearch},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) { c.run(t, newBackend(t)) })
