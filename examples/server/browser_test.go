@@ -132,7 +132,7 @@ func TestPortalInBrowser(t *testing.T) {
 	assert.Len(t, apiUsers(t, base), 1, "the preview wrote users")
 	require.NoError(t, chromedp.Do(ctx,
 		chromedp.Click(chromedp.CSS("#apply")),
-		chromedp.WaitVisible(chromedp.CSS("#import-result")),
+		chromedp.WaitVisible(chromedp.CSS("#applied")),
 	))
 	created, err = chromedp.Run(ctx, chromedp.Text(chromedp.CSS("#count-created")))
 	require.NoError(t, err)
