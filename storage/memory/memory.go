@@ -17,6 +17,7 @@ type DB struct {
 	mu      sync.Mutex
 	tenants map[string]*Store
 	keys    map[string]*keys
+	leases  leaseTable
 }
 
 // New returns an empty DB.
