@@ -18,6 +18,7 @@ type DB struct {
 	tenants map[string]*Store
 	keys    map[string]*keys
 	leases  leaseTable
+	hooks   webhookTables
 }
 
 // New returns an empty DB.
