@@ -152,7 +152,9 @@ func (r *Runner) renew(ctx context.Context, job string, last time.Time, cancel c
 			return
 		case <-t.C:
 		}
-		rctx, rcancel := context.WithTimeout(ctx, r.cfg.RenewEvery)
+		// The renewal may take until shortly before the lease would
+		// expire: a busy store is slow, not lost.
+		rctx, rcancel := context.WithTimeout(ctx, max(r.cfg.TTL-time.Since(last)-r.cfg.RenewEvery/4, time.Millisecond))
 		_, err := r.cfg.Store.Renew(rctx, job, r.cfg.Owner, r.cfg.TTL)
 		rcancel()
 		switch {
