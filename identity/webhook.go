@@ -81,9 +81,12 @@ type WebhookStore interface {
 	// DeleteEndpoint removes the endpoint and its delivery log, or returns
 	// ErrNotFound.
 	DeleteEndpoint(ctx context.Context, id string) error
-	// AddDelivery records an attempt and returns it with its ID. It returns
-	// ErrNotFound if the endpoint does not exist.
-	AddDelivery(ctx context.Context, d WebhookDelivery) (WebhookDelivery, error)
+	// RecordDeliveries stores attempts in the delivery log and, when fn is
+	// not nil, changes the endpoint as UpdateEndpoint does, in one
+	// transaction: all of it or nothing. It returns the endpoint as
+	// stored, ErrNotFound if there is no such endpoint, or fn's error (and
+	// then stores nothing). The store assigns each delivery's ID.
+	RecordDeliveries(ctx context.Context, endpointID string, ds []WebhookDelivery, fn func(*WebhookEndpoint) error) (WebhookEndpoint, error)
 	// Deliveries returns up to limit attempts of the endpoint with an ID
 	// below before (0: no bound), newest first; limit <= 0 means
 	// DefaultLimit. None if the endpoint has none or does not exist.

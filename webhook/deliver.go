@@ -101,61 +101,94 @@ func (d *Deliverer) Step(ctx context.Context) (time.Time, error) {
 	return next, errors.Join(errs...)
 }
 
+// progress is an endpoint's pass: what was delivered since the last
+// checkpoint.
+type progress struct {
+	ep identity.WebhookEndpoint // as last stored
+	// cursor is the Seq of the last event delivered or passed over, not
+	// yet stored unless it equals ep.Cursor.
+	cursor  int64
+	pending []identity.WebhookDelivery
+	saved   time.Time // of the last checkpoint, by the real clock
+}
+
+// failures returns the failed attempts and their start for the event
+// after p.cursor: none if the cursor moved since ep was stored.
+func (p *progress) failures() (int, time.Time) {
+	if p.cursor != p.ep.Cursor {
+		return 0, time.Time{}
+	}
+	return p.ep.Attempts, p.ep.FailingSince
+}
+
 // pass delivers ep's pending events until one fails (it returns when to
-// retry) or none is left (it returns zero).
+// retry) or none is left (it returns zero). The cursor and the delivery log
+// are stored together every Checkpoint events, at the end of the pass and
+// with each failure.
 func (d *Deliverer) pass(ctx context.Context, ep identity.WebhookEndpoint) (time.Time, error) {
+	p := &progress{ep: ep, cursor: ep.Cursor, saved: time.Now()}
 	for {
-		events, err := d.cfg.Events.Events(ctx, ep.Cursor, d.cfg.Page)
+		events, err := d.cfg.Events.Events(ctx, p.cursor, d.cfg.Page)
 		if err != nil || len(events) == 0 {
-			return time.Time{}, err
+			return time.Time{}, errors.Join(err, d.checkpoint(ctx, p, nil))
 		}
-		skipped := ep.Cursor
 		for _, e := range events {
-			if !wants(ep, e.Type) {
-				skipped = e.Seq
+			if !wants(p.ep, e.Type) {
+				p.cursor = e.Seq
 				continue
 			}
-			if skipped != ep.Cursor {
-				if ep, err = d.advance(ctx, ep, skipped); err != nil {
+			due, done, err := d.attempt(ctx, p, e)
+			if done {
+				return due, err
+			}
+			if len(p.pending) >= d.cfg.Checkpoint || time.Since(p.saved) >= time.Second {
+				if err := d.checkpoint(ctx, p, nil); err != nil {
 					return time.Time{}, err
 				}
 			}
-			var due time.Time
-			ep, due, err = d.attempt(ctx, ep, e)
-			if err != nil || !due.IsZero() {
-				return due, err
-			}
-			skipped = ep.Cursor
-		}
-		if skipped != ep.Cursor {
-			if ep, err = d.advance(ctx, ep, skipped); err != nil {
-				return time.Time{}, err
-			}
 		}
 		if len(events) < d.cfg.Page {
-			return time.Time{}, nil
+			return time.Time{}, d.checkpoint(ctx, p, nil)
 		}
 	}
 }
 
-// update changes ep in the store if no one else changed it since it was
-// read, else returns errStale.
-func (d *Deliverer) update(ctx context.Context, ep identity.WebhookEndpoint, fn func(*identity.WebhookEndpoint)) (identity.WebhookEndpoint, error) {
-	return d.cfg.Endpoints.UpdateEndpoint(ctx, ep.ID, func(e *identity.WebhookEndpoint) error {
-		if e.Version != ep.Version || e.Disabled {
+// checkpoint stores p's pending deliveries and cursor, with change, if
+// no one else changed the endpoint since it was read; else it keeps only
+// the deliveries and returns errStale.
+func (d *Deliverer) checkpoint(ctx context.Context, p *progress, change func(*identity.WebhookEndpoint)) error {
+	if len(p.pending) == 0 && p.cursor == p.ep.Cursor && change == nil {
+		return nil
+	}
+	if ctx.Err() != nil {
+		// Stopped: save the progress all the same.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+	}
+	ep, err := d.cfg.Endpoints.RecordDeliveries(ctx, p.ep.ID, p.pending, func(e *identity.WebhookEndpoint) error {
+		if e.Version != p.ep.Version || e.Disabled {
 			return errStale
 		}
-		fn(e)
+		if p.cursor > e.Cursor {
+			e.Cursor, e.Attempts, e.NextAttempt, e.FailingSince = p.cursor, 0, time.Time{}, time.Time{}
+		}
+		if change != nil {
+			change(e)
+		}
 		e.Updated = d.clock.Now()
 		return nil
 	})
-}
-
-// advance moves ep's cursor to seq and clears its failures.
-func (d *Deliverer) advance(ctx context.Context, ep identity.WebhookEndpoint, seq int64) (identity.WebhookEndpoint, error) {
-	return d.update(ctx, ep, func(e *identity.WebhookEndpoint) {
-		e.Cursor, e.Attempts, e.NextAttempt, e.FailingSince = max(e.Cursor, seq), 0, time.Time{}, time.Time{}
-	})
+	if errors.Is(err, errStale) && len(p.pending) > 0 {
+		_, err2 := d.cfg.Endpoints.RecordDeliveries(ctx, p.ep.ID, p.pending, nil)
+		err = errors.Join(err, err2)
+	}
+	p.pending, p.saved = p.pending[:0], time.Now()
+	if err != nil {
+		return err
+	}
+	p.ep, p.cursor = ep, ep.Cursor
+	return nil
 }
 
 // answer is what came back from one request.
@@ -200,80 +233,73 @@ func (d *Deliverer) send(ctx context.Context, ep identity.WebhookEndpoint, e ide
 	return a
 }
 
-// attempt sends e to ep and records the attempt. On success it moves the
-// cursor and returns a zero due time; on failure it schedules the retry,
-// or disables the endpoint once the event has failed for DeadAfter, and
-// returns when to retry.
-func (d *Deliverer) attempt(ctx context.Context, ep identity.WebhookEndpoint, e identity.Event) (identity.WebhookEndpoint, time.Time, error) {
-	a := d.send(ctx, ep, e)
+// attempt sends e and records the attempt in p. On success it moves p's
+// cursor; on failure it stores the retry's time (or the dead letter) with
+// the pending deliveries and reports done, with when to retry. It is done
+// too when ctx ends or the store fails.
+func (d *Deliverer) attempt(ctx context.Context, p *progress, e identity.Event) (due time.Time, done bool, err error) {
+	a := d.send(ctx, p.ep, e)
+	if ctx.Err() != nil {
+		// Stopped (the lease was lost, the host shuts down): not a failure
+		// of the endpoint; the event goes again later.
+		return time.Time{}, true, errors.Join(ctx.Err(), d.checkpoint(ctx, p, nil))
+	}
 	now := d.clock.Now()
-	rec := identity.WebhookDelivery{EndpointID: ep.ID, Seq: e.Seq, Attempt: ep.Attempts + 1, Time: now,
+	attempts, since := p.failures()
+	rec := identity.WebhookDelivery{EndpointID: p.ep.ID, Seq: e.Seq, Attempt: attempts + 1, Time: now,
 		Status: a.status, Latency: a.latency, Answer: a.body}
 	ok := a.err == nil && a.status >= 200 && a.status < 300
 	switch {
-	case a.err != nil && errors.Is(a.err, context.DeadlineExceeded) && ctx.Err() == nil:
+	case a.err != nil && errors.Is(a.err, context.DeadlineExceeded):
 		rec.Error = "timeout after " + d.cfg.Timeout.String()
 	case a.err != nil:
 		rec.Error = a.err.Error()
 	case !ok:
 		rec.Error = "status " + strconv.Itoa(a.status)
 	}
-	if ctx.Err() != nil {
-		// Stopped (the lease was lost, the host shuts down): not a failure
-		// of the endpoint; the event goes again later.
-		return ep, time.Time{}, ctx.Err()
-	}
-	if _, err := d.cfg.Endpoints.AddDelivery(ctx, rec); err != nil {
-		d.log.WarnContext(ctx, "webhook: delivery log", "endpoint", ep.ID, "err", err)
-	}
+	p.pending = append(p.pending, rec)
 	if ok {
-		ep, err := d.advance(ctx, ep, e.Seq)
-		return ep, time.Time{}, err
+		p.cursor = e.Seq
+		return time.Time{}, false, nil
 	}
-	d.log.InfoContext(ctx, "webhook: attempt failed", "endpoint", ep.ID, "seq", e.Seq, "attempt", rec.Attempt, "err", rec.Error)
-	return d.fail(ctx, ep, e, now, a)
-}
-
-// fail records a failed attempt: the retry's time, or the dead letter.
-func (d *Deliverer) fail(ctx context.Context, ep identity.WebhookEndpoint, e identity.Event, now time.Time, a answer) (identity.WebhookEndpoint, time.Time, error) {
-	since := ep.FailingSince
+	d.log.InfoContext(ctx, "webhook: attempt failed", "endpoint", p.ep.ID, "seq", e.Seq, "attempt", rec.Attempt, "err", rec.Error)
 	if since.IsZero() {
 		since = now
 	}
 	deadline := since.Add(d.cfg.DeadAfter)
 	if !now.Before(deadline) {
-		return d.deadLetter(ctx, ep, e, since)
+		return time.Time{}, true, d.deadLetter(ctx, p, e, attempts+1, since)
 	}
-	wait := backoff(ep.Attempts+1, d.cfg.RetryMin, d.cfg.RetryMax, d.rand())
+	wait := backoff(attempts+1, d.cfg.RetryMin, d.cfg.RetryMax, d.rand())
 	if ra, ok := parseRetryAfter(a.retryAfter, now); ok && (a.status == http.StatusTooManyRequests || a.status == http.StatusServiceUnavailable) {
 		wait = max(ra, d.cfg.RetryMin)
 	}
-	due := now.Add(wait)
+	due = now.Add(wait)
 	if due.After(deadline) {
 		due = deadline // the last try comes at the deadline
 	}
-	ep, err := d.update(ctx, ep, func(x *identity.WebhookEndpoint) {
-		x.Attempts, x.NextAttempt, x.FailingSince = ep.Attempts+1, due, since
+	err = d.checkpoint(ctx, p, func(x *identity.WebhookEndpoint) {
+		x.Attempts, x.NextAttempt, x.FailingSince = attempts+1, due, since
 	})
-	return ep, due, err
+	return due, true, err
 }
 
-// deadLetter disables ep and records an EndpointDisabled event.
-func (d *Deliverer) deadLetter(ctx context.Context, ep identity.WebhookEndpoint, e identity.Event, since time.Time) (identity.WebhookEndpoint, time.Time, error) {
+// deadLetter disables the endpoint and records an EndpointDisabled event.
+func (d *Deliverer) deadLetter(ctx context.Context, p *progress, e identity.Event, attempts int, since time.Time) error {
 	now := d.clock.Now()
-	reason := fmt.Sprintf("dead letter: event %d failed %d times since %s", e.Seq, ep.Attempts+1, since.UTC().Format(time.RFC3339))
-	ep, err := d.update(ctx, ep, func(x *identity.WebhookEndpoint) {
+	reason := fmt.Sprintf("dead letter: event %d failed %d times since %s", e.Seq, attempts, since.UTC().Format(time.RFC3339))
+	err := d.checkpoint(ctx, p, func(x *identity.WebhookEndpoint) {
 		x.Disabled, x.DisabledReason = true, reason
-		x.Attempts, x.NextAttempt, x.FailingSince = ep.Attempts+1, time.Time{}, since
+		x.Attempts, x.NextAttempt, x.FailingSince = attempts, time.Time{}, since
 	})
 	if err != nil {
-		return ep, time.Time{}, err
+		return err
 	}
-	d.log.WarnContext(ctx, "webhook: endpoint disabled", "endpoint", ep.ID, "seq", e.Seq, "reason", reason)
+	d.log.WarnContext(ctx, "webhook: endpoint disabled", "endpoint", p.ep.ID, "seq", e.Seq, "reason", reason)
 	ev := []identity.Event{{Type: EndpointDisabled, Tenant: d.cfg.Tenant, Source: "webhook", Time: now,
-		Fields: []string{"endpoint:" + ep.ID, "seq:" + strconv.FormatInt(e.Seq, 10)}}}
+		Fields: []string{"endpoint:" + p.ep.ID, "seq:" + strconv.FormatInt(e.Seq, 10)}}}
 	if err := d.cfg.Events.AppendEvents(ctx, ev); err != nil {
-		return ep, time.Time{}, fmt.Errorf("record %s: %w", EndpointDisabled, err)
+		return fmt.Errorf("record %s: %w", EndpointDisabled, err)
 	}
-	return ep, time.Time{}, errDead
+	return errDead
 }

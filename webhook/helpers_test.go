@@ -131,7 +131,7 @@ func newSetup(t *testing.T, edit func(*webhook.Config)) *setup {
 }
 
 // appendEvents records n user.created events and returns their Seqs.
-func appendEvents(t *testing.T, log identity.EventLog, clock identity.Clock, n int, typ identity.EventType) []int64 {
+func appendEvents(t testing.TB, log identity.EventLog, clock identity.Clock, n int, typ identity.EventType) []int64 {
 	t.Helper()
 	events := make([]identity.Event, n)
 	for i := range events {
@@ -161,3 +161,5 @@ func verify(t *testing.T, r received, secrets ...string) {
 		}
 	}
 }
+
+func decodeSeq(r *http.Request, v any) error { return json.NewDecoder(r.Body).Decode(v) }

@@ -46,6 +46,7 @@ const (
 	DefaultPollInterval = time.Second
 	DefaultAnswerBytes  = 256
 	DefaultPage         = 100
+	DefaultCheckpoint   = 64
 )
 
 // Config configures the Deliverer of one tenant. Tenant, Events and
@@ -88,6 +89,12 @@ type Config struct {
 	// Page is how many events are read from the log at a time. Zero means
 	// DefaultPage (100).
 	Page int
+	// Checkpoint is how many delivered events may go unrecorded: the
+	// cursor and the delivery log are stored after that many (or a
+	// second), at the end of each pass and with each failure, in one
+	// transaction. After a crash at most that many events are sent again.
+	// Zero means DefaultCheckpoint (64); 1 stores after every event.
+	Checkpoint int
 	// Rand returns the jitter, in [0, 1). Nil means math/rand/v2.
 	Rand func() float64
 }
@@ -115,7 +122,7 @@ func New(cfg Config) (*Deliverer, error) {
 	if cfg.Endpoints == nil {
 		v.Add("Endpoints", "is required")
 	}
-	if cfg.Timeout < 0 || cfg.RetryMin < 0 || cfg.RetryMax < 0 || cfg.DeadAfter < 0 || cfg.PollInterval < 0 || cfg.AnswerBytes < 0 || cfg.Page < 0 {
+	if cfg.Timeout < 0 || cfg.RetryMin < 0 || cfg.RetryMax < 0 || cfg.DeadAfter < 0 || cfg.PollInterval < 0 || cfg.AnswerBytes < 0 || cfg.Page < 0 || cfg.Checkpoint < 0 {
 		v.Add("Config", "durations and sizes may not be negative")
 	}
 	if err := v.Err(); err != nil {
@@ -158,6 +165,9 @@ func setDefaults(cfg *Config) {
 	}
 	if cfg.Page == 0 {
 		cfg.Page = DefaultPage
+	}
+	if cfg.Checkpoint == 0 {
+		cfg.Checkpoint = DefaultCheckpoint
 	}
 }
 

@@ -139,22 +139,32 @@ func (s *WebhookStore) DeleteEndpoint(ctx context.Context, id string) error {
 	return nil
 }
 
-// AddDelivery implements identity.WebhookStore.
-func (s *WebhookStore) AddDelivery(ctx context.Context, d identity.WebhookDelivery) (identity.WebhookDelivery, error) {
+// RecordDeliveries implements identity.WebhookStore.
+func (s *WebhookStore) RecordDeliveries(ctx context.Context, endpointID string, ds []identity.WebhookDelivery, fn func(*identity.WebhookEndpoint) error) (identity.WebhookEndpoint, error) {
 	if err := ctx.Err(); err != nil {
-		return identity.WebhookDelivery{}, err
+		return identity.WebhookEndpoint{}, err
 	}
 	s.t.mu.Lock()
 	defer s.t.mu.Unlock()
-	if _, ok := s.t.endpoints[d.EndpointID]; !ok {
-		return identity.WebhookDelivery{}, fmt.Errorf("memory: webhook %q: %w", d.EndpointID, identity.ErrNotFound)
+	old, ok := s.t.endpoints[endpointID]
+	if !ok {
+		return identity.WebhookEndpoint{}, fmt.Errorf("memory: webhook %q: %w", endpointID, identity.ErrNotFound)
 	}
-	s.t.nextID++
-	d.ID = s.t.nextID
-	d.Answer = slices.Clone(d.Answer)
-	s.t.deliveries = append(s.t.deliveries, d)
-	d.Answer = slices.Clone(d.Answer)
-	return d, nil
+	e := cloneEndpoint(old)
+	if fn != nil {
+		if err := fn(&e); err != nil {
+			return identity.WebhookEndpoint{}, err
+		}
+		e.ID, e.Created, e.Version = old.ID, old.Created, old.Version+1
+		e = cloneEndpoint(e)
+		s.t.endpoints[endpointID] = e
+	}
+	for _, d := range ds {
+		s.t.nextID++
+		d.ID, d.EndpointID, d.Answer = s.t.nextID, endpointID, slices.Clone(d.Answer)
+		s.t.deliveries = append(s.t.deliveries, d)
+	}
+	return cloneEndpoint(e), nil
 }
 
 // Deliveries implements identity.WebhookStore. It looks at the tenant's

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/rollcall/rollcall/identity"
@@ -26,10 +27,6 @@ var (
 		"event_cursor = ?, attempts = ?, next_attempt = ?, failing_since = ?, updated = ?, version = ? WHERE tenant = ? AND id = ?")
 	deleteEndpoint   = prep("DELETE FROM rollcall_webhooks WHERE tenant = ? AND id = ?")
 	deleteDeliveries = prep("DELETE FROM rollcall_webhook_deliveries WHERE tenant = ? AND endpoint_id = ?")
-	// insertDelivery reads the endpoint it refers to, so that a delivery
-	// never outlives a concurrently deleted endpoint.
-	insertDelivery = prep("INSERT INTO rollcall_webhook_deliveries (tenant, endpoint_id, seq, attempt, time, status, error, latency, answer) " +
-		"SELECT tenant, id, ?, ?, ?, ?, ?, ?, ? FROM rollcall_webhooks WHERE tenant = ? AND id = ? RETURNING id")
 	selectDeliveries = prep("SELECT id, seq, attempt, time, status, error, latency, answer FROM rollcall_webhook_deliveries " +
 		"WHERE tenant = ? AND endpoint_id = ? AND id < ? ORDER BY id DESC LIMIT ?")
 	deleteOldDeliveries = prep("DELETE FROM rollcall_webhook_deliveries WHERE tenant = ? AND time < ?")
@@ -169,24 +166,30 @@ func (s *WebhookStore) UpdateEndpoint(ctx context.Context, id string, fn func(*i
 		if err != nil {
 			return c.d.mapErr(err, "update webhook")
 		}
-		e := cloneEndpoint(old)
-		if err := fn(&e); err != nil {
-			return err
-		}
-		e = cloneEndpoint(e)
-		e.ID, e.Created, e.Version = old.ID, old.Created, old.Version+1
-		e.NextAttempt, e.FailingSince, e.Updated = stamp(e.NextAttempt), stamp(e.FailingSince), stamp(e.Updated)
-		args := append(endpointValues(e), zmicros(e.Updated), e.Version, s.tenant, id)
-		if _, err := c.exec(ctx, updateEndpoint, args...); err != nil {
-			return c.d.mapErr(err, "update webhook")
-		}
-		out = e
-		return nil
+		out, err = s.change(ctx, c, old, fn)
+		return err
 	})
 	if err != nil {
 		return identity.WebhookEndpoint{}, err
 	}
 	return cloneEndpoint(out), nil
+}
+
+// change calls fn on a copy of old, the endpoint's row locked in c's
+// transaction, and stores the result.
+func (s *WebhookStore) change(ctx context.Context, c conn, old identity.WebhookEndpoint, fn func(*identity.WebhookEndpoint) error) (identity.WebhookEndpoint, error) {
+	e := cloneEndpoint(old)
+	if err := fn(&e); err != nil {
+		return identity.WebhookEndpoint{}, err
+	}
+	e = cloneEndpoint(e)
+	e.ID, e.Created, e.Version = old.ID, old.Created, old.Version+1
+	e.NextAttempt, e.FailingSince, e.Updated = stamp(e.NextAttempt), stamp(e.FailingSince), stamp(e.Updated)
+	args := append(endpointValues(e), zmicros(e.Updated), e.Version, s.tenant, old.ID)
+	if _, err := c.exec(ctx, updateEndpoint, args...); err != nil {
+		return identity.WebhookEndpoint{}, c.d.mapErr(err, "update webhook")
+	}
+	return e, nil
 }
 
 // DeleteEndpoint implements identity.WebhookStore.
@@ -208,25 +211,58 @@ func (s *WebhookStore) DeleteEndpoint(ctx context.Context, id string) error {
 	})
 }
 
-// AddDelivery implements identity.WebhookStore.
-func (s *WebhookStore) AddDelivery(ctx context.Context, d identity.WebhookDelivery) (identity.WebhookDelivery, error) {
-	d.Time = stamp(d.Time)
-	d.Answer = slices.Clone(d.Answer)
-	if d.Answer == nil {
-		d.Answer = []byte{}
-	}
-	err := s.db.retryStmt(ctx, func(c conn) error {
-		err := c.row(ctx, insertDelivery, d.Seq, d.Attempt, micros(d.Time), d.Status, d.Error, d.Latency.Microseconds(), d.Answer,
-			s.tenant, d.EndpointID).Scan(&d.ID)
+// RecordDeliveries implements identity.WebhookStore: one transaction that
+// locks the endpoint's row (FOR UPDATE in PostgreSQL), changes it and
+// inserts the deliveries, many a statement.
+func (s *WebhookStore) RecordDeliveries(ctx context.Context, endpointID string, ds []identity.WebhookDelivery, fn func(*identity.WebhookEndpoint) error) (identity.WebhookEndpoint, error) {
+	var out identity.WebhookEndpoint
+	err := s.db.runTx(ctx, txWrite, func(c conn) error {
+		old, err := scanEndpoint(c.row(ctx, selectEndpoint+c.d.forUpdate(), s.tenant, endpointID))
 		if errors.Is(err, sql.ErrNoRows) {
-			return notFound("webhook " + d.EndpointID)
+			return notFound("webhook " + endpointID)
 		}
-		return c.d.mapErr(err, "add webhook delivery")
+		if err != nil {
+			return c.d.mapErr(err, "record webhook deliveries")
+		}
+		out = old
+		if fn != nil {
+			if out, err = s.change(ctx, c, old, fn); err != nil {
+				return err
+			}
+		}
+		return s.insertDeliveries(ctx, c, endpointID, ds)
 	})
 	if err != nil {
-		return identity.WebhookDelivery{}, err
+		return identity.WebhookEndpoint{}, err
 	}
-	return d, nil
+	return cloneEndpoint(out), nil
+}
+
+// deliveryBatch is how many deliveries one INSERT writes.
+const deliveryBatch = 64
+
+func (s *WebhookStore) insertDeliveries(ctx context.Context, c conn, endpointID string, ds []identity.WebhookDelivery) error {
+	for start := 0; start < len(ds); start += deliveryBatch {
+		chunk := ds[start:min(start+deliveryBatch, len(ds))]
+		var b strings.Builder
+		b.WriteString("INSERT INTO rollcall_webhook_deliveries (tenant, endpoint_id, seq, attempt, time, status, error, latency, answer) VALUES ")
+		args := make([]any, 0, 9*len(chunk))
+		for i, d := range chunk {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?)")
+			answer := d.Answer
+			if answer == nil {
+				answer = []byte{}
+			}
+			args = append(args, s.tenant, endpointID, d.Seq, d.Attempt, micros(stamp(d.Time)), d.Status, d.Error, d.Latency.Microseconds(), answer)
+		}
+		if _, err := c.exec(ctx, b.String(), args...); err != nil {
+			return c.d.mapErr(err, "record webhook deliveries")
+		}
+	}
+	return nil
 }
 
 // Deliveries implements identity.WebhookStore.

@@ -31,6 +31,7 @@ func RunWebhookStore(t *testing.T, newBackend func(t *testing.T) WebhookOpener) 
 		{"Endpoints", testEndpoints},
 		{"DeleteEndpoint", testDeleteEndpoint},
 		{"Deliveries", testDeliveries},
+		{"RecordDeliveries", testRecordDeliveries},
 		{"DeleteDeliveries", testDeleteDeliveries},
 		{"TenantIsolation", testWebhookTenants},
 		{"ConcurrentUpdateEndpoint", testConcurrentUpdateEndpoint},
@@ -196,9 +197,7 @@ func testDeleteEndpoint(t *testing.T, open WebhookOpener) {
 		if _, err := s.CreateEndpoint(ctx, sampleEndpoint(id)); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.AddDelivery(ctx, delivery(id, 1, 0)); err != nil {
-			t.Fatal(err)
-		}
+		addDelivery(t, s, delivery(id, 1, 0))
 	}
 	if err := s.DeleteEndpoint(ctx, "a"); err != nil {
 		t.Fatalf("DeleteEndpoint: %v", err)
@@ -225,22 +224,26 @@ func testDeliveries(t *testing.T, open WebhookOpener) {
 			t.Fatal(err)
 		}
 	}
-	var ids []int64
 	for i := range 5 {
-		d, err := s.AddDelivery(ctx, delivery("a", int64(10+i), i))
-		if err != nil {
-			t.Fatalf("AddDelivery: %v", err)
-		}
-		if len(ids) > 0 && d.ID <= ids[len(ids)-1] {
-			t.Errorf("delivery IDs %v then %d: want growing", ids, d.ID)
-		}
-		ids = append(ids, d.ID)
-		if _, err := s.AddDelivery(ctx, delivery("b", 1, i)); err != nil {
-			t.Fatal(err)
-		}
+		addDelivery(t, s, delivery("a", int64(10+i), i))
+		addDelivery(t, s, delivery("b", 1, i))
 	}
-	if _, err := s.AddDelivery(ctx, delivery("missing", 1, 0)); !errors.Is(err, identity.ErrNotFound) {
-		t.Errorf("AddDelivery to a missing endpoint: %v, want ErrNotFound", err)
+	if _, err := s.RecordDeliveries(ctx, "missing", []identity.WebhookDelivery{delivery("missing", 1, 0)}, nil); !errors.Is(err, identity.ErrNotFound) {
+		t.Errorf("RecordDeliveries to a missing endpoint: %v, want ErrNotFound", err)
+	}
+	all, err := s.Deliveries(ctx, "a", 0, 0)
+	if err != nil || len(all) != 5 {
+		t.Fatalf("Deliveries(a) = %d, %v; want 5", len(all), err)
+	}
+	var ids []int64
+	for i := len(all) - 1; i >= 0; i-- {
+		if len(ids) > 0 && all[i].ID <= ids[len(ids)-1] {
+			t.Errorf("delivery IDs %v then %d: want growing", ids, all[i].ID)
+		}
+		if all[i].Seq != int64(10+len(ids)) {
+			t.Errorf("delivery %d has seq %d, want %d", len(ids), all[i].Seq, 10+len(ids))
+		}
+		ids = append(ids, all[i].ID)
 	}
 	got, err := s.Deliveries(ctx, "a", 0, 2)
 	if err != nil || len(got) != 2 || got[0].ID != ids[4] || got[1].ID != ids[3] {
@@ -268,9 +271,7 @@ func testDeleteDeliveries(t *testing.T, open WebhookOpener) {
 		t.Fatal(err)
 	}
 	for i := range 4 {
-		if _, err := s.AddDelivery(ctx, delivery("a", 1, i)); err != nil {
-			t.Fatal(err)
-		}
+		addDelivery(t, s, delivery("a", 1, i))
 	}
 	if n, err := s.DeleteDeliveries(ctx, at(2)); err != nil || n != 2 {
 		t.Errorf("DeleteDeliveries(before minute 2) = %d, %v; want 2", n, err)
@@ -292,9 +293,7 @@ func testWebhookTenants(t *testing.T, open WebhookOpener) {
 	if _, err := b.CreateEndpoint(ctx, sampleEndpoint("ep")); err != nil {
 		t.Errorf("the same ID in another tenant: %v", err)
 	}
-	if _, err := a.AddDelivery(ctx, delivery("ep", 1, 0)); err != nil {
-		t.Fatal(err)
-	}
+	addDelivery(t, a, delivery("ep", 1, 0))
 	if got, _ := b.Deliveries(ctx, "ep", 0, 0); len(got) != 0 {
 		t.Errorf("tenant B sees %d deliveries of tenant A", len(got))
 	}
@@ -332,5 +331,49 @@ func testConcurrentUpdateEndpoint(t *testing.T, open WebhookOpener) {
 	e, err := s.Endpoint(ctx, "ep")
 	if err != nil || e.Cursor != workers*each || e.Version != workers*each+1 {
 		t.Errorf("after %d concurrent increments: cursor %d, version %d, %v", workers*each, e.Cursor, e.Version, err)
+	}
+}
+
+func addDelivery(t *testing.T, s identity.WebhookStore, d identity.WebhookDelivery) {
+	t.Helper()
+	if _, err := s.RecordDeliveries(t.Context(), d.EndpointID, []identity.WebhookDelivery{d}, nil); err != nil {
+		t.Fatalf("RecordDeliveries: %v", err)
+	}
+}
+
+// testRecordDeliveries stores deliveries and an endpoint change together,
+// or neither.
+func testRecordDeliveries(t *testing.T, open WebhookOpener) {
+	ctx := t.Context()
+	s := open(tenantA)
+	if _, err := s.CreateEndpoint(ctx, identity.WebhookEndpoint{ID: "ep", URL: "https://a.example", Cursor: 5, Attempts: 2}); err != nil {
+		t.Fatal(err)
+	}
+	batch := []identity.WebhookDelivery{delivery("ep", 6, 0), delivery("ep", 7, 1), delivery("ep", 8, 2)}
+	boom := errors.New("boom")
+	_, err := s.RecordDeliveries(ctx, "ep", batch, func(e *identity.WebhookEndpoint) error { e.Cursor = 8; return boom })
+	if !errors.Is(err, boom) {
+		t.Errorf("RecordDeliveries whose fn fails: %v, want its error", err)
+	}
+	if got, _ := s.Deliveries(ctx, "ep", 0, 0); len(got) != 0 {
+		t.Errorf("a failed RecordDeliveries stored %d deliveries", len(got))
+	}
+	ep, err := s.RecordDeliveries(ctx, "ep", batch, func(e *identity.WebhookEndpoint) error {
+		e.Cursor, e.Attempts, e.ID, e.Version = 8, 0, "other", 40
+		return nil
+	})
+	if err != nil || ep.Cursor != 8 || ep.Attempts != 0 || ep.ID != "ep" || ep.Version != 2 {
+		t.Fatalf("RecordDeliveries = %+v, %v; want cursor 8, attempts 0, version 2", ep, err)
+	}
+	if read, _ := s.Endpoint(ctx, "ep"); read.Cursor != 8 || read.Version != 2 {
+		t.Errorf("after RecordDeliveries the endpoint reads cursor %d, version %d", read.Cursor, read.Version)
+	}
+	got, _ := s.Deliveries(ctx, "ep", 0, 0)
+	if len(got) != 3 || got[0].Seq != 8 || got[2].Seq != 6 || got[0].ID <= got[1].ID || got[1].ID <= got[2].ID {
+		t.Errorf("deliveries after RecordDeliveries: %+v, want seqs 8, 7, 6 with falling IDs", got)
+	}
+	// Without fn, the endpoint is left as it is.
+	if ep, err := s.RecordDeliveries(ctx, "ep", batch[:1], nil); err != nil || ep.Version != 2 {
+		t.Errorf("RecordDeliveries without fn = version %d, %v; want 2", ep.Version, err)
 	}
 }
