@@ -38,8 +38,8 @@ type PayloadData struct {
 }
 
 // MessageID is the webhook-id of an event's requests: the same on every
-// attempt, for every endpoint.
-func MessageID(tenant string, seq int64) string {
+// attempt, for every endpoint of the tenant.
+func MessageID(seq int64) string {
 	return "evt_" + strconv.FormatInt(seq, 10)
 }
 
@@ -203,7 +203,7 @@ type answer struct {
 // send makes one request and reads the first bytes of its answer.
 func (d *Deliverer) send(ctx context.Context, ep identity.WebhookEndpoint, e identity.Event) answer {
 	b := body(d.cfg.Tenant, e)
-	id := MessageID(d.cfg.Tenant, e.Seq)
+	id := MessageID(e.Seq)
 	now := d.clock.Now()
 	sig, err := Sign(ep.Secrets, id, now, b)
 	if err != nil {
