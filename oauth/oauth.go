@@ -94,7 +94,9 @@ type Config struct {
 	LoginTTL time.Duration
 	// HTTPClient makes the requests to the provider. Default
 	// a client with a DefaultHTTPTimeout timeout, so that a provider that
-	// hangs cannot hold logins (or go-oidc's key refresh) forever.
+	// hangs cannot hold logins (or go-oidc's key refresh) forever. A host
+	// that lets tenants enter issuer URLs should give a client that refuses
+	// internal addresses: netguard.New(netguard.Config{}).Client().
 	HTTPClient *http.Client
 	// Clock tells the time for the login's expiry and the ID token's. Nil
 	// means the system clock.

@@ -166,7 +166,8 @@ type Config struct {
 type Deps struct {
 	// HTTPClient fetches IdPMetadataURL; nil means a client with no
 	// redirects to non-https URLs. A host that lets tenants enter URLs should
-	// give a client whose dialer refuses internal addresses.
+	// give a client whose dialer refuses internal addresses:
+	// netguard.New(netguard.Config{}).Client().
 	HTTPClient *http.Client
 	// Clock tells the time; nil means the system clock.
 	Clock identity.Clock

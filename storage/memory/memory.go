@@ -17,6 +17,8 @@ type DB struct {
 	mu      sync.Mutex
 	tenants map[string]*Store
 	keys    map[string]*keys
+	leases  leaseTable
+	hooks   webhookTables
 }
 
 // New returns an empty DB.
