@@ -1,0 +1,144 @@
+package sqlstore
+
+// The floor of a user create: what database/sql itself allows, beside what
+// the core does, in the same run. The figures and the command are in
+// docs/benchmarks.md.
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/rollcall/rollcall/identity"
+)
+
+// floorSeq numbers the users the floor benchmarks create, so that every
+// email is new.
+var floorSeq atomic.Int64
+
+// floorUser is the user a SCIM create stores: a userName that is the email,
+// a name, active.
+func floorUser() identity.User {
+	i := floorSeq.Add(1)
+	email := fmt.Sprintf("floor%d@example.com", i)
+	return identity.User{UserName: email, Email: email, GivenName: "N", FamilyName: "U", Active: true}
+}
+
+// rawCreate is the floor: one transaction that inserts the user row and its
+// event row with statements prepared once, through database/sql with the
+// store's driver, DSN, pragmas and schema, and nothing else.
+type rawCreate struct {
+	db          *sql.DB
+	opts        *sql.TxOptions
+	user, event *sql.Stmt
+}
+
+func newRawCreate(tb testing.TB, db *DB) *rawCreate {
+	ctx := context.Background()
+	user, err := db.wdb.PrepareContext(ctx, db.dialect.rebind(insertUser))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	// The event's cursor as the store assigns it: in PostgreSQL from the
+	// transaction's ID, in SQLite from AUTOINCREMENT.
+	event, err := db.wdb.PrepareContext(ctx, db.dialect.rebind(insertEventsQuery(db.dialect, 1)))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { user.Close(); event.Close() })
+	opts := &sql.TxOptions{}
+	if db.dialect == Postgres {
+		opts.Isolation = sql.LevelReadCommitted
+	}
+	return &rawCreate{db: db.wdb, opts: opts, user: user, event: event}
+}
+
+func (r *rawCreate) create(ctx context.Context, tenant string) error {
+	u := floorUser()
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	u.ID, u.Created, u.Updated, u.Version = identity.NewID(), now, now, 1
+	tx, err := r.db.BeginTx(ctx, r.opts)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if _, err := tx.StmtContext(ctx, r.user).ExecContext(ctx, append([]any{tenant, u.ID}, userValues(u)...)...); err != nil {
+		return err
+	}
+	args := []any{tenant, string(identity.UserCreated), identity.SourceSCIM, "", u.ID, "", "null", micros(now)}
+	rows, err := tx.StmtContext(ctx, r.event).QueryContext(ctx, args...)
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// BenchmarkCreateFloor creates users one transaction each: "raw" is the
+// floor (rawCreate), "core" is identity.Directory.CreateUser on the store,
+// which runs Directory.Do and Tx.CreateUser. The callers=8 runs have eight
+// goroutines create at once. With -count 3 the two alternate.
+func BenchmarkCreateFloor(b *testing.B) {
+	for _, be := range benchBackends {
+		for _, callers := range []int{1, 8} {
+			if be.name == "sqlite" && callers > 1 && testing.Short() {
+				continue
+			}
+			db := be.open(b, Options{})
+			raw := newRawCreate(b, db)
+			dir, err := identity.New(db.Tenant("bench"), identity.Config{Tenant: "bench"})
+			if err != nil {
+				b.Fatal(err)
+			}
+			ways := []struct {
+				name   string
+				create func(ctx context.Context) error
+			}{
+				{"raw", func(ctx context.Context) error { return raw.create(ctx, "bench") }},
+				{"core", func(ctx context.Context) error {
+					_, err := dir.CreateUser(ctx, identity.SourceSCIM, floorUser(), identity.CreateOptions{})
+					return err
+				}},
+			}
+			for _, w := range ways {
+				b.Run(fmt.Sprintf("%s/callers=%d/%s", be.name, callers, w.name), func(b *testing.B) {
+					runCallers(b, callers, w.create)
+				})
+			}
+		}
+	}
+}
+
+// runCallers runs create b.N times over callers goroutines and reports the
+// creates a second.
+func runCallers(b *testing.B, callers int, create func(ctx context.Context) error) {
+	ctx := context.Background()
+	var next atomic.Int64
+	start := time.Now()
+	errs := make(chan error, callers)
+	for range callers {
+		go func() {
+			for next.Add(1) <= int64(b.N) {
+				if err := create(ctx); err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range callers {
+		if err := <-errs; err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "creates/s")
+}
