@@ -8,6 +8,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -84,42 +85,63 @@ func (r *rawCreate) create(ctx context.Context, tenant string) error {
 
 // BenchmarkCreateFloor creates users one transaction each: "raw" is the
 // floor (rawCreate), "core" is identity.Directory.CreateUser on the store,
-// which runs Directory.Do and Tx.CreateUser. The callers=8 runs have eight
-// goroutines create at once. With -count 3 the two alternate.
+// which runs Directory.Do and Tx.CreateUser. With callers=8, eight goroutines
+// create at once. Each run alternates the two, b.N creates each, for
+// floorRounds rounds, and reports the medians and their ratio.
 func BenchmarkCreateFloor(b *testing.B) {
 	for _, be := range benchBackends {
 		for _, callers := range []int{1, 8} {
-			if be.name == "sqlite" && callers > 1 && testing.Short() {
-				continue
-			}
-			db := be.open(b, Options{})
-			raw := newRawCreate(b, db)
-			dir, err := identity.New(db.Tenant("bench"), identity.Config{Tenant: "bench"})
-			if err != nil {
-				b.Fatal(err)
-			}
-			ways := []struct {
-				name   string
-				create func(ctx context.Context) error
-			}{
-				{"raw", func(ctx context.Context) error { return raw.create(ctx, "bench") }},
-				{"core", func(ctx context.Context) error {
+			b.Run(fmt.Sprintf("%s/callers=%d", be.name, callers), func(b *testing.B) {
+				db := be.open(b, Options{})
+				raw := newRawCreate(b, db)
+				dir, err := identity.New(db.Tenant("bench"), identity.Config{Tenant: "bench"})
+				if err != nil {
+					b.Fatal(err)
+				}
+				core := func(ctx context.Context) error {
 					_, err := dir.CreateUser(ctx, identity.SourceSCIM, floorUser(), identity.CreateOptions{})
 					return err
-				}},
-			}
-			for _, w := range ways {
-				b.Run(fmt.Sprintf("%s/callers=%d/%s", be.name, callers, w.name), func(b *testing.B) {
-					runCallers(b, callers, w.create)
-				})
-			}
+				}
+				floors, cores := alternate(b, callers, func(ctx context.Context) error { return raw.create(ctx, "bench") }, core)
+				reportFloor(b, "core", floors, cores)
+			})
 		}
 	}
 }
 
-// runCallers runs create b.N times over callers goroutines and reports the
+// floorRounds is how many times a floor benchmark alternates the floor and
+// the layer it measures.
+const floorRounds = 3
+
+// alternate runs floor and layer b.N times each, over callers goroutines,
+// floorRounds times, and returns the rates (per second) of each round.
+func alternate(b *testing.B, callers int, floor, layer func(ctx context.Context) error) (floors, layers []float64) {
+	for range floorRounds {
+		floors = append(floors, runCallers(b, callers, floor))
+		layers = append(layers, runCallers(b, callers, layer))
+	}
+	return floors, layers
+}
+
+// reportFloor reports the median rates of the floor and of the layer, and
+// the layer's share of the floor.
+func reportFloor(b *testing.B, layer string, floors, layers []float64) {
+	f, l := median(floors), median(layers)
+	b.ReportMetric(f, "raw/s")
+	b.ReportMetric(l, layer+"/s")
+	b.ReportMetric(l/f, layer+"/raw")
+	b.ReportMetric(0, "ns/op")
+}
+
+func median(v []float64) float64 {
+	s := slices.Clone(v)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+// runCallers runs create b.N times over callers goroutines and returns the
 // creates a second.
-func runCallers(b *testing.B, callers int, create func(ctx context.Context) error) {
+func runCallers(b *testing.B, callers int, create func(ctx context.Context) error) float64 {
 	ctx := context.Background()
 	var next atomic.Int64
 	start := time.Now()
@@ -140,5 +162,5 @@ func runCallers(b *testing.B, callers int, create func(ctx context.Context) erro
 			b.Fatal(err)
 		}
 	}
-	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "creates/s")
+	return float64(b.N) / time.Since(start).Seconds()
 }
