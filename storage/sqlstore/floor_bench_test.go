@@ -35,6 +35,7 @@ type rawCreate struct {
 	db          *sql.DB
 	opts        *sql.TxOptions
 	user, event *sql.Stmt
+	postgres    bool
 }
 
 func newRawCreate(tb testing.TB, db *DB) *rawCreate {
@@ -54,7 +55,7 @@ func newRawCreate(tb testing.TB, db *DB) *rawCreate {
 	if db.dialect == Postgres {
 		opts.Isolation = sql.LevelReadCommitted
 	}
-	return &rawCreate{db: db.wdb, opts: opts, user: user, event: event}
+	return &rawCreate{db: db.wdb, opts: opts, user: user, event: event, postgres: db.dialect == Postgres}
 }
 
 func (r *rawCreate) create(ctx context.Context, tenant string) error {
@@ -70,6 +71,9 @@ func (r *rawCreate) create(ctx context.Context, tenant string) error {
 		return err
 	}
 	args := []any{tenant, string(identity.UserCreated), identity.SourceSCIM, "", u.ID, "", "null", micros(now)}
+	if r.postgres {
+		args = append(args, int64(0)) // the first event of the transaction
+	}
 	rows, err := tx.StmtContext(ctx, r.event).QueryContext(ctx, args...)
 	if err != nil {
 		return err

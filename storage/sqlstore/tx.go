@@ -28,6 +28,8 @@ type conn struct {
 	// stmts holds the statements prepared on the pool q draws from (SQLite
 	// only; see prepare.go).
 	stmts *stmtCache
+	// events counts the events appended in the transaction tx.
+	events *txEvents
 }
 
 // on returns a conn on pool, or on tx if it is not nil (a transaction of
@@ -211,7 +213,9 @@ func (db *DB) tryTx(ctx context.Context, kind txKind, fn func(c conn) error) (er
 			tx.Rollback()
 		}
 	}()
-	if err := fn(db.on(pool, tx)); err != nil {
+	c := db.on(pool, tx)
+	c.events = &txEvents{}
+	if err := fn(c); err != nil {
 		return err
 	}
 	committed = true
