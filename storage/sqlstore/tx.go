@@ -262,6 +262,9 @@ func (db *DB) tryTx(ctx context.Context, kind txKind, fn func(c conn) error) (er
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("sqlstore: commit: %w", err)
 	}
+	if c.stmts.wanted() {
+		c.stmts.prepareWanted(ctx)
+	}
 	return nil
 }
 
