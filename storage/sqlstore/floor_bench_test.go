@@ -8,8 +8,10 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"runtime/metrics"
 	"slices"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -115,11 +117,18 @@ func BenchmarkCreateFloor(b *testing.B) {
 
 // floorRounds is how many times a floor benchmark alternates the floor and
 // the layer it measures.
-const floorRounds = 3
+const floorRounds = 5
+
+// round is what one run of a way measured.
+type round struct {
+	rate       float64 // creates a second
+	cpu        float64 // µs of the process's CPU time (user and system) a create
+	goroutines float64 // goroutines started a create
+}
 
 // alternate runs floor and layer b.N times each, over callers goroutines,
-// floorRounds times, and returns the rates (per second) of each round.
-func alternate(b *testing.B, callers int, floor, layer func(ctx context.Context) error) (floors, layers []float64) {
+// floorRounds times, and returns what each round measured.
+func alternate(b *testing.B, callers int, floor, layer func(ctx context.Context) error) (floors, layers []round) {
 	for range floorRounds {
 		floors = append(floors, runCallers(b, callers, floor))
 		layers = append(layers, runCallers(b, callers, layer))
@@ -127,13 +136,26 @@ func alternate(b *testing.B, callers int, floor, layer func(ctx context.Context)
 	return floors, layers
 }
 
-// reportFloor reports the median rates of the floor and of the layer, and
-// the layer's share of the floor.
-func reportFloor(b *testing.B, layer string, floors, layers []float64) {
-	f, l := median(floors), median(layers)
-	b.ReportMetric(f, "raw/s")
-	b.ReportMetric(l, layer+"/s")
-	b.ReportMetric(l/f, layer+"/raw")
+// reportFloor reports the medians of the rounds of the floor and of the
+// layer, and the layer's share of the floor. The rates tell the goal; the CPU
+// time and goroutines a create, which a busy machine changes less, tell why.
+func reportFloor(b *testing.B, layer string, floors, layers []round) {
+	get := func(rs []round, f func(round) float64) float64 {
+		v := make([]float64, len(rs))
+		for i, r := range rs {
+			v[i] = f(r)
+		}
+		return median(v)
+	}
+	rate := func(r round) float64 { return r.rate }
+	fr, lr := get(floors, rate), get(layers, rate)
+	b.ReportMetric(fr, "raw/s")
+	b.ReportMetric(lr, layer+"/s")
+	b.ReportMetric(lr/fr, layer+"/raw")
+	b.ReportMetric(get(floors, func(r round) float64 { return r.cpu }), "raw-cpu-µs/op")
+	b.ReportMetric(get(layers, func(r round) float64 { return r.cpu }), layer+"-cpu-µs/op")
+	b.ReportMetric(get(floors, func(r round) float64 { return r.goroutines }), "raw-goroutines/op")
+	b.ReportMetric(get(layers, func(r round) float64 { return r.goroutines }), layer+"-goroutines/op")
 	b.ReportMetric(0, "ns/op")
 }
 
@@ -143,11 +165,11 @@ func median(v []float64) float64 {
 	return s[len(s)/2]
 }
 
-// runCallers runs create b.N times over callers goroutines and returns the
-// creates a second.
-func runCallers(b *testing.B, callers int, create func(ctx context.Context) error) float64 {
+// runCallers runs create b.N times over callers goroutines and measures it.
+func runCallers(b *testing.B, callers int, create func(ctx context.Context) error) round {
 	ctx := context.Background()
 	var next atomic.Int64
+	cpu0, g0 := processCPU(), goroutinesCreated()
 	start := time.Now()
 	errs := make(chan error, callers)
 	for range callers {
@@ -166,5 +188,30 @@ func runCallers(b *testing.B, callers int, create func(ctx context.Context) erro
 			b.Fatal(err)
 		}
 	}
-	return float64(b.N) / time.Since(start).Seconds()
+	elapsed := time.Since(start)
+	n := float64(b.N)
+	return round{
+		rate:       n / elapsed.Seconds(),
+		cpu:        float64((processCPU() - cpu0).Microseconds()) / n,
+		goroutines: float64(goroutinesCreated()-g0-uint64(callers)) / n,
+	}
+}
+
+// processCPU is the CPU time the process has used, user and system.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// goroutinesCreated is the number of goroutines the process has started.
+func goroutinesCreated() uint64 {
+	s := []metrics.Sample{{Name: "/sched/goroutines-created:goroutines"}}
+	metrics.Read(s)
+	if s[0].Value.Kind() != metrics.KindUint64 {
+		return 0
+	}
+	return s[0].Value.Uint64()
 }
