@@ -263,7 +263,7 @@ func (s *Store) Events(ctx context.Context, after int64, limit int) ([]identity.
 
 // eventWait is how long Events waits in PostgreSQL for the transactions that
 // keep committed events from being read.
-const eventWait = 2 * time.Second
+const eventWait = 5 * time.Second
 
 // readEvents runs query, selectEvents or (withHorizon) one of its PostgreSQL
 // forms, and returns its events: with a horizon, only those below it, and
