@@ -101,7 +101,7 @@ func readTables(b *testing.B, dbPath string) []table {
 		b.Fatal(err)
 	}
 	defer db.Close()
-	names, err := db.Query("SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'rollcall_%' AND name <> 'rollcall_schema' "+
+	names, err := db.Query("SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'rollcall_%' AND name <> 'rollcall_schema' " +
 		"ORDER BY CASE name WHEN 'rollcall_users' THEN 0 WHEN 'rollcall_groups' THEN 1 ELSE 2 END, name")
 	if err != nil {
 		b.Fatal(err)
