@@ -76,17 +76,19 @@ var (
 	selectEvents = prep("SELECT seq, type, source, actor, user_id, group_id, fields, time FROM rollcall_events " +
 		"WHERE tenant = ? AND seq > ? ORDER BY seq LIMIT ?")
 	// selectEventsPostgres is selectEvents with the horizon of the snapshot
-	// (see txSeqBits) as a last column: the events at or above it are not
-	// yet safe to return.
-	selectEventsPostgres = "SELECT seq, type, source, actor, user_id, group_id, fields, time, " +
-		"pg_snapshot_xmin(pg_current_snapshot())::text::bigint << " + strconv.Itoa(txSeqBits) + " FROM rollcall_events " +
-		"WHERE tenant = ? AND seq > ? ORDER BY seq LIMIT ?"
+	// (see txSeqBits) as a last column, computed once: the events at or
+	// above it are not yet safe to return.
+	selectEventsPostgres = "SELECT seq, type, source, actor, user_id, group_id, fields, time, " + eventHorizon +
+		" FROM rollcall_events WHERE tenant = ? AND seq > ? ORDER BY seq LIMIT ?"
 	// selectEventsPostgresTx is selectEventsPostgres in a transaction, which
-	// also reads its own events: their horizon is the next transaction ID's.
+	// also reads its own events: for them, the horizon is past them.
 	selectEventsPostgresTx = "SELECT seq, type, source, actor, user_id, group_id, fields, time, " +
-		"CASE WHEN seq >> " + strconv.Itoa(txSeqBits) + " = pg_current_xact_id_if_assigned()::text::bigint " +
-		"THEN seq + 1 ELSE pg_snapshot_xmin(pg_current_snapshot())::text::bigint << " + strconv.Itoa(txSeqBits) + " END " +
+		"CASE WHEN seq >> " + strconv.Itoa(txSeqBits) + " = (SELECT pg_current_xact_id_if_assigned()::text::bigint) " +
+		"THEN seq + 1 ELSE " + eventHorizon + " END " +
 		"FROM rollcall_events WHERE tenant = ? AND seq > ? ORDER BY seq LIMIT ?"
+	// eventHorizon is the lowest Seq that a transaction still open may hold:
+	// that of the oldest transaction ID the snapshot sees as running.
+	eventHorizon = "(SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint << " + strconv.Itoa(txSeqBits) + ")"
 )
 
 // AppendEvents records events in s's transaction, or in one of its own, and
