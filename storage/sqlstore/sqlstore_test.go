@@ -426,9 +426,9 @@ func TestPostgresKilledConnection(t *testing.T) {
 
 // TestEventCursorNoSkip pages through a tenant's log while transactions
 // append to it and take their time to commit: a reader that follows the
-// cursor must see every event. In PostgreSQL that needs AppendEvents' lock:
-// without it, a transaction that drew a lower seq could commit after the
-// reader had passed it.
+// cursor must see every event. In PostgreSQL that needs Events' horizon:
+// without it, a transaction with a lower seq could commit after the reader
+// had passed it.
 func TestEventCursorNoSkip(t *testing.T) {
 	for _, b := range backends {
 		t.Run(b.name, func(t *testing.T) {

@@ -28,6 +28,11 @@ type conn struct {
 	// stmts holds the statements prepared on the pool q draws from (SQLite
 	// only; see prepare.go).
 	stmts *stmtCache
+	// events counts the events appended in the transaction tx.
+	events *txEvents
+	// detach runs statements under a context that is not cancelled (see
+	// detached).
+	detach bool
 }
 
 // on returns a conn on pool, or on tx if it is not nil (a transaction of
@@ -36,6 +41,7 @@ func (db *DB) on(pool *sql.DB, tx *sql.Tx) conn {
 	c := conn{d: db.dialect, q: pool, stmts: db.rstmts}
 	if pool == db.wdb {
 		c.stmts = db.wstmts
+		c.detach = db.dialect == SQLite
 	}
 	if tx != nil {
 		c.q, c.tx = tx, tx
@@ -53,7 +59,29 @@ func (c conn) stmt(ctx context.Context, query string) *sql.Stmt {
 	return st
 }
 
+// detached returns the context a statement of c runs under. A SQLite
+// statement under a context that can be cancelled costs a goroutine that
+// watches it (modernc.org/sqlite's interruptOnDone), which is a large part of
+// a short statement's time; so on SQLite's write connection, whose
+// statements are short, the store checks ctx before each statement and runs
+// the statement itself under a context that is never cancelled. A long
+// transaction still ends at its next statement once ctx is done. Reads on the
+// read pool, which may scan, keep ctx.
+func (c conn) detached(ctx context.Context) (context.Context, error) {
+	if !c.detach {
+		return ctx, nil
+	}
+	if err := ctx.Err(); err != nil {
+		return ctx, err
+	}
+	return context.WithoutCancel(ctx), nil
+}
+
 func (c conn) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	ctx, err := c.detached(ctx)
+	if err != nil {
+		return nil, err
+	}
 	if st := c.stmt(ctx, query); st != nil {
 		return st.ExecContext(ctx, args...)
 	}
@@ -61,6 +89,10 @@ func (c conn) exec(ctx context.Context, query string, args ...any) (sql.Result, 
 }
 
 func (c conn) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	ctx, err := c.detached(ctx)
+	if err != nil {
+		return nil, err
+	}
 	if st := c.stmt(ctx, query); st != nil {
 		return st.QueryContext(ctx, args...)
 	}
@@ -68,6 +100,9 @@ func (c conn) query(ctx context.Context, query string, args ...any) (*sql.Rows, 
 }
 
 func (c conn) row(ctx context.Context, query string, args ...any) *sql.Row {
+	if c.detach && ctx.Err() == nil {
+		ctx = context.WithoutCancel(ctx)
+	}
 	if st := c.stmt(ctx, query); st != nil {
 		return st.QueryRowContext(ctx, args...)
 	}
@@ -200,6 +235,13 @@ func (db *DB) tryTx(ctx context.Context, kind txKind, fn func(c conn) error) (er
 			opts.Isolation = sql.LevelSerializable
 		}
 	}
+	if pool == db.wdb && db.dialect == SQLite {
+		// See conn.detached: BEGIN and COMMIT run detached too.
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("sqlstore: begin: %w", err)
+		}
+		ctx = context.WithoutCancel(ctx)
+	}
 	tx, err := pool.BeginTx(ctx, opts)
 	if err != nil {
 		return fmt.Errorf("sqlstore: begin: %w", err)
@@ -211,12 +253,17 @@ func (db *DB) tryTx(ctx context.Context, kind txKind, fn func(c conn) error) (er
 			tx.Rollback()
 		}
 	}()
-	if err := fn(db.on(pool, tx)); err != nil {
+	c := db.on(pool, tx)
+	c.events = &txEvents{}
+	if err := fn(c); err != nil {
 		return err
 	}
 	committed = true
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("sqlstore: commit: %w", err)
+	}
+	if c.stmts.wanted() {
+		c.stmts.prepareWanted(ctx)
 	}
 	return nil
 }
