@@ -20,6 +20,16 @@ const (
 // columns.
 const maxColumns = 16384
 
+// maxCells caps the cells a spreadsheet reader returns in all, repeated
+// rows and columns counted as often as they repeat (1,000,000 rows of 32
+// columns): a file that declares more is refused as soon as it does.
+const maxCells = 1 << 25
+
+// maxRowRepeat caps number-rows-repeated on a row that has values: every
+// copy after the first is a duplicate of it, so a larger count is a forged
+// file (a 500-byte document would otherwise make a million rows).
+const maxRowRepeat = 1000
+
 // maxCellText and maxRowText cap the text of a cell and of a row; a cell's
 // text beyond the first is dropped, a longer row is an error.
 const (
@@ -36,6 +46,7 @@ type odsSource struct {
 	dec     *xmlScanner
 	row     int // number of the last row read
 	repeat  int // further copies of cells to return
+	total   int // cells returned so far, against maxCells
 	cells   []string
 	inTable bool
 	done    bool
@@ -232,6 +243,12 @@ func (s *odsSource) Next() (int, []string, error) {
 				if empty {
 					s.row += n
 					continue
+				}
+				if n > maxRowRepeat {
+					return 0, nil, &LimitError{What: "repeats of a row with values (number-rows-repeated)", Limit: maxRowRepeat}
+				}
+				if s.total += n * len(s.cells); s.total > maxCells {
+					return 0, nil, &LimitError{What: "cells", Limit: maxCells}
 				}
 				s.row++
 				s.repeat = n - 1
