@@ -128,7 +128,8 @@ const referenceJSON = `{
     }
   },
   "rows": 7,
-  "filename": "users.csv"
+  "filename": "users.csv",
+  "encoding": "utf-8"
 }`
 
 func TestReferenceExample(t *testing.T) {
@@ -413,9 +414,14 @@ func TestFormatMismatchAndUnknown(t *testing.T) {
 	if !errors.Is(err, importer.ErrUnknownFormat) || !strings.Contains(err.Error(), "XLSX") {
 		t.Fatalf("mismatch: %v", err)
 	}
-	_, err = e.run(t, "users.csv", "%PDF-1.4\x00\x01\x02", importer.Options{})
+	_, err = e.run(t, "users.dat", "%PDF-1.4\x00\x01\x02", importer.Options{})
 	if !errors.Is(err, importer.ErrUnknownFormat) {
 		t.Fatalf("pdf: %v", err)
+	}
+	// Named CSV, binary content is an unreadable CSV, not another format.
+	_, err = e.run(t, "users.csv", "%PDF-1.4\x00\x01\x02", importer.Options{})
+	if !errors.Is(err, importer.ErrUnreadable) || !strings.Contains(err.Error(), "the file is binary, not CSV") {
+		t.Fatalf("pdf named csv: %v", err)
 	}
 	// A text file with any other name is read by its content.
 	e.mustRun(t, "users.dat", "email\na@acme.example\n", importer.Options{})

@@ -4,6 +4,7 @@ import (
 	"archive/zip"
 	"encoding/xml"
 	"errors"
+	"fmt"
 	"io"
 	"strconv"
 	"strings"
@@ -222,7 +223,7 @@ func (s *odsSource) Next() (int, []string, error) {
 			if !s.inTable {
 				return 0, nil, unreadable(FormatODS, "the document has no table", nil)
 			}
-			return 0, nil, io.ErrUnexpectedEOF
+			return 0, nil, s.xmlErr(io.ErrUnexpectedEOF)
 		}
 		if err != nil {
 			return 0, nil, s.xmlErr(err)
@@ -272,6 +273,12 @@ func (s *odsSource) xmlErr(err error) error {
 	var le *LimitError
 	if errors.As(err, &le) {
 		return le
+	}
+	if err == io.EOF {
+		err = io.ErrUnexpectedEOF
+	}
+	if s.row > 0 {
+		return unreadable(FormatODS, fmt.Sprintf("content.xml is not valid after row %d", s.row), err)
 	}
 	return unreadable(FormatODS, "content.xml is not valid", err)
 }
