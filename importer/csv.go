@@ -195,8 +195,8 @@ type csvSource struct {
 	enc     string           // the encoding read, for openText's sources
 	reopen  func() io.Reader // the text again, to locate a textError
 	header  []string         // the first record, to name a column
-	row     int // spreadsheet row of the last record
-	endLine int // line the last record ended on
+	row     int              // spreadsheet row of the last record
+	endLine int              // line the last record ended on
 	cells   []string
 }
 
@@ -285,8 +285,8 @@ type utf8Checker struct {
 	r       io.Reader
 	nul     bool
 	err     *textError // once failed, every read fails the same
-	off     int64  // bytes passed on
-	pending []byte // the start of a rune the last read ended in
+	off     int64      // bytes passed on
+	pending []byte     // the start of a rune the last read ended in
 }
 
 func (c *utf8Checker) Read(p []byte) (int, error) {

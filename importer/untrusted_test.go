@@ -88,7 +88,9 @@ func odsOf(t testing.TB, rows string) []byte {
 			rows+`</table:table></office:spreadsheet></office:body></office:document-content>`)
 }
 
-func odsCell(s string) string { return `<table:table-cell><text:p>` + s + `</text:p></table:table-cell>` }
+func odsCell(s string) string {
+	return `<table:table-cell><text:p>` + s + `</text:p></table:table-cell>`
+}
 
 // A damaged file of any format, imported with deactivate, changes nothing
 // and fails with an error (422) that names the part and, where known, the
