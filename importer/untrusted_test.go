@@ -4,8 +4,13 @@ import (
 	"archive/zip"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"mime/multipart"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -137,5 +142,120 @@ func TestDamagedFileDeactivatesNobody(t *testing.T) {
 				t.Fatalf("%d users, %d active after a damaged file", n, a)
 			}
 		})
+	}
+}
+
+// post sends a multipart body made by build to the import endpoint.
+func post(t *testing.T, url, contentType string, body []byte) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, url+"/api/v1/users/import", bytes.NewReader(body))
+	req.Header.Set("Content-Type", contentType)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// The import endpoint's answers at its edges.
+func TestHTTPEdges(t *testing.T) {
+	e := newEnv(t, importer.Config{})
+	ts := newServer(t, e)
+
+	// A text field named file is no file: 400 naming the field, not an
+	// empty import answered 200.
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	mw.WriteField("file", "email\nada@acme.example\n")
+	mw.Close()
+	if status, msg := post(t, ts.URL, mw.FormDataContentType(), body.Bytes()); status != 400 || !strings.Contains(msg, `"file"`) {
+		t.Errorf("text field named file: %d %s", status, msg)
+	}
+	// multipart without a boundary: 422, as the docs say.
+	if status, msg := post(t, ts.URL, "multipart/form-data", body.Bytes()); status != 422 || !strings.Contains(msg, "file") {
+		t.Errorf("no boundary: %d %s", status, msg)
+	}
+	// A wrong method: 405 with Allow.
+	resp, err := http.Get(ts.URL + "/api/v1/users/import")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 405 || resp.Header.Get("Allow") != "POST" {
+		t.Errorf("GET import: %d, Allow %q", resp.StatusCode, resp.Header.Get("Allow"))
+	}
+	// A NUL byte: 422, "the file is binary, not CSV".
+	resp, msg := upload(t, ts.URL, "u.csv", []byte("email\nada@acme.example\nb\x00b@acme.example\n"), nil)
+	if resp.StatusCode != 422 || !strings.Contains(string(msg), "the file is binary, not CSV") || !strings.Contains(string(msg), "row 3, column 1 (email)") {
+		t.Errorf("NUL: %d %s", resp.StatusCode, msg)
+	}
+	// Windows-1252: refused unless named, then read as such and reported.
+	cp := []byte("email,lastName\nada@acme.example,M\xfcller\n")
+	if resp, msg := upload(t, ts.URL, "u.csv", cp, nil); resp.StatusCode != 422 || !strings.Contains(string(msg), "row 2, column 2 (lastName)") {
+		t.Errorf("Windows-1252 unnamed: %d %s", resp.StatusCode, msg)
+	}
+	if resp, msg := upload(t, ts.URL, "u.csv", cp, map[string]string{"encoding": "latin-9"}); resp.StatusCode != 422 || !strings.Contains(string(msg), `"encoding"`) {
+		t.Errorf("unknown encoding: %d %s", resp.StatusCode, msg)
+	}
+	resp, msg = upload(t, ts.URL, "u.csv", cp, map[string]string{"encoding": "windows-1252"})
+	var res importer.Result
+	if err := json.Unmarshal(msg, &res); resp.StatusCode != 200 || err != nil || res.Encoding != "windows-1252" || len(res.Created) != 1 {
+		t.Fatalf("Windows-1252 named: %d %s", resp.StatusCode, msg)
+	}
+	if u := e.user(t, "ada@acme.example"); u.FamilyName != "Müller" {
+		t.Errorf("family name %q", u.FamilyName)
+	}
+}
+
+// An upload is unlinked as soon as it is open, so that a crash leaves no
+// personal data on disk, and a new Handler sweeps what an earlier run left.
+func TestHTTPUploadLeavesNothing(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range []string{"rollcall-import-123", "rollcall-export-9", "keep.csv"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte("ada@acme.example"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	listDir := func() []string {
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, e := range entries {
+			names = append(names, e.Name())
+		}
+		return names
+	}
+	seen := -1
+	e := newEnv(t, importer.Config{Threshold: 1, Protect: func(context.Context, identity.Reader, identity.User) bool {
+		// Asked while the upload is being imported.
+		seen = len(listDir())
+		return false
+	}})
+	e.create(t, identity.User{Email: "old@acme.example"}, true)
+	h, err := importer.NewHandler(importer.HandlerConfig{
+		Importer: e.im, TempDir: dir,
+		Directory: func(*http.Request) (*identity.Directory, error) { return e.dir, nil },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := listDir(); len(got) != 1 || got[0] != "keep.csv" {
+		t.Fatalf("after the sweep: %q", got)
+	}
+	ts := httptest.NewServer(h)
+	t.Cleanup(ts.Close)
+	resp, msg := upload(t, ts.URL, "u.csv", []byte("email\nada@acme.example\n"), map[string]string{"deactivate": "1"})
+	if resp.StatusCode != 200 {
+		t.Fatalf("%d %s", resp.StatusCode, msg)
+	}
+	if seen != 1 {
+		t.Errorf("%d files in the upload directory while importing, want only keep.csv", seen)
+	}
+	if got := listDir(); len(got) != 1 {
+		t.Errorf("after the import: %q", got)
 	}
 }
