@@ -138,7 +138,7 @@ func FuzzXMLScanner(f *testing.F) {
 	f.Add([]byte(testContent))
 	f.Add([]byte(`<a x="1 &amp; 2" y='&#x5c71;'>t&lt;x<!-- c --><?p i?><b/>&#65;</a>`))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		if bytes.Contains(b, []byte("<![CDATA[")) || bytes.Contains(b, []byte("<!DOCTYPE")) {
+		if bytes.Contains(b, []byte("<![CDATA[")) {
 			return
 		}
 		dec := xml.NewDecoder(bytes.NewReader(b))
