@@ -445,6 +445,7 @@ type fieldLimiter struct {
 	comma  byte
 	limit  int
 	fields int // delimiters seen in the current record
+	size   int // bytes of the current record before this read
 	state  uint8
 }
 
@@ -459,6 +460,7 @@ const (
 
 func (l *fieldLimiter) Read(p []byte) (int, error) {
 	n, err := l.r.Read(p)
+	recStart := 0 // where the current record starts in p
 	for i := 0; i < n; i++ {
 		if l.state == flFieldStart || l.state == flUnquoted {
 			// Outside quotes, count the delimiters up to the line's end or
@@ -514,7 +516,7 @@ func (l *fieldLimiter) Read(p []byte) (int, error) {
 		}
 		if l.state == flQuoteCR {
 			if c == '\n' {
-				l.fields, l.state = 0, flFieldStart
+				l.fields, l.state, l.size, recStart = 0, flFieldStart, 0, i+1
 				continue
 			}
 			l.state = flQuoted // the quote was a bare one, the CR text
@@ -528,7 +530,7 @@ func (l *fieldLimiter) Read(p []byte) (int, error) {
 					return i, &LimitError{What: "columns", Limit: int64(l.limit)}
 				}
 			case c == '\n':
-				l.fields, l.state = 0, flFieldStart
+				l.fields, l.state, l.size, recStart = 0, flFieldStart, 0, i+1
 			case c == '"' && l.state == flFieldStart:
 				l.state = flQuoted
 			default:
@@ -548,13 +550,17 @@ func (l *fieldLimiter) Read(p []byte) (int, error) {
 					return i, &LimitError{What: "columns", Limit: int64(l.limit)}
 				}
 			case '\n':
-				l.fields, l.state = 0, flFieldStart
+				l.fields, l.state, l.size, recStart = 0, flFieldStart, 0, i+1
 			case '\r':
 				l.state = flQuoteCR
 			default:
 				l.state = flQuoted // LazyQuotes: a bare quote in the field
 			}
 		}
+	}
+	if l.size += n - recStart; l.size > maxRowText {
+		// encoding/csv would hold the record whole, and its copies.
+		return n, &LimitError{What: "row size", Limit: maxRowText}
 	}
 	return n, err
 }
