@@ -458,6 +458,24 @@ const (
 	flQuoteCR           // that quote, then a CR: a line end if LF follows
 )
 
+// countFields counts the delimiters of seg, text outside quotes, into
+// l.fields, and returns the index of the one that reaches the limit, or -1.
+func (l *fieldLimiter) countFields(seg []byte) int {
+	k := bytes.Count(seg, []byte{l.comma})
+	if l.fields+k >= l.limit {
+		// Find where the limit is reached, byte by byte.
+		for j, c := range seg {
+			if c == l.comma {
+				if l.fields++; l.fields >= l.limit {
+					return j
+				}
+			}
+		}
+	}
+	l.fields += k
+	return -1
+}
+
 func (l *fieldLimiter) Read(p []byte) (int, error) {
 	n, err := l.r.Read(p)
 	recStart := 0 // where the current record starts in p
@@ -474,18 +492,9 @@ func (l *fieldLimiter) Read(p []byte) (int, error) {
 				seg = seg[:q]
 			}
 			if len(seg) > 0 {
-				k := bytes.Count(seg, []byte{l.comma})
-				if l.fields+k >= l.limit {
-					// Find where the limit is reached, byte by byte.
-					for j, c := range seg {
-						if c == l.comma {
-							if l.fields++; l.fields >= l.limit {
-								return i + j, &LimitError{What: "columns", Limit: int64(l.limit)}
-							}
-						}
-					}
+				if j := l.countFields(seg); j >= 0 {
+					return i + j, &LimitError{What: "columns", Limit: int64(l.limit)}
 				}
-				l.fields += k
 				if seg[len(seg)-1] == l.comma {
 					l.state = flFieldStart
 				} else {

@@ -294,24 +294,10 @@ func (h *Handler) importFile(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusUnprocessableEntity, validation("file", "The file field is required."))
 		return
 	}
-	opts := Options{Filename: name}
-	switch enc := strings.ToLower(strings.TrimSpace(flags["encoding"])); enc {
-	case "", EncodingUTF8, EncodingWindows1252, EncodingUTF16LE, EncodingUTF16BE:
-		opts.Encoding = enc
-	default:
-		writeJSON(w, http.StatusUnprocessableEntity, validation("encoding", "The encoding field must be utf-8 or windows-1252."))
+	opts, bad := formOptions(name, flags)
+	if bad != nil {
+		writeJSON(w, http.StatusUnprocessableEntity, *bad)
 		return
-	}
-	for _, f := range []struct {
-		name string
-		dst  *bool
-	}{{"update", &opts.Update}, {"deactivate", &opts.Deactivate}, {"restore", &opts.Restore}, {"dry_run", &opts.DryRun}, {"force", &opts.Force}} {
-		v, ok := flag(flags[f.name])
-		if !ok {
-			writeJSON(w, http.StatusUnprocessableEntity, validation(f.name, fmt.Sprintf("The %s field must be true or false.", f.name)))
-			return
-		}
-		*f.dst = v
 	}
 	res, err := h.cfg.Importer.Import(r.Context(), dir, tmp, size, opts)
 	if err != nil {
@@ -319,6 +305,31 @@ func (h *Handler) importFile(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, res)
+}
+
+// formOptions reads the flags and the encoding of an upload's form, or
+// returns the validation error of the first bad one.
+func formOptions(name string, flags map[string]string) (Options, *errorBody) {
+	opts := Options{Filename: name}
+	switch enc := strings.ToLower(strings.TrimSpace(flags["encoding"])); enc {
+	case "", EncodingUTF8, EncodingWindows1252, EncodingUTF16LE, EncodingUTF16BE:
+		opts.Encoding = enc
+	default:
+		bad := validation("encoding", "The encoding field must be utf-8 or windows-1252.")
+		return opts, &bad
+	}
+	for _, f := range []struct {
+		name string
+		dst  *bool
+	}{{"update", &opts.Update}, {"deactivate", &opts.Deactivate}, {"restore", &opts.Restore}, {"dry_run", &opts.DryRun}, {"force", &opts.Force}} {
+		v, ok := flag(flags[f.name])
+		if !ok {
+			bad := validation(f.name, fmt.Sprintf("The %s field must be true or false.", f.name))
+			return opts, &bad
+		}
+		*f.dst = v
+	}
+	return opts, nil
 }
 
 func (h *Handler) readFailed(w http.ResponseWriter, err error) {

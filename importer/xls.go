@@ -413,11 +413,13 @@ func (s *xlsSource) Next() (int, []string, error) {
 		case recLabelSST:
 			if len(data) >= 10 {
 				i := int(binary.LittleEndian.Uint32(data[6:]))
-				v := ""
-				if i < len(s.wb.sst) {
-					v = s.wb.sst[i]
+				if i < 0 || i >= len(s.wb.sst) {
+					// A damaged file: reading the cell as empty could
+					// drop the email of a row.
+					return 0, nil, unreadable(FormatXLS, fmt.Sprintf("the worksheet is damaged: a cell of row %d refers to shared string %d of %d",
+						int(binary.LittleEndian.Uint16(data))+1, i, len(s.wb.sst)), nil)
 				}
-				cells = append(cells, xlsCell{v: v})
+				cells = append(cells, xlsCell{v: s.wb.sst[i]})
 			}
 		case recLabel, recRString:
 			if len(data) >= 9 {
