@@ -259,3 +259,43 @@ func TestHTTPUploadLeavesNothing(t *testing.T) {
 		t.Errorf("after the import: %q", got)
 	}
 }
+
+// One Windows-1252 byte in an otherwise UTF-8 file is no reason to read
+// the whole file as Windows-1252 (José would become JosÃ©): the file is
+// refused, naming the row and column of that byte, and nothing changes.
+func TestMixedEncodingRefused(t *testing.T) {
+	e := newEnv(t, importer.Config{})
+	e.create(t, identity.User{Email: "jose@acme.example", GivenName: "José"}, true)
+	file := "email,firstName\njose@acme.example,José\nrene@acme.example,Ren\xe9\n"
+	for _, dry := range []bool{true, false} {
+		_, err := e.run(t, "u.csv", file, importer.Options{Update: true, DryRun: dry})
+		if !errors.Is(err, importer.ErrUnreadable) || !strings.Contains(err.Error(), "row 3, column 2 (firstName)") {
+			t.Fatalf("dry run %v: %v", dry, err)
+		}
+	}
+	if u := e.user(t, "jose@acme.example"); u.GivenName != "José" || e.countUsers(t) != 1 {
+		t.Fatalf("%+v, %d users", u, e.countUsers(t))
+	}
+}
+
+// UTF-16 without a BOM is recognised, and the result says so.
+func TestUTF16WithoutBOM(t *testing.T) {
+	for _, order := range []string{"utf-16le", "utf-16be"} {
+		e := newEnv(t, importer.Config{})
+		var b bytes.Buffer
+		for _, r := range "email\tlastName\r\nada@acme.example\tMüller\r\n" {
+			if order == "utf-16le" {
+				b.Write([]byte{byte(r), byte(r >> 8)})
+			} else {
+				b.Write([]byte{byte(r >> 8), byte(r)})
+			}
+		}
+		res := e.mustRun(t, "u.txt", b.String(), importer.Options{})
+		if res.Encoding != order || len(res.Created) != 1 {
+			t.Fatalf("%s: %s", order, jsonOf(t, res))
+		}
+		if u := e.user(t, "ada@acme.example"); u.FamilyName != "Müller" {
+			t.Fatalf("%s: %q", order, u.FamilyName)
+		}
+	}
+}
