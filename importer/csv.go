@@ -263,6 +263,8 @@ func openText(file io.ReaderAt, size int64, enc string) (*csvSource, error) {
 		enc = utf16Order(b)
 	case enc == "":
 		enc = EncodingUTF8
+	default:
+		enc = strings.ToLower(enc)
 	}
 	switch enc {
 	case EncodingUTF8, EncodingWindows1252, EncodingUTF16LE, EncodingUTF16BE:
