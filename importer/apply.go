@@ -236,7 +236,7 @@ func (p *planner) next(ctx context.Context, r *record) error {
 	if !p.keep {
 		p.res.add(st)
 	}
-	p.progress("check", p.rows, 0)
+	p.progress("check", p.rows, cap(p.steps)) // a real run made room for every row read; a dry run, 0
 	return nil
 }
 

@@ -5,7 +5,9 @@ import (
 	"bytes"
 	"encoding/csv"
 	"errors"
+	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -105,9 +107,9 @@ func decoderFor(file io.ReaderAt, size int64, enc string) io.Reader {
 	case EncodingUTF8:
 		return skipBOM(r)
 	case EncodingUTF16LE:
-		dec = unicode.UTF16(unicode.LittleEndian, unicode.ExpectBOM).NewDecoder()
+		dec = unicode.UTF16(unicode.LittleEndian, unicode.UseBOM).NewDecoder()
 	case EncodingUTF16BE:
-		dec = unicode.UTF16(unicode.BigEndian, unicode.ExpectBOM).NewDecoder()
+		dec = unicode.UTF16(unicode.BigEndian, unicode.UseBOM).NewDecoder()
 	default:
 		dec = charmap.Windows1252.NewDecoder()
 	}
@@ -190,8 +192,11 @@ func SniffDelimiter(sample string) rune {
 // csvSource reads delimited text.
 type csvSource struct {
 	r       *csv.Reader
-	row     int // spreadsheet row of the last record
-	endLine int // line the last record ended on
+	enc     string           // the encoding read, for openText's sources
+	reopen  func() io.Reader // the text again, to locate a textError
+	header  []string         // the first record, to name a column
+	row     int              // spreadsheet row of the last record
+	endLine int              // line the last record ended on
 	cells   []string
 }
 
@@ -204,62 +209,117 @@ func newCSVSource(file io.ReaderAt, size int64) (RowSource, error) {
 	return csvSourceOf(dec)
 }
 
-// errNotUTF8 is what a CSV source that guessed UTF-8 (see guessCSVSource)
-// returns at the first byte that is not: the file is Windows-1252, and is
-// to be read again as such.
+// errNotUTF8 is what a text error (*textError) for a byte that is not
+// UTF-8 matches.
 var errNotUTF8 = errors.New("importer: the text is not UTF-8")
 
-// guessCSVSource reads delimited text as TextEncoding would, in one pass
-// instead of two: a BOM decides; without one, the text is read as UTF-8
-// and checked as it goes, failing with errNotUTF8 at the first byte that is
-// not UTF-8 (the caller then reads it again with enc Windows-1252). A
-// non-empty enc is used as it is.
-func guessCSVSource(file io.ReaderAt, size int64, enc string) (RowSource, error) {
-	if enc != "" {
-		return csvSourceOf(decoderFor(file, size, enc))
+// textError is the first byte of delimited text that cannot be read: one
+// that is not UTF-8, or a NUL (binary data). Off counts the bytes of the
+// text (as decoded, BOM left out) before it; Row and Column, where known,
+// say where it is (see locate).
+type textError struct {
+	Off         int64
+	NUL         bool
+	Row, Column int
+	Header      string
+}
+
+func (e *textError) Error() string {
+	where := fmt.Sprintf("at byte %d", e.Off)
+	if e.Row > 0 {
+		where = fmt.Sprintf("in row %d, column %d", e.Row, e.Column)
+		if e.Header != "" {
+			where += fmt.Sprintf(" (%s)", e.Header)
+		}
 	}
-	var bom [3]byte
-	n, err := file.ReadAt(bom[:], 0)
+	if e.NUL {
+		return "the file is binary, not CSV: a NUL byte " + where
+	}
+	return "the text is not UTF-8: the first byte that is not is " + where +
+		"; save the file as UTF-8, or import it with encoding=windows-1252"
+}
+
+// Is makes errors.Is(err, errNotUTF8) true for a byte that is not UTF-8.
+func (e *textError) Is(target error) bool { return target == errNotUTF8 && !e.NUL }
+
+// openText opens delimited text in the encoding its BOM names; without a
+// BOM, in enc: "" or utf-8 (strict: a byte that is not UTF-8 is a
+// *textError), windows-1252, utf-16le or utf-16be. Every encoding is checked
+// for NUL bytes.
+func openText(file io.ReaderAt, size int64, enc string) (*csvSource, error) {
+	head := make([]byte, min(size, 4096))
+	n, err := file.ReadAt(head, 0)
 	if err != nil && err != io.EOF {
 		return nil, err
 	}
-	if b := bom[:n]; bytes.HasPrefix(b, []byte{0xEF, 0xBB, 0xBF}) || bytes.HasPrefix(b, []byte{0xFF, 0xFE}) || bytes.HasPrefix(b, []byte{0xFE, 0xFF}) {
-		return newCSVSource(file, size)
+	switch b := head[:n]; {
+	case bytes.HasPrefix(b, []byte{0xEF, 0xBB, 0xBF}):
+		enc = EncodingUTF8
+	case bytes.HasPrefix(b, []byte{0xFF, 0xFE}):
+		enc = EncodingUTF16LE
+	case bytes.HasPrefix(b, []byte{0xFE, 0xFF}):
+		enc = EncodingUTF16BE
+	case utf16Order(b) != "":
+		enc = utf16Order(b)
+	case enc == "":
+		enc = EncodingUTF8
+	default:
+		enc = strings.ToLower(enc)
 	}
-	return csvSourceOf(&utf8Checker{r: io.NewSectionReader(file, 0, size)})
+	switch enc {
+	case EncodingUTF8, EncodingWindows1252, EncodingUTF16LE, EncodingUTF16BE:
+	default:
+		return nil, &FileError{Format: FormatCSV, Message: fmt.Sprintf("unknown encoding %q: use utf-8 or windows-1252", enc)}
+	}
+	open := func() io.Reader { return decoderFor(file, size, enc) }
+	src, err := csvSourceOf(&utf8Checker{r: open(), nul: true})
+	if err != nil {
+		return nil, err
+	}
+	src.enc, src.reopen = enc, open
+	return src, nil
 }
 
-// utf8Checker passes text on and fails with errNotUTF8 as soon as it is not
-// valid UTF-8; a rune split between two reads is checked whole.
+// utf8Checker passes text on and fails with a *textError at the first byte
+// that is not valid UTF-8 (or, with nul, a NUL byte), after passing on the
+// bytes before it; a rune split between two reads is checked whole.
 type utf8Checker struct {
 	r       io.Reader
-	pending []byte // the start of a rune the last read ended in
+	nul     bool
+	err     *textError // once failed, every read fails the same
+	off     int64      // bytes passed on
+	pending []byte     // the start of a rune the last read ended in
 }
 
 func (c *utf8Checker) Read(p []byte) (int, error) {
+	if c.err != nil {
+		return 0, c.err
+	}
 	n, err := c.r.Read(p)
 	b := p[:n]
+	skip := 0 // bytes of b that complete the pending rune
 	if len(c.pending) > 0 && len(b) > 0 {
 		// Complete the split rune with the first bytes of this read.
 		k := min(utf8.UTFMax-len(c.pending), len(b))
 		joined := append(c.pending[:len(c.pending):len(c.pending)], b[:k]...)
 		if !utf8.FullRune(joined) {
 			if err == io.EOF {
-				return 0, errNotUTF8
+				return 0, c.fail(-int64(len(c.pending)), false)
 			}
 			c.pending = joined
+			c.off += int64(n)
 			return n, err
 		}
 		r, size := utf8.DecodeRune(joined)
 		if r == utf8.RuneError && size <= 1 {
-			return 0, errNotUTF8
+			return 0, c.fail(-int64(len(c.pending)), false)
 		}
-		b = b[size-len(c.pending):]
+		skip = size - len(c.pending)
 		c.pending = nil
 	}
 	// Keep an incomplete rune at the end for the next read.
 	end := len(b)
-	for i := 1; i < utf8.UTFMax && i <= len(b); i++ {
+	for i := 1; i < utf8.UTFMax && i <= len(b)-skip; i++ {
 		if x := b[len(b)-i]; x >= 0xC0 {
 			if !utf8.FullRune(b[len(b)-i:]) {
 				end = len(b) - i
@@ -269,21 +329,74 @@ func (c *utf8Checker) Read(p []byte) (int, error) {
 			break
 		}
 	}
-	if !utf8.Valid(b[:end]) {
-		return 0, errNotUTF8
+	if i := invalidAt(b[skip:end], c.nul); i >= 0 {
+		nul := b[skip+i] == 0
+		c.off += int64(skip + i)
+		return skip + i, c.fail(0, nul)
 	}
 	c.pending = append(c.pending, b[end:]...)
 	if err == io.EOF && len(c.pending) > 0 {
-		return 0, errNotUTF8
+		c.off += int64(end)
+		return end, c.fail(0, false)
 	}
+	c.off += int64(n)
 	return n, err
 }
 
+func (c *utf8Checker) fail(delta int64, nul bool) error {
+	c.err = &textError{Off: c.off + delta, NUL: nul}
+	return c.err
+}
+
+// invalidAt returns the index of the first byte of b that is not UTF-8 (or,
+// with nul, is NUL), or -1.
+func invalidAt(b []byte, nul bool) int {
+	if nul {
+		if i := bytes.IndexByte(b, 0); i >= 0 {
+			if j := invalidAt(b[:i], false); j >= 0 {
+				return j
+			}
+			return i
+		}
+	}
+	if utf8.Valid(b) {
+		return -1
+	}
+	for i := 0; i < len(b); {
+		r, size := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && size <= 1 {
+			return i
+		}
+		i += size
+	}
+	return -1
+}
+
+// locate finds the row and column of the byte at off of text that reads
+// (decoded) with comma as its delimiter: the text before it is read as
+// the import reads it, and the byte lies in the last field.
+func locate(text io.Reader, comma rune, off int64) (row, col int) {
+	prefix, _ := io.ReadAll(io.LimitReader(text, off))
+	src, err := csvSourceOf(io.MultiReader(bytes.NewReader(prefix), strings.NewReader("x")))
+	if err != nil {
+		return 0, 0
+	}
+	src.r.Comma = comma
+	for {
+		r, cells, err := src.Next()
+		if err != nil {
+			return row, col
+		}
+		row, col = r, len(cells)
+	}
+}
+
 // csvSourceOf sniffs the delimiter of UTF-8 text and reads its records.
-func csvSourceOf(dec io.Reader) (RowSource, error) {
+func csvSourceOf(dec io.Reader) (*csvSource, error) {
 	br := bufio.NewReaderSize(dec, sniffSize)
 	sample, err := br.Peek(sniffSize)
-	if err != nil && err != io.EOF && err != bufio.ErrBufferFull {
+	var te *textError
+	if err != nil && err != io.EOF && err != bufio.ErrBufferFull && !errors.As(err, &te) {
 		return nil, unreadable(FormatCSV, "cannot decode the text", err)
 	}
 	comma := SniffDelimiter(string(sample))
@@ -298,6 +411,14 @@ func csvSourceOf(dec io.Reader) (RowSource, error) {
 func (s *csvSource) Next() (int, []string, error) {
 	rec, err := s.r.Read()
 	if err != nil {
+		var te *textError
+		if errors.As(err, &te) && s.reopen != nil {
+			te.Row, te.Column = locate(s.reopen(), s.r.Comma, te.Off)
+			if te.Column > 0 && te.Column <= len(s.header) {
+				te.Header = s.header[te.Column-1]
+			}
+			return 0, nil, &FileError{Format: FormatCSV, Message: te.Error()}
+		}
 		return 0, nil, err
 	}
 	// encoding/csv skips blank lines; a spreadsheet shows them as rows, so
@@ -307,6 +428,9 @@ func (s *csvSource) Next() (int, []string, error) {
 	last, _ := s.r.FieldPos(len(rec) - 1)
 	s.endLine = last + strings.Count(rec[len(rec)-1], "\n")
 	s.cells = append(s.cells[:0], rec...)
+	if s.row == 1 && s.reopen != nil {
+		s.header = slices.Clone(rec)
+	}
 	return s.row, s.cells, nil
 }
 
@@ -323,6 +447,7 @@ type fieldLimiter struct {
 	comma  byte
 	limit  int
 	fields int // delimiters seen in the current record
+	size   int // bytes of the current record before this read
 	state  uint8
 }
 
@@ -335,8 +460,27 @@ const (
 	flQuoteCR           // that quote, then a CR: a line end if LF follows
 )
 
+// countFields counts the delimiters of seg, text outside quotes, into
+// l.fields, and returns the index of the one that reaches the limit, or -1.
+func (l *fieldLimiter) countFields(seg []byte) int {
+	k := bytes.Count(seg, []byte{l.comma})
+	if l.fields+k >= l.limit {
+		// Find where the limit is reached, byte by byte.
+		for j, c := range seg {
+			if c == l.comma {
+				if l.fields++; l.fields >= l.limit {
+					return j
+				}
+			}
+		}
+	}
+	l.fields += k
+	return -1
+}
+
 func (l *fieldLimiter) Read(p []byte) (int, error) {
 	n, err := l.r.Read(p)
+	recStart := 0 // where the current record starts in p
 	for i := 0; i < n; i++ {
 		if l.state == flFieldStart || l.state == flUnquoted {
 			// Outside quotes, count the delimiters up to the line's end or
@@ -350,18 +494,9 @@ func (l *fieldLimiter) Read(p []byte) (int, error) {
 				seg = seg[:q]
 			}
 			if len(seg) > 0 {
-				k := bytes.Count(seg, []byte{l.comma})
-				if l.fields+k >= l.limit {
-					// Find where the limit is reached, byte by byte.
-					for j, c := range seg {
-						if c == l.comma {
-							if l.fields++; l.fields >= l.limit {
-								return i + j, &LimitError{What: "columns", Limit: int64(l.limit)}
-							}
-						}
-					}
+				if j := l.countFields(seg); j >= 0 {
+					return i + j, &LimitError{What: "columns", Limit: int64(l.limit)}
 				}
-				l.fields += k
 				if seg[len(seg)-1] == l.comma {
 					l.state = flFieldStart
 				} else {
@@ -392,7 +527,7 @@ func (l *fieldLimiter) Read(p []byte) (int, error) {
 		}
 		if l.state == flQuoteCR {
 			if c == '\n' {
-				l.fields, l.state = 0, flFieldStart
+				l.fields, l.state, l.size, recStart = 0, flFieldStart, 0, i+1
 				continue
 			}
 			l.state = flQuoted // the quote was a bare one, the CR text
@@ -406,7 +541,7 @@ func (l *fieldLimiter) Read(p []byte) (int, error) {
 					return i, &LimitError{What: "columns", Limit: int64(l.limit)}
 				}
 			case c == '\n':
-				l.fields, l.state = 0, flFieldStart
+				l.fields, l.state, l.size, recStart = 0, flFieldStart, 0, i+1
 			case c == '"' && l.state == flFieldStart:
 				l.state = flQuoted
 			default:
@@ -426,13 +561,17 @@ func (l *fieldLimiter) Read(p []byte) (int, error) {
 					return i, &LimitError{What: "columns", Limit: int64(l.limit)}
 				}
 			case '\n':
-				l.fields, l.state = 0, flFieldStart
+				l.fields, l.state, l.size, recStart = 0, flFieldStart, 0, i+1
 			case '\r':
 				l.state = flQuoteCR
 			default:
 				l.state = flQuoted // LazyQuotes: a bare quote in the field
 			}
 		}
+	}
+	if l.size += n - recStart; l.size > maxRowText {
+		// encoding/csv would hold the record whole, and its copies.
+		return n, &LimitError{What: "row size", Limit: maxRowText}
 	}
 	return n, err
 }

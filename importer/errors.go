@@ -63,8 +63,11 @@ func unreadable(format, msg string, err error) error {
 // LimitError says which limit of the Config a file went over. It matches
 // ErrTooLarge.
 type LimitError struct {
-	// What is "file size", "rows", "uncompressed size", "columns" or "row
-	// size".
+	// What names the limit: "file size", "rows", "uncompressed size",
+	// "columns", "row size", "cells", "length of one XML text or attribute
+	// (bytes)", "attributes of an XML element", "repeats of a row with
+	// values (number-rows-repeated)", "shared strings", "shared-strings
+	// text (bytes)", or the size of an XLSX part ("xl/styles.xml size").
 	What  string
 	Limit int64
 }

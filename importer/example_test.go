@@ -33,7 +33,7 @@ func Example() {
 	b, _ := json.Marshal(res)
 	fmt.Println(string(b))
 	// Output:
-	// {"dryRun":false,"created":[2],"updated":[],"deleted":0,"skipped":[],"errors":[3],"errorMessages":{"3":{"email":["The email must be a valid email address."]}},"rows":2,"filename":"users.csv"}
+	// {"dryRun":false,"created":[2],"updated":[],"deleted":0,"skipped":[],"errors":[3],"errorMessages":{"3":{"email":["The email must be a valid email address."]}},"rows":2,"filename":"users.csv","encoding":"utf-8"}
 }
 
 // A host mounts the Handler behind its own authentication.

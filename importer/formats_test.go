@@ -124,7 +124,11 @@ func TestFixtureImport(t *testing.T) {
 		t.Run(fx.file, func(t *testing.T) {
 			e := newEnv(t, importer.Config{KeepUnknownColumns: true})
 			f, size := openFixture(t, fx.file)
-			res, err := e.im.Import(t.Context(), e.dir, f, size, importer.Options{Filename: fx.file})
+			opts := importer.Options{Filename: fx.file}
+			if fx.cp1252 {
+				opts.Encoding = importer.EncodingWindows1252
+			}
+			res, err := e.im.Import(t.Context(), e.dir, f, size, opts)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -180,8 +184,9 @@ func TestXLSXBuiltinDateIsISO(t *testing.T) {
 }
 
 // A Windows-1252 file whose first byte outside ASCII comes late (after the
-// first 64 KB) is read as Windows-1252 all the same, in a dry run and for
-// real: the text is read again once it proves not to be UTF-8.
+// first 64 KB) is refused, naming that byte's row and column, unless the
+// import names the encoding; then it is read as Windows-1252, in a dry run
+// and for real, and the result says so.
 func TestWindows1252Late(t *testing.T) {
 	var b bytes.Buffer
 	b.WriteString("email,lastName\n")
@@ -191,8 +196,15 @@ func TestWindows1252Late(t *testing.T) {
 	b.WriteString("last@acme.example,M\xfcller\n") // ü in Windows-1252
 	for _, dry := range []bool{true, false} {
 		e := newEnv(t, importer.Config{})
-		res := e.mustRun(t, "users.csv", b.String(), importer.Options{DryRun: dry})
-		if len(res.Created) != 5001 || len(res.Errors) != 0 {
+		_, err := e.run(t, "users.csv", b.String(), importer.Options{DryRun: dry})
+		if !errors.Is(err, importer.ErrUnreadable) || !strings.Contains(err.Error(), "row 5002, column 2 (lastName)") || !strings.Contains(err.Error(), "encoding=windows-1252") {
+			t.Fatalf("dry run %v: %v", dry, err)
+		}
+		if n := e.countUsers(t); n != 0 {
+			t.Fatalf("dry run %v: %d users after a refused file", dry, n)
+		}
+		res := e.mustRun(t, "users.csv", b.String(), importer.Options{DryRun: dry, Encoding: importer.EncodingWindows1252})
+		if res.Encoding != importer.EncodingWindows1252 || len(res.Created) != 5001 || len(res.Errors) != 0 {
 			t.Fatalf("dry run %v: created %d, errors %v", dry, len(res.Created), res.ErrorMessages)
 		}
 		if !dry {
@@ -215,7 +227,7 @@ func TestProgressForwardOnSecondReading(t *testing.T) {
 		e := newEnv(t, importer.Config{})
 		var last importer.Progress
 		calls := 0
-		e.mustRun(t, "u.csv", b.String(), importer.Options{DryRun: dry, Progress: func(p importer.Progress) {
+		e.mustRun(t, "u.csv", b.String(), importer.Options{DryRun: dry, Encoding: importer.EncodingWindows1252, Progress: func(p importer.Progress) {
 			calls++
 			if p.Phase == last.Phase && (p.Read < last.Read || p.Checked < last.Checked || p.Applied < last.Applied) {
 				t.Errorf("dry run %v: progress went back from %+v to %+v", dry, last, p)

@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/rollcall/rollcall/identity"
@@ -52,7 +54,66 @@ func NewHandler(cfg HandlerConfig) (*Handler, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	if n, err := SweepTemp(cfg.TempDir); err != nil {
+		log.Warn("import: sweep temporary files", "dir", cfg.TempDir, "err", err)
+	} else if n > 0 {
+		log.Info("import: removed temporary files left by an earlier run", "dir", cfg.TempDir, "files", n)
+	}
 	return &Handler{cfg: cfg, log: log}, nil
+}
+
+// Name patterns of the temporary files of uploads and exports.
+const (
+	tempImport = "rollcall-import-*"
+	tempExport = "rollcall-export-*"
+)
+
+// createTemp creates a temporary file and unlinks it at once where the
+// system allows it (not on Windows): the open file stays readable and
+// writable, and a crash leaves no personal data behind.
+func createTemp(dir, pattern string) (*os.File, error) {
+	f, err := os.CreateTemp(dir, pattern)
+	if err != nil {
+		return nil, err
+	}
+	os.Remove(f.Name()) // fails on Windows: closeTemp removes it then
+	return f, nil
+}
+
+// closeTemp closes a file of createTemp and removes it if it is still there.
+func closeTemp(f *os.File) {
+	f.Close()
+	os.Remove(f.Name())
+}
+
+// SweepTemp removes the temporary files of uploads and exports that an
+// earlier run left in dir ("" is os.TempDir()), and returns how many. Files
+// of a running import are unlinked as soon as they are created (except on
+// Windows, where an open file cannot be removed and is skipped), so a sweep
+// never disturbs one. NewHandler calls it.
+func SweepTemp(dir string) (int, error) {
+	if dir == "" {
+		dir = os.TempDir()
+	}
+	n := 0
+	var errs []error
+	for _, pattern := range []string{tempImport, tempExport} {
+		names, err := filepath.Glob(filepath.Join(dir, pattern))
+		if err != nil {
+			return n, err
+		}
+		for _, name := range names {
+			if st, err := os.Lstat(name); err != nil || !st.Mode().IsRegular() {
+				continue
+			}
+			if err := os.Remove(name); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				errs = append(errs, err)
+				continue
+			}
+			n++
+		}
+	}
+	return n, errors.Join(errs...)
 }
 
 // ServeHTTP implements http.Handler.
@@ -107,13 +168,12 @@ func (h *Handler) export(w http.ResponseWriter, r *http.Request, format string) 
 	}
 	// Write to a temporary file first, so that a failure can still answer
 	// with an error status.
-	tmp, err := os.CreateTemp(h.cfg.TempDir, "rollcall-export-*")
+	tmp, err := createTemp(h.cfg.TempDir, tempExport)
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	defer os.Remove(tmp.Name())
-	defer tmp.Close()
+	defer closeTemp(tmp)
 	if err := Export(r.Context(), dir.Reader(), format, tmp); err != nil {
 		h.fail(w, r, err)
 		return
@@ -165,13 +225,10 @@ func (h *Handler) importFile(w http.ResponseWriter, r *http.Request) {
 	limit := h.cfg.Importer.cfg.MaxFileSize
 	r.Body = http.MaxBytesReader(w, r.Body, limit+1<<20)
 	mr, err := r.MultipartReader()
-	if errors.Is(err, http.ErrNotMultipart) {
-		// No form data, so no file: the reference's validation error.
-		writeJSON(w, http.StatusUnprocessableEntity, validation("file", "The file field is required."))
-		return
-	}
 	if err != nil {
-		writeError(w, http.StatusBadRequest, "The request must be multipart/form-data with a file.")
+		// No form data (or no boundary to read it by), so no file: the
+		// reference's validation error.
+		writeJSON(w, http.StatusUnprocessableEntity, validation("file", "The file field is required: send multipart/form-data with a file."))
 		return
 	}
 	var (
@@ -182,8 +239,7 @@ func (h *Handler) importFile(w http.ResponseWriter, r *http.Request) {
 	)
 	defer func() {
 		if tmp != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
+			closeTemp(tmp)
 		}
 	}()
 	for {
@@ -199,7 +255,13 @@ func (h *Handler) importFile(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case field == "file" && tmp == nil:
 			name = part.FileName()
-			if tmp, err = os.CreateTemp(h.cfg.TempDir, "rollcall-import-*"); err != nil {
+			if name == "" {
+				// A text field named file: importing its text as an
+				// empty file would answer 200 with nothing done.
+				writeJSON(w, http.StatusBadRequest, validation("file", "The file field must be a file upload (a part with a filename), not a text field."))
+				return
+			}
+			if tmp, err = createTemp(h.cfg.TempDir, tempImport); err != nil {
 				h.fail(w, r, err)
 				return
 			}
@@ -232,17 +294,10 @@ func (h *Handler) importFile(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusUnprocessableEntity, validation("file", "The file field is required."))
 		return
 	}
-	opts := Options{Filename: name}
-	for _, f := range []struct {
-		name string
-		dst  *bool
-	}{{"update", &opts.Update}, {"deactivate", &opts.Deactivate}, {"restore", &opts.Restore}, {"dry_run", &opts.DryRun}, {"force", &opts.Force}} {
-		v, ok := flag(flags[f.name])
-		if !ok {
-			writeJSON(w, http.StatusUnprocessableEntity, validation(f.name, fmt.Sprintf("The %s field must be true or false.", f.name)))
-			return
-		}
-		*f.dst = v
+	opts, bad := formOptions(name, flags)
+	if bad != nil {
+		writeJSON(w, http.StatusUnprocessableEntity, *bad)
+		return
 	}
 	res, err := h.cfg.Importer.Import(r.Context(), dir, tmp, size, opts)
 	if err != nil {
@@ -250,6 +305,31 @@ func (h *Handler) importFile(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, res)
+}
+
+// formOptions reads the flags and the encoding of an upload's form, or
+// returns the validation error of the first bad one.
+func formOptions(name string, flags map[string]string) (Options, *errorBody) {
+	opts := Options{Filename: name}
+	switch enc := strings.ToLower(strings.TrimSpace(flags["encoding"])); enc {
+	case "", EncodingUTF8, EncodingWindows1252, EncodingUTF16LE, EncodingUTF16BE:
+		opts.Encoding = enc
+	default:
+		bad := validation("encoding", "The encoding field must be utf-8 or windows-1252.")
+		return opts, &bad
+	}
+	for _, f := range []struct {
+		name string
+		dst  *bool
+	}{{"update", &opts.Update}, {"deactivate", &opts.Deactivate}, {"restore", &opts.Restore}, {"dry_run", &opts.DryRun}, {"force", &opts.Force}} {
+		v, ok := flag(flags[f.name])
+		if !ok {
+			bad := validation(f.name, fmt.Sprintf("The %s field must be true or false.", f.name))
+			return opts, &bad
+		}
+		*f.dst = v
+	}
+	return opts, nil
 }
 
 func (h *Handler) readFailed(w http.ResponseWriter, err error) {

@@ -107,6 +107,13 @@ type Options struct {
 	DryRun bool
 	// Force lets Deactivate go over the Config's Threshold.
 	Force bool
+	// Encoding is the encoding of a text file (CSV, TXT) without a BOM:
+	// "" or EncodingUTF8 (the default), EncodingWindows1252, or
+	// EncodingUTF16LE or EncodingUTF16BE (which are also recognised without
+	// being named). A BOM decides over it. Text read as UTF-8 that is not
+	// valid UTF-8 is refused with a *FileError naming the row and column of
+	// the first byte that is not: the encoding is never guessed.
+	Encoding string
 	// Progress, when set, is called as rows are read and applied: every
 	// 1,000 rows and once at the end of each phase. It runs on the importing
 	// goroutine and must be quick.
@@ -140,6 +147,10 @@ type Result struct {
 	ErrorMessages ErrorMessages `json:"errorMessages"`
 	Rows          int           `json:"rows"`
 	Filename      string        `json:"filename"`
+	// Encoding is the encoding a text file was read in (utf-8,
+	// windows-1252, utf-16le, utf-16be); empty for a spreadsheet. It is not
+	// in the reference's JSON, which it extends.
+	Encoding string `json:"encoding,omitempty"`
 }
 
 func newResult(opts Options) *Result {
@@ -164,11 +175,12 @@ func (im *Importer) Import(ctx context.Context, dir *identity.Directory, file io
 	opts.Progress = forward(opts.Progress)
 	var res *Result
 	var err error
+	enc := ""
 	if opts.DryRun {
-		res, err = im.dryRun(ctx, dir, file, size, opts)
+		res, err = im.dryRun(ctx, dir, file, size, opts, &enc)
 	} else {
 		var s *sheet
-		if s, err = im.read(file, size, opts); err == nil {
+		if s, err = im.read(file, size, opts, &enc); err == nil {
 			res, err = im.apply(ctx, dir, s, opts)
 		}
 	}
@@ -176,28 +188,35 @@ func (im *Importer) Import(ctx context.Context, dir *identity.Directory, file io
 		im.log.Warn("import failed", "tenant", dir.Tenant(), "source", identity.SourceImport, "file", opts.Filename, "dryRun", opts.DryRun, "err", err)
 		return nil, err
 	}
+	res.Encoding = enc
 	im.log.Info("import", "tenant", dir.Tenant(), "source", identity.SourceImport, "file", opts.Filename,
 		"dryRun", opts.DryRun, "rows", res.Rows, "created", len(res.Created), "updated", len(res.Updated),
 		"skipped", len(res.Skipped), "errors", len(res.Errors), "deleted", res.Deleted, "took", time.Since(start))
 	return res, nil
 }
 
-// dryRun reads and plans the file row by row.
-func (im *Importer) dryRun(ctx context.Context, dir *identity.Directory, file io.ReaderAt, size int64, opts Options) (*Result, error) {
-	return asText(func(enc string) (*Result, error) {
-		src, format, err := im.open(file, size, opts.Filename, enc)
-		if err != nil {
-			return nil, err
-		}
-		defer src.Close()
-		return im.preview(ctx, dir, src, format, size, opts)
-	})
+// dryRun reads and plans the file row by row; enc gets the encoding of a
+// text file.
+func (im *Importer) dryRun(ctx context.Context, dir *identity.Directory, file io.ReaderAt, size int64, opts Options, enc *string) (*Result, error) {
+	src, format, err := im.open(file, size, opts.Filename, opts.Encoding)
+	if err != nil {
+		return nil, err
+	}
+	defer src.Close()
+	*enc = textEncoding(src)
+	return im.preview(ctx, dir, src, format, size, opts)
 }
 
-// forward passes on the reports of progress that go forward: when a text
-// file is read again as Windows-1252 (see asText), its rows are counted
-// again from the start, and the reports stay at what was reached until the
-// second reading passes it.
+// textEncoding returns the encoding a text source reads, or "".
+func textEncoding(src RowSource) string {
+	if c, ok := src.(*csvSource); ok {
+		return c.enc
+	}
+	return ""
+}
+
+// forward passes on the reports of progress that go forward only, so that
+// a reader that starts again never shows progress going back.
 func forward(progress func(Progress)) func(Progress) {
 	if progress == nil {
 		return nil
@@ -212,24 +231,14 @@ func forward(progress func(Progress)) func(Progress) {
 	}
 }
 
-// asText runs read on text guessed to be UTF-8, and again on
-// Windows-1252 when it is not (see guessCSVSource).
-func asText[T any](read func(enc string) (T, error)) (T, error) {
-	v, err := read("")
-	if errors.Is(err, errNotUTF8) {
-		return read(EncodingWindows1252)
+// read parses the whole file into rows of the import's columns; enc gets
+// the encoding of a text file.
+func (im *Importer) read(file io.ReaderAt, size int64, opts Options, enc *string) (*sheet, error) {
+	src, format, err := im.open(file, size, opts.Filename, opts.Encoding)
+	if err != nil {
+		return nil, err
 	}
-	return v, err
-}
-
-// read parses the file into rows of the import's columns.
-func (im *Importer) read(file io.ReaderAt, size int64, opts Options) (*sheet, error) {
-	return asText(func(enc string) (*sheet, error) {
-		src, format, err := im.open(file, size, opts.Filename, enc)
-		if err != nil {
-			return nil, err
-		}
-		defer src.Close()
-		return im.parse(src, format, size, opts.Progress)
-	})
+	defer src.Close()
+	*enc = textEncoding(src)
+	return im.parse(src, format, size, opts.Progress)
 }

@@ -128,7 +128,8 @@ const referenceJSON = `{
     }
   },
   "rows": 7,
-  "filename": "users.csv"
+  "filename": "users.csv",
+  "encoding": "utf-8"
 }`
 
 func TestReferenceExample(t *testing.T) {
@@ -413,9 +414,14 @@ func TestFormatMismatchAndUnknown(t *testing.T) {
 	if !errors.Is(err, importer.ErrUnknownFormat) || !strings.Contains(err.Error(), "XLSX") {
 		t.Fatalf("mismatch: %v", err)
 	}
-	_, err = e.run(t, "users.csv", "%PDF-1.4\x00\x01\x02", importer.Options{})
+	_, err = e.run(t, "users.dat", "%PDF-1.4\x00\x01\x02", importer.Options{})
 	if !errors.Is(err, importer.ErrUnknownFormat) {
 		t.Fatalf("pdf: %v", err)
+	}
+	// Named CSV, binary content is an unreadable CSV, not another format.
+	_, err = e.run(t, "users.csv", "%PDF-1.4\x00\x01\x02", importer.Options{})
+	if !errors.Is(err, importer.ErrUnreadable) || !strings.Contains(err.Error(), "the file is binary, not CSV") {
+		t.Fatalf("pdf named csv: %v", err)
 	}
 	// A text file with any other name is read by its content.
 	e.mustRun(t, "users.dat", "email\na@acme.example\n", importer.Options{})
@@ -431,7 +437,15 @@ func TestProgress(t *testing.T) {
 	var last importer.Progress
 	calls := 0
 	_, err := e.im.Import(context.Background(), e.dir, bytes.NewReader(b.Bytes()), int64(b.Len()), importer.Options{
-		Progress: func(p importer.Progress) { last = p; calls++ },
+		Progress: func(p importer.Progress) {
+			// The file is read whole before it is checked: from then on
+			// the total is known (never 1000/0 rows).
+			if p.Phase != "read" && p.Total != 2500 {
+				t.Errorf("total unknown after reading: %+v", p)
+			}
+			last = p
+			calls++
+		},
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -19,7 +19,8 @@ func BenchmarkCheckCSV(b *testing.B) {
 	b.SetBytes(st.Size())
 	im, _ := New(Config{KeepUnknownColumns: true})
 	for b.Loop() {
-		s, err := im.read(f, st.Size(), Options{Filename: "users_100k.csv"})
+		var enc string
+		s, err := im.read(f, st.Size(), Options{Filename: "users_100k.csv"}, &enc)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -1,6 +1,7 @@
 package importer
 
 import (
+	"encoding/binary"
 	"encoding/csv"
 	"errors"
 	"io"
@@ -179,4 +180,65 @@ func FuzzUTF8Checker(f *testing.F) {
 			}
 		}
 	})
+}
+
+// xlsSheet returns a Workbook stream with one worksheet of the records
+// sheet writes, and an SST of one string.
+func xlsSheet(sheet func(s *biff)) []byte {
+	var g biff
+	g.rec(recBOF, uint16(0x0600), uint16(0x0005), make([]byte, 12))
+	g.rec(recSST, uint32(1), uint32(1), uint8(5), uint8(0), uint8(0), "email")
+	boundAt := g.Len()
+	g.rec(recBoundSheet, uint32(0), uint8(0), uint8(0), uint8(6), uint8(0), "Sheet1")
+	g.rec(recEOF)
+	b := g.Bytes()
+	binary.LittleEndian.PutUint32(b[boundAt+4:], uint32(len(b)))
+	var s biff
+	s.rec(recBOF, uint16(0x0600), uint16(0x0010), make([]byte, 12))
+	sheet(&s)
+	s.rec(recEOF)
+	return append(b, s.Bytes()...)
+}
+
+// A 14-byte record at the last column makes 16,384 cells: the cells of a
+// sheet are capped, empty ones before a value counted.
+func TestXLSCellsCapped(t *testing.T) {
+	stream := xlsSheet(func(s *biff) {
+		for row := range 3000 {
+			s.rec(recRK, uint16(row), uint16(maxColumns-1), uint16(0), rkInt(1))
+		}
+	})
+	src, err := parseXLS(stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		_, _, err = src.Next()
+		if err != nil {
+			break
+		}
+	}
+	var le *LimitError
+	if !errors.As(err, &le) || le.What != "cells" {
+		t.Fatalf("%v, want the cells limit", err)
+	}
+}
+
+// A cell that names a shared string the table does not have is a damaged
+// file, not an empty cell (which could drop a row's email).
+func TestXLSMissingSharedString(t *testing.T) {
+	stream := xlsSheet(func(s *biff) {
+		s.rec(recLabelSST, uint16(0), uint16(0), uint16(0), uint32(0))
+		s.rec(recLabelSST, uint16(1), uint16(0), uint16(0), uint32(7))
+	})
+	src, err := parseXLS(stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for err == nil {
+		_, _, err = src.Next()
+	}
+	if !errors.Is(err, ErrUnreadable) || !strings.Contains(err.Error(), "row 2 refers to shared string 7 of 1") {
+		t.Fatalf("%v", err)
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"archive/zip"
 	"encoding/xml"
 	"errors"
+	"fmt"
 	"io"
 	"strconv"
 	"strings"
@@ -19,6 +20,16 @@ const (
 // maxColumns caps the cells of a row: LibreOffice's own limit is 16,384
 // columns.
 const maxColumns = 16384
+
+// maxCells caps the cells a spreadsheet reader returns in all, repeated
+// rows and columns counted as often as they repeat (1,000,000 rows of 32
+// columns): a file that declares more is refused as soon as it does.
+const maxCells = 1 << 25
+
+// maxRowRepeat caps number-rows-repeated on a row that has values: every
+// copy after the first is a duplicate of it, so a larger count is a forged
+// file (a 500-byte document would otherwise make a million rows).
+const maxRowRepeat = 1000
 
 // maxCellText and maxRowText cap the text of a cell and of a row; a cell's
 // text beyond the first is dropped, a longer row is an error.
@@ -36,6 +47,7 @@ type odsSource struct {
 	dec     *xmlScanner
 	row     int // number of the last row read
 	repeat  int // further copies of cells to return
+	total   int // cells returned so far, against maxCells
 	cells   []string
 	inTable bool
 	done    bool
@@ -211,7 +223,7 @@ func (s *odsSource) Next() (int, []string, error) {
 			if !s.inTable {
 				return 0, nil, unreadable(FormatODS, "the document has no table", nil)
 			}
-			return 0, nil, io.ErrUnexpectedEOF
+			return 0, nil, s.xmlErr(io.ErrUnexpectedEOF)
 		}
 		if err != nil {
 			return 0, nil, s.xmlErr(err)
@@ -232,6 +244,12 @@ func (s *odsSource) Next() (int, []string, error) {
 				if empty {
 					s.row += n
 					continue
+				}
+				if n > maxRowRepeat {
+					return 0, nil, &LimitError{What: "repeats of a row with values (number-rows-repeated)", Limit: maxRowRepeat}
+				}
+				if s.total += n * len(s.cells); s.total > maxCells {
+					return 0, nil, &LimitError{What: "cells", Limit: maxCells}
 				}
 				s.row++
 				s.repeat = n - 1
@@ -255,6 +273,12 @@ func (s *odsSource) xmlErr(err error) error {
 	var le *LimitError
 	if errors.As(err, &le) {
 		return le
+	}
+	if err == io.EOF {
+		err = io.ErrUnexpectedEOF
+	}
+	if s.row > 0 {
+		return unreadable(FormatODS, fmt.Sprintf("content.xml is not valid after row %d", s.row), err)
 	}
 	return unreadable(FormatODS, "content.xml is not valid", err)
 }

@@ -33,8 +33,13 @@ type aheadBatch struct {
 	err   error
 }
 
-// aheadRows is how many rows a batch holds.
-const aheadRows = 256
+// aheadRows is how many rows a batch holds, and aheadCells how many cells
+// it holds at most (rows of thousands of cells make short batches): the
+// batches in flight never hold more than a few megabytes.
+const (
+	aheadRows  = 256
+	aheadCells = 1 << 16
+)
 
 // newReadAhead starts reading src ahead, or returns src itself on a single
 // processor, where reading ahead gains nothing.
@@ -81,7 +86,7 @@ func (a *readAhead) read() {
 // fill reads up to aheadRows rows into b.
 func (a *readAhead) fill(b *aheadBatch) {
 	src := recovering{a.src}
-	for len(b.rows) < aheadRows {
+	for len(b.rows) < aheadRows && len(b.cells) < aheadCells {
 		row, cells, err := src.Next()
 		if err != nil {
 			b.err = err

@@ -86,21 +86,49 @@ func zipFormat(zr *zip.Reader) (string, error) {
 }
 
 // looksLikeText reports whether the start of a file can be delimited text: a
-// BOM, or no NUL and few other control bytes.
+// BOM, UTF-16 without one, or few control bytes (a NUL among them is found
+// again, with its row and column, as the text is read).
 func looksLikeText(b []byte) bool {
 	if bytes.HasPrefix(b, []byte{0xEF, 0xBB, 0xBF}) || bytes.HasPrefix(b, []byte{0xFF, 0xFE}) || bytes.HasPrefix(b, []byte{0xFE, 0xFF}) {
 		return true
 	}
-	bad := 0
+	if utf16Order(b) != "" {
+		return true
+	}
+	bad, nul := 0, 0
 	for _, c := range b {
 		switch {
 		case c == 0:
-			return false
+			nul++
 		case c < 0x20 && c != '\t' && c != '\n' && c != '\r' && c != '\f':
 			bad++
 		}
 	}
-	return bad*100 <= len(b)
+	return bad*100 <= len(b) && nul <= len(b)/100+1
+}
+
+// utf16Order tells UTF-16 text without a BOM by its start: mostly ASCII,
+// so that one byte of nearly every pair is NUL, always the same one, and
+// the other never is. It returns EncodingUTF16LE, EncodingUTF16BE or "".
+func utf16Order(b []byte) string {
+	b = b[:min(len(b), 4096)&^1]
+	if len(b) < 8 {
+		return ""
+	}
+	var zero [2]int
+	for i, c := range b {
+		if c == 0 {
+			zero[i&1]++
+		}
+	}
+	pairs := len(b) / 2
+	switch {
+	case zero[0] == 0 && zero[1]*10 >= pairs*9:
+		return EncodingUTF16LE
+	case zero[1] == 0 && zero[0]*10 >= pairs*9:
+		return EncodingUTF16BE
+	}
+	return ""
 }
 
 // extFormat returns the format a file name's extension names, or "".
@@ -119,21 +147,23 @@ func extFormat(name string) string {
 }
 
 // open checks the file's size, detects its format and returns its RowSource.
-// Text is read in the encoding enc, or, with enc "", guessed as
-// guessCSVSource says: the caller reads the file again as Windows-1252 when
-// an error matches errNotUTF8.
+// Text is read in the encoding its BOM names, else in enc ("" is UTF-8, and
+// a byte that is not UTF-8 is an error naming its row and column).
 func (im *Importer) open(file io.ReaderAt, size int64, filename, enc string) (src RowSource, format string, err error) {
 	if size > im.cfg.MaxFileSize {
 		return nil, "", &LimitError{What: "file size", Limit: im.cfg.MaxFileSize}
 	}
 	format, err = Detect(file, size)
+	if errors.Is(err, ErrUnknownFormat) && extFormat(filename) == FormatCSV {
+		return nil, "", unreadable(FormatCSV, "the file is binary, not CSV", nil)
+	}
 	if err != nil {
 		return nil, "", err
 	}
 	if ext := extFormat(filename); ext != "" && ext != format {
 		return nil, "", &FileError{Unknown: true, Message: fmt.Sprintf("%q is named like a %s file but its content is %s", filename, strings.ToUpper(ext), strings.ToUpper(format))}
 	}
-	src, err = im.openFormat(format, file, size, func() (RowSource, error) { return guessCSVSource(file, size, enc) })
+	src, err = im.openFormat(format, file, size, func() (RowSource, error) { return openText(file, size, enc) })
 	return src, format, err
 }
 

@@ -48,6 +48,7 @@ type xlsSource struct {
 	depth    int      // nested substreams (charts) inside the sheet
 	finished bool
 	flushed  bool // the last row has been returned
+	total    int  // cells set so far, against maxCells
 }
 
 type xlsCell struct {
@@ -387,7 +388,9 @@ func (s *xlsSource) Next() (int, []string, error) {
 		s.pending = nil
 		s.row = c.row
 		s.cells = s.cells[:0]
-		s.set(c)
+		if err := s.set(c); err != nil {
+			return 0, nil, err
+		}
 	}
 	for !s.finished {
 		typ, data, ok := s.recs.next()
@@ -413,11 +416,13 @@ func (s *xlsSource) Next() (int, []string, error) {
 		case recLabelSST:
 			if len(data) >= 10 {
 				i := int(binary.LittleEndian.Uint32(data[6:]))
-				v := ""
-				if i < len(s.wb.sst) {
-					v = s.wb.sst[i]
+				if i < 0 || i >= len(s.wb.sst) {
+					// A damaged file: reading the cell as empty could
+					// drop the email of a row.
+					return 0, nil, unreadable(FormatXLS, fmt.Sprintf("the worksheet is damaged: a cell of row %d refers to shared string %d of %d",
+						int(binary.LittleEndian.Uint16(data))+1, i, len(s.wb.sst)), nil)
 				}
-				cells = append(cells, xlsCell{v: v})
+				cells = append(cells, xlsCell{v: s.wb.sst[i]})
 			}
 		case recLabel, recRString:
 			if len(data) >= 9 {
@@ -510,6 +515,11 @@ func (s *xlsSource) Next() (int, []string, error) {
 func (s *xlsSource) set(c *xlsCell) error {
 	if c.col >= maxColumns {
 		return &LimitError{What: "columns", Limit: maxColumns}
+	}
+	// The empty cells before it count: a 14-byte record far to the right
+	// would otherwise make 16,384 cells.
+	if s.total += max(c.col+1-len(s.cells), 1); s.total > maxCells {
+		return &LimitError{What: "cells", Limit: maxCells}
 	}
 	for len(s.cells) <= c.col {
 		s.cells = append(s.cells, "")

@@ -33,6 +33,10 @@ type xmlScanner struct {
 
 var errXML = errors.New("malformed XML")
 
+// maxXMLAttrs caps the attributes of one element: their values share the
+// cap of one text (maxRowText), but each costs memory of its own.
+const maxXMLAttrs = 1024
+
 func newXMLScanner(r io.Reader) *xmlScanner {
 	return &xmlScanner{r: bufio.NewReaderSize(r, 64<<10), names: map[string]string{}}
 }
@@ -127,8 +131,8 @@ func (s *xmlScanner) skipPast(delim string) error {
 	}
 }
 
-// skipBang skips a comment or a doctype; CDATA is refused (office
-// documents write text as character data).
+// skipBang skips a comment or a directive (a doctype); CDATA is refused
+// (office documents write text as character data).
 func (s *xmlScanner) skipBang() error {
 	b, err := s.r.Peek(2)
 	if err == nil && string(b) == "--" {
@@ -137,7 +141,46 @@ func (s *xmlScanner) skipBang() error {
 	if b, err := s.r.Peek(7); err == nil && string(b) == "[CDATA[" {
 		return errXML
 	}
-	return s.skipPast(">")
+	return s.skipDirective()
+}
+
+// skipDirective skips a directive as encoding/xml reads one: its first
+// byte whatever it is (so "<!>>" is a whole directive), then up to a '>'
+// outside quotes and not closing a nested '<', with comments inside
+// skipped.
+func (s *xmlScanner) skipDirective() error {
+	if _, err := s.r.ReadByte(); err != nil {
+		return s.eof(err)
+	}
+	var quote byte
+	depth := 0
+	for {
+		c, err := s.r.ReadByte()
+		if err != nil {
+			return s.eof(err)
+		}
+		switch {
+		case quote != 0:
+			if c == quote {
+				quote = 0
+			}
+		case c == '>' && depth == 0:
+			return nil
+		case c == '\'' || c == '"':
+			quote = c
+		case c == '>':
+			depth--
+		case c == '<':
+			if b, err := s.r.Peek(3); err == nil && string(b) == "!--" {
+				s.r.Discard(3)
+				if err := s.skipPast("-->"); err != nil {
+					return err
+				}
+				continue
+			}
+			depth++
+		}
+	}
 }
 
 func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
@@ -186,6 +229,9 @@ func (s *xmlScanner) readStart() (xml.Token, error) {
 			from := len(s.val)
 			if err := s.readUntil(q, true); err != nil {
 				return nil, err
+			}
+			if len(list) == maxXMLAttrs {
+				return nil, &LimitError{What: "attributes of an XML element", Limit: maxXMLAttrs}
 			}
 			list = append(list, span{aname, from, len(s.val)})
 			continue
@@ -262,7 +308,7 @@ func (s *xmlScanner) readUntil(delim byte, consume bool) error {
 		if len(s.val) > maxRowText {
 			// One text or attribute value is held whole: without a cap, a
 			// small compressed upload inflates into a gigabyte in memory.
-			return &LimitError{What: "row size", Limit: maxRowText}
+			return &LimitError{What: "length of one XML text or attribute (bytes)", Limit: maxRowText}
 		}
 		switch {
 		case found:

@@ -44,6 +44,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		dryRun      = fs.Bool("dry-run", false, "compute the result, store nothing")
 		force       = fs.Bool("force", false, "deactivate even more than half of the active users")
 		keepUnknown = fs.Bool("keep-unknown", false, "store unknown columns as user attributes instead of refusing the file")
+		encoding    = fs.String("encoding", "", "encoding of a CSV or TXT file without a BOM: utf-8 (the default) or windows-1252")
 	)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: import [flags] FILE")
@@ -95,7 +96,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	bar := newProgressBar(stderr)
 	res, err := im.Import(ctx, dir, f, st.Size(), importer.Options{
 		Filename: st.Name(), Update: *update, Deactivate: *deactivate, Restore: *restore,
-		DryRun: *dryRun, Force: *force, Progress: bar.update,
+		DryRun: *dryRun, Force: *force, Encoding: *encoding, Progress: bar.update,
 	})
 	bar.done()
 	if err != nil {
@@ -138,6 +139,11 @@ func (b *progressBar) update(p importer.Progress) {
 	b.drawn = true
 	if p.Phase == "read" {
 		fmt.Fprintf(b.w, "\rreading  %d rows", p.Read)
+		return
+	}
+	if p.Total == 0 {
+		// A dry run checks the rows as it reads them: no total yet.
+		fmt.Fprintf(b.w, "\rchecking %d rows", p.Checked)
 		return
 	}
 	verb, done := "applying", p.Applied

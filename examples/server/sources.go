@@ -174,6 +174,7 @@ func (s *server) mountImport(mux *http.ServeMux) {
 	}
 	imp := s.requireAdmin(noStore(s.importer))
 	mux.Handle("POST /api/v1/users/import", imp)
+	mux.Handle("GET /api/v1/users/import", imp) // 405 with Allow, not GET /api/v1/users/{id}
 	mux.Handle("GET /api/v1/users/export", imp)
 	mux.Handle("GET /api/v1/users/import/template", imp)
 }

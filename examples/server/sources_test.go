@@ -292,6 +292,10 @@ func TestImportExportAndTemplate(t *testing.T) {
 	for _, path := range []string{"/api/v1/users/export?format=csv", "/api/v1/users/import/template?format=xlsx"} {
 		assert.Equal(t, http.StatusUnauthorized, ts.callAs(t, "", "GET", path, nil).status, path)
 	}
+	// GET on the import is a wrong method, not a user named "import".
+	res = ts.call(t, "GET", "/api/v1/users/import", nil)
+	assert.Equal(t, http.StatusMethodNotAllowed, res.status, "body: %s", res.body)
+	assert.Equal(t, "POST", res.header.Get("Allow"))
 }
 
 func TestImportFileTooLarge(t *testing.T) {
