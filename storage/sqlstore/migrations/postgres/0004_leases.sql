@@ -1,4 +1,4 @@
--- rollcall schema version 3 for PostgreSQL: leases on named jobs, so that a
+-- rollcall schema version 4 for PostgreSQL: leases on named jobs, so that a
 -- background job runs on one replica at a time (identity.LeaseStore). A
 -- released lease keeps its row, with owner '', so that epoch only grows.
 

@@ -1,4 +1,4 @@
--- rollcall schema version 4 for PostgreSQL: webhook endpoints with the state
+-- rollcall schema version 5 for PostgreSQL: webhook endpoints with the state
 -- of their delivery, and the delivery log (identity.WebhookStore).
 
 CREATE TABLE rollcall_webhooks (
