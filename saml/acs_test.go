@@ -14,9 +14,11 @@ import (
 )
 
 // Responses signed by samlify in each way an IdP may sign are accepted, and
-// the user is created from Entra's claims.
+// the user is created from Entra's claims. The encrypted ones use AES-256-CBC
+// (samlify's default), AES-128-GCM and AES-256-GCM, each key wrapped with
+// RSA-OAEP-MGF1P.
 func TestACSAccepts(t *testing.T) {
-	for _, name := range []string{"response-signed", "assertion-signed", "both-signed", "encrypted"} {
+	for _, name := range []string{"response-signed", "assertion-signed", "both-signed", "encrypted", "encrypted-aes128-gcm", "encrypted-aes256-gcm"} {
 		t.Run(name, func(t *testing.T) {
 			e := newEnv(t, func(c *Config) { c.GroupFormat = groups.FormatList })
 			res, err := e.post(t, fixtureXML(t, name))

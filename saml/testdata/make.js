@@ -36,12 +36,16 @@ const NAMEID = {
 const CLAIMS = 'http://schemas.xmlsoap.org/ws/2005/05/identity/claims/';
 const MSCLAIMS = 'http://schemas.microsoft.com/identity/claims/';
 
+// idp is the IdP; encrypt is false, true (samlify's default: AES-256-CBC,
+// the key wrapped with RSA-OAEP-MGF1P) or the URI of the data algorithm.
 function idp(sigAlg, encrypt, key) {
+	const data = typeof encrypt === 'string' ? { dataEncryptionAlgorithm: encrypt } : {};
 	return saml.IdentityProvider({
 		entityID: IDP,
 		privateKey: read(`keys/${key || 'idp'}.key`),
 		signingCert: read(`keys/${key || 'idp'}.crt`),
 		isAssertionEncrypted: !!encrypt,
+		...data,
 		requestSignatureAlgorithm: sigAlg || RSA_SHA256,
 		singleSignOnService: [{ Binding: 'urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect', Location: SSO }],
 		nameIDFormat: [NAMEID.persistent],
@@ -127,6 +131,8 @@ const fixtures = [
 	['assertion-signed', 'assertion', {}],
 	['both-signed', 'both', {}],
 	['encrypted', 'both', { encrypt: true }],
+	['encrypted-aes128-gcm', 'both', { encrypt: 'http://www.w3.org/2009/xmlenc11#aes128-gcm' }],
+	['encrypted-aes256-gcm', 'both', { encrypt: 'http://www.w3.org/2009/xmlenc11#aes256-gcm' }],
 	['idp-initiated', 'both', { inResponseTo: null }],
 	['sha1', 'both', { sigAlg: RSA_SHA1 }],
 	['expired', 'both', { offset: -7200 }],
