@@ -16,11 +16,16 @@ import (
 
 // Metadata returns this SP's metadata: its entity ID, ACS URL (HTTP-POST),
 // certificate (for signing and encryption) and the NameID format it asks for.
-// Its validUntil is two days from now by the connection's clock.
+//
+// Its validUntil is the certificate's NotAfter. An IdP that imports the file
+// once and honours validUntil (AD FS, Shibboleth) keeps the SP as long as the
+// key it publishes is valid; crewjam's default, two days, would drop the SP
+// after two days, and leaving validUntil out would let the metadata outlive
+// its certificate. A new certificate means new metadata to import anyway.
 func (c *Connection) Metadata() ([]byte, error) {
 	md := c.newSP().Metadata()
-	// crewjam set validUntil from its global clock.
-	until := c.clock.Now().UTC().Add(crewjam.DefaultValidDuration)
+	// crewjam set validUntil from its global clock and DefaultValidDuration.
+	until := c.cfg.Certificate.NotAfter.UTC()
 	md.ValidUntil = until
 	for i := range md.SPSSODescriptors {
 		md.SPSSODescriptors[i].ValidUntil = &until
