@@ -211,6 +211,35 @@ func TestACSTransientNameID(t *testing.T) {
 	}
 }
 
+// AD FS sends no NameID unless a claim rule issues one: the sign-in fails
+// with reason subject, and the error names that cause for an adfs
+// connection; with SubjectAttribute set, the UPN links the user instead.
+func TestACSADFSNoNameID(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.Preset = PresetADFS })
+	_, err := e.post(t, fixtureXML(t, "adfs-no-nameid"))
+	assertRejected(t, e, err, ReasonSubject)
+	if !errors.Is(err, ErrADFSNoNameID) || !strings.Contains(e.log.String(), "claim rule") {
+		t.Errorf("err = %v, want ErrADFSNoNameID\nlog:\n%s", err, e.log)
+	}
+
+	e = newEnv(t, func(c *Config) { c.Preset = PresetEntra })
+	_, err = e.post(t, fixtureXML(t, "adfs-no-nameid"))
+	assertRejected(t, e, err, ReasonSubject)
+	if errors.Is(err, ErrADFSNoNameID) {
+		t.Error("an entra connection blamed AD FS claim rules")
+	}
+
+	e = newEnv(t, func(c *Config) { c.Preset, c.SubjectAttribute = PresetADFS, ClaimUPN })
+	res, err := e.post(t, fixtureXML(t, "adfs-no-nameid"))
+	if err != nil {
+		t.Fatalf("%v\n%s", err, e.log)
+	}
+	links, _ := e.dir.Reader().Links(context.Background(), res.User.ID)
+	if len(links) != 1 || links[0].Subject != "john.smith@corp.example.test" {
+		t.Errorf("links = %+v", links)
+	}
+}
+
 func TestACSSHA1(t *testing.T) {
 	e := newEnv(t, nil)
 	_, err := e.post(t, fixtureXML(t, "sha1"))

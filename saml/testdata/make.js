@@ -111,7 +111,7 @@ function response(o) {
 	const irt = o.inResponseTo === null ? '' : ` InResponseTo="${o.inResponseTo || REQUEST}"`;
 	const t0 = o.offset || 0;
 	const subject = o.noSubject ? '' :
-		`<saml:Subject><saml:NameID Format="${o.nameIDFormat || NAMEID.persistent}">${esc(o.nameID || 'jane-persistent-7f3a')}</saml:NameID>` +
+		'<saml:Subject>' + (o.noNameID ? '' : `<saml:NameID Format="${o.nameIDFormat || NAMEID.persistent}">${esc(o.nameID || 'jane-persistent-7f3a')}</saml:NameID>`) +
 		`<saml:SubjectConfirmation Method="${o.method || 'urn:oasis:names:tc:SAML:2.0:cm:bearer'}"><saml:SubjectConfirmationData NotOnOrAfter="${at(t0 + 300)}" Recipient="${o.recipient || ACS}"${irt}/></saml:SubjectConfirmation></saml:Subject>`;
 	const audience = o.noAudience ? '' : `<saml:AudienceRestriction><saml:Audience>${o.audience || SP}</saml:Audience></saml:AudienceRestriction>`;
 	const conditions = o.noConditions ? '' : `<saml:Conditions NotBefore="${at(t0 - 60)}" NotOnOrAfter="${at(t0 + 300)}">${audience}</saml:Conditions>`;
@@ -144,6 +144,8 @@ const fixtures = [
 	['no-conditions', 'assertion', { noConditions: true }],
 	['transient', 'both', { nameIDFormat: NAMEID.transient, nameID: '_transient-91e0c4' }],
 	['adfs', 'both', { attrs: ADFS, nameID: 'john-persistent-2b1d' }],
+	// AD FS with no claim rule issuing a Name ID: a Subject without NameID.
+	['adfs-no-nameid', 'both', { attrs: ADFS, noNameID: true }],
 	['adfs-idp-initiated', 'both', { attrs: ADFS, nameID: 'john-persistent-2b1d', inResponseTo: null }],
 	['entra-overage', 'both', { attrs: OVERAGE }],
 	['other-idp', 'both', { key: 'idp2' }],
