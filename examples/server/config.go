@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"maps"
+	"net/netip"
 	"net/url"
 	"os"
 	"path"
@@ -585,6 +586,32 @@ func checkURL(field, s string, httpsOnly, query bool) error {
 	return nil
 }
 
+// checkIssuer checks an OpenID issuer: https, or http on a loopback host
+// (localhost, 127.0.0.0/8, [::1]), where a development provider listens
+// (Keycloak's start-dev: http://localhost:8080/realms/x). Elsewhere, http
+// would let the network forge the discovery document and its keys.
+func checkIssuer(field, s string) error {
+	if err := checkURL(field, s, false, false); err != nil {
+		return err
+	}
+	u, _ := url.Parse(s)
+	if u.Scheme == "http" && !loopbackHost(u.Hostname()) {
+		return fmt.Errorf("field %q: want an https URL (http only on localhost, 127.0.0.1 or [::1]), got %q", field, s)
+	}
+	return nil
+}
+
+// loopbackHost reports whether host names this machine: "localhost" (or a
+// name under it, RFC 6761) or a loopback IP address.
+func loopbackHost(host string) bool {
+	h := strings.ToLower(strings.TrimSuffix(host, "."))
+	if h == "localhost" || strings.HasSuffix(h, ".localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(h)
+	return err == nil && ip.IsLoopback()
+}
+
 // validate checks a configuration with its defaults applied.
 func (c *Config) validate() error {
 	if !tenantName.MatchString(c.Tenant) {
@@ -736,7 +763,7 @@ func (p OAuthProvider) validate(path, name string) error {
 	case !builtin && p.Issuer == "":
 		return fmt.Errorf("field %q: required for a provider other than google, microsoft and webex", path+".issuer")
 	case !builtin:
-		if err := checkURL(path+".issuer", p.Issuer, true, false); err != nil {
+		if err := checkIssuer(path+".issuer", p.Issuer); err != nil {
 			return err
 		}
 	}

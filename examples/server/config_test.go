@@ -60,6 +60,22 @@ func TestConfigFile(t *testing.T) {
 	assert.Equal(t, "from-the-environment-0123", cfg.AdminToken)
 }
 
+// An OpenID provider on a loopback host may use http (Keycloak's start-dev);
+// https is accepted everywhere.
+func TestConfigIssuerLoopback(t *testing.T) {
+	for _, issuer := range []string{
+		"http://localhost:8080/realms/x", "http://LOCALHOST./realms/x", "http://kc.localhost:8080/realms/x",
+		"http://127.0.0.1:8080/realms/x", "http://127.9.9.9/realms/x", "http://[::1]:8080/realms/x",
+		"https://kc.example/realms/x",
+	} {
+		t.Run(issuer, func(t *testing.T) {
+			cfg, err := loadConfig(writeConfig(t, `{"oauth": {"keycloak": {"clientID": "x", "issuer": "`+issuer+`"}}}`), env(nil))
+			require.NoError(t, err)
+			assert.Equal(t, issuer, cfg.OAuth["keycloak"].Issuer)
+		})
+	}
+}
+
 func TestConfigErrors(t *testing.T) {
 	for _, tc := range []struct {
 		name, content string
@@ -96,6 +112,9 @@ func TestConfigErrors(t *testing.T) {
 		{"OAuth issuer of a built-in", `{"oauth": {"google": {"clientID": "x", "issuer": "https://evil.example"}}}`, `field "oauth.google.issuer"`},
 		{"OAuth no issuer", `{"oauth": {"keycloak": {"clientID": "x"}}}`, `field "oauth.keycloak.issuer": required`},
 		{"OAuth issuer over http", `{"oauth": {"keycloak": {"clientID": "x", "issuer": "http://kc.example/realms/a"}}}`, `want an https URL`},
+		{"OAuth issuer over http, localhost lookalike", `{"oauth": {"keycloak": {"clientID": "x", "issuer": "http://localhost.evil.example/realms/a"}}}`, `want an https URL`},
+		{"OAuth issuer over http, 127.0.0.1 lookalike", `{"oauth": {"keycloak": {"clientID": "x", "issuer": "http://127.0.0.1.nip.io/realms/a"}}}`, `want an https URL`},
+		{"OAuth issuer over http, private address", `{"oauth": {"keycloak": {"clientID": "x", "issuer": "http://10.0.0.5:8080/realms/a"}}}`, `want an https URL`},
 		{"OAuth microsoft without tenant", `{"oauth": {"microsoft": {"clientID": "x"}}}`, `field "oauth.microsoft.tenant": required`},
 		{"OAuth tenant of another", `{"oauth": {"google": {"clientID": "x", "allowedTenants": ["t"]}}}`, `for microsoft only`},
 		{"OAuth bad redirect", `{"oauth": {"google": {"clientID": "x", "redirectURL": "callback"}}}`, `field "oauth.google.redirectURL"`},
