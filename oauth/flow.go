@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
@@ -159,7 +160,7 @@ func (c *Connection) take(ctx context.Context, keys identity.KeyStore, cb Callba
 	}
 	var p pending
 	if err := json.Unmarshal(raw, &p); err != nil {
-		return pending{}, fmt.Errorf("%w: unreadable: %v", ErrState, err)
+		return pending{}, fmt.Errorf("%w: unreadable: %w", ErrState, err)
 	}
 	if p.Source != c.source {
 		return pending{}, fmt.Errorf("%w: started for %q", ErrState, p.Source)
@@ -182,15 +183,7 @@ func (c *Connection) verify(ctx context.Context, code string, p pending) (identi
 	cctx := c.clientContext(ctx)
 	tok, err := e.oauth2.Exchange(cctx, code, oauth2.VerifierOption(p.Verifier))
 	if err != nil {
-		var re *oauth2.RetrieveError
-		if errors.As(err, &re) {
-			status := ""
-			if re.Response != nil {
-				status = re.Response.Status
-			}
-			return identity.Claims{}, fmt.Errorf("%w: %s: %.64q %.200q", ErrExchange, status, re.ErrorCode, re.ErrorDescription)
-		}
-		return identity.Claims{}, fmt.Errorf("%w: token endpoint: %v", ErrProvider, err)
+		return identity.Claims{}, exchangeError(err)
 	}
 	rawID, _ := tok.Extra("id_token").(string)
 	if rawID == "" {
@@ -198,18 +191,18 @@ func (c *Connection) verify(ctx context.Context, code string, p pending) (identi
 	}
 	idt, err := e.verifier.Verify(cctx, rawID)
 	if err != nil {
-		return identity.Claims{}, fmt.Errorf("%w: %v", ErrToken, err)
+		return identity.Claims{}, verifyError(err)
 	}
 	if subtle.ConstantTimeCompare([]byte(idt.Nonce), []byte(p.Nonce)) != 1 {
 		return identity.Claims{}, fmt.Errorf("%w: nonce mismatch", ErrToken)
 	}
 	var raw json.RawMessage
 	if err := idt.Claims(&raw); err != nil {
-		return identity.Claims{}, fmt.Errorf("%w: %v", ErrToken, err)
+		return identity.Claims{}, fmt.Errorf("%w: %w", ErrToken, err)
 	}
 	cl, err := decodeClaims(raw)
 	if err != nil {
-		return identity.Claims{}, fmt.Errorf("%w: %v", ErrToken, err)
+		return identity.Claims{}, fmt.Errorf("%w: %w", ErrToken, err)
 	}
 	// Entra's userinfo (Microsoft Graph) adds nothing the rules may use.
 	need, required := cl.needUserInfo()
@@ -221,20 +214,64 @@ func (c *Connection) verify(ctx context.Context, code string, p pending) (identi
 			return c.identify(cl)
 		}
 		if err != nil {
-			return identity.Claims{}, fmt.Errorf("%w: userinfo: %v", ErrProvider, err)
+			return identity.Claims{}, fmt.Errorf("%w: userinfo: %w", ErrProvider, err)
 		}
 		if ui.Subject != idt.Subject {
 			return identity.Claims{}, fmt.Errorf("%w: userinfo sub %q is not the ID token's %q", ErrToken, ui.Subject, idt.Subject)
 		}
 		var uraw json.RawMessage
 		if err := ui.Claims(&uraw); err != nil {
-			return identity.Claims{}, fmt.Errorf("%w: userinfo: %v", ErrToken, err)
+			return identity.Claims{}, fmt.Errorf("%w: userinfo: %w", ErrToken, err)
 		}
 		u, err := decodeClaims(uraw)
 		if err != nil {
-			return identity.Claims{}, fmt.Errorf("%w: userinfo: %v", ErrToken, err)
+			return identity.Claims{}, fmt.Errorf("%w: userinfo: %w", ErrToken, err)
 		}
 		cl.merge(u)
 	}
 	return c.identify(cl)
 }
+
+// exchangeError classifies a failed code exchange: the token endpoint's
+// refusal (a 4xx with an OAuth error: a wrong verifier, a used code, a wrong
+// secret) is ErrExchange; an endpoint that cannot be reached, times out or
+// answers 5xx is ErrProvider. The cause stays reachable with errors.Is and
+// errors.As (*oauth2.RetrieveError, *url.Error, context.DeadlineExceeded);
+// the message holds the status and the OAuth error, never the body.
+func exchangeError(err error) error {
+	var re *oauth2.RetrieveError
+	if !errors.As(err, &re) {
+		return fmt.Errorf("%w: token endpoint: %w", ErrProvider, err)
+	}
+	status, kind := "", ErrExchange
+	if re.Response != nil {
+		status = re.Response.Status
+		if re.Response.StatusCode >= 500 {
+			kind = ErrProvider
+		}
+	}
+	return &causeError{kind: kind, cause: err, msg: fmt.Sprintf("%v: %s: %.64q %.200q", kind, status, re.ErrorCode, re.ErrorDescription)}
+}
+
+// verifyError classifies a failed ID token check. go-oidc flattens the error
+// of fetching the provider's keys into its message ("fetching keys"): that is
+// ErrProvider, an outage; anything else is ErrToken. go-oidc's typed errors
+// (*oidc.TokenExpiredError) stay reachable with errors.As.
+func verifyError(err error) error {
+	if strings.Contains(err.Error(), "fetching keys") || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return fmt.Errorf("%w: keys: %w", ErrProvider, err)
+	}
+	return fmt.Errorf("%w: %w", ErrToken, err)
+}
+
+// causeError is an error of one of this package's kinds (ErrProvider,
+// ErrExchange...) whose message is written here, with its cause still
+// reachable by errors.Is and errors.As.
+type causeError struct {
+	kind  error
+	cause error
+	msg   string
+}
+
+func (e *causeError) Error() string   { return e.msg }
+func (e *causeError) Unwrap() []error { return []error{e.kind, e.cause} }

@@ -273,7 +273,7 @@ func (c *Connection) setup(ctx context.Context) (*endpoints, error) {
 	p := c.cfg.Provider
 	provider, err := oidc.NewProvider(c.clientContext(ctx), p.Issuer)
 	if err != nil {
-		return nil, fmt.Errorf("%w: discovery at %s: %v", ErrProvider, p.Issuer, err)
+		return nil, fmt.Errorf("%w: discovery at %s: %w", ErrProvider, p.Issuer, err)
 	}
 	style := p.AuthStyle
 	if style == oauth2.AuthStyleAutoDetect {
@@ -281,7 +281,7 @@ func (c *Connection) setup(ctx context.Context) (*endpoints, error) {
 			Methods []string `json:"token_endpoint_auth_methods_supported"`
 		}
 		if err := provider.Claims(&meta); err != nil {
-			return nil, fmt.Errorf("%w: discovery at %s: %v", ErrProvider, p.Issuer, err)
+			return nil, fmt.Errorf("%w: discovery at %s: %w", ErrProvider, p.Issuer, err)
 		}
 		if style = authStyle(meta.Methods); style == oauth2.AuthStyleAutoDetect {
 			return nil, fmt.Errorf("%w: %s supports neither client_secret_basic nor client_secret_post (%q)", ErrProvider, p.Issuer, meta.Methods)
