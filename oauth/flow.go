@@ -132,9 +132,14 @@ func (c *Connection) Finish(ctx context.Context, dir *identity.Directory, keys i
 	if cb.Code == "" {
 		return Result{}, fmt.Errorf("%w: no code", ErrExchange)
 	}
-	claims, err := c.verify(ctx, cb.Code, p)
+	claims, g, err := c.verify(ctx, cb.Code, p)
 	if err != nil {
 		return Result{}, err
+	}
+	if dir.GroupSource() == c.source {
+		if claims.Groups, err = c.groups(g); err != nil {
+			return Result{}, err
+		}
 	}
 	res, err := dir.SignIn(ctx, c.source, claims)
 	if err != nil {
@@ -174,36 +179,41 @@ func (c *Connection) take(ctx context.Context, keys identity.KeyStore, cb Callba
 	return p, nil
 }
 
-// verify exchanges the code and returns the claims the core is told.
-func (c *Connection) verify(ctx context.Context, code string, p pending) (identity.Claims, error) {
+// verify exchanges the code and returns the claims the core is told, and
+// what the ID token says about groups.
+func (c *Connection) verify(ctx context.Context, code string, p pending) (identity.Claims, groupsClaim, error) {
+	var g groupsClaim
 	e, err := c.setup(ctx)
 	if err != nil {
-		return identity.Claims{}, err
+		return identity.Claims{}, g, err
 	}
 	cctx := c.clientContext(ctx)
 	tok, err := e.oauth2.Exchange(cctx, code, oauth2.VerifierOption(p.Verifier))
 	if err != nil {
-		return identity.Claims{}, exchangeError(err)
+		return identity.Claims{}, g, exchangeError(err)
 	}
 	rawID, _ := tok.Extra("id_token").(string)
 	if rawID == "" {
-		return identity.Claims{}, fmt.Errorf("%w: the token response holds no id_token", ErrToken)
+		return identity.Claims{}, g, fmt.Errorf("%w: the token response holds no id_token", ErrToken)
 	}
 	idt, err := e.verifier.Verify(cctx, rawID)
 	if err != nil {
-		return identity.Claims{}, verifyError(err)
+		return identity.Claims{}, g, verifyError(err)
 	}
 	if subtle.ConstantTimeCompare([]byte(idt.Nonce), []byte(p.Nonce)) != 1 {
-		return identity.Claims{}, fmt.Errorf("%w: nonce mismatch", ErrToken)
+		return identity.Claims{}, g, fmt.Errorf("%w: nonce mismatch", ErrToken)
 	}
 	var raw json.RawMessage
 	if err := idt.Claims(&raw); err != nil {
-		return identity.Claims{}, fmt.Errorf("%w: %w", ErrToken, err)
+		return identity.Claims{}, g, fmt.Errorf("%w: %w", ErrToken, err)
 	}
 	cl, err := decodeClaims(raw)
 	if err != nil {
-		return identity.Claims{}, fmt.Errorf("%w: %w", ErrToken, err)
+		return identity.Claims{}, g, fmt.Errorf("%w: %w", ErrToken, err)
 	}
+	var m map[string]json.RawMessage
+	_ = json.Unmarshal(raw, &m) // decodeClaims read it as an object
+	g = readGroups(m, c.groupsClaim())
 	// Entra's userinfo (Microsoft Graph) adds nothing the rules may use.
 	need, required := cl.needUserInfo()
 	if c.cfg.Provider.Kind != KindMicrosoft && need && e.provider.UserInfoEndpoint() != "" {
@@ -211,25 +221,27 @@ func (c *Connection) verify(ctx context.Context, code string, p pending) (identi
 		if err != nil && !required {
 			// Only names were missing: sign in without them.
 			c.logger.DebugContext(ctx, "userinfo failed; signing in without names", "err", err)
-			return c.identify(cl)
+			ic, err := c.identify(cl)
+			return ic, g, err
 		}
 		if err != nil {
-			return identity.Claims{}, fmt.Errorf("%w: userinfo: %w", ErrProvider, err)
+			return identity.Claims{}, g, fmt.Errorf("%w: userinfo: %w", ErrProvider, err)
 		}
 		if ui.Subject != idt.Subject {
-			return identity.Claims{}, fmt.Errorf("%w: userinfo sub %q is not the ID token's %q", ErrToken, ui.Subject, idt.Subject)
+			return identity.Claims{}, g, fmt.Errorf("%w: userinfo sub %q is not the ID token's %q", ErrToken, ui.Subject, idt.Subject)
 		}
 		var uraw json.RawMessage
 		if err := ui.Claims(&uraw); err != nil {
-			return identity.Claims{}, fmt.Errorf("%w: userinfo: %w", ErrToken, err)
+			return identity.Claims{}, g, fmt.Errorf("%w: userinfo: %w", ErrToken, err)
 		}
 		u, err := decodeClaims(uraw)
 		if err != nil {
-			return identity.Claims{}, fmt.Errorf("%w: userinfo: %w", ErrToken, err)
+			return identity.Claims{}, g, fmt.Errorf("%w: userinfo: %w", ErrToken, err)
 		}
 		cl.merge(u)
 	}
-	return c.identify(cl)
+	ic, err := c.identify(cl)
+	return ic, g, err
 }
 
 // exchangeError classifies a failed code exchange: the token endpoint's

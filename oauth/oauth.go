@@ -18,6 +18,7 @@ import (
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
 
+	"github.com/rollcall/rollcall/groups"
 	"github.com/rollcall/rollcall/identity"
 )
 
@@ -82,6 +83,21 @@ type Config struct {
 	// whose email the provider did not verify: the email is then stored
 	// unverified and never finds an existing user. Default false: refused.
 	AllowUnverifiedEmail bool
+	// GroupsClaim names the ID token claim that lists the person's groups
+	// (an array of strings, or one string). Default DefaultGroupsClaim,
+	// "groups". It is read only when this connection is the tenant's group
+	// source (identity.Config.GroupSource "oauth:<provider>"); else the
+	// claim is ignored and the user's groups are left alone.
+	GroupsClaim string
+	// GroupFormat is how the claim lists names, as for SAML's memberOf
+	// (groups.FormatList, FormatDN, FormatCSV, FormatMixed, FormatAuto). The
+	// zero value means groups.FormatList: Okta, Keycloak and Entra ID send
+	// an array of names (Entra: object IDs unless configured otherwise).
+	GroupFormat groups.Format
+	// GroupLimit caps the groups of one token: more refuses the sign-in
+	// (ErrGroups, groups.ErrTooManyGroups), nothing is cut. Zero means
+	// groups.DefaultLimit (100).
+	GroupLimit int
 	// ReturnURLs lists absolute URLs a login may return to, compared exactly.
 	// Relative paths ("/desk?id=1") are always allowed; "//host", "/\host"
 	// and URLs with a scheme are not, unless listed here.
@@ -149,6 +165,22 @@ func New(cfg Config) (*Connection, error) {
 	}
 	if cfg.LoginTTL == 0 {
 		cfg.LoginTTL = DefaultLoginTTL
+	}
+	if cfg.GroupFormat == "" {
+		cfg.GroupFormat = groups.FormatList
+	}
+	var err error
+	if cfg.GroupFormat, err = groups.ParseFormat(string(cfg.GroupFormat)); err != nil {
+		return nil, fmt.Errorf("oauth: %s: GroupFormat: %w", p.Name, err)
+	}
+	if cfg.GroupLimit < 0 {
+		return nil, fmt.Errorf("oauth: %s: negative GroupLimit", p.Name)
+	}
+	if cfg.GroupLimit == 0 {
+		cfg.GroupLimit = groups.DefaultLimit
+	}
+	if strings.HasPrefix(cfg.GroupsClaim, "_") {
+		return nil, fmt.Errorf("oauth: %s: GroupsClaim %q: a claim name must not start with '_'", p.Name, cfg.GroupsClaim)
 	}
 	c := &Connection{
 		cfg:     cfg,

@@ -244,6 +244,16 @@ type OAuthProvider struct {
 	// AllowUnverifiedEmail lets in, without a domain filter, a person whose
 	// email the provider did not verify (stored unverified). Default false.
 	AllowUnverifiedEmail bool `json:"allowUnverifiedEmail"`
+	// SyncGroups makes this provider the tenant's group source,
+	// "oauth:<name>": each sign-in syncs the user's external groups from the
+	// ID token's groups claim. Off, the claim is ignored. Default false.
+	SyncGroups bool `json:"syncGroups"`
+	// GroupsClaim names the ID token claim listing the groups. Default
+	// "groups" (Okta, Keycloak, Entra ID).
+	GroupsClaim string `json:"groupsClaim"`
+	// GroupFormat is how the claim lists names: "dn", "list", "csv", "mixed"
+	// or "auto". Default "list".
+	GroupFormat string `json:"groupFormat"`
 }
 
 // ImportConfig configures the file import.
@@ -779,17 +789,31 @@ func (p OAuthProvider) validate(path, name string) error {
 	if err := checkURL(path+".redirectURL", p.RedirectURL, false, false); err != nil {
 		return err
 	}
+	if p.GroupFormat != "" {
+		if _, err := groups.ParseFormat(p.GroupFormat); err != nil {
+			return fmt.Errorf("field %q: want \"dn\", \"list\", \"csv\", \"mixed\" or \"auto\", got %q", path+".groupFormat", p.GroupFormat)
+		}
+	}
+	if strings.HasPrefix(p.GroupsClaim, "_") {
+		return fmt.Errorf("field %q: a claim name must not start with '_', got %q", path+".groupsClaim", p.GroupsClaim)
+	}
 	return nil
 }
 
 // groupSources lists the sources this configuration lets sync groups: each
-// SAML connection with syncGroups, "saml:<connection>"; a SCIM token,
+// SAML connection with syncGroups, "saml:<connection>"; each OAuth provider
+// with syncGroups, "oauth:<name>"; a SCIM token,
 // "scim"; Google sync, "google".
 func (c *Config) groupSources() []string {
 	var sources []string
 	for _, name := range slices.Sorted(maps.Keys(c.SAML)) {
 		if c.SAML[name].SyncGroups {
 			sources = append(sources, groups.SAMLSource(name))
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(c.OAuth)) {
+		if c.OAuth[name].SyncGroups {
+			sources = append(sources, groups.OAuthSource(name))
 		}
 	}
 	if c.SCIM.Token != "" {

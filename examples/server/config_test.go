@@ -76,6 +76,30 @@ func TestConfigIssuerLoopback(t *testing.T) {
 	}
 }
 
+// An OAuth provider with syncGroups is the group source "oauth:<name>",
+// under the one-source rule.
+func TestConfigOAuthGroupSource(t *testing.T) {
+	cfg, err := loadConfig(writeConfig(t, `{"oauth": {"okta": {"clientID": "x", "issuer": "https://acme.okta.example",
+		"syncGroups": true, "groupsClaim": "roles", "groupFormat": "csv"}}}`), env(nil))
+	require.NoError(t, err)
+	source, err := cfg.groupSource()
+	require.NoError(t, err)
+	assert.Equal(t, "oauth:okta", source)
+	assert.Equal(t, "roles", cfg.OAuth["okta"].GroupsClaim)
+
+	for _, tc := range []struct{ content, want string }{
+		{`{"scim": {"token": "scim-token-0123456789"}, "oauth": {"okta": {"clientID": "x", "issuer": "https://o.example", "syncGroups": true}}}`,
+			`"oauth:okta" and "scim" are both configured to sync groups`},
+		{`{"saml": {"entra": {"idpMetadataFile": "m.xml", "certFile": "c", "keyFile": "k", "syncGroups": true}}, "oauth": {"okta": {"clientID": "x", "issuer": "https://o.example", "syncGroups": true}}}`,
+			`"saml:entra" and "oauth:okta"`},
+		{`{"oauth": {"okta": {"clientID": "x", "issuer": "https://o.example", "groupFormat": "ldap"}}}`, `field "oauth.okta.groupFormat"`},
+		{`{"oauth": {"okta": {"clientID": "x", "issuer": "https://o.example", "groupsClaim": "_claim_names"}}}`, `field "oauth.okta.groupsClaim"`},
+	} {
+		_, err := loadConfig(writeConfig(t, tc.content), env(nil))
+		assert.ErrorContains(t, err, tc.want)
+	}
+}
+
 func TestConfigErrors(t *testing.T) {
 	for _, tc := range []struct {
 		name, content string
