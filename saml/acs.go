@@ -121,7 +121,11 @@ func (c *Connection) acs(ctx context.Context, dir *identity.Directory, keys iden
 		}
 		bound, relay := checkPending(stored, p.Binding)
 		if !bound && !c.cfg.UnboundRequests {
-			return res, reject(ReasonBinding, errors.New("the browser that posted the response did not start the login"))
+			err := errors.New("the browser that posted the response did not start the login")
+			if p.Binding == "" && c.acsURL.Scheme == "http" {
+				err = fmt.Errorf("%w: %w", err, ErrHTTPBindingCookie)
+			}
+			return res, reject(ReasonBinding, err)
 		}
 		possible[0] = pre.inResponseTo
 		res.RelayState = relay
@@ -180,6 +184,14 @@ func (c *Connection) acs(ctx context.Context, dir *identity.Directory, keys iden
 	res.Expires = expires
 	return res, nil
 }
+
+// ErrHTTPBindingCookie is the likely cause named when an SP-initiated
+// response comes without its binding cookie to an http ACS URL: over plain
+// http the cookie cannot be SameSite=None (browsers want it Secure), so
+// Chrome's Lax-by-default sends it on the IdP's cross-site POST only within
+// about 2 minutes of setting it; a login that takes longer at the IdP fails.
+// It is wrapped in the RejectError of reason "binding".
+var ErrHTTPBindingCookie = errors.New("no binding cookie over plain http: without SameSite=None (which needs https) Chrome sends the cookie on the IdP's POST only within about 2 minutes of the login; serve the ACS over https")
 
 // failure is an error of the SP's own side (metadata, key store): the
 // response may be fine.
