@@ -49,6 +49,14 @@ func stateKey(state string) string {
 // an error wrapping ErrReturnURL for a return URL not allowed, ErrProvider if
 // discovery fails, or the KeyStore's error.
 func (c *Connection) Begin(ctx context.Context, keys identity.KeyStore, returnTo string) (Login, error) {
+	login, err := c.begin(ctx, keys, returnTo)
+	if err != nil {
+		c.record(ctx, identity.StepLogin, err, "", "", "", "")
+	}
+	return login, err
+}
+
+func (c *Connection) begin(ctx context.Context, keys identity.KeyStore, returnTo string) (Login, error) {
 	returnTo, err := c.returnURL(returnTo)
 	if err != nil {
 		return Login{}, err
@@ -93,6 +101,10 @@ type Callback struct {
 	// handler's cookie). It must equal State: a callback URL carried to
 	// another browser does not sign that browser in.
 	BrowserState string
+	// Reference is the reference the browser is shown if the sign-in fails
+	// (the callback handler makes one): the diagnostics log keeps it with
+	// the attempt.
+	Reference string
 }
 
 // Result is a finished sign-in. The host starts its own session for User and
@@ -122,6 +134,14 @@ type Result struct {
 // identity.ErrNotAllowed, *identity.ConflictError...). The errors hold the
 // reason for the log, not for the browser.
 func (c *Connection) Finish(ctx context.Context, dir *identity.Directory, keys identity.KeyStore, cb Callback) (Result, error) {
+	var seen claims
+	res, err := c.finish(ctx, dir, keys, cb, &seen)
+	c.record(ctx, identity.StepCallback, err, seen.Subject, seen.Email, res.User.ID, cb.Reference)
+	return res, err
+}
+
+// finish is Finish; seen receives the token's claims once verified.
+func (c *Connection) finish(ctx context.Context, dir *identity.Directory, keys identity.KeyStore, cb Callback, seen *claims) (Result, error) {
 	p, err := c.take(ctx, keys, cb)
 	if err != nil {
 		return Result{}, err
@@ -132,7 +152,7 @@ func (c *Connection) Finish(ctx context.Context, dir *identity.Directory, keys i
 	if cb.Code == "" {
 		return Result{}, fmt.Errorf("%w: no code", ErrExchange)
 	}
-	claims, g, err := c.verify(ctx, cb.Code, p)
+	claims, g, err := c.verify(ctx, cb.Code, p, seen)
 	if err != nil {
 		return Result{}, err
 	}
@@ -181,7 +201,7 @@ func (c *Connection) take(ctx context.Context, keys identity.KeyStore, cb Callba
 
 // verify exchanges the code and returns the claims the core is told, and
 // what the ID token says about groups.
-func (c *Connection) verify(ctx context.Context, code string, p pending) (identity.Claims, groupsClaim, error) {
+func (c *Connection) verify(ctx context.Context, code string, p pending, seen *claims) (identity.Claims, groupsClaim, error) {
 	var g groupsClaim
 	e, err := c.setup(ctx)
 	if err != nil {
@@ -211,6 +231,7 @@ func (c *Connection) verify(ctx context.Context, code string, p pending) (identi
 	if err != nil {
 		return identity.Claims{}, g, fmt.Errorf("%w: %w", ErrToken, err)
 	}
+	*seen = cl
 	var m map[string]json.RawMessage
 	_ = json.Unmarshal(raw, &m) // decodeClaims read it as an object
 	g = readGroups(m, c.groupsClaim())
@@ -239,6 +260,7 @@ func (c *Connection) verify(ctx context.Context, code string, p pending) (identi
 			return identity.Claims{}, g, fmt.Errorf("%w: userinfo: %w", ErrToken, err)
 		}
 		cl.merge(u)
+		*seen = cl
 	}
 	ic, err := c.identify(cl)
 	return ic, g, err

@@ -117,6 +117,12 @@ type Config struct {
 	Clock identity.Clock
 	// Logger receives the reasons of refused sign-ins. Nil discards.
 	Logger *slog.Logger
+	// Diagnostics, when set, is the tenant's diagnostics log: Finish records
+	// every callback there, and Begin every login that fails, with the typed
+	// reason (see Reason), the subject and email once the ID token was
+	// verified, and Callback.Reference; never a token, a code or a secret. A
+	// failure to record is logged, and does not fail the sign-in.
+	Diagnostics identity.DiagnosticsLog
 }
 
 // DefaultHTTPTimeout bounds each request to a provider when Config.HTTPClient

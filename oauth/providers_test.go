@@ -67,6 +67,8 @@ type fakeOP struct {
 	// keysStatus and tokenStatus, when set, are what the keys and token
 	// endpoints answer instead: an outage.
 	keysStatus, tokenStatus int
+	// idTokens are the ID tokens the token endpoint issued.
+	idTokens []string
 }
 
 // failing answers status instead of h while status() is not zero.
@@ -116,6 +118,7 @@ func newFakeOP(t *testing.T, clock *identitytest.Clock) *fakeOP {
 			t.Error(err)
 		}
 		idToken := oidctest.SignIDToken(priv, "k1", oidc.RS256, string(raw))
+		f.idTokens = append(f.idTokens, idToken)
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(map[string]any{"access_token": "at-1", "token_type": "Bearer", "expires_in": 3600, "id_token": idToken})
 	})))

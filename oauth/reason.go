@@ -1,6 +1,7 @@
 package oauth
 
 import (
+	"context"
 	"errors"
 
 	"github.com/rollcall/rollcall/groups"
@@ -69,4 +70,22 @@ func Reason(err error) string {
 		}
 	}
 	return ReasonInternal
+}
+
+// record writes an attempt to the diagnostics log, if there is one. The
+// detail is the error's message, which holds no token, code or secret.
+func (c *Connection) record(ctx context.Context, step string, err error, subject, email, userID, ref string) {
+	if c.cfg.Diagnostics == nil {
+		return
+	}
+	a := identity.Attempt{
+		Time: c.clock.Now(), Connection: c.source, Step: step, Outcome: identity.OutcomeSuccess,
+		Subject: subject, Email: email, UserID: userID, Reference: ref,
+	}
+	if err != nil {
+		a.Outcome, a.Reason, a.Detail = identity.OutcomeFailure, Reason(err), err.Error()
+	}
+	if _, rerr := c.cfg.Diagnostics.RecordAttempt(ctx, a); rerr != nil {
+		c.logger.ErrorContext(ctx, "oauth: record the attempt in the diagnostics log", "err", rerr)
+	}
 }
