@@ -199,3 +199,22 @@ func PruneDiagnostics(ctx context.Context, log DiagnosticsLog, clock Clock, maxA
 	}
 	return log.PruneAttempts(ctx, clock.Now().Add(-maxAge), maxEntries)
 }
+
+// LastAttempts returns the newest success and the newest failure of a
+// connection in log (nil where there is none): its health as its sign-ins
+// show it, as far back as the log keeps.
+func LastAttempts(ctx context.Context, log DiagnosticsLog, connection string) (success, failure *Attempt, err error) {
+	for _, o := range []struct {
+		outcome AttemptOutcome
+		dst     **Attempt
+	}{{OutcomeSuccess, &success}, {OutcomeFailure, &failure}} {
+		as, err := log.Attempts(ctx, AttemptQuery{Connection: connection, Outcome: o.outcome, Limit: 1})
+		if err != nil {
+			return nil, nil, err
+		}
+		if len(as) == 1 {
+			*o.dst = &as[0]
+		}
+	}
+	return success, failure, nil
+}

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"time"
 
 	crewjam "github.com/crewjam/saml"
 	xrv "github.com/mattermost/xml-roundtrip-validator"
@@ -55,7 +54,11 @@ func (c *Connection) Refresh(ctx context.Context) error {
 	}
 	c.fetching.Lock()
 	defer c.fetching.Unlock()
-	return c.fetch(ctx)
+	err := c.fetch(ctx)
+	if err != nil {
+		c.refreshFailed(ctx, err, false)
+	}
+	return err
 }
 
 // provider returns the crewjam SP with current IdP metadata: it fetches the
@@ -83,9 +86,7 @@ func (c *Connection) provider(ctx context.Context) (*idpState, error) {
 		if err := c.fetch(ctx); err != nil {
 			c.logger.WarnContext(ctx, "saml: IdP metadata refresh failed; keeping the metadata loaded", "loaded", st.loaded, "error", err)
 			// Try again after a minute rather than on every request.
-			retry := *st
-			retry.expires = c.clock.Now().Add(time.Minute)
-			c.idp.Store(&retry)
+			c.refreshFailed(ctx, err, true)
 		}
 		return c.idp.Load(), nil
 	}
@@ -141,12 +142,13 @@ func (c *Connection) load(data []byte) (*idpState, error) {
 	if sso == "" {
 		return nil, errors.New("saml: IdP metadata has no SingleSignOnService with the HTTP-Redirect binding")
 	}
-	if _, err := idpCertificates(md); err != nil {
+	certs, err := idpCertificates(md)
+	if err != nil {
 		return nil, err
 	}
 	entity := md.EntityID
 	c.pinned.CompareAndSwap(nil, &entity)
-	return &idpState{sp: sp, loaded: c.clock.Now(), entity: md.EntityID, ssoURL: sso}, nil
+	return &idpState{sp: sp, loaded: c.clock.Now(), entity: md.EntityID, ssoURL: sso, certs: parseCertificates(OwnerIdP, certs)}, nil
 }
 
 func (c *Connection) pinnedEntity() string {

@@ -205,6 +205,11 @@ type idpState struct {
 	entity  string
 	ssoURL  string
 	expires time.Time // when to fetch again; zero for static metadata
+	certs   []Certificate
+	// failed and failure are when and why the last refresh failed (this
+	// metadata kept); zero after one that succeeded.
+	failed  time.Time
+	failure string
 }
 
 // New returns the connection cfg describes. It returns an error naming the
