@@ -161,7 +161,8 @@ func (e *SourceConflictError) Error() string {
 	return fmt.Sprintf("groups: only one group source per tenant: %q and %q are both configured to sync groups", e.First, e.Second)
 }
 
-// Source names a group source: "scim", "google" or "saml:<connection>".
+// Source names a group source: "scim", "google", "saml:<connection>" or
+// "oauth:<provider>".
 const (
 	SourceSCIM   = "scim"
 	SourceGoogle = "google"
@@ -170,13 +171,20 @@ const (
 // SAMLSource returns the group source name of a SAML connection.
 func SAMLSource(connection string) string { return "saml:" + connection }
 
+// OAuthSource returns the group source name of an OAuth/OIDC provider, whose
+// ID token carries a groups claim.
+func OAuthSource(provider string) string { return "oauth:" + provider }
+
 // ValidSource reports whether s is the name of a source that may sync groups.
 func ValidSource(s string) bool {
 	if s == SourceSCIM || s == SourceGoogle {
 		return true
 	}
-	conn, ok := strings.CutPrefix(s, "saml:")
-	return ok && conn != ""
+	if conn, ok := strings.CutPrefix(s, "saml:"); ok {
+		return conn != ""
+	}
+	provider, ok := strings.CutPrefix(s, "oauth:")
+	return ok && provider != ""
 }
 
 // CheckSources validates the group sources a tenant's configuration enables.
@@ -190,7 +198,7 @@ func CheckSources(sources ...string) error {
 			continue
 		}
 		if !ValidSource(s) {
-			return fmt.Errorf("groups: %q cannot sync groups: want %q, %q or \"saml:<connection>\"", s, SourceSCIM, SourceGoogle)
+			return fmt.Errorf("groups: %q cannot sync groups: want %q, %q, \"saml:<connection>\" or \"oauth:<provider>\"", s, SourceSCIM, SourceGoogle)
 		}
 		seen = append(seen, s)
 		if len(seen) > 1 {

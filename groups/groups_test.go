@@ -267,14 +267,16 @@ func TestKindValid(t *testing.T) {
 
 func TestValidSource(t *testing.T) {
 	for s, want := range map[string]bool{
-		groups.SourceSCIM:         true,
-		groups.SourceGoogle:       true,
-		groups.SAMLSource("adfs"): true,
-		"saml:":                   false,
-		"saml":                    false,
-		"SCIM":                    false,
-		"ldap":                    false,
-		"":                        false,
+		groups.SourceSCIM:          true,
+		groups.SourceGoogle:        true,
+		groups.SAMLSource("adfs"):  true,
+		groups.OAuthSource("okta"): true,
+		"oauth:":                   false,
+		"saml:":                    false,
+		"saml":                     false,
+		"SCIM":                     false,
+		"ldap":                     false,
+		"":                         false,
 	} {
 		if got := groups.ValidSource(s); got != want {
 			t.Errorf("ValidSource(%q) = %v, want %v", s, got, want)
@@ -282,6 +284,9 @@ func TestValidSource(t *testing.T) {
 	}
 	if got := groups.SAMLSource("adfs"); got != "saml:adfs" {
 		t.Errorf(`SAMLSource("adfs") = %q`, got)
+	}
+	if got := groups.OAuthSource("okta"); got != "oauth:okta" {
+		t.Errorf(`OAuthSource("okta") = %q`, got)
 	}
 }
 
@@ -308,6 +313,8 @@ func TestCheckSources(t *testing.T) {
 		{[]string{"saml:adfs", "", "scim"}, "saml:adfs", "scim"},
 		{[]string{"saml:a", "saml:b"}, "saml:a", "saml:b"},
 		{[]string{"google", "google", "saml:a", "scim"}, "google", "saml:a"},
+		{[]string{"oauth:okta", "saml:a"}, "oauth:okta", "saml:a"},
+		{[]string{"scim", "oauth:okta"}, "scim", "oauth:okta"},
 	}
 	for _, tt := range conflicts {
 		err := groups.CheckSources(tt.sources...)
@@ -326,6 +333,7 @@ func TestCheckSources(t *testing.T) {
 		bad     string
 	}{
 		{[]string{"saml:"}, "saml:"},
+		{[]string{"oauth:"}, "oauth:"},
 		{[]string{"ldap"}, "ldap"},
 		{[]string{"scim", "SCIM"}, "SCIM"},
 	}

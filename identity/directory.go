@@ -78,7 +78,8 @@ type Config struct {
 	// Sources overrides the policy of a source by its name.
 	Sources map[string]SourcePolicy
 	// GroupSource is the one source that syncs external groups for the tenant
-	// ("scim", "google" or "saml:<connection>"); empty for none. Claims from
+	// ("scim", "google", "saml:<connection>" or "oauth:<provider>"); empty
+	// for none. Claims from
 	// other sources leave groups alone.
 	GroupSource string
 	// GroupLimit caps the groups one claim may carry: more is an error and
@@ -115,7 +116,7 @@ func New(store Store, cfg Config) (*Directory, error) {
 		return nil, errors.New("identity: nil Store")
 	}
 	if cfg.GroupSource != "" && !groups.ValidSource(cfg.GroupSource) {
-		return nil, fmt.Errorf("identity: GroupSource %q: want %q, %q or \"saml:<connection>\"", cfg.GroupSource, groups.SourceSCIM, groups.SourceGoogle)
+		return nil, fmt.Errorf("identity: GroupSource %q: want %q, %q, \"saml:<connection>\" or \"oauth:<provider>\"", cfg.GroupSource, groups.SourceSCIM, groups.SourceGoogle)
 	}
 	if cfg.GroupLimit < 0 {
 		return nil, fmt.Errorf("identity: negative GroupLimit %d", cfg.GroupLimit)

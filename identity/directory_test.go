@@ -56,8 +56,10 @@ func (f *fixture) groupNames(t *testing.T, userID string) []string {
 }
 
 func TestNewValidatesConfig(t *testing.T) {
-	_, err := identity.New(memory.New().Tenant("t"), identity.Config{GroupSource: "oauth:google"})
+	_, err := identity.New(memory.New().Tenant("t"), identity.Config{GroupSource: "oauth:"})
 	require.ErrorContains(t, err, "GroupSource")
+	_, err = identity.New(memory.New().Tenant("t"), identity.Config{GroupSource: "oauth:google"})
+	require.NoError(t, err, "an OAuth provider may be the group source")
 	_, err = identity.New(nil, identity.Config{})
 	require.Error(t, err)
 	_, err = identity.New(memory.New().Tenant("t"), identity.Config{GroupLimit: -1})

@@ -163,9 +163,9 @@ func (c *Connection) identify(cl claims) (identity.Claims, error) {
 		}
 		if !c.tenants[cl.TenantID] {
 			if cl.TenantID == ConsumerTenant {
-				return identity.Claims{}, fmt.Errorf("%w: personal Microsoft accounts (consumer tenant) are not allowed", ErrRefused)
+				return identity.Claims{}, fmt.Errorf("%w: %w: personal Microsoft accounts (consumer tenant) are not allowed", ErrRefused, errTenant)
 			}
-			return identity.Claims{}, fmt.Errorf("%w: tenant %q is not allowed", ErrRefused, cl.TenantID)
+			return identity.Claims{}, fmt.Errorf("%w: %w: tenant %q", ErrRefused, errTenant, cl.TenantID)
 		}
 		subject = issuer + " " + cl.ObjectID
 		// Entra sends no email_verified: only xms_edov says the tenant owns
@@ -189,21 +189,21 @@ func (c *Connection) identify(cl claims) (identity.Claims, error) {
 	}
 	if len(c.domains) > 0 {
 		if !verified {
-			return identity.Claims{}, fmt.Errorf("%w: the domain filter needs a verified email", ErrRefused)
+			return identity.Claims{}, fmt.Errorf("%w: %w: the domain filter needs a verified email", ErrRefused, errUnverified)
 		}
 		if p.Kind == KindGoogle {
 			hd := strings.ToLower(strings.TrimSpace(cl.HostedDomain))
 			if hd == "" {
-				return identity.Claims{}, fmt.Errorf("%w: no hd claim (not a Workspace account of an allowed domain)", ErrRefused)
+				return identity.Claims{}, fmt.Errorf("%w: %w: no hd claim (not a Workspace account of an allowed domain)", ErrRefused, errDomain)
 			}
 			if !c.domains[hd] {
-				return identity.Claims{}, fmt.Errorf("%w: hd %q is not an allowed domain", ErrRefused, hd)
+				return identity.Claims{}, fmt.Errorf("%w: %w: hd %q is not an allowed domain", ErrRefused, errDomain, hd)
 			}
 		} else if d := emailDomain(email); !c.domains[d] {
-			return identity.Claims{}, fmt.Errorf("%w: email domain %q is not allowed", ErrRefused, d)
+			return identity.Claims{}, fmt.Errorf("%w: %w: email domain %q is not allowed", ErrRefused, errDomain, d)
 		}
 	} else if !verified && !c.cfg.AllowUnverifiedEmail {
-		return identity.Claims{}, fmt.Errorf("%w: the provider did not verify the email", ErrRefused)
+		return identity.Claims{}, fmt.Errorf("%w: %w: the provider did not verify the email", ErrRefused, errUnverified)
 	}
 
 	return identity.Claims{

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
@@ -48,6 +49,14 @@ func stateKey(state string) string {
 // an error wrapping ErrReturnURL for a return URL not allowed, ErrProvider if
 // discovery fails, or the KeyStore's error.
 func (c *Connection) Begin(ctx context.Context, keys identity.KeyStore, returnTo string) (Login, error) {
+	login, err := c.begin(ctx, keys, returnTo)
+	if err != nil {
+		c.record(ctx, identity.StepLogin, err, "", "", "", "")
+	}
+	return login, err
+}
+
+func (c *Connection) begin(ctx context.Context, keys identity.KeyStore, returnTo string) (Login, error) {
 	returnTo, err := c.returnURL(returnTo)
 	if err != nil {
 		return Login{}, err
@@ -92,6 +101,10 @@ type Callback struct {
 	// handler's cookie). It must equal State: a callback URL carried to
 	// another browser does not sign that browser in.
 	BrowserState string
+	// Reference is the reference the browser is shown if the sign-in fails
+	// (the callback handler makes one): the diagnostics log keeps it with
+	// the attempt.
+	Reference string
 }
 
 // Result is a finished sign-in. The host starts its own session for User and
@@ -121,6 +134,14 @@ type Result struct {
 // identity.ErrNotAllowed, *identity.ConflictError...). The errors hold the
 // reason for the log, not for the browser.
 func (c *Connection) Finish(ctx context.Context, dir *identity.Directory, keys identity.KeyStore, cb Callback) (Result, error) {
+	var seen claims
+	res, err := c.finish(ctx, dir, keys, cb, &seen)
+	c.record(ctx, identity.StepCallback, err, seen.Subject, seen.Email, res.User.ID, cb.Reference)
+	return res, err
+}
+
+// finish is Finish; seen receives the token's claims once verified.
+func (c *Connection) finish(ctx context.Context, dir *identity.Directory, keys identity.KeyStore, cb Callback, seen *claims) (Result, error) {
 	p, err := c.take(ctx, keys, cb)
 	if err != nil {
 		return Result{}, err
@@ -131,9 +152,14 @@ func (c *Connection) Finish(ctx context.Context, dir *identity.Directory, keys i
 	if cb.Code == "" {
 		return Result{}, fmt.Errorf("%w: no code", ErrExchange)
 	}
-	claims, err := c.verify(ctx, cb.Code, p)
+	claims, g, err := c.verify(ctx, cb.Code, p, seen)
 	if err != nil {
 		return Result{}, err
+	}
+	if dir.GroupSource() == c.source {
+		if claims.Groups, err = c.groups(g); err != nil {
+			return Result{}, err
+		}
 	}
 	res, err := dir.SignIn(ctx, c.source, claims)
 	if err != nil {
@@ -159,7 +185,7 @@ func (c *Connection) take(ctx context.Context, keys identity.KeyStore, cb Callba
 	}
 	var p pending
 	if err := json.Unmarshal(raw, &p); err != nil {
-		return pending{}, fmt.Errorf("%w: unreadable: %v", ErrState, err)
+		return pending{}, fmt.Errorf("%w: unreadable: %w", ErrState, err)
 	}
 	if p.Source != c.source {
 		return pending{}, fmt.Errorf("%w: started for %q", ErrState, p.Source)
@@ -173,44 +199,42 @@ func (c *Connection) take(ctx context.Context, keys identity.KeyStore, cb Callba
 	return p, nil
 }
 
-// verify exchanges the code and returns the claims the core is told.
-func (c *Connection) verify(ctx context.Context, code string, p pending) (identity.Claims, error) {
+// verify exchanges the code and returns the claims the core is told, and
+// what the ID token says about groups.
+func (c *Connection) verify(ctx context.Context, code string, p pending, seen *claims) (identity.Claims, groupsClaim, error) {
+	var g groupsClaim
 	e, err := c.setup(ctx)
 	if err != nil {
-		return identity.Claims{}, err
+		return identity.Claims{}, g, err
 	}
 	cctx := c.clientContext(ctx)
 	tok, err := e.oauth2.Exchange(cctx, code, oauth2.VerifierOption(p.Verifier))
 	if err != nil {
-		var re *oauth2.RetrieveError
-		if errors.As(err, &re) {
-			status := ""
-			if re.Response != nil {
-				status = re.Response.Status
-			}
-			return identity.Claims{}, fmt.Errorf("%w: %s: %.64q %.200q", ErrExchange, status, re.ErrorCode, re.ErrorDescription)
-		}
-		return identity.Claims{}, fmt.Errorf("%w: token endpoint: %v", ErrProvider, err)
+		return identity.Claims{}, g, exchangeError(err)
 	}
 	rawID, _ := tok.Extra("id_token").(string)
 	if rawID == "" {
-		return identity.Claims{}, fmt.Errorf("%w: the token response holds no id_token", ErrToken)
+		return identity.Claims{}, g, fmt.Errorf("%w: the token response holds no id_token", ErrToken)
 	}
 	idt, err := e.verifier.Verify(cctx, rawID)
 	if err != nil {
-		return identity.Claims{}, fmt.Errorf("%w: %v", ErrToken, err)
+		return identity.Claims{}, g, verifyError(err)
 	}
 	if subtle.ConstantTimeCompare([]byte(idt.Nonce), []byte(p.Nonce)) != 1 {
-		return identity.Claims{}, fmt.Errorf("%w: nonce mismatch", ErrToken)
+		return identity.Claims{}, g, fmt.Errorf("%w: nonce mismatch", ErrToken)
 	}
 	var raw json.RawMessage
 	if err := idt.Claims(&raw); err != nil {
-		return identity.Claims{}, fmt.Errorf("%w: %v", ErrToken, err)
+		return identity.Claims{}, g, fmt.Errorf("%w: %w", ErrToken, err)
 	}
 	cl, err := decodeClaims(raw)
 	if err != nil {
-		return identity.Claims{}, fmt.Errorf("%w: %v", ErrToken, err)
+		return identity.Claims{}, g, fmt.Errorf("%w: %w", ErrToken, err)
 	}
+	*seen = cl
+	var m map[string]json.RawMessage
+	_ = json.Unmarshal(raw, &m) // decodeClaims read it as an object
+	g = readGroups(m, c.groupsClaim())
 	// Entra's userinfo (Microsoft Graph) adds nothing the rules may use.
 	need, required := cl.needUserInfo()
 	if c.cfg.Provider.Kind != KindMicrosoft && need && e.provider.UserInfoEndpoint() != "" {
@@ -218,23 +242,70 @@ func (c *Connection) verify(ctx context.Context, code string, p pending) (identi
 		if err != nil && !required {
 			// Only names were missing: sign in without them.
 			c.logger.DebugContext(ctx, "userinfo failed; signing in without names", "err", err)
-			return c.identify(cl)
+			ic, err := c.identify(cl)
+			return ic, g, err
 		}
 		if err != nil {
-			return identity.Claims{}, fmt.Errorf("%w: userinfo: %v", ErrProvider, err)
+			return identity.Claims{}, g, fmt.Errorf("%w: userinfo: %w", ErrProvider, err)
 		}
 		if ui.Subject != idt.Subject {
-			return identity.Claims{}, fmt.Errorf("%w: userinfo sub %q is not the ID token's %q", ErrToken, ui.Subject, idt.Subject)
+			return identity.Claims{}, g, fmt.Errorf("%w: userinfo sub %q is not the ID token's %q", ErrToken, ui.Subject, idt.Subject)
 		}
 		var uraw json.RawMessage
 		if err := ui.Claims(&uraw); err != nil {
-			return identity.Claims{}, fmt.Errorf("%w: userinfo: %v", ErrToken, err)
+			return identity.Claims{}, g, fmt.Errorf("%w: userinfo: %w", ErrToken, err)
 		}
 		u, err := decodeClaims(uraw)
 		if err != nil {
-			return identity.Claims{}, fmt.Errorf("%w: userinfo: %v", ErrToken, err)
+			return identity.Claims{}, g, fmt.Errorf("%w: userinfo: %w", ErrToken, err)
 		}
 		cl.merge(u)
+		*seen = cl
 	}
-	return c.identify(cl)
+	ic, err := c.identify(cl)
+	return ic, g, err
 }
+
+// exchangeError classifies a failed code exchange: the token endpoint's
+// refusal (a 4xx with an OAuth error: a wrong verifier, a used code, a wrong
+// secret) is ErrExchange; an endpoint that cannot be reached, times out or
+// answers 5xx is ErrProvider. The cause stays reachable with errors.Is and
+// errors.As (*oauth2.RetrieveError, *url.Error, context.DeadlineExceeded);
+// the message holds the status and the OAuth error, never the body.
+func exchangeError(err error) error {
+	var re *oauth2.RetrieveError
+	if !errors.As(err, &re) {
+		return fmt.Errorf("%w: token endpoint: %w", ErrProvider, err)
+	}
+	status, kind := "", ErrExchange
+	if re.Response != nil {
+		status = re.Response.Status
+		if re.Response.StatusCode >= 500 {
+			kind = ErrProvider
+		}
+	}
+	return &causeError{kind: kind, cause: err, msg: fmt.Sprintf("%v: %s: %.64q %.200q", kind, status, re.ErrorCode, re.ErrorDescription)}
+}
+
+// verifyError classifies a failed ID token check. go-oidc flattens the error
+// of fetching the provider's keys into its message ("fetching keys"): that is
+// ErrProvider, an outage; anything else is ErrToken. go-oidc's typed errors
+// (*oidc.TokenExpiredError) stay reachable with errors.As.
+func verifyError(err error) error {
+	if strings.Contains(err.Error(), "fetching keys") || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return fmt.Errorf("%w: keys: %w", ErrProvider, err)
+	}
+	return fmt.Errorf("%w: %w", ErrToken, err)
+}
+
+// causeError is an error of one of this package's kinds (ErrProvider,
+// ErrExchange...) whose message is written here, with its cause still
+// reachable by errors.Is and errors.As.
+type causeError struct {
+	kind  error
+	cause error
+	msg   string
+}
+
+func (e *causeError) Error() string   { return e.msg }
+func (e *causeError) Unwrap() []error { return []error{e.kind, e.cause} }

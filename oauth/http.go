@@ -120,9 +120,10 @@ func (h *Handler) Callback() http.Handler {
 			cb.BrowserState = ck.Value
 		}
 		http.SetCookie(w, c.cookie("", -1))
+		cb.Reference = reference()
 		res, err := c.Finish(r.Context(), t.Directory, t.Keys, cb)
 		if err != nil {
-			h.fail(w, r, tenantOf(t), c.source, err)
+			h.failRef(w, r, tenantOf(t), c.source, err, cb.Reference)
 			return
 		}
 		h.logger.InfoContext(r.Context(), "oauth sign-in", "tenant", tenantOf(t), "source", c.source,
@@ -177,6 +178,7 @@ var statuses = []struct {
 	{ErrDenied, http.StatusForbidden},
 	{ErrToken, http.StatusForbidden},
 	{ErrRefused, http.StatusForbidden},
+	{ErrGroups, http.StatusForbidden},
 	{identity.ErrDeactivated, http.StatusForbidden},
 	{identity.ErrNotAllowed, http.StatusForbidden},
 	{identity.ErrConflict, http.StatusForbidden},
@@ -197,14 +199,22 @@ func Status(err error) int {
 // fail logs err with a reference and shows the browser only a generic
 // message and the reference.
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, tenant, source string, err error) {
+	h.failRef(w, r, tenant, source, err, reference())
+}
+
+// reference returns a new reference for a failure page: what a user tells
+// the admin, who finds the attempt by it in the log and the diagnostics log.
+func reference() string { return rand.Text()[:10] }
+
+// failRef is fail with the reference ref.
+func (h *Handler) failRef(w http.ResponseWriter, r *http.Request, tenant, source string, err error, ref string) {
 	status := Status(err)
-	ref := rand.Text()[:10]
 	level := slog.LevelWarn
 	if status >= 500 {
 		level = slog.LevelError
 	}
 	h.logger.Log(r.Context(), level, "oauth sign-in failed", "tenant", tenant, "source", source,
-		"status", status, "reference", ref, "err", err)
+		"status", status, "reason", Reason(err), "reference", ref, "err", err)
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)

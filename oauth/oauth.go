@@ -18,6 +18,7 @@ import (
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
 
+	"github.com/rollcall/rollcall/groups"
 	"github.com/rollcall/rollcall/identity"
 )
 
@@ -82,6 +83,21 @@ type Config struct {
 	// whose email the provider did not verify: the email is then stored
 	// unverified and never finds an existing user. Default false: refused.
 	AllowUnverifiedEmail bool
+	// GroupsClaim names the ID token claim that lists the person's groups
+	// (an array of strings, or one string). Default DefaultGroupsClaim,
+	// "groups". It is read only when this connection is the tenant's group
+	// source (identity.Config.GroupSource "oauth:<provider>"); else the
+	// claim is ignored and the user's groups are left alone.
+	GroupsClaim string
+	// GroupFormat is how the claim lists names, as for SAML's memberOf
+	// (groups.FormatList, FormatDN, FormatCSV, FormatMixed, FormatAuto). The
+	// zero value means groups.FormatList: Okta, Keycloak and Entra ID send
+	// an array of names (Entra: object IDs unless configured otherwise).
+	GroupFormat groups.Format
+	// GroupLimit caps the groups of one token: more refuses the sign-in
+	// (ErrGroups, groups.ErrTooManyGroups), nothing is cut. Zero means
+	// groups.DefaultLimit (100).
+	GroupLimit int
 	// ReturnURLs lists absolute URLs a login may return to, compared exactly.
 	// Relative paths ("/desk?id=1") are always allowed; "//host", "/\host"
 	// and URLs with a scheme are not, unless listed here.
@@ -103,6 +119,12 @@ type Config struct {
 	Clock identity.Clock
 	// Logger receives the reasons of refused sign-ins. Nil discards.
 	Logger *slog.Logger
+	// Diagnostics, when set, is the tenant's diagnostics log: Finish records
+	// every callback there, and Begin every login that fails, with the typed
+	// reason (see Reason), the subject and email once the ID token was
+	// verified, and Callback.Reference; never a token, a code or a secret. A
+	// failure to record is logged, and does not fail the sign-in.
+	Diagnostics identity.DiagnosticsLog
 }
 
 // DefaultHTTPTimeout bounds each request to a provider when Config.HTTPClient
@@ -151,6 +173,22 @@ func New(cfg Config) (*Connection, error) {
 	}
 	if cfg.LoginTTL == 0 {
 		cfg.LoginTTL = DefaultLoginTTL
+	}
+	if cfg.GroupFormat == "" {
+		cfg.GroupFormat = groups.FormatList
+	}
+	var err error
+	if cfg.GroupFormat, err = groups.ParseFormat(string(cfg.GroupFormat)); err != nil {
+		return nil, fmt.Errorf("oauth: %s: GroupFormat: %w", p.Name, err)
+	}
+	if cfg.GroupLimit < 0 {
+		return nil, fmt.Errorf("oauth: %s: negative GroupLimit", p.Name)
+	}
+	if cfg.GroupLimit == 0 {
+		cfg.GroupLimit = groups.DefaultLimit
+	}
+	if strings.HasPrefix(cfg.GroupsClaim, "_") {
+		return nil, fmt.Errorf("oauth: %s: GroupsClaim %q: a claim name must not start with '_'", p.Name, cfg.GroupsClaim)
 	}
 	c := &Connection{
 		cfg:     cfg,
@@ -275,7 +313,7 @@ func (c *Connection) setup(ctx context.Context) (*endpoints, error) {
 	p := c.cfg.Provider
 	provider, err := oidc.NewProvider(c.clientContext(ctx), p.Issuer)
 	if err != nil {
-		return nil, fmt.Errorf("%w: discovery at %s: %v", ErrProvider, p.Issuer, err)
+		return nil, fmt.Errorf("%w: discovery at %s: %w", ErrProvider, p.Issuer, err)
 	}
 	style := p.AuthStyle
 	if style == oauth2.AuthStyleAutoDetect {
@@ -283,7 +321,7 @@ func (c *Connection) setup(ctx context.Context) (*endpoints, error) {
 			Methods []string `json:"token_endpoint_auth_methods_supported"`
 		}
 		if err := provider.Claims(&meta); err != nil {
-			return nil, fmt.Errorf("%w: discovery at %s: %v", ErrProvider, p.Issuer, err)
+			return nil, fmt.Errorf("%w: discovery at %s: %w", ErrProvider, p.Issuer, err)
 		}
 		if style = authStyle(meta.Methods); style == oauth2.AuthStyleAutoDetect {
 			return nil, fmt.Errorf("%w: %s supports neither client_secret_basic nor client_secret_post (%q)", ErrProvider, p.Issuer, meta.Methods)

@@ -64,6 +64,25 @@ type fakeOP struct {
 	userinfo  map[string]any
 	form      url.Values
 	basicAuth bool
+	// keysStatus and tokenStatus, when set, are what the keys and token
+	// endpoints answer instead: an outage.
+	keysStatus, tokenStatus int
+	// idTokens are the ID tokens the token endpoint issued.
+	idTokens []string
+}
+
+// failing answers status instead of h while status() is not zero.
+func (f *fakeOP) failing(status func() int, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		f.mu.Lock()
+		code := status()
+		f.mu.Unlock()
+		if code != 0 {
+			http.Error(w, "unavailable", code)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 func newFakeOP(t *testing.T, clock *identitytest.Clock) *fakeOP {
@@ -72,8 +91,8 @@ func newFakeOP(t *testing.T, clock *identitytest.Clock) *fakeOP {
 	ts := &oidctest.Server{PublicKeys: []oidctest.PublicKey{{PublicKey: priv.Public(), KeyID: "k1", Algorithm: oidc.RS256}}}
 	mux := http.NewServeMux()
 	mux.Handle("/.well-known/openid-configuration", ts)
-	mux.Handle("/keys", ts)
-	mux.HandleFunc("POST /token", func(w http.ResponseWriter, r *http.Request) {
+	mux.Handle("/keys", f.failing(func() int { return f.keysStatus }, ts))
+	mux.Handle("POST /token", f.failing(func() int { return f.tokenStatus }, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		f.mu.Lock()
 		defer f.mu.Unlock()
 		if err := r.ParseForm(); err != nil {
@@ -99,9 +118,10 @@ func newFakeOP(t *testing.T, clock *identitytest.Clock) *fakeOP {
 			t.Error(err)
 		}
 		idToken := oidctest.SignIDToken(priv, "k1", oidc.RS256, string(raw))
+		f.idTokens = append(f.idTokens, idToken)
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(map[string]any{"access_token": "at-1", "token_type": "Bearer", "expires_in": 3600, "id_token": idToken})
-	})
+	})))
 	mux.HandleFunc("GET /userinfo", func(w http.ResponseWriter, r *http.Request) {
 		f.mu.Lock()
 		defer f.mu.Unlock()

@@ -57,6 +57,9 @@ type Post struct {
 	// login (Handler's cookie); required for an SP-initiated login unless
 	// Config.UnboundRequests.
 	Binding string
+	// Reference is the reference the browser is shown if the sign-in fails
+	// (Handler makes one): the diagnostics log keeps it with the attempt.
+	Reference string
 }
 
 // ACS handles a response the IdP posted to the ACS. It verifies the
@@ -68,8 +71,13 @@ type Post struct {
 // ErrNotAllowed, a *ConflictError...) or of keys. Every failure is logged with
 // its reason; none of it is for the browser.
 func (c *Connection) ACS(ctx context.Context, dir *identity.Directory, keys identity.KeyStore, p Post) (Result, error) {
-	res, err := c.acs(ctx, dir, keys, p)
+	var seen identity.Claims
+	res, err := c.acs(ctx, dir, keys, p, &seen)
+	c.record(ctx, identity.StepACS, err, seen.Subject, seen.Email, res.User.ID, p.Reference)
 	log := c.logger.With("tenant", dir.Tenant())
+	if p.Reference != "" {
+		log = log.With("reference", p.Reference)
+	}
 	if err != nil {
 		var rej *RejectError
 		var f *failure
@@ -87,7 +95,8 @@ func (c *Connection) ACS(ctx context.Context, dir *identity.Directory, keys iden
 	return res, nil
 }
 
-func (c *Connection) acs(ctx context.Context, dir *identity.Directory, keys identity.KeyStore, p Post) (Result, error) {
+// acs handles the response; seen receives the claims once verified.
+func (c *Connection) acs(ctx context.Context, dir *identity.Directory, keys identity.KeyStore, p Post, seen *identity.Claims) (Result, error) {
 	var res Result
 	raw, err := decodeResponse(p.SAMLResponse, c.cfg.MaxBodyBytes)
 	if err != nil {
@@ -121,7 +130,11 @@ func (c *Connection) acs(ctx context.Context, dir *identity.Directory, keys iden
 		}
 		bound, relay := checkPending(stored, p.Binding)
 		if !bound && !c.cfg.UnboundRequests {
-			return res, reject(ReasonBinding, errors.New("the browser that posted the response did not start the login"))
+			err := errors.New("the browser that posted the response did not start the login")
+			if p.Binding == "" && c.acsURL.Scheme == "http" {
+				err = fmt.Errorf("%w: %w", err, ErrHTTPBindingCookie)
+			}
+			return res, reject(ReasonBinding, err)
 		}
 		possible[0] = pre.inResponseTo
 		res.RelayState = relay
@@ -162,6 +175,7 @@ func (c *Connection) acs(ctx context.Context, dir *identity.Directory, keys iden
 	}
 
 	m, err := c.mapClaims(a, dir.GroupSource() == c.source)
+	*seen = m.claims
 	if err != nil {
 		if errors.Is(err, errGroupClaim) {
 			return res, reject(ReasonGroups, err)
@@ -180,6 +194,14 @@ func (c *Connection) acs(ctx context.Context, dir *identity.Directory, keys iden
 	res.Expires = expires
 	return res, nil
 }
+
+// ErrHTTPBindingCookie is the likely cause named when an SP-initiated
+// response comes without its binding cookie to an http ACS URL: over plain
+// http the cookie cannot be SameSite=None (browsers want it Secure), so
+// Chrome's Lax-by-default sends it on the IdP's cross-site POST only within
+// about 2 minutes of setting it; a login that takes longer at the IdP fails.
+// It is wrapped in the RejectError of reason "binding".
+var ErrHTTPBindingCookie = errors.New("no binding cookie over plain http: without SameSite=None (which needs https) Chrome sends the cookie on the IdP's POST only within about 2 minutes of the login; serve the ACS over https")
 
 // failure is an error of the SP's own side (metadata, key store): the
 // response may be fine.

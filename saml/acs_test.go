@@ -14,9 +14,11 @@ import (
 )
 
 // Responses signed by samlify in each way an IdP may sign are accepted, and
-// the user is created from Entra's claims.
+// the user is created from Entra's claims. The encrypted ones use AES-256-CBC
+// (samlify's default), AES-128-GCM and AES-256-GCM, each key wrapped with
+// RSA-OAEP-MGF1P.
 func TestACSAccepts(t *testing.T) {
-	for _, name := range []string{"response-signed", "assertion-signed", "both-signed", "encrypted"} {
+	for _, name := range []string{"response-signed", "assertion-signed", "both-signed", "encrypted", "encrypted-aes128-gcm", "encrypted-aes256-gcm"} {
 		t.Run(name, func(t *testing.T) {
 			e := newEnv(t, func(c *Config) { c.GroupFormat = groups.FormatList })
 			res, err := e.post(t, fixtureXML(t, name))
@@ -205,6 +207,35 @@ func TestACSTransientNameID(t *testing.T) {
 	}
 	links, _ := e.dir.Reader().Links(context.Background(), res.User.ID)
 	if len(links) != 1 || links[0].Subject != "6f1c2b9e-0d6a-4d5e-9a7b-2f8c1e3d4a5b" {
+		t.Errorf("links = %+v", links)
+	}
+}
+
+// AD FS sends no NameID unless a claim rule issues one: the sign-in fails
+// with reason subject, and the error names that cause for an adfs
+// connection; with SubjectAttribute set, the UPN links the user instead.
+func TestACSADFSNoNameID(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.Preset = PresetADFS })
+	_, err := e.post(t, fixtureXML(t, "adfs-no-nameid"))
+	assertRejected(t, e, err, ReasonSubject)
+	if !errors.Is(err, ErrADFSNoNameID) || !strings.Contains(e.log.String(), "claim rule") {
+		t.Errorf("err = %v, want ErrADFSNoNameID\nlog:\n%s", err, e.log)
+	}
+
+	e = newEnv(t, func(c *Config) { c.Preset = PresetEntra })
+	_, err = e.post(t, fixtureXML(t, "adfs-no-nameid"))
+	assertRejected(t, e, err, ReasonSubject)
+	if errors.Is(err, ErrADFSNoNameID) {
+		t.Error("an entra connection blamed AD FS claim rules")
+	}
+
+	e = newEnv(t, func(c *Config) { c.Preset, c.SubjectAttribute = PresetADFS, ClaimUPN })
+	res, err := e.post(t, fixtureXML(t, "adfs-no-nameid"))
+	if err != nil {
+		t.Fatalf("%v\n%s", err, e.log)
+	}
+	links, _ := e.dir.Reader().Links(context.Background(), res.User.ID)
+	if len(links) != 1 || links[0].Subject != "john.smith@corp.example.test" {
 		t.Errorf("links = %+v", links)
 	}
 }

@@ -20,7 +20,7 @@ type Preset string
 const (
 	PresetGeneric  Preset = ""
 	PresetEntra    Preset = "entra"
-	PresetADFS     Preset = "adfs"
+	PresetADFS     Preset = "adfs" // needs a NameID claim rule or a SubjectAttribute: see ErrADFSNoNameID
 	PresetGoogle   Preset = "google"
 	PresetKeycloak Preset = "keycloak"
 	PresetOkta     Preset = "okta"
@@ -145,7 +145,8 @@ var presets = map[Preset]preset{
 		},
 	}, groups.FormatList},
 	// AD FS: its claim types; groups as an LDAP array (Is-Member-Of-DL) or
-	// names (Token-Groups), in the Group claim or memberOf.
+	// names (Token-Groups), in the Group claim or memberOf. AD FS sends no
+	// NameID unless a claim rule issues one (ErrADFSNoNameID).
 	PresetADFS: {Mapping{
 		UserName:    []string{ClaimUPN, ClaimName},
 		Email:       []string{ClaimEmail},
@@ -267,8 +268,19 @@ type mapped struct {
 // mapClaims turns a verified assertion into identity claims. Groups are parsed
 // only if withGroups (the connection is the tenant's group source).
 func (c *Connection) mapClaims(a *crewjam.Assertion, withGroups bool) (mapped, error) {
-	return mapClaims(a, c.mapping, c.cfg.SubjectAttribute, withGroups, c.format, c.cfg.GroupLimit)
+	m, err := mapClaims(a, c.mapping, c.cfg.SubjectAttribute, withGroups, c.format, c.cfg.GroupLimit)
+	if errors.Is(err, errNoSubject) && c.cfg.Preset == PresetADFS && c.cfg.SubjectAttribute == "" {
+		err = fmt.Errorf("%w: %w", err, ErrADFSNoNameID)
+	}
+	return m, err
 }
+
+// ErrADFSNoNameID is the cause named when an assertion from an AD FS
+// connection (PresetADFS) has no NameID and no SubjectAttribute is set: AD FS
+// sends a NameID only when a claim rule of the relying party trust issues
+// one (see docs/saml.md, "AD FS and the NameID"). It is wrapped in the
+// RejectError of reason "subject".
+var ErrADFSNoNameID = errors.New("AD FS sends no NameID unless a claim rule issues one: add a rule that issues a persistent Name ID, or set SubjectAttribute")
 
 func mapClaims(a *crewjam.Assertion, m Mapping, subjectAttr string, withGroups bool, format groups.Format, limit int) (mapped, error) {
 	var out mapped

@@ -1,6 +1,7 @@
 package saml
 
 import (
+	"crypto/rand"
 	"errors"
 	"io"
 	"log/slog"
@@ -104,14 +105,14 @@ func (h *Handler) ACS() http.Handler {
 			fail(w, http.StatusBadRequest)
 			return
 		}
-		p := Post{SAMLResponse: r.PostForm.Get("SAMLResponse"), RelayState: r.PostForm.Get("RelayState")}
+		p := Post{SAMLResponse: r.PostForm.Get("SAMLResponse"), RelayState: r.PostForm.Get("RelayState"), Reference: reference()}
 		if ck, err := r.Cookie(t.Connection.bindingCookieName()); err == nil {
 			p.Binding = ck.Value
 			http.SetCookie(w, t.Connection.bindingCookie("", -1))
 		}
 		res, err := t.Connection.ACS(r.Context(), t.Directory, t.Keys, p)
 		if err != nil {
-			fail(w, status(err))
+			failRef(w, status(err), p.Reference)
 			return
 		}
 		if h.SignedIn != nil {
@@ -181,6 +182,18 @@ func status(err error) int {
 		return http.StatusForbidden
 	}
 	return http.StatusInternalServerError
+}
+
+// reference returns a new reference for a failure page: what a user tells
+// the admin, who finds the attempt by it in the log and the diagnostics log.
+func reference() string { return rand.Text()[:10] }
+
+// failRef writes the generic page of a failed sign-in with its reference.
+func failRef(w http.ResponseWriter, code int, ref string) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(code)
+	_, _ = io.WriteString(w, "Sign-in failed. Please try again or contact your administrator (reference "+ref+").\n")
 }
 
 // fail writes the generic page of a failure: the browser learns nothing more.

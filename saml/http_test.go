@@ -136,6 +136,18 @@ func TestHandlerBinding(t *testing.T) {
 		t.Errorf("%d\n%s", w.Code, e.log)
 	}
 
+	// With no cookie at all, an http ACS names the likely cause (SameSite
+	// over plain http); an https ACS does not.
+	for _, acs := range []string{"http://sp.example.test/saml/acme/acs", spACS} {
+		e = newEnv(t, func(c *Config) { c.ACSURL = acs })
+		e.pending(t, fixtureRequest, "/desks")
+		_, err := e.conn.ACS(context.Background(), e.dir, e.keys, Post{SAMLResponse: b64(fixtureXML(t, "both-signed"))})
+		assertRejected(t, e, err, ReasonBinding)
+		if got, want := errors.Is(err, ErrHTTPBindingCookie), acs != spACS; got != want {
+			t.Errorf("%s: errors.Is(err, ErrHTTPBindingCookie) = %v (%v)", acs, got, err)
+		}
+	}
+
 	e = newEnv(t, func(c *Config) { c.UnboundRequests = true })
 	e.pending(t, fixtureRequest, "/desks")
 	if _, err := e.conn.ACS(context.Background(), e.dir, e.keys, Post{SAMLResponse: b64(fixtureXML(t, "both-signed"))}); err != nil {

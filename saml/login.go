@@ -45,6 +45,14 @@ type LoginRedirect struct {
 // relayState is where to send the browser after sign-in: "" or a relative
 // path (see SafeRelayState); else Login returns ErrRelayState.
 func (c *Connection) Login(ctx context.Context, keys identity.KeyStore, relayState string) (LoginRedirect, error) {
+	lr, err := c.login(ctx, keys, relayState)
+	if err != nil {
+		c.record(ctx, identity.StepLogin, err, "", "", "", "")
+	}
+	return lr, err
+}
+
+func (c *Connection) login(ctx context.Context, keys identity.KeyStore, relayState string) (LoginRedirect, error) {
 	var lr LoginRedirect
 	if relayState != "" && SafeRelayState(relayState) == "" {
 		return lr, ErrRelayState

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"time"
 
 	crewjam "github.com/crewjam/saml"
 	xrv "github.com/mattermost/xml-roundtrip-validator"
@@ -16,11 +15,16 @@ import (
 
 // Metadata returns this SP's metadata: its entity ID, ACS URL (HTTP-POST),
 // certificate (for signing and encryption) and the NameID format it asks for.
-// Its validUntil is two days from now by the connection's clock.
+//
+// Its validUntil is the certificate's NotAfter. An IdP that imports the file
+// once and honours validUntil (AD FS, Shibboleth) keeps the SP as long as the
+// key it publishes is valid; crewjam's default, two days, would drop the SP
+// after two days, and leaving validUntil out would let the metadata outlive
+// its certificate. A new certificate means new metadata to import anyway.
 func (c *Connection) Metadata() ([]byte, error) {
 	md := c.newSP().Metadata()
-	// crewjam set validUntil from its global clock.
-	until := c.clock.Now().UTC().Add(crewjam.DefaultValidDuration)
+	// crewjam set validUntil from its global clock and DefaultValidDuration.
+	until := c.cfg.Certificate.NotAfter.UTC()
 	md.ValidUntil = until
 	for i := range md.SPSSODescriptors {
 		md.SPSSODescriptors[i].ValidUntil = &until
@@ -50,7 +54,11 @@ func (c *Connection) Refresh(ctx context.Context) error {
 	}
 	c.fetching.Lock()
 	defer c.fetching.Unlock()
-	return c.fetch(ctx)
+	err := c.fetch(ctx)
+	if err != nil {
+		c.refreshFailed(ctx, err, false)
+	}
+	return err
 }
 
 // provider returns the crewjam SP with current IdP metadata: it fetches the
@@ -78,9 +86,7 @@ func (c *Connection) provider(ctx context.Context) (*idpState, error) {
 		if err := c.fetch(ctx); err != nil {
 			c.logger.WarnContext(ctx, "saml: IdP metadata refresh failed; keeping the metadata loaded", "loaded", st.loaded, "error", err)
 			// Try again after a minute rather than on every request.
-			retry := *st
-			retry.expires = c.clock.Now().Add(time.Minute)
-			c.idp.Store(&retry)
+			c.refreshFailed(ctx, err, true)
 		}
 		return c.idp.Load(), nil
 	}
@@ -136,12 +142,13 @@ func (c *Connection) load(data []byte) (*idpState, error) {
 	if sso == "" {
 		return nil, errors.New("saml: IdP metadata has no SingleSignOnService with the HTTP-Redirect binding")
 	}
-	if _, err := idpCertificates(md); err != nil {
+	certs, err := idpCertificates(md)
+	if err != nil {
 		return nil, err
 	}
 	entity := md.EntityID
 	c.pinned.CompareAndSwap(nil, &entity)
-	return &idpState{sp: sp, loaded: c.clock.Now(), entity: md.EntityID, ssoURL: sso}, nil
+	return &idpState{sp: sp, loaded: c.clock.Now(), entity: md.EntityID, ssoURL: sso, certs: parseCertificates(OwnerIdP, certs)}, nil
 }
 
 func (c *Connection) pinnedEntity() string {

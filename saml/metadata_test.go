@@ -26,10 +26,16 @@ func TestMetadata(t *testing.T) {
 	if err := xml.Unmarshal(b, &md); err != nil {
 		t.Fatal(err)
 	}
-	if md.EntityID != spEntityID || len(md.SPSSODescriptors) != 1 || !md.ValidUntil.Equal(received.Add(48*time.Hour)) {
-		t.Fatalf("metadata = %s", b)
+	// validUntil is the certificate's expiry (2045), not two days ahead: an
+	// IdP that imports the file once keeps the SP.
+	cert := testConfig(t).Certificate
+	if md.EntityID != spEntityID || len(md.SPSSODescriptors) != 1 || !md.ValidUntil.Equal(cert.NotAfter) || md.ValidUntil.Year() != 2045 {
+		t.Fatalf("validUntil %s, metadata = %s", md.ValidUntil, b)
 	}
 	sp := md.SPSSODescriptors[0]
+	if sp.ValidUntil == nil || !sp.ValidUntil.Equal(cert.NotAfter) {
+		t.Errorf("SPSSODescriptor validUntil = %v", sp.ValidUntil)
+	}
 	if len(sp.AssertionConsumerServices) != 1 || sp.AssertionConsumerServices[0].Location != spACS ||
 		sp.AssertionConsumerServices[0].Binding != crewjam.HTTPPostBinding {
 		t.Errorf("ACS = %+v", sp.AssertionConsumerServices)

@@ -173,6 +173,12 @@ type Deps struct {
 	Clock identity.Clock
 	// Logger receives the reasons of rejected responses; nil discards.
 	Logger *slog.Logger
+	// Diagnostics, when set, is the tenant's diagnostics log: ACS records
+	// every response it handles there, and Login every login that fails,
+	// with the typed reason (see Reason), the subject and email once
+	// verified, and Post.Reference; never the response or a secret. A
+	// failure to record is logged, and does not fail the sign-in.
+	Diagnostics identity.DiagnosticsLog
 }
 
 // Connection is one tenant's connection to one IdP. It is safe for concurrent
@@ -186,6 +192,7 @@ type Connection struct {
 	client  *http.Client
 	clock   identity.Clock
 	logger  *slog.Logger
+	diag    identity.DiagnosticsLog
 
 	idp      atomic.Pointer[idpState] // nil until the metadata is loaded
 	fetching sync.Mutex               // one fetch at a time
@@ -199,6 +206,11 @@ type idpState struct {
 	entity  string
 	ssoURL  string
 	expires time.Time // when to fetch again; zero for static metadata
+	certs   []Certificate
+	// failed and failure are when and why the last refresh failed (this
+	// metadata kept); zero after one that succeeded.
+	failed  time.Time
+	failure string
 }
 
 // New returns the connection cfg describes. It returns an error naming the
@@ -278,6 +290,7 @@ func New(cfg Config, deps Deps) (*Connection, error) {
 		client:  deps.HTTPClient,
 		clock:   deps.Clock,
 		logger:  deps.Logger,
+		diag:    deps.Diagnostics,
 	}
 	if c.clock == nil {
 		c.clock = identity.SystemClock

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"maps"
+	"net/netip"
 	"net/url"
 	"os"
 	"path"
@@ -246,6 +247,16 @@ type OAuthProvider struct {
 	// AllowUnverifiedEmail lets in, without a domain filter, a person whose
 	// email the provider did not verify (stored unverified). Default false.
 	AllowUnverifiedEmail bool `json:"allowUnverifiedEmail"`
+	// SyncGroups makes this provider the tenant's group source,
+	// "oauth:<name>": each sign-in syncs the user's external groups from the
+	// ID token's groups claim. Off, the claim is ignored. Default false.
+	SyncGroups bool `json:"syncGroups"`
+	// GroupsClaim names the ID token claim listing the groups. Default
+	// "groups" (Okta, Keycloak, Entra ID).
+	GroupsClaim string `json:"groupsClaim"`
+	// GroupFormat is how the claim lists names: "dn", "list", "csv", "mixed"
+	// or "auto". Default "list".
+	GroupFormat string `json:"groupFormat"`
 }
 
 // ImportConfig configures the file import.
@@ -588,6 +599,32 @@ func checkURL(field, s string, httpsOnly, query bool) error {
 	return nil
 }
 
+// checkIssuer checks an OpenID issuer: https, or http on a loopback host
+// (localhost, 127.0.0.0/8, [::1]), where a development provider listens
+// (Keycloak's start-dev: http://localhost:8080/realms/x). Elsewhere, http
+// would let the network forge the discovery document and its keys.
+func checkIssuer(field, s string) error {
+	if err := checkURL(field, s, false, false); err != nil {
+		return err
+	}
+	u, _ := url.Parse(s)
+	if u.Scheme == "http" && !loopbackHost(u.Hostname()) {
+		return fmt.Errorf("field %q: want an https URL (http only on localhost, 127.0.0.1 or [::1]), got %q", field, s)
+	}
+	return nil
+}
+
+// loopbackHost reports whether host names this machine: "localhost" (or a
+// name under it, RFC 6761) or a loopback IP address.
+func loopbackHost(host string) bool {
+	h := strings.ToLower(strings.TrimSuffix(host, "."))
+	if h == "localhost" || strings.HasSuffix(h, ".localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(h)
+	return err == nil && ip.IsLoopback()
+}
+
 // validate checks a configuration with its defaults applied.
 func (c *Config) validate() error {
 	if !tenantName.MatchString(c.Tenant) {
@@ -739,7 +776,7 @@ func (p OAuthProvider) validate(path, name string) error {
 	case !builtin && p.Issuer == "":
 		return fmt.Errorf("field %q: required for a provider other than google, microsoft and webex", path+".issuer")
 	case !builtin:
-		if err := checkURL(path+".issuer", p.Issuer, true, false); err != nil {
+		if err := checkIssuer(path+".issuer", p.Issuer); err != nil {
 			return err
 		}
 	}
@@ -755,17 +792,31 @@ func (p OAuthProvider) validate(path, name string) error {
 	if err := checkURL(path+".redirectURL", p.RedirectURL, false, false); err != nil {
 		return err
 	}
+	if p.GroupFormat != "" {
+		if _, err := groups.ParseFormat(p.GroupFormat); err != nil {
+			return fmt.Errorf("field %q: want \"dn\", \"list\", \"csv\", \"mixed\" or \"auto\", got %q", path+".groupFormat", p.GroupFormat)
+		}
+	}
+	if strings.HasPrefix(p.GroupsClaim, "_") {
+		return fmt.Errorf("field %q: a claim name must not start with '_', got %q", path+".groupsClaim", p.GroupsClaim)
+	}
 	return nil
 }
 
 // groupSources lists the sources this configuration lets sync groups: each
-// SAML connection with syncGroups, "saml:<connection>"; a SCIM token,
+// SAML connection with syncGroups, "saml:<connection>"; each OAuth provider
+// with syncGroups, "oauth:<name>"; a SCIM token,
 // "scim"; Google sync, "google".
 func (c *Config) groupSources() []string {
 	var sources []string
 	for _, name := range slices.Sorted(maps.Keys(c.SAML)) {
 		if c.SAML[name].SyncGroups {
 			sources = append(sources, groups.SAMLSource(name))
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(c.OAuth)) {
+		if c.OAuth[name].SyncGroups {
+			sources = append(sources, groups.OAuthSource(name))
 		}
 	}
 	if c.SCIM.Token != "" {

@@ -60,6 +60,46 @@ func TestConfigFile(t *testing.T) {
 	assert.Equal(t, "from-the-environment-0123", cfg.AdminToken)
 }
 
+// An OpenID provider on a loopback host may use http (Keycloak's start-dev);
+// https is accepted everywhere.
+func TestConfigIssuerLoopback(t *testing.T) {
+	for _, issuer := range []string{
+		"http://localhost:8080/realms/x", "http://LOCALHOST./realms/x", "http://kc.localhost:8080/realms/x",
+		"http://127.0.0.1:8080/realms/x", "http://127.9.9.9/realms/x", "http://[::1]:8080/realms/x",
+		"https://kc.example/realms/x",
+	} {
+		t.Run(issuer, func(t *testing.T) {
+			cfg, err := loadConfig(writeConfig(t, `{"oauth": {"keycloak": {"clientID": "x", "issuer": "`+issuer+`"}}}`), env(nil))
+			require.NoError(t, err)
+			assert.Equal(t, issuer, cfg.OAuth["keycloak"].Issuer)
+		})
+	}
+}
+
+// An OAuth provider with syncGroups is the group source "oauth:<name>",
+// under the one-source rule.
+func TestConfigOAuthGroupSource(t *testing.T) {
+	cfg, err := loadConfig(writeConfig(t, `{"oauth": {"okta": {"clientID": "x", "issuer": "https://acme.okta.example",
+		"syncGroups": true, "groupsClaim": "roles", "groupFormat": "csv"}}}`), env(nil))
+	require.NoError(t, err)
+	source, err := cfg.groupSource()
+	require.NoError(t, err)
+	assert.Equal(t, "oauth:okta", source)
+	assert.Equal(t, "roles", cfg.OAuth["okta"].GroupsClaim)
+
+	for _, tc := range []struct{ content, want string }{
+		{`{"scim": {"token": "scim-token-0123456789"}, "oauth": {"okta": {"clientID": "x", "issuer": "https://o.example", "syncGroups": true}}}`,
+			`"oauth:okta" and "scim" are both configured to sync groups`},
+		{`{"saml": {"entra": {"idpMetadataFile": "m.xml", "certFile": "c", "keyFile": "k", "syncGroups": true}}, "oauth": {"okta": {"clientID": "x", "issuer": "https://o.example", "syncGroups": true}}}`,
+			`"saml:entra" and "oauth:okta"`},
+		{`{"oauth": {"okta": {"clientID": "x", "issuer": "https://o.example", "groupFormat": "ldap"}}}`, `field "oauth.okta.groupFormat"`},
+		{`{"oauth": {"okta": {"clientID": "x", "issuer": "https://o.example", "groupsClaim": "_claim_names"}}}`, `field "oauth.okta.groupsClaim"`},
+	} {
+		_, err := loadConfig(writeConfig(t, tc.content), env(nil))
+		assert.ErrorContains(t, err, tc.want)
+	}
+}
+
 func TestConfigErrors(t *testing.T) {
 	for _, tc := range []struct {
 		name, content string
@@ -96,6 +136,9 @@ func TestConfigErrors(t *testing.T) {
 		{"OAuth issuer of a built-in", `{"oauth": {"google": {"clientID": "x", "issuer": "https://evil.example"}}}`, `field "oauth.google.issuer"`},
 		{"OAuth no issuer", `{"oauth": {"keycloak": {"clientID": "x"}}}`, `field "oauth.keycloak.issuer": required`},
 		{"OAuth issuer over http", `{"oauth": {"keycloak": {"clientID": "x", "issuer": "http://kc.example/realms/a"}}}`, `want an https URL`},
+		{"OAuth issuer over http, localhost lookalike", `{"oauth": {"keycloak": {"clientID": "x", "issuer": "http://localhost.evil.example/realms/a"}}}`, `want an https URL`},
+		{"OAuth issuer over http, 127.0.0.1 lookalike", `{"oauth": {"keycloak": {"clientID": "x", "issuer": "http://127.0.0.1.nip.io/realms/a"}}}`, `want an https URL`},
+		{"OAuth issuer over http, private address", `{"oauth": {"keycloak": {"clientID": "x", "issuer": "http://10.0.0.5:8080/realms/a"}}}`, `want an https URL`},
 		{"OAuth microsoft without tenant", `{"oauth": {"microsoft": {"clientID": "x"}}}`, `field "oauth.microsoft.tenant": required`},
 		{"OAuth tenant of another", `{"oauth": {"google": {"clientID": "x", "allowedTenants": ["t"]}}}`, `for microsoft only`},
 		{"OAuth bad redirect", `{"oauth": {"google": {"clientID": "x", "redirectURL": "callback"}}}`, `field "oauth.google.redirectURL"`},

@@ -83,6 +83,9 @@ func (s *server) buildSources() error {
 			AllowedDomains:       p.AllowedDomains,
 			AllowedTenants:       p.AllowedTenants,
 			AllowUnverifiedEmail: p.AllowUnverifiedEmail,
+			GroupsClaim:          p.GroupsClaim,
+			GroupFormat:          groups.Format(p.GroupFormat),
+			GroupLimit:           s.cfg.Directory.GroupLimit,
 			Logger:               s.logger,
 		})
 		if err != nil {

@@ -36,12 +36,16 @@ const NAMEID = {
 const CLAIMS = 'http://schemas.xmlsoap.org/ws/2005/05/identity/claims/';
 const MSCLAIMS = 'http://schemas.microsoft.com/identity/claims/';
 
+// idp is the IdP; encrypt is false, true (samlify's default: AES-256-CBC,
+// the key wrapped with RSA-OAEP-MGF1P) or the URI of the data algorithm.
 function idp(sigAlg, encrypt, key) {
+	const data = typeof encrypt === 'string' ? { dataEncryptionAlgorithm: encrypt } : {};
 	return saml.IdentityProvider({
 		entityID: IDP,
 		privateKey: read(`keys/${key || 'idp'}.key`),
 		signingCert: read(`keys/${key || 'idp'}.crt`),
 		isAssertionEncrypted: !!encrypt,
+		...data,
 		requestSignatureAlgorithm: sigAlg || RSA_SHA256,
 		singleSignOnService: [{ Binding: 'urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect', Location: SSO }],
 		nameIDFormat: [NAMEID.persistent],
@@ -107,7 +111,7 @@ function response(o) {
 	const irt = o.inResponseTo === null ? '' : ` InResponseTo="${o.inResponseTo || REQUEST}"`;
 	const t0 = o.offset || 0;
 	const subject = o.noSubject ? '' :
-		`<saml:Subject><saml:NameID Format="${o.nameIDFormat || NAMEID.persistent}">${esc(o.nameID || 'jane-persistent-7f3a')}</saml:NameID>` +
+		'<saml:Subject>' + (o.noNameID ? '' : `<saml:NameID Format="${o.nameIDFormat || NAMEID.persistent}">${esc(o.nameID || 'jane-persistent-7f3a')}</saml:NameID>`) +
 		`<saml:SubjectConfirmation Method="${o.method || 'urn:oasis:names:tc:SAML:2.0:cm:bearer'}"><saml:SubjectConfirmationData NotOnOrAfter="${at(t0 + 300)}" Recipient="${o.recipient || ACS}"${irt}/></saml:SubjectConfirmation></saml:Subject>`;
 	const audience = o.noAudience ? '' : `<saml:AudienceRestriction><saml:Audience>${o.audience || SP}</saml:Audience></saml:AudienceRestriction>`;
 	const conditions = o.noConditions ? '' : `<saml:Conditions NotBefore="${at(t0 - 60)}" NotOnOrAfter="${at(t0 + 300)}">${audience}</saml:Conditions>`;
@@ -127,6 +131,8 @@ const fixtures = [
 	['assertion-signed', 'assertion', {}],
 	['both-signed', 'both', {}],
 	['encrypted', 'both', { encrypt: true }],
+	['encrypted-aes128-gcm', 'both', { encrypt: 'http://www.w3.org/2009/xmlenc11#aes128-gcm' }],
+	['encrypted-aes256-gcm', 'both', { encrypt: 'http://www.w3.org/2009/xmlenc11#aes256-gcm' }],
 	['idp-initiated', 'both', { inResponseTo: null }],
 	['sha1', 'both', { sigAlg: RSA_SHA1 }],
 	['expired', 'both', { offset: -7200 }],
@@ -138,6 +144,8 @@ const fixtures = [
 	['no-conditions', 'assertion', { noConditions: true }],
 	['transient', 'both', { nameIDFormat: NAMEID.transient, nameID: '_transient-91e0c4' }],
 	['adfs', 'both', { attrs: ADFS, nameID: 'john-persistent-2b1d' }],
+	// AD FS with no claim rule issuing a Name ID: a Subject without NameID.
+	['adfs-no-nameid', 'both', { attrs: ADFS, noNameID: true }],
 	['adfs-idp-initiated', 'both', { attrs: ADFS, nameID: 'john-persistent-2b1d', inResponseTo: null }],
 	['entra-overage', 'both', { attrs: OVERAGE }],
 	['other-idp', 'both', { key: 'idp2' }],

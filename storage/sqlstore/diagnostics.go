@@ -1,0 +1,131 @@
+package sqlstore
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/rollcall/rollcall/identity"
+)
+
+var _ identity.DiagnosticsLog = (*DiagnosticsLog)(nil)
+
+var (
+	insertAttempt = prep("INSERT INTO rollcall_attempts (tenant, time, connection, step, outcome, reason, detail, " +
+		"subject, email, email_key, user_id, reference) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq")
+	pruneAttemptsAge = prep("DELETE FROM rollcall_attempts WHERE tenant = ? AND time < ?")
+	// pruneAttemptsCount deletes every entry at or below the seq of the
+	// (keep+1)th newest; with fewer entries the subquery is NULL and nothing
+	// goes.
+	pruneAttemptsCount = prep("DELETE FROM rollcall_attempts WHERE tenant = ? AND seq <= " +
+		"(SELECT seq FROM rollcall_attempts WHERE tenant = ? ORDER BY seq DESC LIMIT 1 OFFSET ?)")
+)
+
+// attemptColumns are the columns Attempts reads, in Scan order.
+const attemptColumns = "seq, time, connection, step, outcome, reason, detail, subject, email, user_id, reference"
+
+// DiagnosticsLog is the identity.DiagnosticsLog of one tenant, from
+// DB.Diagnostics. Each method is one statement but PruneAttempts (two), and
+// none joins a Store's transaction: a failed sign-in records its attempt too.
+type DiagnosticsLog struct {
+	db     *DB
+	tenant string
+}
+
+// Diagnostics returns the diagnostics log of the tenant with the id. Its
+// entries are timed by the DB's Clock when recorded without a Time.
+func (db *DB) Diagnostics(tenant string) *DiagnosticsLog {
+	return &DiagnosticsLog{db: db, tenant: tenant}
+}
+
+// RecordAttempt appends a, normalized, and returns it as stored: with its
+// Seq, and Time in UTC to the microsecond.
+func (l *DiagnosticsLog) RecordAttempt(ctx context.Context, a identity.Attempt) (identity.Attempt, error) {
+	a = identity.NormalizeAttempt(a, l.db.now())
+	a.Time = stamp(a.Time)
+	err := l.db.retryStmt(ctx, func(c conn) error {
+		err := c.row(ctx, insertAttempt, l.tenant, micros(a.Time), a.Connection, a.Step, string(a.Outcome), a.Reason,
+			a.Detail, a.Subject, a.Email, identity.NormalizeEmail(a.Email), a.UserID, a.Reference).Scan(&a.Seq)
+		return c.d.mapErr(err, "record attempt")
+	})
+	if err != nil {
+		return identity.Attempt{}, err
+	}
+	return a, nil
+}
+
+// Attempts returns the entries q selects, newest first.
+func (l *DiagnosticsLog) Attempts(ctx context.Context, q identity.AttemptQuery) ([]identity.Attempt, error) {
+	var b strings.Builder
+	b.WriteString("SELECT " + attemptColumns + " FROM rollcall_attempts WHERE tenant = ?")
+	args := []any{l.tenant}
+	for _, f := range []struct {
+		cond string
+		v    string
+	}{{" AND connection = ?", q.Connection}, {" AND outcome = ?", string(q.Outcome)}, {" AND reference = ?", q.Reference}} {
+		if f.v != "" {
+			b.WriteString(f.cond)
+			args = append(args, f.v)
+		}
+	}
+	if q.User != "" {
+		b.WriteString(" AND (user_id = ? OR subject = ? OR (email_key <> '' AND email_key = ?))")
+		args = append(args, q.User, q.User, identity.NormalizeEmail(q.User))
+	}
+	if q.Before > 0 {
+		b.WriteString(" AND seq < ?")
+		args = append(args, q.Before)
+	}
+	b.WriteString(" ORDER BY seq DESC LIMIT ?")
+	args = append(args, identity.AttemptLimit(q))
+
+	c := l.db.on(l.db.rdb, nil)
+	rows, err := c.query(ctx, b.String(), args...)
+	if err != nil {
+		return nil, c.d.mapErr(err, "attempts")
+	}
+	defer rows.Close()
+	var out []identity.Attempt
+	for rows.Next() {
+		var (
+			a       identity.Attempt
+			t       int64
+			outcome string
+		)
+		if err := rows.Scan(&a.Seq, &t, &a.Connection, &a.Step, &outcome, &a.Reason, &a.Detail, &a.Subject, &a.Email, &a.UserID, &a.Reference); err != nil {
+			return nil, c.d.mapErr(err, "attempts")
+		}
+		a.Time, a.Outcome = fromMicros(t), identity.AttemptOutcome(outcome)
+		out = append(out, a)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, c.d.mapErr(err, "attempts")
+	}
+	return out, nil
+}
+
+// PruneAttempts deletes the entries before before, then the oldest beyond
+// the newest keep (keep <= 0: no cap), and returns how many.
+func (l *DiagnosticsLog) PruneAttempts(ctx context.Context, before time.Time, keep int) (int, error) {
+	var n int64
+	exec := func(query string, args ...any) error {
+		return l.db.retryStmt(ctx, func(c conn) error {
+			res, err := c.exec(ctx, query, args...)
+			if err != nil {
+				return c.d.mapErr(err, "prune attempts")
+			}
+			k, err := res.RowsAffected()
+			n += k
+			return c.d.mapErr(err, "prune attempts")
+		})
+	}
+	if err := exec(pruneAttemptsAge, l.tenant, micros(before)); err != nil {
+		return int(n), err
+	}
+	if keep > 0 {
+		if err := exec(pruneAttemptsCount, l.tenant, l.tenant, keep); err != nil {
+			return int(n), err
+		}
+	}
+	return int(n), nil
+}
