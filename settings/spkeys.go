@@ -132,10 +132,12 @@ func (c *SAML) StartRollover(now time.Time, next *SPKey) error {
 }
 
 // CompleteRollover makes the next key active and the active one retired. It
-// returns an error if there is no next key.
+// returns a *identity.ValidationError if there is no next key.
 func (c *SAML) CompleteRollover() error {
 	if c.Key(KeyNext) == nil {
-		return fmt.Errorf("settings: saml %s: no next key to promote", c.Name)
+		var v validation
+		v.add("saml["+c.Name+"].keys", "no next key to promote: rotate first")
+		return v.err()
 	}
 	c.Keys = deleteStatus(c.Keys, KeyRetired)
 	for i := range c.Keys {

@@ -106,6 +106,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	if err != nil {
 		return err
 	}
+	op, err := openOperator(s, stores.db, storeFlags{sqlite: *dbPath, postgres: *postgres}, getenv)
+	if err != nil {
+		return err
+	}
 
 	// The background work stops with ctx, and is waited for before the store
 	// closes (the deferred calls run last first).
@@ -122,7 +126,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		return err
 	}
 	srv := &http.Server{
-		Handler:           s.handler(),
+		Handler:           op.wrap(s.handler()),
 		ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout.D(),
 		ReadTimeout:       cfg.HTTP.ReadTimeout.D(),
 		WriteTimeout:      cfg.HTTP.WriteTimeout.D(),
@@ -192,6 +196,7 @@ func openStore(ctx context.Context, where storeFlags, logger *slog.Logger) (tena
 		name:  name,
 		store: func(tenant string) identity.Store { return db.Tenant(tenant) },
 		keys:  func(tenant string) identity.KeyStore { return db.Keys(tenant) },
+		db:    db,
 	}, db.Close, nil
 }
 

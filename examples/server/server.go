@@ -17,6 +17,7 @@ import (
 	"github.com/rollcall/rollcall/importer"
 	"github.com/rollcall/rollcall/oauth"
 	"github.com/rollcall/rollcall/saml"
+	"github.com/rollcall/rollcall/storage/sqlstore"
 )
 
 // tenantStores opens a tenant's data by the tenant's name (see openStore):
@@ -26,6 +27,8 @@ type tenantStores struct {
 	name  string // for the log: "sqlite:<file>" or "postgres"
 	store func(tenant string) identity.Store
 	keys  func(tenant string) identity.KeyStore
+	// db is the database, for the operator API's settings (operator.go).
+	db *sqlstore.DB
 }
 
 // tenantResolver names the tenant a request is for. This server serves one,
