@@ -285,11 +285,7 @@ func (s Settings) Clone() Settings {
 			x.Keys[j].Key = x.Keys[j].Key.clone()
 		}
 		if x.Mapping != nil {
-			m := *x.Mapping
-			m.Attributes = make(map[string][]string, len(x.Mapping.Attributes))
-			for k, v := range x.Mapping.Attributes {
-				m.Attributes[k] = cloneSlice(v)
-			}
+			m := x.Mapping.clone()
 			x.Mapping = &m
 		}
 		c.SAML[i] = x
@@ -312,6 +308,21 @@ func (s Settings) Clone() Settings {
 		x := *s.Google
 		x.KeyJSON = x.KeyJSON.clone()
 		c.Google = &x
+	}
+	return c
+}
+
+func (m *Mapping) clone() Mapping {
+	c := Mapping{
+		UserName: cloneSlice(m.UserName), Email: cloneSlice(m.Email), GivenName: cloneSlice(m.GivenName),
+		FamilyName: cloneSlice(m.FamilyName), DisplayName: cloneSlice(m.DisplayName), Groups: cloneSlice(m.Groups),
+		GroupsOverage: cloneSlice(m.GroupsOverage),
+	}
+	if m.Attributes != nil {
+		c.Attributes = make(map[string][]string, len(m.Attributes))
+		for k, v := range m.Attributes {
+			c.Attributes[k] = cloneSlice(v)
+		}
 	}
 	return c
 }

@@ -120,6 +120,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		tasks.Wait()
 	}()
 	tasks.Go(func() { s.runTasks(tasksCtx) })
+	tasks.Go(func() { op.runTasks(tasksCtx) })
 
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {

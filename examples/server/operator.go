@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
@@ -355,4 +356,57 @@ func (o *operator) promoteKey(w http.ResponseWriter, r *http.Request) error {
 	setSettingsETag(w, st)
 	writeJSON(w, http.StatusOK, st)
 	return nil
+}
+
+// certSweepInterval is how often the runtime tenants' certificates are
+// checked for expiry.
+const certSweepInterval = 24 * time.Hour
+
+// runTasks runs the runtime tenants' background work until ctx ends: the
+// sweep of their expired keys, and the certificate expiry warnings (at
+// start, then daily). It returns at once when o is nil.
+func (o *operator) runTasks(ctx context.Context) {
+	if o == nil {
+		return
+	}
+	keys := time.NewTicker(keySweepInterval)
+	defer keys.Stop()
+	certs := time.NewTicker(certSweepInterval)
+	defer certs.Stop()
+	o.sweepCertificates(ctx)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-certs.C:
+			o.sweepCertificates(ctx)
+		case <-keys.C:
+			o.sweepKeys(ctx)
+		}
+	}
+}
+
+func (o *operator) sweepCertificates(ctx context.Context) {
+	n, err := o.rt.SweepCertificates(ctx)
+	if err != nil && ctx.Err() == nil {
+		o.s.logger.WarnContext(ctx, "certificate sweep", "err", err)
+	}
+	if n > 0 {
+		o.s.logger.WarnContext(ctx, "certificates expire soon: see the tenants' certificate.expiring events", "warnings", n)
+	}
+}
+
+func (o *operator) sweepKeys(ctx context.Context) {
+	ts, err := o.store.Tenants(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			o.s.logger.WarnContext(ctx, "list tenants", "err", err)
+		}
+		return
+	}
+	for _, t := range ts {
+		if _, err := o.s.stores.keys(t.ID).DeleteExpired(ctx); err != nil && ctx.Err() == nil {
+			o.s.logger.WarnContext(ctx, "delete expired keys", "tenant", t.ID, "err", err)
+		}
+	}
 }

@@ -12,9 +12,12 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/rollcall/rollcall/settings"
 )
 
 // newOperatorServer serves the configured tenant and the operator API, as
@@ -196,4 +199,31 @@ func TestSettingsKeyring(t *testing.T) {
 	again, err := settingsKeyring(storeFlags{sqlite: path}, env(nil))
 	require.NoError(t, err)
 	assert.Equal(t, first.Primary(), again.Primary())
+}
+
+func TestOperatorSweepsKeys(t *testing.T) {
+	cfg, err := loadConfig("", env(map[string]string{EnvAdminToken: testToken}))
+	require.NoError(t, err)
+	logger := slog.New(slog.DiscardHandler)
+	where := storeFlags{sqlite: ":memory:"}
+	stores, closeStore, err := openStore(t.Context(), where, logger)
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, closeStore()) })
+	s, err := newServer(cfg, stores, logger)
+	require.NoError(t, err)
+	op, err := openOperator(s, stores.db, where, env(nil))
+	require.NoError(t, err)
+	_, err = op.rt.Create(t.Context(), "acme", settings.Settings{})
+	require.NoError(t, err)
+	_, err = stores.keys("acme").SetIfAbsent(t.Context(), "oauth:state:x", []byte("x"), time.Now().Add(-time.Minute))
+	require.NoError(t, err)
+	op.sweepKeys(t.Context())
+	n, err := stores.keys("acme").DeleteExpired(t.Context())
+	require.NoError(t, err)
+	assert.Zero(t, n, "the sweep left an expired key")
+
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	op.runTasks(ctx) // returns once ctx is done
+	(*operator)(nil).runTasks(ctx)
 }
