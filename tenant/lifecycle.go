@@ -28,19 +28,52 @@ func (r *Runtime) Create(ctx context.Context, id string, st settings.Settings) (
 	return out, err
 }
 
+// errNeedKeys stops an update that needs SP keys not generated yet.
+var errNeedKeys = errors.New("tenant: SP keys to generate")
+
 // Update changes a tenant's settings (settings.Store.Update) and gives a new
-// SAML connection without a key a generated one. The change is in force at
-// the next Resolve in this process, within PollInterval in others.
+// SAML connection without a key a generated one. Keys are generated outside
+// the store's transaction (an RSA key takes a while, and SQLite has one
+// writer): an update that finds a connection without one stops, generates
+// it, and runs again. The change is in force at the next Resolve in this
+// process, within PollInterval in others.
 func (r *Runtime) Update(ctx context.Context, id string, version int64, fn func(*settings.Settings) error) (settings.Settings, error) {
-	out, err := r.cfg.Settings.Update(ctx, id, version, func(s *settings.Settings) error {
-		if err := fn(s); err != nil {
-			return err
+	defer r.Invalidate(id)
+	made := map[string]settings.SPKey{} // by connection name
+	for {
+		var missing []settings.SAML
+		out, err := r.cfg.Settings.Update(ctx, id, version, func(s *settings.Settings) error {
+			if err := fn(s); err != nil {
+				return err
+			}
+			missing = missing[:0]
+			for i := range s.SAML {
+				c := &s.SAML[i]
+				if len(c.Keys) > 0 {
+					continue
+				}
+				if k, ok := made[c.Name]; ok {
+					c.Keys = []settings.SPKey{k}
+				} else {
+					missing = append(missing, *c)
+				}
+			}
+			if len(missing) > 0 {
+				return errNeedKeys
+			}
+			return nil
+		})
+		if !errors.Is(err, errNeedKeys) {
+			return out, err
 		}
-		_, err := s.EnsureKeys(r.clock.Now())
-		return err
-	})
-	r.Invalidate(id)
-	return out, err
+		for _, c := range missing {
+			k, err := settings.GenerateSPKey(c.EntityID, settings.KeyActive, r.clock.Now(), 0)
+			if err != nil {
+				return settings.Settings{}, err
+			}
+			made[c.Name] = k
+		}
+	}
 }
 
 // Replace replaces the tenant's settings with st, as a tenant's admin does
@@ -84,15 +117,33 @@ func (r *Runtime) RevokeToken(ctx context.Context, id, tokenID string) error {
 }
 
 // StartKeyRollover gives a SAML connection a next key, the uploaded one or a
-// generated one, published in its metadata from now on beside the active
-// key. Once the IdPs know it, CompleteKeyRollover makes it sign.
+// generated one (made before the store's transaction), published in its
+// metadata from now on beside the active key. Once the IdPs know it,
+// CompleteKeyRollover makes it sign.
 func (r *Runtime) StartKeyRollover(ctx context.Context, id, connection string, upload *settings.SPKey) (settings.Settings, error) {
+	noConnection := fmt.Errorf("tenant %s: no SAML connection %q: %w", id, connection, identity.ErrNotFound)
+	if upload == nil {
+		cur, err := r.cfg.Settings.Settings(ctx, id)
+		if err != nil {
+			return settings.Settings{}, err
+		}
+		c := cur.SAMLConnection(connection)
+		if c == nil {
+			return settings.Settings{}, noConnection
+		}
+		k, err := settings.GenerateSPKey(c.EntityID, settings.KeyNext, r.clock.Now(), 0)
+		if err != nil {
+			return settings.Settings{}, err
+		}
+		upload = &k
+	}
 	return r.Update(ctx, id, 0, func(s *settings.Settings) error {
 		c := s.SAMLConnection(connection)
 		if c == nil {
-			return fmt.Errorf("tenant %s: no SAML connection %q: %w", id, connection, identity.ErrNotFound)
+			return noConnection
 		}
-		return c.StartRollover(r.clock.Now(), upload)
+		k := *upload
+		return c.StartRollover(r.clock.Now(), &k)
 	})
 }
 

@@ -370,3 +370,31 @@ func TestSweepCertificates(t *testing.T) {
 		}
 	}
 }
+
+// TestUpdateGeneratesKeys: a SAML connection added without a key gets one,
+// generated outside the store's transaction, and serves.
+func TestUpdateGeneratesKeys(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	if _, err := e.rt.Create(ctx, "acme", settings.Settings{}); err != nil {
+		t.Fatal(err)
+	}
+	calls := 0
+	st, err := e.rt.Update(ctx, "acme", 1, func(s *settings.Settings) error {
+		calls++
+		c := fullSettings(t).SAML[0]
+		c.SyncGroups = false
+		s.SAML = append(s.SAML, c)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Version != 2 || len(st.SAML) != 1 || st.SAML[0].Key(settings.KeyActive) == nil || calls != 2 {
+		t.Fatalf("version %d, keys %+v, fn called %d times (want 2: once to find the connection, once with its key)", st.Version, st.SAML, calls)
+	}
+	src, err := e.rt.Resolve(ctx, "acme")
+	if err != nil || src.SAML["okta"] == nil {
+		t.Fatalf("resolve: %v %+v", err, src)
+	}
+}
