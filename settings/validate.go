@@ -215,25 +215,7 @@ func (c *OAuth) validate(v *validation, f string, names map[string]bool) {
 		v.add(f+".name", "another OAuth provider has the name %q", c.Name)
 	}
 	names[c.Name] = true
-	switch c.Kind {
-	case KindOIDC:
-		if !absURL(c.Issuer, "https", "http") {
-			v.add(f+".issuer", "want an absolute URL")
-		}
-	case KindMicrosoft:
-		if c.Tenant == "" {
-			v.add(f+".tenant", "required for Microsoft: a tenant ID, \"common\", \"organizations\" or \"consumers\"")
-		}
-		if (c.Tenant == "common" || c.Tenant == "organizations") && len(c.AllowedTenants) == 0 {
-			v.add(f+".allowedTenants", "a multi-tenant Microsoft provider needs allowedTenants")
-		}
-	case KindGoogle, KindWebex:
-	default:
-		v.add(f+".kind", "want %q, %q, %q or %q", KindGoogle, KindMicrosoft, KindWebex, KindOIDC)
-	}
-	if c.Kind != KindMicrosoft && len(c.AllowedTenants) > 0 {
-		v.add(f+".allowedTenants", "for Microsoft only")
-	}
+	c.validateKind(v, f)
 	if c.IssuerPattern != "" {
 		if _, err := regexp.Compile(c.IssuerPattern); err != nil {
 			v.add(f+".issuerPattern", "%v", err)
@@ -270,6 +252,29 @@ func (c *OAuth) validate(v *validation, f string, names map[string]bool) {
 		if _, err := groups.ParseFormat(c.GroupFormat); err != nil {
 			v.add(f+".groupFormat", "%v", err)
 		}
+	}
+}
+
+// validateKind checks the fields that depend on the provider's kind.
+func (c *OAuth) validateKind(v *validation, f string) {
+	switch c.Kind {
+	case KindOIDC:
+		if !absURL(c.Issuer, "https", "http") {
+			v.add(f+".issuer", "want an absolute URL")
+		}
+	case KindMicrosoft:
+		if c.Tenant == "" {
+			v.add(f+".tenant", "required for Microsoft: a tenant ID, \"common\", \"organizations\" or \"consumers\"")
+		}
+		if (c.Tenant == "common" || c.Tenant == "organizations") && len(c.AllowedTenants) == 0 {
+			v.add(f+".allowedTenants", "a multi-tenant Microsoft provider needs allowedTenants")
+		}
+	case KindGoogle, KindWebex:
+	default:
+		v.add(f+".kind", "want %q, %q, %q or %q", KindGoogle, KindMicrosoft, KindWebex, KindOIDC)
+	}
+	if c.Kind != KindMicrosoft && len(c.AllowedTenants) > 0 {
+		v.add(f+".allowedTenants", "for Microsoft only")
 	}
 }
 
