@@ -130,6 +130,7 @@ func (o *operator) wrap(next http.Handler) http.Handler {
 	mux.Handle("GET /api/v1/tenants/{tenant}/scim-tokens", o.api(o.listTokens))
 	mux.Handle("POST /api/v1/tenants/{tenant}/scim-tokens", o.api(o.issueToken))
 	mux.Handle("DELETE /api/v1/tenants/{tenant}/scim-tokens/{id}", o.api(o.revokeToken))
+	mux.Handle("GET /api/v1/tenants/{tenant}/events", o.api(o.listEvents))
 	mux.Handle("POST /api/v1/tenants/{tenant}/saml/{connection}/keys/rotate", o.api(o.rotateKey))
 	mux.Handle("POST /api/v1/tenants/{tenant}/saml/{connection}/keys/promote", o.api(o.promoteKey))
 	o.mountTenants(mux)
@@ -332,6 +333,16 @@ func (o *operator) revokeToken(w http.ResponseWriter, r *http.Request) error {
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
+}
+
+// GET /api/v1/tenants/{tenant}/events?after=&limit=: the tenant's events, its
+// settings changes among them, as GET /api/v1/events shows them.
+func (o *operator) listEvents(w http.ResponseWriter, r *http.Request) error {
+	src, err := o.rt.Resolve(r.Context(), pathTenant(r))
+	if err != nil {
+		return err
+	}
+	return listEvents(w, r, src.Directory)
 }
 
 // POST /api/v1/tenants/{tenant}/saml/{connection}/keys/rotate: a new next

@@ -164,6 +164,13 @@ func TestOperatorSettingsAtRuntime(t *testing.T) {
 	require.Equal(t, http.StatusUnprocessableEntity, res.status)
 	assert.Contains(t, string(res.body), `"saml[0].acsURL"`)
 
+	// The changes are events that name the fields, never a secret.
+	res = ts.call(t, "GET", "/api/v1/tenants/acme/events", nil)
+	require.Equal(t, http.StatusOK, res.status, "%s", res.body)
+	assert.Contains(t, string(res.body), `"settings.changed"`)
+	assert.Contains(t, string(res.body), `"saml[okta].idpMetadata"`)
+	assert.NotContains(t, string(res.body), "very-secret-value")
+
 	// Rotation: the next certificate is published beside the active one.
 	res = ts.call(t, "POST", "/api/v1/tenants/acme/saml/okta/keys/rotate", nil)
 	require.Equal(t, http.StatusOK, res.status, "%s", res.body)
