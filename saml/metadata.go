@@ -3,6 +3,7 @@ package saml
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/xml"
 	"errors"
 	"fmt"
@@ -36,6 +37,11 @@ func (c *Connection) Metadata() ([]byte, error) {
 			}
 		}
 		md.SPSSODescriptors[i].AssertionConsumerServices = acs
+		if next := c.cfg.NextCertificate; next != nil {
+			kd := crewjam.KeyDescriptor{Use: "signing"}
+			kd.KeyInfo.X509Data.X509Certificates = []crewjam.X509Certificate{{Data: base64.StdEncoding.EncodeToString(next.Raw)}}
+			md.SPSSODescriptors[i].KeyDescriptors = append(md.SPSSODescriptors[i].KeyDescriptors, kd)
+		}
 	}
 	b, err := xml.MarshalIndent(md, "", "  ")
 	if err != nil {

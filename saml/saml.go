@@ -112,6 +112,10 @@ type Config struct {
 	// LoadKeyPair).
 	Key         crypto.Signer
 	Certificate *x509.Certificate
+	// NextCertificate, when set, is published in the metadata beside
+	// Certificate, for signing only, so that IdPs know it before the SP
+	// signs with it (a key rollover). It neither signs nor decrypts.
+	NextCertificate *x509.Certificate
 	// UnsignedRequests turns the signing of AuthnRequests off.
 	UnsignedRequests bool
 	// UnboundRequests turns the browser binding of SP-initiated logins off

@@ -109,6 +109,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	if err != nil {
 		return err
 	}
+	op, err := openOperator(s, stores.db, storeFlags{sqlite: *dbPath, postgres: *postgres}, getenv)
+	if err != nil {
+		return err
+	}
 
 	// The background work stops with ctx, and is waited for before the store
 	// closes (the deferred calls run last first).
@@ -119,13 +123,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		tasks.Wait()
 	}()
 	tasks.Go(func() { s.runTasks(tasksCtx) })
+	tasks.Go(func() { op.runTasks(tasksCtx) })
 
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return err
 	}
 	srv := &http.Server{
-		Handler:           s.handler(),
+		Handler:           op.wrap(s.handler()),
 		ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout.D(),
 		ReadTimeout:       cfg.HTTP.ReadTimeout.D(),
 		WriteTimeout:      cfg.HTTP.WriteTimeout.D(),
@@ -201,6 +206,7 @@ func openStore(ctx context.Context, where storeFlags, logger *slog.Logger) (tena
 		store:    func(tenant string) identity.Store { return db.Tenant(tenant) },
 		keys:     func(tenant string) identity.KeyStore { return db.Keys(tenant) },
 		optimize: db.Optimize,
+		db:       db,
 	}, db.Close, nil
 }
 

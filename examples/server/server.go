@@ -18,6 +18,7 @@ import (
 	"github.com/rollcall/rollcall/oauth"
 	"github.com/rollcall/rollcall/portal"
 	"github.com/rollcall/rollcall/saml"
+	"github.com/rollcall/rollcall/storage/sqlstore"
 )
 
 // tenantStores opens a tenant's data by the tenant's name (see openStore):
@@ -29,6 +30,8 @@ type tenantStores struct {
 	keys  func(tenant string) identity.KeyStore
 	// optimize refreshes the database's planner statistics; nil for none.
 	optimize func(ctx context.Context) error
+	// db is the database, for the operator API's settings (operator.go).
+	db *sqlstore.DB
 }
 
 // tenantResolver names the tenant a request is for. This server serves one,

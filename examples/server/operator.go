@@ -1,0 +1,423 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/rollcall/rollcall/identity"
+	"github.com/rollcall/rollcall/oauth"
+	"github.com/rollcall/rollcall/saml"
+	"github.com/rollcall/rollcall/settings"
+	"github.com/rollcall/rollcall/storage/sqlstore"
+	"github.com/rollcall/rollcall/tenant"
+)
+
+// EnvSettingsKeys holds the keys that seal the tenants' secrets at rest:
+// "id:base64,id:base64", each key 32 bytes, the first one sealing. Without
+// it, a SQLite file's key is kept in "<file>-settings-keys", made on first start; an
+// in-memory database gets a key that lives as long as the process; with
+// PostgreSQL the operator API is off.
+const EnvSettingsKeys = "ROLLCALL_SETTINGS_KEYS"
+
+// operator serves the tenants an operator makes at runtime, beside the
+// configured one: the operator API under /api/v1/tenants (behind the admin
+// token) and each tenant's SCIM, SAML and OAuth under /t/{tenant}/, built
+// from its settings by a tenant.Runtime.
+type operator struct {
+	s     *server
+	rt    *tenant.Runtime
+	store settings.Store
+}
+
+// openOperator returns the operator API over the database, or nil (and no
+// error) when no keyring can be had: PostgreSQL without EnvSettingsKeys.
+func openOperator(s *server, db *sqlstore.DB, where storeFlags, getenv func(string) string) (*operator, error) {
+	if db == nil {
+		return nil, nil
+	}
+	k, err := settingsKeyring(where, getenv)
+	if err != nil || k == nil {
+		return nil, err
+	}
+	store := db.Settings(k)
+	rt, err := tenant.New(tenant.Config{
+		Settings: store,
+		Stores:   s.stores.store,
+		Keys:     s.stores.keys,
+		SCIMBaseURL: func(id string) string {
+			return strings.TrimSuffix(s.cfg.BaseURL, "/") + "/t/" + id + "/scim/v2"
+		},
+		Logger: s.logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &operator{s: s, rt: rt, store: store}, nil
+}
+
+// settingsKeyring reads EnvSettingsKeys, or the key file of a SQLite
+// database (made if absent), or makes a key for an in-memory database.
+func settingsKeyring(where storeFlags, getenv func(string) string) (*settings.Keyring, error) {
+	if v := getenv(EnvSettingsKeys); v != "" {
+		return parseKeyring(v)
+	}
+	switch {
+	case where.postgres != "":
+		return nil, nil
+	case where.sqlite == ":memory:":
+		key := make([]byte, 32)
+		rand.Read(key)
+		return settings.NewKeyring("mem", map[string][]byte{"mem": key})
+	}
+	path := where.sqlite + "-settings-keys"
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		key := make([]byte, 32)
+		rand.Read(key)
+		b = []byte("k1:" + base64.StdEncoding.EncodeToString(key) + "\n")
+		err = os.WriteFile(path, b, 0o600)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("settings keys: %w", err)
+	}
+	return parseKeyring(strings.TrimSpace(string(b)))
+}
+
+// parseKeyring reads "id:base64,id:base64"; the first key seals.
+func parseKeyring(v string) (*settings.Keyring, error) {
+	keys := map[string][]byte{}
+	primary := ""
+	for i, part := range strings.Split(v, ",") {
+		id, b64, ok := strings.Cut(strings.TrimSpace(part), ":")
+		key, err := base64.StdEncoding.DecodeString(b64)
+		if !ok || err != nil {
+			return nil, fmt.Errorf("%s: key %d: want id:base64", EnvSettingsKeys, i+1)
+		}
+		if i == 0 {
+			primary = id
+		}
+		keys[id] = key
+	}
+	k, err := settings.NewKeyring(primary, keys)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", EnvSettingsKeys, err)
+	}
+	return k, nil
+}
+
+// wrap returns next with the operator's routes beside it; next alone when o
+// is nil.
+func (o *operator) wrap(next http.Handler) http.Handler {
+	if o == nil {
+		return next
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /api/v1/tenants", o.api(o.listTenants))
+	mux.Handle("POST /api/v1/tenants", o.api(o.createTenant))
+	mux.Handle("DELETE /api/v1/tenants/{tenant}", o.api(o.deleteTenant))
+	mux.Handle("POST /api/v1/tenants/{tenant}/disable", o.api(o.setDisabled(true)))
+	mux.Handle("POST /api/v1/tenants/{tenant}/enable", o.api(o.setDisabled(false)))
+	mux.Handle("GET /api/v1/tenants/{tenant}/settings", o.api(o.getSettings))
+	mux.Handle("PUT /api/v1/tenants/{tenant}/settings", o.api(o.putSettings))
+	mux.Handle("GET /api/v1/tenants/{tenant}/scim-tokens", o.api(o.listTokens))
+	mux.Handle("POST /api/v1/tenants/{tenant}/scim-tokens", o.api(o.issueToken))
+	mux.Handle("DELETE /api/v1/tenants/{tenant}/scim-tokens/{id}", o.api(o.revokeToken))
+	mux.Handle("GET /api/v1/tenants/{tenant}/events", o.api(o.listEvents))
+	mux.Handle("POST /api/v1/tenants/{tenant}/saml/{connection}/keys/rotate", o.api(o.rotateKey))
+	mux.Handle("POST /api/v1/tenants/{tenant}/saml/{connection}/keys/promote", o.api(o.promoteKey))
+	o.mountTenants(mux)
+	mux.Handle("/", next)
+	return mux
+}
+
+// pathTenant names the tenant of a /t/{tenant}/ route.
+func pathTenant(r *http.Request) string { return r.PathValue("tenant") }
+
+// mountTenants mounts each runtime tenant's sources under /t/{tenant}/.
+func (o *operator) mountTenants(mux *http.ServeMux) {
+	scimH := o.rt.SCIMHandler(pathTenant)
+	mux.Handle("/t/{tenant}/scim/v2/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.StripPrefix("/t/"+pathTenant(r)+"/scim/v2", scimH).ServeHTTP(w, r)
+	}))
+	sh := &saml.Handler{
+		Resolve: o.rt.SAMLResolver(pathTenant),
+		SignedIn: func(w http.ResponseWriter, r *http.Request, res saml.Result) {
+			expires := res.Expires
+			writeSignedIn(w, signedInJSON{
+				Source: "saml:" + r.PathValue("connection"), UserID: res.User.ID, Email: res.User.Email,
+				Created: res.Created, Linked: res.Linked, Expires: &expires, RelayState: res.RelayState,
+			})
+		},
+		Logger: o.s.logger,
+	}
+	mux.Handle("GET /t/{tenant}/saml/{connection}/metadata", sh.Metadata())
+	mux.Handle("GET /t/{tenant}/saml/{connection}/login", sh.Login())
+	mux.Handle("POST /t/{tenant}/saml/{connection}/acs", sh.ACS())
+	oh, err := oauth.NewHandler(oauth.HandlerConfig{
+		Resolve: o.rt.OAuthResolver(pathTenant),
+		SignedIn: func(w http.ResponseWriter, r *http.Request, res oauth.Result) {
+			writeSignedIn(w, signedInJSON{Source: res.Source, UserID: res.User.ID, Email: res.User.Email,
+				Created: res.Created, Linked: res.Linked, ReturnTo: res.ReturnTo})
+		},
+		Logger: o.s.logger,
+	})
+	if err == nil { // it fails only without Resolve or SignedIn
+		mux.Handle("GET /t/{tenant}/oauth/{provider}/login", oh.Login())
+		mux.Handle("GET /t/{tenant}/oauth/{provider}/callback", oh.Callback())
+	}
+}
+
+// operatorFunc is a route of the operator API.
+type operatorFunc func(w http.ResponseWriter, r *http.Request) error
+
+// api wraps an operatorFunc: the admin token is required, errors are
+// answered from the server's one table.
+func (o *operator) api(f operatorFunc) http.Handler {
+	return o.s.requireAdmin(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
+		if err := f(w, r); err != nil {
+			if errors.Is(err, identity.ErrVersionMismatch) {
+				err = &requestError{status: http.StatusPreconditionFailed, message: "the settings have changed: read them again"}
+			}
+			writeError(w, r, o.s.logger, err)
+		}
+	}))
+}
+
+// tenantJSON is a tenant as the operator API lists it.
+type tenantJSON struct {
+	ID       string    `json:"id"`
+	Version  int64     `json:"version"`
+	Disabled bool      `json:"disabled"`
+	Updated  time.Time `json:"updated"`
+}
+
+// GET /api/v1/tenants
+func (o *operator) listTenants(w http.ResponseWriter, r *http.Request) error {
+	ts, err := o.store.Tenants(r.Context())
+	if err != nil {
+		return err
+	}
+	out := make([]tenantJSON, 0, len(ts))
+	for _, t := range ts {
+		out = append(out, tenantJSON(t))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"tenants": out})
+	return nil
+}
+
+// POST /api/v1/tenants {"id", "settings"}
+func (o *operator) createTenant(w http.ResponseWriter, r *http.Request) error {
+	var in struct {
+		ID       string            `json:"id"`
+		Settings settings.Settings `json:"settings"`
+	}
+	if err := decodeJSON(w, r, &in); err != nil {
+		return err
+	}
+	if in.ID == o.s.cfg.Tenant {
+		return &requestError{status: http.StatusConflict, message: "the configured tenant is served from the configuration file",
+			fields: []fieldJSON{{Field: "id", Message: "is the configured tenant"}}}
+	}
+	st, err := o.rt.Create(r.Context(), in.ID, in.Settings)
+	if err != nil {
+		return err
+	}
+	setSettingsETag(w, st)
+	writeJSON(w, http.StatusCreated, map[string]any{"id": in.ID, "settings": st})
+	return nil
+}
+
+// DELETE /api/v1/tenants/{tenant}
+func (o *operator) deleteTenant(w http.ResponseWriter, r *http.Request) error {
+	if err := o.rt.Delete(r.Context(), pathTenant(r)); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// POST /api/v1/tenants/{tenant}/disable and /enable
+func (o *operator) setDisabled(disabled bool) operatorFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		if err := o.rt.SetDisabled(r.Context(), pathTenant(r), disabled); err != nil {
+			return err
+		}
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	}
+}
+
+func setSettingsETag(w http.ResponseWriter, st settings.Settings) {
+	w.Header().Set("ETag", `"`+strconv.FormatInt(st.Version, 10)+`"`)
+}
+
+// GET /api/v1/tenants/{tenant}/settings: secrets show as {"set": true}.
+func (o *operator) getSettings(w http.ResponseWriter, r *http.Request) error {
+	st, err := o.store.Settings(r.Context(), pathTenant(r))
+	if err != nil {
+		return err
+	}
+	setSettingsETag(w, st)
+	writeJSON(w, http.StatusOK, st)
+	return nil
+}
+
+// PUT /api/v1/tenants/{tenant}/settings, with If-Match: "<version>".
+func (o *operator) putSettings(w http.ResponseWriter, r *http.Request) error {
+	version, err := ifMatch(r)
+	if err != nil {
+		return err
+	}
+	var in settings.Settings
+	if err := decodeJSON(w, r, &in); err != nil {
+		return err
+	}
+	st, err := o.rt.Replace(r.Context(), pathTenant(r), version, in)
+	if err != nil {
+		return err
+	}
+	setSettingsETag(w, st)
+	writeJSON(w, http.StatusOK, st)
+	return nil
+}
+
+// GET /api/v1/tenants/{tenant}/scim-tokens: never the tokens themselves.
+func (o *operator) listTokens(w http.ResponseWriter, r *http.Request) error {
+	if _, err := o.store.Version(r.Context(), pathTenant(r)); err != nil {
+		return err
+	}
+	ts, err := o.store.Tokens(r.Context(), pathTenant(r))
+	if err != nil {
+		return err
+	}
+	if ts == nil {
+		ts = []settings.Token{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"tokens": ts})
+	return nil
+}
+
+// POST /api/v1/tenants/{tenant}/scim-tokens {"name", "expires"}: the token
+// is in the answer, and only there.
+func (o *operator) issueToken(w http.ResponseWriter, r *http.Request) error {
+	var in struct {
+		Name    string    `json:"name"`
+		Expires time.Time `json:"expires"`
+	}
+	if err := decodeJSON(w, r, &in); err != nil {
+		return err
+	}
+	tok, rec, err := o.rt.IssueToken(r.Context(), pathTenant(r), in.Name, in.Expires)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, map[string]any{
+		"token": tok, "id": rec.ID, "name": rec.Name, "created": rec.Created, "expires": rec.Expires,
+	})
+	return nil
+}
+
+// DELETE /api/v1/tenants/{tenant}/scim-tokens/{id}
+func (o *operator) revokeToken(w http.ResponseWriter, r *http.Request) error {
+	if err := o.rt.RevokeToken(r.Context(), pathTenant(r), r.PathValue("id")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// GET /api/v1/tenants/{tenant}/events?after=&limit=: the tenant's events, its
+// settings changes among them, as GET /api/v1/events shows them.
+func (o *operator) listEvents(w http.ResponseWriter, r *http.Request) error {
+	src, err := o.rt.Resolve(r.Context(), pathTenant(r))
+	if err != nil {
+		return err
+	}
+	return listEvents(w, r, src.Directory)
+}
+
+// POST /api/v1/tenants/{tenant}/saml/{connection}/keys/rotate: a new next
+// key, published in the metadata beside the active one.
+func (o *operator) rotateKey(w http.ResponseWriter, r *http.Request) error {
+	st, err := o.rt.StartKeyRollover(r.Context(), pathTenant(r), r.PathValue("connection"), nil)
+	if err != nil {
+		return err
+	}
+	setSettingsETag(w, st)
+	writeJSON(w, http.StatusOK, st)
+	return nil
+}
+
+// POST /api/v1/tenants/{tenant}/saml/{connection}/keys/promote: the next key
+// signs, the active one is retired.
+func (o *operator) promoteKey(w http.ResponseWriter, r *http.Request) error {
+	st, err := o.rt.CompleteKeyRollover(r.Context(), pathTenant(r), r.PathValue("connection"))
+	if err != nil {
+		return err
+	}
+	setSettingsETag(w, st)
+	writeJSON(w, http.StatusOK, st)
+	return nil
+}
+
+// certSweepInterval is how often the runtime tenants' certificates are
+// checked for expiry.
+const certSweepInterval = 24 * time.Hour
+
+// runTasks runs the runtime tenants' background work until ctx ends: the
+// sweep of their expired keys, and the certificate expiry warnings (at
+// start, then daily). It returns at once when o is nil.
+func (o *operator) runTasks(ctx context.Context) {
+	if o == nil {
+		return
+	}
+	keys := time.NewTicker(keySweepInterval)
+	defer keys.Stop()
+	certs := time.NewTicker(certSweepInterval)
+	defer certs.Stop()
+	o.sweepCertificates(ctx)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-certs.C:
+			o.sweepCertificates(ctx)
+		case <-keys.C:
+			o.sweepKeys(ctx)
+		}
+	}
+}
+
+func (o *operator) sweepCertificates(ctx context.Context) {
+	n, err := o.rt.SweepCertificates(ctx)
+	if err != nil && ctx.Err() == nil {
+		o.s.logger.WarnContext(ctx, "certificate sweep", "err", err)
+	}
+	if n > 0 {
+		o.s.logger.WarnContext(ctx, "certificates expire soon: see the tenants' certificate.expiring events", "warnings", n)
+	}
+}
+
+func (o *operator) sweepKeys(ctx context.Context) {
+	ts, err := o.store.Tenants(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			o.s.logger.WarnContext(ctx, "list tenants", "err", err)
+		}
+		return
+	}
+	for _, t := range ts {
+		if _, err := o.s.stores.keys(t.ID).DeleteExpired(ctx); err != nil && ctx.Err() == nil {
+			o.s.logger.WarnContext(ctx, "delete expired keys", "tenant", t.ID, "err", err)
+		}
+	}
+}

@@ -1,0 +1,103 @@
+package tenant
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/rollcall/rollcall/oauth"
+	"github.com/rollcall/rollcall/saml"
+	"github.com/rollcall/rollcall/scim"
+	"github.com/rollcall/rollcall/settings"
+)
+
+// scimTenant is the Config.Tenant of a tenant's SCIM handler: it accepts a
+// bearer token of the tenant's (settings.CheckToken: looked up by hash,
+// compared in constant time, not expired, not revoked), and answers
+// anything else as an unknown tenant (401).
+func (r *Runtime) scimTenant(src *Sources) func(*http.Request) (scim.Tenant, error) {
+	return func(req *http.Request) (scim.Tenant, error) {
+		tok, ok := bearer(req)
+		if !ok {
+			return scim.Tenant{}, scim.ErrUnknownTenant
+		}
+		t, err := settings.CheckToken(req.Context(), r.cfg.Settings, src.Tenant, tok, r.clock.Now())
+		if errors.Is(err, settings.ErrBadToken) {
+			return scim.Tenant{}, scim.ErrUnknownTenant
+		}
+		if err != nil {
+			return scim.Tenant{}, err
+		}
+		return scim.Tenant{Directory: src.Directory, TokenHashes: [][]byte{t.Hash}}, nil
+	}
+}
+
+func bearer(r *http.Request) (string, bool) {
+	h := r.Header.Get("Authorization")
+	if len(h) < 7 || !strings.EqualFold(h[:7], "bearer ") {
+		return "", false
+	}
+	tok := strings.TrimSpace(h[7:])
+	return tok, tok != ""
+}
+
+// SCIMHandler returns the handler of every tenant's SCIM endpoint: it
+// resolves the request's tenant with tenantOf and serves it with the
+// tenant's SCIM handler. A tenant that is unknown, disabled or without SCIM
+// gets 401, as a bad token does, so that tenants cannot be probed. Mount it
+// with http.StripPrefix, as scim.Handler.
+func (r *Runtime) SCIMHandler(tenantOf func(*http.Request) string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		src, err := r.Resolve(req.Context(), tenantOf(req))
+		if err == nil && src.SCIM != nil {
+			src.SCIM.ServeHTTP(w, req)
+			return
+		}
+		if err != nil && !errors.Is(err, ErrUnknown) {
+			r.logger.WarnContext(req.Context(), "tenant: scim: resolve", "error", err)
+			http.Error(w, `{"schemas":["urn:ietf:params:scim:api:messages:2.0:Error"],"status":"500","detail":"internal error"}`, http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("WWW-Authenticate", `Bearer realm="scim"`)
+		w.Header().Set("Content-Type", "application/scim+json")
+		w.WriteHeader(http.StatusUnauthorized)
+		fmt.Fprint(w, `{"schemas":["urn:ietf:params:scim:api:messages:2.0:Error"],"status":"401","detail":"authentication required"}`)
+	})
+}
+
+// SAMLResolver returns the saml.Handler Resolve function: the tenant from
+// tenantOf, the connection from the path value "connection".
+func (r *Runtime) SAMLResolver(tenantOf func(*http.Request) string) func(*http.Request) (saml.Tenant, error) {
+	return func(req *http.Request) (saml.Tenant, error) {
+		src, err := r.Resolve(req.Context(), tenantOf(req))
+		if err != nil {
+			return saml.Tenant{}, err
+		}
+		c := src.SAML[req.PathValue("connection")]
+		if c == nil {
+			return saml.Tenant{}, fmt.Errorf("tenant %s: no SAML connection %q", src.Tenant, req.PathValue("connection"))
+		}
+		return saml.Tenant{Connection: c, Directory: src.Directory, Keys: src.Keys}, nil
+	}
+}
+
+// OAuthResolver returns the oauth.Resolver of every tenant: the tenant from
+// tenantOf, the provider from the path value "provider". An unknown or
+// disabled tenant is answered as an unknown provider (404).
+func (r *Runtime) OAuthResolver(tenantOf func(*http.Request) string) oauth.Resolver {
+	return func(req *http.Request) (oauth.Target, error) {
+		src, err := r.Resolve(req.Context(), tenantOf(req))
+		if errors.Is(err, ErrUnknown) {
+			return oauth.Target{}, fmt.Errorf("%w: %w", oauth.ErrNoConnection, err)
+		}
+		if err != nil {
+			return oauth.Target{}, err
+		}
+		c := src.OAuth[req.PathValue("provider")]
+		if c == nil {
+			return oauth.Target{}, fmt.Errorf("tenant %s: %w", src.Tenant, oauth.ErrNoConnection)
+		}
+		return oauth.Target{Connection: c, Directory: src.Directory, Keys: src.Keys}, nil
+	}
+}
