@@ -215,19 +215,30 @@ func (rt *resourceType) resolve(uri, name string) (*attr, *schema) {
 
 // splitURN splits "urn:...:User:employeeNumber" into the schema URI and the
 // attribute path, for the type's schemas; ok is false if key has no known URI
-// prefix.
+// prefix. It allocates nothing: it runs for every key of every body.
 func (rt *resourceType) splitURN(key string) (uri, rest string, ok bool) {
-	lower := strings.ToLower(key)
-	for _, s := range append([]*schema{rt.Schema}, rt.Extensions...) {
-		for _, id := range []string{s.ID, uriEnterpriseTypo} {
-			if id == uriEnterpriseTypo && s != enterpriseSchema {
-				continue
-			}
-			p := strings.ToLower(id) + ":"
-			if strings.HasPrefix(lower, p) {
-				return s.ID, key[len(p):], true
+	if len(key) < 4 || !strings.EqualFold(key[:4], "urn:") {
+		return "", key, false
+	}
+	if n, ok := urnPrefix(key, rt.Schema.ID); ok {
+		return rt.Schema.ID, key[n:], true
+	}
+	for _, s := range rt.Extensions {
+		if n, ok := urnPrefix(key, s.ID); ok {
+			return s.ID, key[n:], true
+		}
+		if s == enterpriseSchema {
+			if n, ok := urnPrefix(key, uriEnterpriseTypo); ok {
+				return s.ID, key[n:], true
 			}
 		}
 	}
 	return "", key, false
+}
+
+// urnPrefix reports whether key starts with id + ":", ignoring case, and
+// the length of that prefix.
+func urnPrefix(key, id string) (int, bool) {
+	n := len(id) + 1
+	return n, len(key) >= n && key[len(id)] == ':' && strings.EqualFold(key[:len(id)], id)
 }
