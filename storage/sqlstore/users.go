@@ -638,6 +638,14 @@ func (s *Store) ListUsers(ctx context.Context, q identity.UserQuery) (identity.U
 		where += ` AND u.search LIKE ? ESCAPE '\'`
 		args = append(args, likeContains(q.Search))
 	}
+	for _, c := range q.Match {
+		if err := c.Check(); err != nil {
+			return identity.UserPage{}, err
+		}
+		e, as := condSQL(s.db.dialect, c)
+		where += " AND " + e
+		args = append(args, as...)
+	}
 	pageWhere, pageArgs := where, append([]any(nil), args...)
 	dir := ""
 	if q.Descending {
