@@ -458,3 +458,8 @@ func coerceOne(a *attr, v any, where string) (any, error) {
 		return nil, badRequest(ScimInvalidValue, "%s must be a string", where)
 	}
 }
+
+// Attributes keys of the multi-valued attributes a user keeps as JSON.
+const (
+	attrEmails = "scim.emails"
+)
