@@ -102,7 +102,9 @@ func (q *request) patch(rt *resourceType, id string) error {
 					return err
 				}
 			}
-			applyUserDoc(d, u) // a new email is verified by the core's policy
+			if err := applyUserDoc(d, u); err != nil { // a new email is verified by the core's policy
+				return err
+			}
 			if getString(d, "userName") == "" {
 				return badRequest(ScimInvalidValue, "userName is required")
 			}
@@ -187,7 +189,10 @@ func applyPath(rt *resourceType, d doc, op string, p filter.Path, v any) error {
 	name := p.AttributePath.AttributeName
 	a, s := rt.resolve(pathURI(p.AttributePath), name)
 	if a == nil {
-		return nil // an attribute rollcall does not keep: ignored, as on create
+		if op == "remove" {
+			return nil // nothing kept, nothing to remove
+		}
+		return notKept(pathURI(p.AttributePath), name, v)
 	}
 	if a.Mutability == "writeOnly" {
 		return nil

@@ -360,16 +360,29 @@ func TestPatchForms(t *testing.T) {
 			}},
 		{"primary email switched", "PATCH", "/Users/{{X}}",
 			`{"Operations":[{"op":"add","path":"emails","value":[{"value":"x2@example.com","type":"home","primary":true}]}]}`, 200,
-			func(t *testing.T, f *fixture, r resp) { wantField(t, r, "emails.0.value", "x2@example.com") }},
+			func(t *testing.T, f *fixture, r resp) {
+				// Both kept; the new primary is the identity's email.
+				wantField(t, r, "emails.0.value", "x@example.com")
+				wantField(t, r, "emails.0.primary", false)
+				wantField(t, r, "emails.1.value", "x2@example.com")
+				wantField(t, r, "emails.1.primary", true)
+				if u, _ := f.e.dir.Reader().User(t.Context(), f.x); u.Email != "x2@example.com" {
+					t.Errorf("identity email %q", u.Email)
+				}
+			}},
 		{"remove a sub-attribute", "PATCH", "/Users/{{X}}",
 			`{"Operations":[{"op":"remove","path":"name.givenName"}]}`, 200,
 			func(t *testing.T, f *fixture, r resp) {
 				wantField(t, r, "name.givenName", nil)
 				wantField(t, r, "name.familyName", "Ample")
 			}},
-		{"unknown attribute ignored", "PATCH", "/Users/{{X}}",
+		{"Entra's work address", "PATCH", "/Users/{{X}}",
 			`{"Operations":[{"op":"replace","path":"addresses[type eq \"work\"].streetAddress","value":"1 Main St"},{"op":"replace","path":"title","value":"T"}]}`, 200,
-			func(t *testing.T, f *fixture, r resp) { wantField(t, r, "title", "T") }},
+			func(t *testing.T, f *fixture, r resp) {
+				wantField(t, r, "title", "T")
+				wantField(t, r, "addresses.0.type", "work")
+				wantField(t, r, "addresses.0.streetAddress", "1 Main St")
+			}},
 		{"Location survives attributes", "POST", "/Users?attributes=userName", `{"userName":"loc@example.com"}`, 201,
 			func(t *testing.T, f *fixture, r resp) {
 				if r.Header.Get("Location") == "" || r.get("meta") != nil {

@@ -163,7 +163,9 @@ func (q *request) createUser(raw doc) error {
 	var u identity.User
 	// Whether the email is verified is the core's to decide, by the
 	// source's policy (VerifiesEmail).
-	applyUserDoc(d, &u)
+	if err := applyUserDoc(d, &u); err != nil {
+		return err
+	}
 	inactive := false
 	if a, ok := d["active"].(bool); ok {
 		inactive = !a
@@ -299,8 +301,7 @@ func (q *request) put(rt *resourceType, id string) error {
 			if isDeleted(*u) {
 				return identity.ErrNotFound
 			}
-			applyUserDoc(d, u) // a new email is verified by the core's policy
-			return nil
+			return applyUserDoc(d, u) // a new email is verified by the core's policy
 		})
 		if err != nil {
 			return err
