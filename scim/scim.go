@@ -20,12 +20,16 @@ import (
 	"github.com/rollcall/rollcall/identity"
 )
 
-// Tenant is what a request is for: the tenant's Directory and the SHA-256 of
+// Tenant is what a request is for: the tenant's Directory, the SHA-256 of
 // each bearer token the tenant accepts (more than one while a token is
-// rotated). Tokens themselves are never kept.
+// rotated), and the issuers whose JWTs it accepts. Tokens themselves are
+// never kept.
 type Tenant struct {
 	Directory   *identity.Directory
 	TokenHashes [][]byte
+	// Issuers, when set, also let in JWT bearer tokens that one of them
+	// accepts (Entra ID's client credentials; see NewIssuer).
+	Issuers []*Issuer
 }
 
 // ErrUnknownTenant is what a Config.Tenant function returns (or wraps) when
@@ -189,7 +193,7 @@ func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request) *identity
 	for _, want := range t.TokenHashes {
 		match |= subtle.ConstantTimeCompare(sum, want)
 	}
-	if match != 1 || t.Directory == nil {
+	if match != 1 && !h.verifyJWT(r, t, tok) || t.Directory == nil {
 		h.unauthorized(w, r, "bad token")
 		return nil
 	}
