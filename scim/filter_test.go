@@ -75,7 +75,16 @@ func seedUsers(t *testing.T, e *env) []string {
 
 func TestFilters(t *testing.T) {
 	cs := newCountingStore(memory.New().Tenant("acme"))
-	e := newEnvOn(t, cs)
+	testFilters(t, newEnvOn(t, cs), cs)
+}
+
+// TestFilterResults is TestFilters on the store of newStore, without
+// counting listings (TestOnSQLite and TestOnPostgres run it).
+func TestFilterResults(t *testing.T) {
+	testFilters(t, newEnv(t), nil)
+}
+
+func testFilters(t *testing.T, e *env, cs *countingStore) {
 	ids := seedUsers(t, e)
 	alice, bob, carol, olga := ids[0], ids[1], ids[2], ids[3]
 	for _, tc := range []struct {
@@ -133,7 +142,10 @@ func TestFilters(t *testing.T) {
 		{`nickName eq "x"`, nil, true, true},
 	} {
 		t.Run(tc.filter, func(t *testing.T) {
-			before, wholeBefore := cs.c.lists.Load(), cs.c.whole.Load()
+			var before, wholeBefore int64
+			if cs != nil {
+				before, wholeBefore = cs.c.lists.Load(), cs.c.whole.Load()
+			}
 			r := e.do("GET", "/Users?filter="+url.QueryEscape(tc.filter), "").must(t, 200)
 			got := map[string]bool{}
 			for _, res := range r.resources() {
@@ -146,6 +158,9 @@ func TestFilters(t *testing.T) {
 				if !got[id] {
 					t.Errorf("missing %s", id)
 				}
+			}
+			if cs == nil {
+				return
 			}
 			if listed := cs.c.lists.Load() != before; listed != tc.list {
 				t.Errorf("listed %v, want %v", listed, tc.list)

@@ -99,7 +99,11 @@ func TestEntraClientCredentials(t *testing.T) {
 		want  int
 	}{
 		{"v1 token with appid", mint(t, li.key, jose.RS256, claims(nil)), 200},
-		{"v2 token with azp", mint(t, li.key, jose.RS256, claims(func(c map[string]any) { delete(c, "appid"); c["azp"] = entraApp; c["aud"] = []string{"x", entraAudience} })), 200},
+		{"v2 token with azp", mint(t, li.key, jose.RS256, claims(func(c map[string]any) {
+			delete(c, "appid")
+			c["azp"] = entraApp
+			c["aud"] = []string{"x", entraAudience}
+		})), 200},
 		{"the static token still", testToken, 200},
 		{"another issuer", mint(t, li.key, jose.RS256, claims(func(c map[string]any) { c["iss"] = "https://sts.windows.net/other/" })), 401},
 		{"another audience", mint(t, li.key, jose.RS256, claims(func(c map[string]any) { c["aud"] = "api://other" })), 401},
