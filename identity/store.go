@@ -188,6 +188,9 @@ type UserQuery struct {
 	After  string
 	Offset int
 	Limit  int
+	// NoTotal lets the store leave UserPage.Total at 0 rather than count
+	// every match: for a caller that reads on by After until a short page.
+	NoTotal bool
 }
 
 // UserPage is one page of a user listing.

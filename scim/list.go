@@ -285,7 +285,7 @@ func (q *request) streamUsers(uq identity.UserQuery, plan userPlan, lq listQuery
 	sorted := lq.sortBy != "" && !strings.EqualFold(lq.sortBy, "id") || lq.desc
 	p := paged{offset: offset, limit: limit}
 	var all []doc
-	uq.Limit = 1000
+	uq.Limit, uq.NoTotal = 1000, true
 	for {
 		page, err := q.dir.Reader().ListUsers(ctx, uq)
 		if err != nil {

@@ -665,8 +665,10 @@ func (s *Store) ListUsers(ctx context.Context, q identity.UserQuery) (identity.U
 	var page identity.UserPage
 	err := s.snapshot(ctx, func(c conn) error {
 		page = identity.UserPage{}
-		if err := c.row(ctx, "SELECT COUNT(*) FROM "+from+" WHERE "+where, args...).Scan(&page.Total); err != nil {
-			return c.d.mapErr(err, "count users")
+		if !q.NoTotal {
+			if err := c.row(ctx, "SELECT COUNT(*) FROM "+from+" WHERE "+where, args...).Scan(&page.Total); err != nil {
+				return c.d.mapErr(err, "count users")
+			}
 		}
 		rows, err := c.query(ctx, "SELECT "+userCols+" FROM "+from+" WHERE "+pageWhere+
 			" ORDER BY "+order+" LIMIT ? OFFSET ?", pageArgs...)

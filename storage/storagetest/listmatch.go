@@ -81,6 +81,11 @@ func testListUsersMatch(t *testing.T, open Opener) {
 			}
 		})
 	}
+	// NoTotal: the same users, and a Total of 0 or the count.
+	page := listUsers(t, s, identity.UserQuery{NoTotal: true, Limit: 2})
+	if len(page.Users) != 2 || page.Users[0].ID != all[0] || page.Users[1].ID != all[1] || page.Total != 0 && page.Total != len(all) {
+		t.Errorf("NoTotal: %d users, total %d", len(page.Users), page.Total)
+	}
 	// With Active and a sort.
 	wantUsers(t, s, identity.UserQuery{Active: new(true), SortBy: identity.SortByUserName, Descending: true,
 		Match: []identity.UserCond{{Field: identity.FieldEmail, Op: identity.OpContains, Value: "x."}}}, 2, cid, ann)
