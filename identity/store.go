@@ -171,6 +171,9 @@ type UserQuery struct {
 	// Search, when set, keeps users whose email, userName, given, family or
 	// display name contains it, case-insensitively.
 	Search string
+	// Match, when set, keeps only the users that pass every condition
+	// (see UserCond).
+	Match []UserCond
 	// SortBy orders the result (ID by default), Descending reverses it.
 	SortBy     UserSort
 	Descending bool
@@ -185,6 +188,9 @@ type UserQuery struct {
 	After  string
 	Offset int
 	Limit  int
+	// NoTotal lets the store leave UserPage.Total at 0 rather than count
+	// every match: for a caller that reads on by After until a short page.
+	NoTotal bool
 }
 
 // UserPage is one page of a user listing.

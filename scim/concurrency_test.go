@@ -26,7 +26,7 @@ func concurrentMembers(t *testing.T, store identity.Store) {
 	for i := range n {
 		wg.Go(func() {
 			r := e.do("PATCH", "/Groups/"+g, `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","value":{"id":"`+g+`","displayName":"Busy"}},{"op":"add","path":"members","value":[{"value":"`+users[i]+`"}]}]}`)
-			if r.Status != 200 {
+			if r.Status != 204 {
 				errs <- fmt.Sprintf("PATCH %d: %d %s", i, r.Status, r.Raw)
 			}
 		})

@@ -37,10 +37,21 @@ func TestDiscovery(t *testing.T) {
 	for name, want := range map[string][2]any{
 		"userName": {"caseExact", false}, "active": {"type", "boolean"}, "groups": {"mutability", "readOnly"},
 		"password": {"returned", "never"}, "emails": {"multiValued", true}, "externalId": {"caseExact", true},
+		"phoneNumbers": {"multiValued", true}, "addresses": {"multiValued", true}, "ims": {"multiValued", true},
+		"photos": {"multiValued", true}, "name": {"type", "complex"},
 	} {
 		if attrs[name] == nil || attrs[name][want[0].(string)] != want[1] {
 			t.Errorf("%s: %v", name, attrs[name])
 		}
+	}
+	// Exactly what is kept: what is refused is not advertised.
+	for _, name := range []string{"roles", "entitlements", "x509Certificates"} {
+		if attrs[name] != nil {
+			t.Errorf("%s advertised, but not kept", name)
+		}
+	}
+	if n := len(attrs); n != 19 {
+		t.Errorf("the User schema lists %d attributes, want 19", n)
 	}
 	r = e.do("GET", "/Schemas/urn:ietf:params:scim:schemas:extension:enterprise:2.0:User", "").must(t, 200)
 	if n := len(r.get("attributes").([]any)); n != 6 {

@@ -101,12 +101,7 @@ func userDoc(u identity.User, base string, groups []identity.Group) doc {
 	name := doc{}
 	setIn(name, "givenName", u.GivenName)
 	setIn(name, "familyName", u.FamilyName)
-	if u.Email != "" {
-		d["emails"] = []any{doc{"value": u.Email, "type": valueType(u, attrEmailType), "primary": true}}
-	}
-	if p := u.Attributes[identity.AttrPhone]; p != "" {
-		d["phoneNumbers"] = []any{doc{"value": p, "type": valueType(u, attrPhoneType), "primary": true}}
-	}
+	writeMulti(d, u)
 	for _, m := range stringAttrs {
 		v := u.Attributes[m.key]
 		if v == "" {
@@ -187,8 +182,9 @@ func pick(v any) doc {
 
 // applyUserDoc sets the fields of u that SCIM manages from a normalized
 // document: absent attributes are cleared, except active, which is left as
-// it is, and the Attributes keys SCIM does not manage, which stay.
-func applyUserDoc(d doc, u *identity.User) {
+// it is, and the Attributes keys SCIM does not manage, which stay. It
+// returns a 400 for a multi-valued attribute too long to keep.
+func applyUserDoc(d doc, u *identity.User) error {
 	u.UserName = getString(d, "userName")
 	u.ExternalID = getString(d, "externalId")
 	u.DisplayName = getString(d, "displayName")
@@ -202,18 +198,9 @@ func applyUserDoc(d doc, u *identity.User) {
 	if attrs == nil {
 		attrs = map[string]string{}
 	}
-	u.Email = ""
-	e := pick(d["emails"])
-	if e != nil {
-		u.Email = getString(e, "value")
+	if err := readMulti(d, u, attrs); err != nil {
+		return err
 	}
-	setType(attrs, attrEmailType, e)
-	delete(attrs, identity.AttrPhone)
-	p := pick(d["phoneNumbers"])
-	if p != nil {
-		attrs[identity.AttrPhone] = getString(p, "value")
-	}
-	setType(attrs, attrPhoneType, p)
 	ext, _ := d[URIEnterprise].(doc)
 	for _, m := range stringAttrs {
 		c := d
@@ -237,6 +224,7 @@ func applyUserDoc(d doc, u *identity.User) {
 		}
 	}
 	u.Attributes = attrs
+	return nil
 }
 
 // groupDoc returns the document of a group; members, when not nil, fills
@@ -316,15 +304,21 @@ func mergeBody(rt *resourceType, out, in doc, uri string) error {
 // setPath sets the attribute "name" or "name.sub" of schema uri in out.
 func setPath(rt *resourceType, out doc, uri, path string, v any) error {
 	name, sub, _ := strings.Cut(path, ".")
+	if uri == "" && strings.EqualFold(path, "schemas") {
+		return nil
+	}
 	a, s := rt.resolve(uri, name)
-	if a == nil || a.readOnly() || a.Mutability == "writeOnly" || strings.EqualFold(name, "schemas") {
-		return nil // unknown, read-only or write-only: ignored
+	if a == nil {
+		return notKept(uri, path, v) // never accepted and lost
+	}
+	if a.readOnly() || a.Mutability == "writeOnly" {
+		return nil // read-only (an echo of id, meta, groups) or the password
 	}
 	c := container(out, rt, s, true)
 	if sub != "" {
 		sa := a.sub(sub)
 		if sa == nil || a.Multi {
-			return nil
+			return notKept(uri, path, v)
 		}
 		nv, err := coerce(sa, v, a.Name+"."+sa.Name)
 		if err != nil || nv == nil {
@@ -410,6 +404,11 @@ func coerceOne(a *attr, v any, where string) (any, error) {
 			out := doc{}
 			for k, sv := range v {
 				sa := a.sub(k)
+				if sa == nil && !derived(a) {
+					if err := notKept("", where+"."+k, sv); err != nil {
+						return nil, err
+					}
+				}
 				if sa == nil || sv == nil {
 					continue
 				}
@@ -458,3 +457,26 @@ func coerceOne(a *attr, v any, where string) (any, error) {
 		return nil, badRequest(ScimInvalidValue, "%s must be a string", where)
 	}
 }
+
+// Attributes keys of the multi-valued attributes a user keeps as JSON.
+const (
+	attrEmails = "scim.emails"
+)
+
+// notKept refuses a value for an attribute rollcall does not keep (400
+// invalidValue naming it), rather than accepting and losing it. A null or
+// empty value asks to keep nothing and is accepted.
+func notKept(uri, path string, v any) error {
+	if !present(v) {
+		return nil
+	}
+	if uri != "" {
+		path = uri + ":" + path
+	}
+	return badRequest(ScimInvalidValue, "%s: rollcall does not keep this attribute", path)
+}
+
+// derived reports whether the elements of a are read from elsewhere (a
+// group's members, a user's groups): what a client sends in them beyond the
+// id is not kept, by design.
+func derived(a *attr) bool { return a == groupSchema.Attrs[1] || a.Name == "groups" && a.readOnly() }

@@ -21,6 +21,8 @@ type countingStore struct {
 
 type counts struct {
 	lists, adds, removes atomic.Int64
+	// whole counts the user listings with no condition: whole-tenant scans.
+	whole atomic.Int64
 }
 
 func newCountingStore(s identity.Store) *countingStore {
@@ -29,6 +31,9 @@ func newCountingStore(s identity.Store) *countingStore {
 
 func (s *countingStore) ListUsers(ctx context.Context, q identity.UserQuery) (identity.UserPage, error) {
 	s.c.lists.Add(1)
+	if q.Active == nil && q.GroupID == "" && q.Search == "" && len(q.Match) == 0 {
+		s.c.whole.Add(1)
+	}
 	return s.Store.ListUsers(ctx, q)
 }
 
@@ -70,49 +75,77 @@ func seedUsers(t *testing.T, e *env) []string {
 
 func TestFilters(t *testing.T) {
 	cs := newCountingStore(memory.New().Tenant("acme"))
-	e := newEnvOn(t, cs)
+	testFilters(t, newEnvOn(t, cs), cs)
+}
+
+// TestFilterResults is TestFilters on the store of newStore, without
+// counting listings (TestOnSQLite and TestOnPostgres run it).
+func TestFilterResults(t *testing.T) {
+	testFilters(t, newEnv(t), nil)
+}
+
+func testFilters(t *testing.T, e *env, cs *countingStore) {
 	ids := seedUsers(t, e)
 	alice, bob, carol, olga := ids[0], ids[1], ids[2], ids[3]
 	for _, tc := range []struct {
 		filter string
 		want   []string
-		scan   bool
+		// list: the store was asked for a listing; whole: for one with no
+		// condition, a whole-tenant scan.
+		list, whole bool
 	}{
-		{`userName eq "alice@example.com"`, []string{alice}, false},
-		{`userName eq "ALICE@example.com"`, []string{alice}, false}, // userName is not caseExact
-		{`USERNAME Eq "alice@example.com"`, []string{alice}, false},
-		{`userName eq "nobody@example.com"`, nil, false},
-		{`userName eq "alice@example.com" and active eq false`, nil, false},
-		{`externalId eq "A1"`, []string{alice}, false},
-		{`externalId eq "a1"`, nil, false}, // externalId is caseExact
-		{`externalId eq jyoung`, []string{carol}, false},
-		{`id eq "` + bob + `"`, []string{bob}, false},
-		{`emails.value eq "bob@example.org"`, []string{bob}, false},
-		{`emails eq "bob@example.org"`, []string{bob}, false},
-		{`emails[type eq "work"].value eq "bob@example.org"`, []string{bob}, false},
-		{`emails[type eq "work" and value eq "BOB@example.org"]`, []string{bob}, false},
-		{`urn:ietf:params:scim:schemas:core:2.0:User:userName eq "bob@example.com"`, []string{bob}, false},
-		{`userName sw "a"`, []string{alice}, true},
-		{`userName sw O`, []string{olga}, true},
-		{`userName co "example"`, []string{alice, bob, carol, olga}, true},
-		{`userName ew ".com" and not (title pr)`, []string{carol, olga}, true},
-		{`title pr`, []string{alice, bob}, true},
-		{`active eq false`, []string{carol}, true},
-		{`active eq "False"`, []string{carol}, true},
-		{`userName ne "alice@example.com"`, []string{bob, carol, olga}, true},
-		{`name.familyName eq "young" or name.givenName eq "Carol"`, []string{bob, carol}, true},
-		{`name.FamilyName eq Young and (emails.Value co example.org or emails.Value co example.net)`, []string{bob}, true},
-		{`emails[type eq "work" and value ew ".com"]`, []string{alice, carol}, true},
-		{`urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department eq "Sales"`, []string{bob}, true},
-		{`urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber eq "100"`, []string{alice}, true},
-		{`meta.created gt "2000-01-01T00:00:00Z"`, []string{alice, bob, carol, olga}, true},
-		{`meta.Created gt 2030-01-01T00:00:00Z`, nil, true},
-		{`meta.Created gt 2015-10-10T14:38:21.8617979-07:00`, []string{alice, bob, carol, olga}, true}, // Microsoft's Postman collection
-		{`meta.resourceType eq "User"`, []string{alice, bob, carol, olga}, true},
-		{`nickName eq "x"`, nil, true},
+		{`userName eq "alice@example.com"`, []string{alice}, false, false},
+		{`userName eq "ALICE@example.com"`, []string{alice}, false, false}, // userName is not caseExact
+		{`USERNAME Eq "alice@example.com"`, []string{alice}, false, false},
+		{`userName eq "nobody@example.com"`, nil, false, false},
+		{`userName eq "alice@example.com" and active eq false`, nil, false, false},
+		{`id eq "` + bob + `"`, []string{bob}, false, false},
+		{`urn:ietf:params:scim:schemas:core:2.0:User:userName eq "bob@example.com"`, []string{bob}, false, false},
+		{`externalId eq "A1"`, []string{alice}, true, false},
+		{`externalId eq "a1"`, nil, true, false}, // externalId is caseExact
+		{`externalId eq jyoung`, []string{carol}, true, false},
+		{`emails.value eq "bob@example.org"`, []string{bob}, true, false},
+		{`emails eq "bob@example.org"`, []string{bob}, true, false},
+		{`emails[type eq "work"].value eq "bob@example.org"`, []string{bob}, true, false},
+		{`emails[type eq "work" and value eq "BOB@example.org"]`, []string{bob}, true, false},
+		{`userName sw "a"`, []string{alice}, true, false},
+		{`userName sw O`, []string{olga}, true, false},
+		{`userName co "example"`, []string{alice, bob, carol, olga}, true, false},
+		{`userName ew ".com" and not (title pr)`, []string{carol, olga}, true, true},
+		{`title pr`, []string{alice, bob}, true, true},
+		{`active eq false`, []string{carol}, true, false},
+		{`active eq "False"`, []string{carol}, true, false},
+		{`active eq true and active eq false`, nil, true, false},
+		{`userName ne "alice@example.com"`, []string{bob, carol, olga}, true, false},
+		{`not (userName sw "a") and displayName co "o"`, []string{bob, carol, olga}, true, false},
+		{`name.familyName eq "young" or name.givenName eq "Carol"`, []string{bob, carol}, true, false},
+		{`name.FamilyName eq Young and (emails.Value co example.org or emails.Value co example.net)`, []string{bob}, true, false},
+		{`emails[type eq "work" and value co ".com"]`, []string{alice, carol}, true, false},
+		{`emails[type eq "home" and value co ".com"]`, nil, true, false},
+		{`emails[type eq "work" and value ew ".com"]`, []string{alice, carol}, true, true},
+		{`emails pr`, []string{alice, bob, carol, olga}, true, false},
+		{`displayName eq "bob young"`, []string{bob}, true, false},
+		{`displayName co "young" and userName sw "b"`, []string{bob}, true, false},
+		{`urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department eq "Sales"`, []string{bob}, true, true},
+		{`urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber eq "100"`, []string{alice}, true, true},
+		{`meta.created gt "2000-01-01T00:00:00Z"`, []string{alice, bob, carol, olga}, true, false},
+		{`meta.Created gt 2030-01-01T00:00:00Z`, nil, true, false},
+		{`meta.lastModified ge "2026-01-02T03:04:05Z"`, []string{alice, bob, carol, olga}, true, false},
+		{`meta.lastModified gt "2026-01-02T03:04:05Z"`, nil, true, false},
+		{`meta.lastModified gt "2026-01-02T03:04:04.5Z"`, []string{alice, bob, carol, olga}, true, false},
+		{`meta.lastModified le "2026-01-02T03:04:05.9Z"`, []string{alice, bob, carol, olga}, true, false},
+		{`meta.lastModified lt "2026-01-02T03:04:05Z"`, nil, true, false},
+		{`meta.lastModified eq "2026-01-02T03:04:05Z"`, []string{alice, bob, carol, olga}, true, false},
+		{`meta.lastModified eq "2026-01-02T03:04:05.1Z"`, nil, true, false},
+		{`meta.Created gt 2015-10-10T14:38:21.8617979-07:00`, []string{alice, bob, carol, olga}, true, false}, // Microsoft's Postman collection
+		{`meta.resourceType eq "User"`, []string{alice, bob, carol, olga}, true, true},
+		{`nickName eq "x"`, nil, true, true},
 	} {
 		t.Run(tc.filter, func(t *testing.T) {
-			before := cs.c.lists.Load()
+			var before, wholeBefore int64
+			if cs != nil {
+				before, wholeBefore = cs.c.lists.Load(), cs.c.whole.Load()
+			}
 			r := e.do("GET", "/Users?filter="+url.QueryEscape(tc.filter), "").must(t, 200)
 			got := map[string]bool{}
 			for _, res := range r.resources() {
@@ -126,8 +159,14 @@ func TestFilters(t *testing.T) {
 					t.Errorf("missing %s", id)
 				}
 			}
-			if scanned := cs.c.lists.Load() != before; scanned != tc.scan {
-				t.Errorf("scanned %v, want %v", scanned, tc.scan)
+			if cs == nil {
+				return
+			}
+			if listed := cs.c.lists.Load() != before; listed != tc.list {
+				t.Errorf("listed %v, want %v", listed, tc.list)
+			}
+			if whole := cs.c.whole.Load() != wholeBefore; whole != tc.whole {
+				t.Errorf("whole-tenant scan %v, want %v", whole, tc.whole)
 			}
 		})
 	}

@@ -100,7 +100,71 @@ func FuzzPatchPath(f *testing.F) {
 				continue
 			}
 			u := fuzzUser()
-			applyUserDoc(d, &u)
+			if err := applyUserDoc(d, &u); err != nil {
+				if _, ok := err.(*Error); !ok {
+					t.Fatalf("%s: apply: error %v", op, err)
+				}
+			}
+		}
+	})
+}
+
+// pushdownUsers are users the pushdown fuzz target checks filters against:
+// several addresses kept as JSON, non-ASCII names, times with fractions of
+// a second, an inactive user, one with no email.
+func pushdownUsers() []identity.User {
+	t := time.Date(2026, 1, 2, 3, 4, 5, 500_000_000, time.UTC)
+	return []identity.User{
+		fuzzUser(),
+		{ID: "u2", UserName: "Bob.Young", Email: "bob@example.org", DisplayName: "Bob Young", GivenName: "Bob", FamilyName: "Young",
+			ExternalID: "B2", Created: t, Updated: t.Add(time.Hour), Version: 2,
+			Attributes: map[string]string{attrEmails: `[{"value":"bob@example.org","type":"work","primary":true},{"value":"Bob@Home.example","type":"home"}]`}},
+		{ID: "u3", UserName: "çid", DisplayName: "Çid Ünal", FamilyName: "Ünal", Active: true, Created: t.Add(-time.Hour), Updated: t, Version: 1},
+	}
+}
+
+// FuzzFilterPushdown checks the split of a filter between the store and
+// Go (planUsers): a user that fails a condition pushed to the store fails
+// the filter (the store's answer is a superset), and with nothing left for
+// Go, a user that passes the store's conditions passes the filter. The
+// store's conditions are decided by UserCond.Holds, which storagetest holds
+// every store to.
+func FuzzFilterPushdown(f *testing.F) {
+	for _, s := range fuzzSeeds {
+		f.Add(s)
+	}
+	for _, s := range []string{
+		`displayName co "x"`, `meta.lastModified gt "2026-01-02T03:04:05Z"`, `meta.lastModified le "2026-01-02T03:04:05.2Z"`,
+		`meta.lastModified eq "2026-01-02T04:04:05Z"`, `meta.created lt "2026-01-02T02:04:05.7Z"`,
+		`emails[type eq "work" and value co "@x"]`, `emails.value eq "bob@home.example"`, `emails pr and not (externalId pr)`,
+		`userName sw "ÇI" or displayName eq "bob young"`, `not (name.familyName co "ün")`, `active eq true and active eq false`,
+		`userName ne "bob.young" and externalId eq "B2"`, `displayName pr`, `emails co "HOME"`,
+	} {
+		f.Add(s)
+	}
+	users := pushdownUsers()
+	f.Fuzz(func(t *testing.T, s string) {
+		e, err := parseFilter(s)
+		if err != nil {
+			return
+		}
+		p := planUsers(e)
+		for _, u := range users {
+			d := userDoc(u, "http://x", nil)
+			want := match(userType, d, e)
+			store := p.active == nil || *p.active == u.Active
+			for _, c := range p.match {
+				if err := c.Check(); err != nil {
+					t.Fatalf("%s: pushed %+v: %v", s, c, err)
+				}
+				store = store && c.Holds(u)
+			}
+			if want && !store {
+				t.Fatalf("%s: user %s matches, but the store's conditions %+v drop it", s, u.ID, p.match)
+			}
+			if len(p.rest) == 0 && store && !want {
+				t.Fatalf("%s: user %s does not match, but the store's conditions %+v keep it with nothing left", s, u.ID, p.match)
+			}
 		}
 	})
 }

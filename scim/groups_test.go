@@ -55,7 +55,7 @@ func TestGroupCRUD(t *testing.T) {
 		t.Errorf("unknown group: %s", r.Raw)
 	}
 	e.do("PATCH", "/Groups/"+id, `{"Operations":[{"op":"replace","path":"displayName","value":"Sales EMEA"}]}`, "If-Match", `W/"7"`).must(t, 412)
-	r = e.do("PATCH", "/Groups/"+id, `{"Operations":[{"op":"replace","path":"displayName","value":"Sales EMEA"}]}`, "If-Match", `W/"1"`).must(t, 200)
+	r = e.do("PATCH", "/Groups/"+id+"?attributes=meta", `{"Operations":[{"op":"replace","path":"displayName","value":"Sales EMEA"}]}`, "If-Match", `W/"1"`).must(t, 200)
 	wantField(t, r, "meta.version", `W/"2"`)
 	e.do("DELETE", "/Groups/"+id, "", "If-Match", `W/"1"`).must(t, 412)
 	e.do("DELETE", "/Groups/"+id, "").must(t, 204)

@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
@@ -207,10 +206,10 @@ func (q *request) findUsers(lq listQuery, offset, limit int) ([]doc, int, error)
 	withGroups := wants(userType, lq.attrs, lq.excluded, "groups")
 	// A filter on groups reads each candidate's groups, whatever the
 	// projection returns.
-	filterGroups := refersTo(lq.expr, "groups")
-	render := func(u identity.User) (doc, error) {
+	filterGroups := mentions(userType, lq.expr, "groups")
+	render := func(u identity.User, groups bool) (doc, error) {
 		var gs []identity.Group
-		if withGroups || filterGroups {
+		if groups {
 			var err error
 			if gs, err = scimGroups(ctx, rd, u.ID); err != nil {
 				return nil, err
@@ -218,14 +217,8 @@ func (q *request) findUsers(lq listQuery, offset, limit int) ([]doc, int, error)
 		}
 		return userDoc(u, q.base, gs), nil
 	}
-	finish := func(ds []doc) []doc {
-		for i, d := range ds {
-			ds[i] = project(userType, d, lq.attrs, lq.excluded)
-		}
-		return ds
-	}
 
-	// An equality on an indexed attribute: one lookup, never a scan.
+	// An equality on id or userName: one lookup, never a scan.
 	if lq.expr != nil {
 		if u, ok, err := userByIndex(q, lq.expr); ok {
 			if err != nil {
@@ -233,7 +226,7 @@ func (q *request) findUsers(lq listQuery, offset, limit int) ([]doc, int, error)
 			}
 			p := paged{offset: offset, limit: limit}
 			if u != nil {
-				d, err := render(*u)
+				d, err := render(*u, withGroups || filterGroups)
 				if err != nil {
 					return nil, 0, err
 				}
@@ -241,33 +234,16 @@ func (q *request) findUsers(lq listQuery, offset, limit int) ([]doc, int, error)
 					p.add(d)
 				}
 			}
-			return finish(p.docs), p.total, nil
+			return projectAll(userType, p.docs, lq), p.total, nil
 		}
 	}
 
-	order, storeOrder := storeSort(lq.sortBy)
-	if lq.expr == nil && storeOrder {
-		page, err := rd.ListUsers(ctx, identity.UserQuery{SortBy: order, Descending: lq.desc, Offset: offset, Limit: max(limit, 1)})
-		if err != nil {
-			return nil, 0, err
-		}
-		var ds []doc
-		for _, u := range page.Users[:min(limit, len(page.Users))] {
-			d, err := render(u)
-			if err != nil {
-				return nil, 0, err
-			}
-			ds = append(ds, d)
-		}
-		return finish(ds), page.Total, nil
+	plan := planUsers(lq.expr)
+	uq := identity.UserQuery{Active: plan.active, Match: plan.match}
+	if q.h.cfg.KeepDeleted {
+		uq.Match = append(uq.Match, identity.UserCond{Field: identity.FieldAttribute, Key: attrDeleted, Op: identity.OpPresent, Not: true})
 	}
-
-	// A scan in ID order, by keyset pages; a sort, if any, over the matches.
-	sorted := lq.sortBy != "" && !strings.EqualFold(lq.sortBy, "id") || lq.desc
-	// `groups.value eq "id"` scans only that group's members.
-	p := paged{offset: offset, limit: limit}
-	var all []doc
-	uq := identity.UserQuery{Limit: 1000}
+	// `groups.value eq "id"` reads only that group's members.
 	if gid, ok := groupOperand(lq.expr); ok {
 		g, err := rd.Group(ctx, gid)
 		if errors.Is(err, identity.ErrNotFound) || err == nil && !managed(g) {
@@ -278,20 +254,52 @@ func (q *request) findUsers(lq listQuery, offset, limit int) ([]doc, int, error)
 		}
 		uq.GroupID = gid
 	}
-	for {
+	order, storeOrder := storeSort(lq.sortBy)
+	if len(plan.rest) == 0 && storeOrder {
+		// The store answers the whole filter: it pages and counts.
+		uq.SortBy, uq.Descending, uq.Offset, uq.Limit = order, lq.desc, offset, max(limit, 1)
 		page, err := rd.ListUsers(ctx, uq)
 		if err != nil {
 			return nil, 0, err
 		}
-		for _, u := range page.Users {
-			var gs []identity.Group
-			if filterGroups {
-				if gs, err = scimGroups(ctx, rd, u.ID); err != nil {
-					return nil, 0, err
-				}
+		ds := make([]doc, 0, min(limit, len(page.Users)))
+		for _, u := range page.Users[:min(limit, len(page.Users))] {
+			d, err := render(u, withGroups)
+			if err != nil {
+				return nil, 0, err
 			}
-			d := userDoc(u, q.base, gs)
-			if lq.expr != nil && !match(userType, d, lq.expr) {
+			ds = append(ds, d)
+		}
+		return projectAll(userType, ds, lq), page.Total, nil
+	}
+	return q.streamUsers(uq, plan, lq, offset, limit, render, withGroups, filterGroups)
+}
+
+// streamUsers reads the store's candidates by keyset pages, keeps those
+// that pass the rest of the filter, and returns the page [offset,
+// offset+limit) of them and their count; only a sort the store cannot do
+// keeps every match.
+func (q *request) streamUsers(uq identity.UserQuery, plan userPlan, lq listQuery, offset, limit int,
+	render func(identity.User, bool) (doc, error), withGroups, filterGroups bool) ([]doc, int, error) {
+	ctx := q.r.Context()
+	sorted := lq.sortBy != "" && !strings.EqualFold(lq.sortBy, "id") || lq.desc
+	p := paged{offset: offset, limit: limit}
+	var all []doc
+	uq.Limit, uq.NoTotal = 1000, true
+	for {
+		page, err := q.dir.Reader().ListUsers(ctx, uq)
+		if err != nil {
+			return nil, 0, err
+		}
+		for _, u := range page.Users {
+			if isDeleted(u) {
+				continue
+			}
+			d, err := render(u, filterGroups)
+			if err != nil {
+				return nil, 0, err
+			}
+			if !plan.restMatches(d) {
 				continue
 			}
 			if sorted {
@@ -312,16 +320,16 @@ func (q *request) findUsers(lq listQuery, offset, limit int) ([]doc, int, error)
 			p.docs = all[offset:min(offset+limit, len(all))]
 		}
 	}
-	if withGroups {
+	if withGroups && !filterGroups {
 		for i, d := range p.docs {
-			gs, err := scimGroups(ctx, rd, d["id"].(string))
+			gs, err := scimGroups(ctx, q.dir.Reader(), d["id"].(string))
 			if err != nil {
 				return nil, 0, err
 			}
 			p.docs[i] = userDocWithGroups(d, gs, q.base)
 		}
 	}
-	return finish(p.docs), p.total, nil
+	return projectAll(userType, p.docs, lq), p.total, nil
 }
 
 func userDocWithGroups(d doc, gs []identity.Group, base string) doc {
@@ -415,7 +423,8 @@ func valuePathEq(rt *resourceType, e filter.Expression, name string) (string, bo
 }
 
 // userByIndex finds the one user an indexed equality in the filter's
-// top-level conjunction can match: by id, userName, externalId or email. It
+// top-level conjunction can match: by id or userName (unique; externalId is
+// not, and an email may be one of several a user keeps). It
 // reports false if the filter has no such term; a nil user if none matches.
 func userByIndex(q *request, e filter.Expression) (*identity.User, bool, error) {
 	ctx := q.r.Context()
@@ -427,14 +436,10 @@ func userByIndex(q *request, e filter.Expression) (*identity.User, bool, error) 
 			u, err = rd.User(ctx, v)
 		} else if v, ok := eqOperand(userType, c, "userName", ""); ok {
 			u, err = rd.UserByUserName(ctx, v)
-		} else if v, ok := eqOperand(userType, c, "externalId", ""); ok {
-			u, err = rd.UserByExternalID(ctx, v)
-		} else if v, ok := emailOperand(c); ok {
-			u, err = rd.UserByEmail(ctx, v)
 		} else {
 			continue
 		}
-		if errors.Is(err, identity.ErrNotFound) {
+		if errors.Is(err, identity.ErrNotFound) || err == nil && isDeleted(u) {
 			return nil, true, nil
 		}
 		if err != nil {
@@ -465,30 +470,34 @@ func groupOperand(e filter.Expression) (string, bool) {
 	return "", false
 }
 
-func emailOperand(c filter.Expression) (string, bool) {
-	if v, ok := eqOperand(userType, c, "emails", "value"); ok {
-		return v, true
-	}
-	if v, ok := eqOperand(userType, c, "emails", ""); ok {
-		return v, true
-	}
-	return valuePathEq(userType, c, "emails")
-}
-
 // managed reports whether a group is one SCIM manages: SCIM sees only those.
 func managed(g identity.Group) bool {
 	return g.Kind == groups.External && g.Source == identity.SourceSCIM
 }
 
-func refersTo(e filter.Expression, name string) bool {
-	return e != nil && strings.Contains(strings.ToLower(fmt.Sprint(e)), strings.ToLower(name))
+// mentions reports whether a filter names the attribute name of rt, in any
+// term, value path or sub-attribute path.
+func mentions(rt *resourceType, e filter.Expression, name string) bool {
+	switch e := e.(type) {
+	case *filter.LogicalExpression:
+		return mentions(rt, e.Left, name) || mentions(rt, e.Right, name)
+	case *filter.NotExpression:
+		return mentions(rt, e.Expression, name)
+	case *filter.ValuePath:
+		a, _ := rt.resolve(pathURI(e.AttributePath), e.AttributePath.AttributeName)
+		return a != nil && a.Name == name
+	case *filter.AttributeExpression:
+		a, _ := rt.resolve(pathURI(e.AttributePath), e.AttributePath.AttributeName)
+		return a != nil && a.Name == name
+	}
+	return false
 }
 
 func (q *request) findGroups(lq listQuery, offset, limit int) ([]doc, int, error) {
 	ctx := q.r.Context()
 	rd := q.dir.Reader()
 	withMembers := wants(groupType, lq.attrs, lq.excluded, "members")
-	filterMembers := refersTo(lq.expr, "members")
+	filterMembers := mentions(groupType, lq.expr, "members")
 	render := func(g identity.Group, withM bool) (doc, error) {
 		var ms []identity.User
 		if withM {

@@ -87,33 +87,52 @@ func (q *request) patch(rt *resourceType, id string) error {
 	if rt == groupType {
 		return q.patchGroup(id, ifVersion, ops)
 	}
+	attrs, excluded := q.projection()
 	var updated identity.User
+	var gs []identity.Group
 	err = q.dir.Do(q.r.Context(), identity.SourceSCIM, func(ctx context.Context, tx *identity.Tx) error {
 		var err error
 		updated, err = tx.UpdateUser(ctx, id, ifVersion, func(u *identity.User) error {
+			if isDeleted(*u) {
+				return identity.ErrNotFound
+			}
 			d := userDoc(*u, "", nil)
 			for _, op := range ops {
 				if err := applyOp(userType, d, op, &q.h.filters); err != nil {
 					return err
 				}
 			}
-			applyUserDoc(d, u) // a new email is verified by the core's policy
+			if err := applyUserDoc(d, u); err != nil { // a new email is verified by the core's policy
+				return err
+			}
 			if getString(d, "userName") == "" {
 				return badRequest(ScimInvalidValue, "userName is required")
 			}
 			return nil
 		})
+		if err != nil || q.h.cfg.PatchNoContent || !wants(userType, attrs, excluded, "groups") {
+			return err
+		}
+		// The answer's groups are read in the same transaction: no second
+		// snapshot after the commit.
+		gs, err = scimGroups(ctx, tx.Reader(), id)
 		return err
 	})
 	if err != nil {
 		return err
 	}
 	if q.h.cfg.PatchNoContent {
-		q.w.Header().Set("ETag", etag(updated.Version))
-		q.w.WriteHeader(http.StatusNoContent)
-		return nil
+		return q.noContent(updated.Version)
 	}
-	return q.respondUser(http.StatusOK, updated)
+	q.writeResource(http.StatusOK, userType, userDoc(updated, q.base, gs), updated.Version)
+	return nil
+}
+
+// noContent answers 204 with the resource's ETag.
+func (q *request) noContent(version int64) error {
+	q.w.Header().Set("ETag", etag(version))
+	q.w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
 // applyOp applies one operation to a document (not to a group's members,
@@ -170,7 +189,10 @@ func applyPath(rt *resourceType, d doc, op string, p filter.Path, v any) error {
 	name := p.AttributePath.AttributeName
 	a, s := rt.resolve(pathURI(p.AttributePath), name)
 	if a == nil {
-		return nil // an attribute rollcall does not keep: ignored, as on create
+		if op == "remove" {
+			return nil // nothing kept, nothing to remove
+		}
+		return notKept(pathURI(p.AttributePath), name, v)
 	}
 	if a.Mutability == "writeOnly" {
 		return nil
@@ -561,10 +583,10 @@ func (q *request) patchGroup(id string, ifVersion int64, ops []patchOp) error {
 	if err != nil {
 		return q.groupRefusal(err)
 	}
-	if q.h.cfg.PatchNoContent {
-		q.w.Header().Set("ETag", etag(updated.Version))
-		q.w.WriteHeader(http.StatusNoContent)
-		return nil
+	// 204 unless the request asks for attributes: answering with the
+	// members would cost the group's size for every member added.
+	if attrs, excluded := q.projection(); q.h.cfg.PatchNoContent || len(attrs) == 0 && len(excluded) == 0 {
+		return q.noContent(updated.Version)
 	}
 	return q.respondGroup(http.StatusOK, updated)
 }
@@ -588,8 +610,8 @@ func (q *request) memberOp(ctx context.Context, tx *identity.Tx, groupID, op str
 	}
 	add := func() error {
 		for _, uid := range ids {
-			if _, err := tx.AddMember(ctx, groupID, uid); err != nil {
-				return noMember(err, uid)
+			if err := q.addMember(ctx, tx, groupID, uid); err != nil {
+				return err
 			}
 		}
 		return nil

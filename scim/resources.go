@@ -122,7 +122,7 @@ func (q *request) get(rt *resourceType, id string) error {
 	rd := q.dir.Reader()
 	attrs, excluded := q.projection()
 	if rt == userType {
-		u, err := rd.User(ctx, id)
+		u, err := live(rd.User(ctx, id))
 		if err != nil {
 			return err
 		}
@@ -163,7 +163,9 @@ func (q *request) createUser(raw doc) error {
 	var u identity.User
 	// Whether the email is verified is the core's to decide, by the
 	// source's policy (VerifiesEmail).
-	applyUserDoc(d, &u)
+	if err := applyUserDoc(d, &u); err != nil {
+		return err
+	}
 	inactive := false
 	if a, ok := d["active"].(bool); ok {
 		inactive = !a
@@ -183,6 +185,11 @@ func (q *request) createUser(raw doc) error {
 	})
 	if err != nil {
 		return err
+	}
+	if len(groupIDs) == 0 {
+		// A new user whose body names no group is in none: nothing to read.
+		q.writeResource(http.StatusCreated, userType, userDoc(created, q.base, []identity.Group{}), created.Version)
+		return nil
 	}
 	return q.respondUser(http.StatusCreated, created)
 }
@@ -291,8 +298,10 @@ func (q *request) put(rt *resourceType, id string) error {
 	err = q.dir.Do(q.r.Context(), identity.SourceSCIM, func(ctx context.Context, tx *identity.Tx) error {
 		var err error
 		updated, err = tx.UpdateUser(ctx, id, ifVersion, func(u *identity.User) error {
-			applyUserDoc(d, u) // a new email is verified by the core's policy
-			return nil
+			if isDeleted(*u) {
+				return identity.ErrNotFound
+			}
+			return applyUserDoc(d, u) // a new email is verified by the core's policy
 		})
 		if err != nil {
 			return err
@@ -324,18 +333,17 @@ func (q *request) delete(rt *resourceType, id string) error {
 			}
 			return tx.DeleteGroup(ctx, id)
 		}
-		u, err := tx.Reader().User(ctx, id)
+		u, err := live(tx.Reader().User(ctx, id))
 		if err != nil {
 			return err
 		}
 		if ifVersion != 0 && u.Version != ifVersion {
 			return identity.ErrVersionMismatch
 		}
-		if q.h.cfg.HardDelete {
-			return tx.DeleteUser(ctx, id)
+		if q.h.cfg.KeepDeleted {
+			return tombstone(ctx, tx, u)
 		}
-		_, err = tx.Deactivate(ctx, id)
-		return err
+		return tx.DeleteUser(ctx, id)
 	})
 	if err != nil {
 		return q.groupRefusal(err)
@@ -367,8 +375,8 @@ func (q *request) createGroup(raw doc) error {
 			return err
 		}
 		for _, uid := range ids {
-			if _, err := tx.AddMember(ctx, created.ID, uid); err != nil {
-				return noMember(err, uid)
+			if err := q.addMember(ctx, tx, created.ID, uid); err != nil {
+				return err
 			}
 		}
 		return nil
@@ -433,9 +441,21 @@ func (q *request) putGroup(id string, ifVersion int64, raw doc) error {
 // checkUsers returns a 400 naming the first id that is no user's.
 func checkUsers(ctx context.Context, tx *identity.Tx, ids []string) error {
 	for _, uid := range ids {
-		if _, err := tx.Reader().User(ctx, uid); err != nil {
+		if err := liveUser(ctx, tx.Reader(), uid); err != nil {
 			return noMember(err, uid)
 		}
 	}
 	return nil
+}
+
+// addMember adds a user to a group; an id that is no user's (or a
+// tombstone's) is a 400 naming it.
+func (q *request) addMember(ctx context.Context, tx *identity.Tx, groupID, userID string) error {
+	if q.h.cfg.KeepDeleted {
+		if err := liveUser(ctx, tx.Reader(), userID); err != nil {
+			return noMember(err, userID)
+		}
+	}
+	_, err := tx.AddMember(ctx, groupID, userID)
+	return noMember(err, userID)
 }

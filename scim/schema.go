@@ -109,7 +109,10 @@ var userSchema = &schema{ID: URIUser, Name: "User", Desc: "User Account", Attrs:
 	{Name: "active", Type: tBoolean, Desc: "Whether the user may sign in."},
 	{Name: "password", Type: tString, Mutability: "writeOnly", Returned: "never", Desc: "Accepted and discarded: rollcall keeps no SCIM password."},
 	emailsAttr,
-	multiValue("phoneNumbers", "Phone numbers; one is kept, the primary or work one.", "work", "home", "mobile", "fax", "pager", "other"),
+	multiValue("phoneNumbers", "Phone numbers, all kept; the primary (else work, else first) one is also the user's phone attribute.", "work", "home", "mobile", "fax", "pager", "other"),
+	multiValue("ims", "Instant messaging addresses.", "aim", "gtalk", "icq", "xmpp", "msn", "skype", "qq", "yahoo"),
+	photosAttr,
+	addressesAttr,
 	{Name: "groups", Type: tComplex, Multi: true, Mutability: "readOnly", Desc: "The SCIM-managed groups the user is a member of.", Sub: []*attr{
 		{Name: "value", Type: tString, Mutability: "readOnly", Desc: "The group's id."},
 		{Name: "$ref", Type: tRef, RefTypes: []string{"Group"}, Mutability: "readOnly", Desc: "The group's URI."},
@@ -118,7 +121,24 @@ var userSchema = &schema{ID: URIUser, Name: "User", Desc: "User Account", Attrs:
 	}},
 }}
 
-var emailsAttr = multiValue("emails", "Email addresses; one is kept, the primary or work one.", "work", "home", "other")
+var emailsAttr = multiValue("emails", "Email addresses, all kept; the primary (else work, else first) one is the user's email.", "work", "home", "other")
+
+var photosAttr = func() *attr {
+	a := multiValue("photos", "URLs of photos of the user.", "photo", "thumbnail")
+	a.Sub[0] = &attr{Name: "value", Type: tRef, RefTypes: []string{"external"}, Desc: "The photo's URL."}
+	return a
+}()
+
+var addressesAttr = &attr{Name: "addresses", Type: tComplex, Multi: true, Desc: "Physical mailing addresses.", Sub: []*attr{
+	str("formatted", "The full address, for display."),
+	str("streetAddress", "The street address."),
+	str("locality", "The city or locality."),
+	str("region", "The state or region."),
+	str("postalCode", "The postal code."),
+	str("country", "The country, as an ISO 3166-1 alpha-2 code."),
+	{Name: "type", Type: tString, Canonical: []string{"work", "home", "other"}, Desc: "A label for the address's function."},
+	{Name: "primary", Type: tBoolean, Desc: "Whether this is the primary address."},
+}}
 
 var enterpriseSchema = &schema{ID: URIEnterprise, Name: "EnterpriseUser", Desc: "Enterprise User", Attrs: []*attr{
 	str("employeeNumber", "The employee number."),
@@ -215,19 +235,30 @@ func (rt *resourceType) resolve(uri, name string) (*attr, *schema) {
 
 // splitURN splits "urn:...:User:employeeNumber" into the schema URI and the
 // attribute path, for the type's schemas; ok is false if key has no known URI
-// prefix.
+// prefix. It allocates nothing: it runs for every key of every body.
 func (rt *resourceType) splitURN(key string) (uri, rest string, ok bool) {
-	lower := strings.ToLower(key)
-	for _, s := range append([]*schema{rt.Schema}, rt.Extensions...) {
-		for _, id := range []string{s.ID, uriEnterpriseTypo} {
-			if id == uriEnterpriseTypo && s != enterpriseSchema {
-				continue
-			}
-			p := strings.ToLower(id) + ":"
-			if strings.HasPrefix(lower, p) {
-				return s.ID, key[len(p):], true
+	if len(key) < 4 || !strings.EqualFold(key[:4], "urn:") {
+		return "", key, false
+	}
+	if n, ok := urnPrefix(key, rt.Schema.ID); ok {
+		return rt.Schema.ID, key[n:], true
+	}
+	for _, s := range rt.Extensions {
+		if n, ok := urnPrefix(key, s.ID); ok {
+			return s.ID, key[n:], true
+		}
+		if s == enterpriseSchema {
+			if n, ok := urnPrefix(key, uriEnterpriseTypo); ok {
+				return s.ID, key[n:], true
 			}
 		}
 	}
 	return "", key, false
+}
+
+// urnPrefix reports whether key starts with id + ":", ignoring case, and
+// the length of that prefix.
+func urnPrefix(key, id string) (int, bool) {
+	n := len(id) + 1
+	return n, len(key) >= n && key[len(id)] == ':' && strings.EqualFold(key[:len(id)], id)
 }

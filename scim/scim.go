@@ -20,12 +20,16 @@ import (
 	"github.com/rollcall/rollcall/identity"
 )
 
-// Tenant is what a request is for: the tenant's Directory and the SHA-256 of
+// Tenant is what a request is for: the tenant's Directory, the SHA-256 of
 // each bearer token the tenant accepts (more than one while a token is
-// rotated). Tokens themselves are never kept.
+// rotated), and the issuers whose JWTs it accepts. Tokens themselves are
+// never kept.
 type Tenant struct {
 	Directory   *identity.Directory
 	TokenHashes [][]byte
+	// Issuers, when set, also let in JWT bearer tokens that one of them
+	// accepts (Entra ID's client credentials; see NewIssuer).
+	Issuers []*Issuer
 }
 
 // ErrUnknownTenant is what a Config.Tenant function returns (or wraps) when
@@ -44,13 +48,27 @@ type Config struct {
 	// is a 500.
 	Tenant func(r *http.Request) (Tenant, error)
 
-	// HardDelete makes DELETE /Users/{id} delete the user. By default it
-	// deactivates the user, who is still returned (active false) and can be
-	// restored with active true. DELETE /Groups/{id} always deletes.
+	// HardDelete is what DELETE /Users/{id} does by default now (RFC 7644,
+	// section 3.6: the user is deleted through the core, a later GET is a
+	// 404, and the userName is free again).
+	//
+	// Deprecated: it has no effect; see KeepDeleted.
 	HardDelete bool
 
-	// PatchNoContent makes a successful PATCH answer 204 No Content instead
-	// of 200 with the resource (RFC 7644 allows both; Entra prefers 204).
+	// KeepDeleted makes DELETE /Users/{id} keep a tombstone instead of
+	// deleting the row: the user is deactivated, leaves the SCIM-managed
+	// groups, gives up its userName (kept under Attributes["scim.deleted.userName"])
+	// and externalId, and is marked with Attributes["scim.deleted"]. SCIM
+	// sees a tombstone as gone: a GET is a 404, lists and filters leave it
+	// out, and its userName can be created again. The host still has the
+	// record (and its events). DELETE /Groups/{id} always deletes.
+	KeepDeleted bool
+
+	// PatchNoContent makes every successful PATCH answer 204 No Content. By
+	// default a group PATCH answers 204 unless the request asks for
+	// attributes (attributes or excludedAttributes: then 200 with those),
+	// and a user PATCH answers 200 with the user, built from the update
+	// without another read (RFC 7644, section 3.5.2 allows both).
 	PatchNoContent bool
 
 	// Limit, when set, is asked before each authenticated request of a
@@ -175,7 +193,7 @@ func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request) *identity
 	for _, want := range t.TokenHashes {
 		match |= subtle.ConstantTimeCompare(sum, want)
 	}
-	if match != 1 || t.Directory == nil {
+	if match != 1 && !h.verifyJWT(r, t, tok) || t.Directory == nil {
 		h.unauthorized(w, r, "bad token")
 		return nil
 	}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/rollcall/rollcall/identity"
 	"github.com/rollcall/rollcall/storage/sqlstore"
+	"github.com/rollcall/rollcall/storage/sqlstore/sqlstoretest"
 )
 
 func openSQLite(t testing.TB) identity.Store {
@@ -26,9 +27,30 @@ func TestOnSQLite(t *testing.T) {
 	if testing.Short() {
 		t.Skip("short")
 	}
+	runOn(t, openSQLite)
+}
+
+func openPostgres(t testing.TB) identity.Store {
+	return sqlstoretest.Postgres(t, sqlstore.Options{}).Tenant("acme")
+}
+
+// The same on PostgreSQL: the filters pushed to the store as SQL
+// included.
+func TestOnPostgres(t *testing.T) {
+	if testing.Short() {
+		t.Skip("short")
+	}
+	runOn(t, openPostgres)
+}
+
+func runOn(t *testing.T, open func(testing.TB) identity.Store) {
 	old := newStore
-	newStore = openSQLite
+	newStore = open
 	t.Cleanup(func() { newStore = old })
+	t.Run("UserDelete", TestUserDelete)
+	t.Run("MultiValuedKept", TestMultiValuedKept)
+	t.Run("NotKeptRefused", TestNotKeptRefused)
+	t.Run("FilterResults", TestFilterResults)
 	t.Run("Entra", TestEntraQuirks)
 	t.Run("Okta", TestOktaQuirks)
 	t.Run("UserCRUD", TestUserCRUD)

@@ -1,6 +1,8 @@
 package scim_test
 
 import (
+	"errors"
+	"fmt"
 	"github.com/rollcall/rollcall/identity"
 	"github.com/rollcall/rollcall/scim"
 	"net/url"
@@ -97,28 +99,60 @@ func TestUserCRUD(t *testing.T) {
 	e.do("PATCH", "/Users/"+id, `{"Operations":[{"op":"replace","path":"title","value":"Boss"}]}`, "If-Match", `W/"2"`).must(t, 200)
 	e.do("DELETE", "/Users/"+id, "", "If-Match", `W/"2"`).must(t, 412)
 
-	// DELETE deactivates by default: the user is still returned.
-	e.do("DELETE", "/Users/"+id, "").must(t, 204)
-	g = e.do("GET", "/Users/"+id, "").must(t, 200)
-	if g.get("active") != false {
-		t.Errorf("after DELETE: %s", g.Raw)
-	}
-	l := e.do("GET", "/Users?filter="+url.QueryEscape(`userName eq "bjensen"`), "").must(t, 200)
-	if l.total() != 1 {
-		t.Errorf("inactive user not listed: %s", l.Raw)
-	}
-	// Restored with active true.
+	// Deactivated with active false, restored with active true.
+	e.do("PATCH", "/Users/"+id, `{"Operations":[{"op":"replace","path":"active","value":false}]}`).must(t, 200)
 	e.do("PATCH", "/Users/"+id, `{"Operations":[{"op":"replace","path":"active","value":true}]}`).must(t, 200)
 
 	e.do("GET", "/Users/nope", "").must(t, 404)
 }
 
-func TestUserHardDelete(t *testing.T) {
-	e := newEnv(t, func(c *scim.Config, _ *identity.Config) { c.HardDelete = true })
-	id := e.createUser(t, "a@example.com")
-	e.do("DELETE", "/Users/"+id, "").must(t, 204)
-	e.do("GET", "/Users/"+id, "").must(t, 404)
-	e.do("DELETE", "/Users/"+id, "").must(t, 404)
+// DELETE follows RFC 7644, section 3.6 by default: a GET is a 404, lists
+// and filters leave the user out, and the userName is free again.
+func TestUserDelete(t *testing.T) {
+	for _, keep := range []bool{false, true} {
+		t.Run(fmt.Sprintf("KeepDeleted=%v", keep), func(t *testing.T) {
+			e := newEnv(t, func(c *scim.Config, _ *identity.Config) { c.KeepDeleted = keep })
+			id := e.do("POST", "/Users", `{"userName":"gone@example.com","externalId":"ext-1","emails":[{"value":"gone@example.com","primary":true}]}`).must(t, 201).str("id")
+			other := e.createUser(t, "stay@example.com")
+			g := e.createGroup(t, "Team", id, other)
+			e.do("DELETE", "/Users/"+id, "").must(t, 204)
+			e.do("GET", "/Users/"+id, "").must(t, 404)
+			e.do("DELETE", "/Users/"+id, "").must(t, 404)
+			e.do("PATCH", "/Users/"+id, `{"Operations":[{"op":"replace","path":"title","value":"x"}]}`).must(t, 404)
+			e.do("PUT", "/Users/"+id, `{"userName":"gone@example.com"}`).must(t, 404)
+			for _, f := range []string{`userName eq "gone@example.com"`, `externalId eq "ext-1"`, `userName sw "gone"`, `active eq false`} {
+				if r := e.do("GET", "/Users?filter="+url.QueryEscape(f), "").must(t, 200); r.total() != 0 {
+					t.Errorf("%s after DELETE: %s", f, r.Raw)
+				}
+			}
+			if r := e.do("GET", "/Users", "").must(t, 200); r.total() != 1 {
+				t.Errorf("list after DELETE: %s", r.Raw)
+			}
+			if got := e.memberIDs(t, g); len(got) != 1 || !got[other] {
+				t.Errorf("members after DELETE: %v", got)
+			}
+			e.do("PATCH", "/Groups/"+g, `{"Operations":[{"op":"add","path":"members","value":[{"value":"`+id+`"}]}]}`).must(t, 400)
+			// The userName (and externalId) can be created again.
+			body := `{"userName":"gone@example.com","externalId":"ext-1","emails":[{"value":"back@example.com","primary":true}]}`
+			if !keep {
+				body = `{"userName":"gone@example.com","externalId":"ext-1","emails":[{"value":"gone@example.com","primary":true}]}`
+			}
+			again := e.do("POST", "/Users", body).must(t, 201).str("id")
+			if again == id {
+				t.Fatal("the same id again")
+			}
+			u, err := e.dir.Reader().User(t.Context(), id)
+			if !keep {
+				if !errors.Is(err, identity.ErrNotFound) {
+					t.Errorf("store still has the user: %v %+v", err, u)
+				}
+				return
+			}
+			if err != nil || u.Active || u.Attributes["scim.deleted"] != "true" || u.Attributes["scim.deleted.userName"] != "gone@example.com" || u.Attributes["scim.deleted.externalId"] != "ext-1" {
+				t.Errorf("tombstone: %v %+v", err, u)
+			}
+		})
+	}
 }
 
 func TestUserErrors(t *testing.T) {

@@ -114,13 +114,18 @@ func invalid(field, message string) error {
 // userFilter returns the test of q's Active and Search, or nil if q has
 // neither.
 func userFilter(q identity.UserQuery) func(*identity.User) bool {
-	if q.Active == nil && q.Search == "" {
+	if q.Active == nil && q.Search == "" && len(q.Match) == 0 {
 		return nil
 	}
 	search := strings.ToLower(q.Search)
 	return func(u *identity.User) bool {
 		if q.Active != nil && u.Active != *q.Active {
 			return false
+		}
+		for _, c := range q.Match {
+			if !c.Holds(*u) {
+				return false
+			}
 		}
 		return search == "" ||
 			contains(u.Email, search) || contains(u.UserName, search) ||
@@ -139,6 +144,11 @@ func (d *data) listUsers(q identity.UserQuery) (identity.UserPage, error) {
 	}
 	if q.After != "" && (order != nil || q.Descending) {
 		return identity.UserPage{}, invalid("after", "keyset paging needs the ascending ID order")
+	}
+	for _, c := range q.Match {
+		if err := c.Check(); err != nil {
+			return identity.UserPage{}, err
+		}
 	}
 	limit, offset := pageBounds(q.Limit, q.Offset)
 	match := userFilter(q)

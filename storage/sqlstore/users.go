@@ -638,6 +638,14 @@ func (s *Store) ListUsers(ctx context.Context, q identity.UserQuery) (identity.U
 		where += ` AND u.search LIKE ? ESCAPE '\'`
 		args = append(args, likeContains(q.Search))
 	}
+	for _, c := range q.Match {
+		if err := c.Check(); err != nil {
+			return identity.UserPage{}, err
+		}
+		e, as := condSQL(s.db.dialect, c)
+		where += " AND " + e
+		args = append(args, as...)
+	}
 	pageWhere, pageArgs := where, append([]any(nil), args...)
 	dir := ""
 	if q.Descending {
@@ -657,8 +665,10 @@ func (s *Store) ListUsers(ctx context.Context, q identity.UserQuery) (identity.U
 	var page identity.UserPage
 	err := s.snapshot(ctx, func(c conn) error {
 		page = identity.UserPage{}
-		if err := c.row(ctx, "SELECT COUNT(*) FROM "+from+" WHERE "+where, args...).Scan(&page.Total); err != nil {
-			return c.d.mapErr(err, "count users")
+		if !q.NoTotal {
+			if err := c.row(ctx, "SELECT COUNT(*) FROM "+from+" WHERE "+where, args...).Scan(&page.Total); err != nil {
+				return c.d.mapErr(err, "count users")
+			}
 		}
 		rows, err := c.query(ctx, "SELECT "+userCols+" FROM "+from+" WHERE "+pageWhere+
 			" ORDER BY "+order+" LIMIT ? OFFSET ?", pageArgs...)

@@ -87,6 +87,7 @@ func Run(t *testing.T, newBackend func(t *testing.T) Opener) {
 		{"AddMembersTenants", testAddMembersTenants},
 		{"DeleteGroup", testDeleteGroup},
 		{"ListUsersFilters", testListUsersFilters},
+		{"ListUsersMatch", testListUsersMatch},
 		{"ListUsersSort", testListUsersSort},
 		{"ListUsersPaging", testListUsersPaging},
 		{"ListGroups", testListGroups},
