@@ -121,10 +121,6 @@ type Invitation struct {
 	Created time.Time
 }
 
-// NormalizeEmail returns the form of an email used to compare addresses:
-// trimmed and lower-cased.
-func NormalizeEmail(email string) string { return strings.ToLower(strings.TrimSpace(email)) }
-
 // NormalizeUserName returns the form of a user name used to compare names:
 // trimmed and lower-cased (SCIM's userName is not case-exact).
 func NormalizeUserName(name string) string { return strings.ToLower(strings.TrimSpace(name)) }
