@@ -60,3 +60,20 @@ func FuzzNormalizeEmail(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkNormalizeEmail measures the canonical form of an ASCII address
+// (the fast path every store lookup takes) and of one with a Unicode domain
+// and full-width letters (NFKC and IDNA).
+func BenchmarkNormalizeEmail(b *testing.B) {
+	for _, c := range []struct{ name, email string }{
+		{"ascii", " Ada.Lovelace@Example.COM"},
+		{"unicode", "ＡＤＡ.Lovelace@Müller-Lüdenscheidt.de"},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				identity.NormalizeEmail(c.email)
+			}
+		})
+	}
+}

@@ -227,13 +227,13 @@ func (q *request) findUsers(lq listQuery, offset, limit int) ([]doc, int, error)
 
 	// An equality on an indexed attribute: one lookup, never a scan.
 	if lq.expr != nil {
-		if u, ok, err := userByIndex(q, lq.expr); ok {
+		if us, ok, err := userByIndex(q, lq.expr); ok {
 			if err != nil {
 				return nil, 0, err
 			}
 			p := paged{offset: offset, limit: limit}
-			if u != nil {
-				d, err := render(*u)
+			for _, u := range us {
+				d, err := render(u)
 				if err != nil {
 					return nil, 0, err
 				}
@@ -414,10 +414,11 @@ func valuePathEq(rt *resourceType, e filter.Expression, name string) (string, bo
 	return "", false
 }
 
-// userByIndex finds the one user an indexed equality in the filter's
-// top-level conjunction can match: by id, userName, externalId or email. It
-// reports false if the filter has no such term; a nil user if none matches.
-func userByIndex(q *request, e filter.Expression) (*identity.User, bool, error) {
+// userByIndex finds the users an indexed equality in the filter's top-level
+// conjunction can match: by id or userName (one user at most), externalId or
+// email (several: neither is unique), in ID order. It reports false if the
+// filter has no such term.
+func userByIndex(q *request, e filter.Expression) ([]identity.User, bool, error) {
 	ctx := q.r.Context()
 	rd := q.dir.Reader()
 	for _, c := range conjuncts(e) {
@@ -428,9 +429,11 @@ func userByIndex(q *request, e filter.Expression) (*identity.User, bool, error) 
 		} else if v, ok := eqOperand(userType, c, "userName", ""); ok {
 			u, err = rd.UserByUserName(ctx, v)
 		} else if v, ok := eqOperand(userType, c, "externalId", ""); ok {
-			u, err = rd.UserByExternalID(ctx, v)
+			us, err := rd.UsersByExternalID(ctx, v)
+			return us, true, err
 		} else if v, ok := emailOperand(c); ok {
-			u, err = rd.UserByEmail(ctx, v)
+			us, err := rd.UsersByEmail(ctx, v)
+			return us, true, err
 		} else {
 			continue
 		}
@@ -440,7 +443,7 @@ func userByIndex(q *request, e filter.Expression) (*identity.User, bool, error) 
 		if err != nil {
 			return nil, true, err
 		}
-		return &u, true, nil
+		return []identity.User{u}, true, nil
 	}
 	return nil, false, nil
 }

@@ -118,7 +118,7 @@ func (d *data) activeHolder(key, id string) bool {
 	if key == "" {
 		return false
 	}
-	for other := range d.byEmail[key] {
+	for _, other := range d.byEmail[key] {
 		if other != id && d.users[other].Active {
 			return true
 		}
@@ -126,8 +126,10 @@ func (d *data) activeHolder(key, id string) bool {
 	return false
 }
 
-// multiIndex maps a key that several records may hold to their IDs.
-type multiIndex map[string]map[string]struct{}
+// multiIndex maps a key that several records may hold to their IDs, nearly
+// always one. A slice is never changed in place: a change stores a new one,
+// so that the undo log keeps the old.
+type multiIndex map[string][]string
 
 // move moves id in x from the key old to the key new.
 func (x multiIndex) move(l *undoLog, old, new, id string) {
@@ -135,10 +137,15 @@ func (x multiIndex) move(l *undoLog, old, new, id string) {
 		return
 	}
 	if old != "" {
-		delIn(l, x, old, id)
+		if ids := x[old]; len(ids) <= 1 {
+			del(l, x, old)
+		} else {
+			put(l, x, old, slices.DeleteFunc(slices.Clone(ids), func(s string) bool { return s == id }))
+		}
 	}
 	if new != "" {
-		putIn(l, x, new, id, struct{}{})
+		ids := x[new]
+		put(l, x, new, append(ids[:len(ids):len(ids)], id))
 	}
 }
 
@@ -221,7 +228,7 @@ func (d *data) userBy(index map[string]string, key, what string) (identity.User,
 // the one updated last, ties broken by the smaller ID.
 func (d *data) userByEmail(key string) (identity.User, error) {
 	var best *identity.User
-	for id := range d.byEmail[key] {
+	for _, id := range d.byEmail[key] {
 		u := d.users[id]
 		if best == nil || better(u, best) {
 			best = u
@@ -249,11 +256,7 @@ func (d *data) usersBy(index multiIndex, key string) []identity.User {
 	if key == "" {
 		return nil
 	}
-	ids := make([]string, 0, len(index[key]))
-	for id := range index[key] {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
+	ids := slices.Sorted(slices.Values(index[key]))
 	out := make([]identity.User, len(ids))
 	for i, id := range ids {
 		out[i] = d.users[id].Clone()
@@ -265,7 +268,7 @@ func (d *data) usersBy(index multiIndex, key string) []identity.User {
 // external ID.
 func (d *data) userByExternalID(key string) (identity.User, error) {
 	var first string
-	for id := range d.byUserExt[key] {
+	for _, id := range d.byUserExt[key] {
 		if first == "" || id < first {
 			first = id
 		}

@@ -13,8 +13,8 @@
 
 DROP INDEX rollcall_users_email;
 DROP INDEX rollcall_users_external_id;
-CREATE INDEX rollcall_users_external_id ON rollcall_users (tenant, external_id) WHERE external_id <> '';
-CREATE INDEX rollcall_users_email_key ON rollcall_users (tenant, email_key) WHERE email_key <> '';
+CREATE INDEX rollcall_users_external_id ON rollcall_users (tenant, external_id, id) WHERE external_id <> '';
+CREATE INDEX rollcall_users_email_key ON rollcall_users (tenant, email_key, id) WHERE email_key <> '';
 
 CREATE TABLE rollcall_email_collisions (
 	tenant    TEXT    NOT NULL,
