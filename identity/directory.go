@@ -179,6 +179,8 @@ type Reader interface {
 	UserByEmail(ctx context.Context, email string) (User, error)
 	UserByUserName(ctx context.Context, name string) (User, error)
 	UserByExternalID(ctx context.Context, externalID string) (User, error)
+	UsersByEmail(ctx context.Context, email string) ([]User, error)
+	UsersByExternalID(ctx context.Context, externalID string) ([]User, error)
 	UserByLink(ctx context.Context, source, subject string) (User, error)
 	ListUsers(ctx context.Context, q UserQuery) (UserPage, error)
 	Links(ctx context.Context, userID string) ([]Link, error)

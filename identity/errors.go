@@ -11,8 +11,8 @@ import (
 var (
 	// ErrNotFound: no user, group, link or invitation matches.
 	ErrNotFound = errors.New("not found")
-	// ErrConflict: a unique value (email, userName, externalID, group name,
-	// link) is taken by another record.
+	// ErrConflict: a unique value (an active user's email, userName, group
+	// name or externalID, link) is taken by another record.
 	ErrConflict = errors.New("conflict")
 	// ErrInvalid: the input is malformed; a *ValidationError names the fields.
 	ErrInvalid = errors.New("invalid input")
@@ -73,8 +73,8 @@ func (e *ValidationError) Err() error {
 type ConflictError struct {
 	// Resource is "user", "group", "link" or "invitation".
 	Resource string
-	// Field is "id", "email", "userName", "externalID" (users, groups),
-	// "name" (groups), "subject" (a link of that pair exists) or "source"
+	// Field is "id", "email", "userName" (users), "name", "externalID"
+	// (groups), "subject" (a link of that pair exists) or "source"
 	// (the user has a link from that source already).
 	Field string
 }

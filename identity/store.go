@@ -30,35 +30,51 @@ type Store interface {
 // UserStore keeps users and their links.
 type UserStore interface {
 	// CreateUser stores a new user and returns it as stored: with an ID (NewID
-	// if u.ID is empty) and Version 1. It returns a *ConflictError if the ID,
-	// email, userName or externalID is taken, compared in normalised form.
+	// if u.ID is empty) and Version 1. It returns a *ConflictError if the ID
+	// or the userName (under NormalizeUserName) is taken, or if u is active
+	// and another active user holds its email (under NormalizeEmail): an
+	// email is unique among active users only. The externalID is not unique
+	// (RFC 7643 §3.1: the client keeps it unique, or not).
 	CreateUser(ctx context.Context, u User) (User, error)
 	// CreateUsers stores new users, all or none: CreateUser for many users,
 	// which a store may do in far fewer writes. It returns them as stored,
-	// in the order given. If a user's ID, email, userName or externalID is
-	// taken, by a stored user or by a user before it in the list, it stores
-	// nobody and returns the *ConflictError of the first such user in an
-	// *ItemError with its index.
+	// in the order given. If a user's ID or userName is taken, or its email
+	// (the user being active) is held by an active user, stored or before it
+	// in the list, it stores nobody and returns the *ConflictError of the
+	// first such user in an *ItemError with its index.
 	CreateUsers(ctx context.Context, users []User) ([]User, error)
 	// User returns the user with the id, or ErrNotFound.
 	User(ctx context.Context, id string) (User, error)
 	// UserByEmail returns the user whose email equals email under
-	// NormalizeEmail, or ErrNotFound.
+	// NormalizeEmail, or ErrNotFound. Of several such users (one active at
+	// most, see CreateUser), it returns the active one, else the one updated
+	// last, ties broken by the smaller ID: so a deactivated user is found
+	// when no active user holds the address.
 	UserByEmail(ctx context.Context, email string) (User, error)
+	// UsersByEmail returns every user whose email equals email under
+	// NormalizeEmail, active or not, ordered by ID; none for an empty email.
+	UsersByEmail(ctx context.Context, email string) ([]User, error)
 	// UserByUserName returns the user whose userName equals name under
 	// NormalizeUserName, or ErrNotFound.
 	UserByUserName(ctx context.Context, name string) (User, error)
-	// UserByExternalID returns the user with the external ID (compared
-	// exactly), or ErrNotFound.
+	// UserByExternalID returns the user with the smallest ID of those with
+	// the external ID (compared exactly), or ErrNotFound.
+	//
+	// Deprecated: an externalID is not unique; use UsersByExternalID.
 	UserByExternalID(ctx context.Context, externalID string) (User, error)
+	// UsersByExternalID returns every user with the external ID (compared
+	// exactly), ordered by ID; none for an empty externalID.
+	UsersByExternalID(ctx context.Context, externalID string) ([]User, error)
 	// UserByLink returns the user linked to (source, subject), or ErrNotFound.
 	UserByLink(ctx context.Context, source, subject string) (User, error)
 	// UpdateUser changes a user atomically: it reads the user, calls fn with a
 	// copy and stores what fn leaves, with Version one higher. fn must not use
 	// the store. If fn returns an error nothing is stored and UpdateUser returns
 	// that error. Changes fn makes to ID, Created or Version are ignored. It
-	// returns ErrNotFound, or a *ConflictError if the new email, userName or
-	// externalID is taken.
+	// returns ErrNotFound, or a *ConflictError if the new userName is taken,
+	// or if the user is active after the change and another active user
+	// holds its email: restoring a user whose address an active user now
+	// holds is a conflict too.
 	UpdateUser(ctx context.Context, id string, fn func(*User) error) (User, error)
 	// DeleteUser removes the user with its links, memberships and
 	// invitations, or returns ErrNotFound.

@@ -35,8 +35,9 @@ type User struct {
 	// UserName is the sign-in name (a UPN, say). It is unique per tenant,
 	// compared by NormalizeUserName. It defaults to the email.
 	UserName string
-	// Email is the address as given; it is unique per tenant, compared by
-	// NormalizeEmail. It may be empty for a user provisioned without one.
+	// Email is the address as given; no two active users of a tenant share
+	// it, compared by NormalizeEmail (deactivated users may). It may be empty
+	// for a user provisioned without one.
 	Email string
 	// EmailVerified is true once the address is known to reach the user: an
 	// accepted invitation, or a source trusted for email.
@@ -47,7 +48,8 @@ type User struct {
 	// Active is false for a deactivated user, who cannot sign in.
 	Active bool
 	// ExternalID is the identifier a provisioning client (SCIM) keeps for the
-	// user; unique per tenant when set.
+	// user. It is not unique: RFC 7643 §3.1 leaves that to the client, and
+	// links, not externalIDs, identify a person per source.
 	ExternalID string
 	// Attributes holds the other attributes (department, phone, employee
 	// number...) by the keys of the Attr constants or the source's own names.
@@ -120,10 +122,6 @@ type Invitation struct {
 	Expires time.Time
 	Created time.Time
 }
-
-// NormalizeEmail returns the form of an email used to compare addresses:
-// trimmed and lower-cased.
-func NormalizeEmail(email string) string { return strings.ToLower(strings.TrimSpace(email)) }
 
 // NormalizeUserName returns the form of a user name used to compare names:
 // trimmed and lower-cased (SCIM's userName is not case-exact).

@@ -384,8 +384,11 @@ func (tx *Tx) resolve(ctx context.Context, subject, email string, verified bool)
 			return User{}, false, fmt.Errorf("identity: find user by link: %w", err)
 		}
 	}
-	if email == "" || !tx.trusted(verified) {
+	if email == "" {
 		return User{}, false, ErrNotFound
+	}
+	if !tx.trusted(verified) {
+		return User{}, false, tx.untrustedEmail(ctx, email)
 	}
 	u, err := tx.store.UserByEmail(ctx, email)
 	if err != nil {
@@ -407,6 +410,24 @@ func (tx *Tx) resolve(ctx context.Context, subject, email string, verified bool)
 		}
 	}
 	return u, false, nil
+}
+
+// untrustedEmail is what resolve returns for an email the source is not
+// trusted to find users by: ErrNotFound, or a *ConflictError when a
+// deactivated user holds it, so that a new account made just in time can
+// never bypass a deactivation (an active holder makes the create conflict).
+func (tx *Tx) untrustedEmail(ctx context.Context, email string) error {
+	u, err := tx.store.UserByEmail(ctx, email)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return ErrNotFound
+	case err != nil:
+		return fmt.Errorf("identity: find user by email: %w", err)
+	case !u.Active:
+		return fmt.Errorf("identity: a deactivated user holds the email, which source %q is not trusted for: %w",
+			tx.source, &ConflictError{Resource: "user", Field: "email"})
+	}
+	return ErrNotFound
 }
 
 func (tx *Tx) link(ctx context.Context, userID, subject string) error {

@@ -142,7 +142,7 @@ func TestTxCreateUsersAllOrNothing(t *testing.T) {
 		{"an email taken", func(u []identity.NewUser) { u[5].User.Email = " TAKEN@example.com" }, 5, conflictOf("user", "email")},
 		{"a userName taken", func(u []identity.NewUser) { u[149].User.UserName = "Taken" }, 149, conflictOf("user", "userName")},
 		{"an email twice", func(u []identity.NewUser) { u[140].User.Email = u[4].User.Email }, 140, conflictOf("user", "email")},
-		{"an externalID twice", func(u []identity.NewUser) { u[1].User.ExternalID = u[0].User.ExternalID }, 1, conflictOf("user", "externalID")},
+		{"one mailbox twice", func(u []identity.NewUser) { u[0].User.Email, u[1].User.Email = "j@müller.de", "J@xn--mller-kva.de" }, 1, conflictOf("user", "email")},
 		{"a subject linked", func(u []identity.NewUser) { u[99].Options.Subject = "g-taken" }, 99, conflictOf("link", "subject")},
 		{"a subject twice", func(u []identity.NewUser) { u[120].Options.Subject = u[6].Options.Subject }, 120, conflictOf("link", "subject")},
 	}

@@ -90,17 +90,64 @@ func plainEmail(s string) bool {
 	return dots > 0 && prev != '.'
 }
 
-// cleanText checks one text value: valid UTF-8, no control characters, at most
-// max bytes. It returns the value trimmed.
-func cleanText(v *ValidationError, field, s string, max int) string {
-	s = strings.TrimSpace(s)
+// HiddenRune reports whether r is a character that no stored text value may
+// hold (names, display names, userName, email, externalID, group names,
+// attribute keys and values), because it is invisible or reorders the text
+// around it on a screen, so that one name can pass for another:
+//
+//   - control characters (Unicode category Cc: U+0000-U+001F, U+007F-U+009F);
+//   - bidirectional formatting: U+061C ARABIC LETTER MARK, U+200E and U+200F
+//     (LEFT-TO-RIGHT and RIGHT-TO-LEFT MARK), U+202A-U+202E (embeddings,
+//     overrides and POP DIRECTIONAL FORMATTING), U+2066-U+2069 (isolates);
+//   - zero-width and invisible characters: U+00AD SOFT HYPHEN, U+180E
+//     MONGOLIAN VOWEL SEPARATOR, U+200B ZERO WIDTH SPACE, U+2060 WORD JOINER,
+//     U+2061-U+2064 (invisible operators), U+FEFF ZERO WIDTH NO-BREAK SPACE
+//     (BOM), the Hangul fillers U+115F, U+1160, U+3164 and U+FFA0, and
+//     U+FFF9-U+FFFB (interlinear annotation);
+//   - the line and paragraph separators U+2028 and U+2029.
+//
+// U+200C ZERO WIDTH NON-JOINER and U+200D ZERO WIDTH JOINER are allowed:
+// Persian and Indic names and emoji sequences need them.
+func HiddenRune(r rune) bool {
+	switch {
+	case unicode.IsControl(r):
+		return true
+	case r == 0x061C, r == 0x200E, r == 0x200F, 0x202A <= r && r <= 0x202E, 0x2066 <= r && r <= 0x2069:
+		return true
+	case r == 0x00AD, r == 0x180E, r == 0x200B, 0x2060 <= r && r <= 0x2064, r == 0xFEFF:
+		return true
+	case r == 0x115F, r == 0x1160, r == 0x3164, r == 0xFFA0, 0xFFF9 <= r && r <= 0xFFFB:
+		return true
+	case r == 0x2028, r == 0x2029:
+		return true
+	}
+	return false
+}
+
+// hiddenMessage is what a ValidationError says of a value with a HiddenRune.
+const hiddenMessage = "must not contain control, bidirectional-override or invisible characters"
+
+// TextProblem returns what is wrong with a text value as the core checks it
+// (after trimming), or "" when nothing is: not valid UTF-8, longer than max
+// bytes, or holding a HiddenRune. A source that checks its input before
+// handing it to the core (the importer, say) uses it, with the Max limits.
+func TextProblem(s string, max int) string {
 	switch {
 	case !utf8.ValidString(s):
-		v.Add(field, "must be valid UTF-8")
+		return "must be valid UTF-8"
 	case len(s) > max:
-		v.Add(field, "is too long")
-	case strings.ContainsFunc(s, unicode.IsControl):
-		v.Add(field, "must not contain control characters")
+		return "is too long"
+	case strings.ContainsFunc(s, HiddenRune):
+		return hiddenMessage
+	}
+	return ""
+}
+
+// cleanText checks one text value with TextProblem and returns it trimmed.
+func cleanText(v *ValidationError, field, s string, max int) string {
+	s = strings.TrimSpace(s)
+	if msg := TextProblem(s, max); msg != "" {
+		v.Add(field, msg)
 	}
 	return s
 }

@@ -181,7 +181,7 @@ func (s lateStore) Tx(ctx context.Context, fn func(ctx context.Context, tx ident
 func (t lateTx) CreateUsers(ctx context.Context, users []identity.User) ([]identity.User, error) {
 	for _, u := range users {
 		if u.Email == "late@acme.example" {
-			if _, err := t.Store.CreateUser(ctx, identity.User{Email: "late@acme.example", UserName: "late@acme.example"}); err != nil {
+			if _, err := t.Store.CreateUser(ctx, identity.User{Email: "late@acme.example", UserName: "late@acme.example", Active: true}); err != nil {
 				return nil, err
 			}
 		}

@@ -215,7 +215,7 @@ func New(cfg Config) (*Connection, error) {
 		if d == "" || strings.ContainsAny(d, "@/ ") {
 			return nil, fmt.Errorf("oauth: %s: AllowedDomains: %q is not a domain", p.Name, d)
 		}
-		c.domains[d] = true
+		c.domains[emailDomain("x@"+d)] = true // the canonical form (IDNA) emailDomain gives
 	}
 	for _, t := range cfg.AllowedTenants {
 		if t == "" {

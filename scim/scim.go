@@ -347,8 +347,12 @@ func (q *request) readJSON(v any) error {
 	return decodeJSON(body, v)
 }
 
-// decodeJSON decodes one JSON value, numbers kept as json.Number.
+// decodeJSON decodes one JSON value, numbers kept as json.Number. Text that
+// is not UTF-8 is refused, naming the attribute, rather than stored as U+FFFD.
 func decodeJSON(body []byte, v any) error {
+	if err := identity.CheckJSONText(body); err != nil {
+		return badRequest(ScimInvalidValue, "%s", err)
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
 	if err := dec.Decode(v); err != nil {

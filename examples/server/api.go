@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -114,7 +115,14 @@ func listUsers(w http.ResponseWriter, r *http.Request, dir *identity.Directory) 
 	if q.Limit, q.Offset, q.After, err = paging(query); err != nil {
 		return err
 	}
-	q.Search = query.Get("q")
+	if q.Search, err = searchParam(query); err != nil {
+		return err
+	}
+	if q.After != "" {
+		if _, err := dir.Reader().User(r.Context(), q.After); errors.Is(err, identity.ErrNotFound) {
+			return badRequest("bad query parameter", fieldJSON{Field: "after", Message: "names no user: pass the id of the last user of a page"})
+		}
+	}
 	switch a := query.Get("active"); a {
 	case "":
 	case "true", "false":
@@ -149,7 +157,37 @@ func paging(query url.Values) (limit, offset int, after string, err error) {
 	if err != nil {
 		return 0, 0, "", err
 	}
-	return limit, offset, query.Get("after"), nil
+	after = query.Get("after")
+	if after != "" && !validID(after) {
+		return 0, 0, "", badRequest("bad query parameter", fieldJSON{Field: "after", Message: "must be an id from an earlier response"})
+	}
+	return limit, offset, after, nil
+}
+
+// validID reports whether s has the shape of an identifier: 1 to 64 ASCII
+// letters, digits, '-' and '_' (identity.NewID makes 32 hex digits).
+func validID(s string) bool {
+	if len(s) == 0 || len(s) > 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// searchParam reads q, the search text: valid UTF-8, at most
+// identity.MaxNameLength bytes, with no control, bidi-override or invisible
+// character (identity.HiddenRune), so that a NUL does not match everyone.
+func searchParam(query url.Values) (string, error) {
+	q := query.Get("q")
+	if msg := identity.TextProblem(q, identity.MaxNameLength); msg != "" {
+		return "", badRequest("bad query parameter", fieldJSON{Field: "q", Message: msg})
+	}
+	return q, nil
 }
 
 // intParam reads an integer query parameter between lo and hi.
@@ -271,7 +309,15 @@ func listGroups(w http.ResponseWriter, r *http.Request, dir *identity.Directory)
 	if q.Limit, q.Offset, q.After, err = paging(query); err != nil {
 		return err
 	}
-	q.Search, q.Source = query.Get("q"), query.Get("source")
+	if q.Search, err = searchParam(query); err != nil {
+		return err
+	}
+	if q.After != "" {
+		if _, err := dir.Reader().Group(r.Context(), q.After); errors.Is(err, identity.ErrNotFound) {
+			return badRequest("bad query parameter", fieldJSON{Field: "after", Message: "names no group: pass the id of the last group of a page"})
+		}
+	}
+	q.Source = query.Get("source")
 	if k := groups.Kind(query.Get("kind")); k != "" {
 		if !k.Valid() {
 			return badRequest("bad query parameter", fieldJSON{Field: "kind", Message: "must be internal or external"})

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -121,7 +122,17 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
 			return &requestError{status: http.StatusUnsupportedMediaType, message: "Content-Type must be application/json"}
 		}
 	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	if err != nil {
+		return bodyError(err)
+	}
+	// Text that is not UTF-8 is refused, naming the field, rather than
+	// stored as U+FFFD.
+	if ve, ok := errors.AsType[*identity.ValidationError](identity.CheckJSONText(body)); ok {
+		f := ve.Fields[0]
+		return badRequest("a field is not valid UTF-8", fieldJSON{Field: f.Field, Message: f.Message})
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return bodyError(err)

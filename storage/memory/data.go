@@ -23,9 +23,9 @@ type linkKey struct{ source, subject string }
 type data struct {
 	users      map[string]*identity.User
 	userIDs    idIndex
-	byEmail    map[string]string // NormalizeEmail(email) -> user ID
+	byEmail    multiIndex        // NormalizeEmail(email) -> user IDs, active or not
 	byUserName map[string]string // NormalizeUserName(userName) -> user ID
-	byUserExt  map[string]string // externalID -> user ID
+	byUserExt  multiIndex        // externalID -> user IDs
 
 	links     map[linkKey]*identity.Link
 	userLinks map[string]map[string]string // user ID -> source -> subject
@@ -48,9 +48,9 @@ type data struct {
 func newData() *data {
 	return &data{
 		users:       make(map[string]*identity.User),
-		byEmail:     make(map[string]string),
+		byEmail:     make(multiIndex),
 		byUserName:  make(map[string]string),
-		byUserExt:   make(map[string]string),
+		byUserExt:   make(multiIndex),
 		links:       make(map[linkKey]*identity.Link),
 		userLinks:   make(map[string]map[string]string),
 		groups:      make(map[string]*identity.Group),
@@ -100,17 +100,53 @@ func taken(index map[string]string, key, id string) bool {
 	return ok && owner != id
 }
 
-// checkUser returns a *ConflictError if another user than id holds one of k.
-func (d *data) checkUser(k userKeys, id string) error {
+// checkUser returns a *ConflictError if another user than id holds k's
+// userName, or, when the user is active, another active user holds its email.
+func (d *data) checkUser(k userKeys, active bool, id string) error {
 	switch {
-	case taken(d.byEmail, k.email, id):
+	case active && d.activeHolder(k.email, id):
 		return userConflict("email")
 	case taken(d.byUserName, k.userName, id):
 		return userConflict("userName")
-	case taken(d.byUserExt, k.externalID, id):
-		return userConflict("externalID")
 	}
 	return nil
+}
+
+// activeHolder reports whether an active user other than id holds the email
+// key.
+func (d *data) activeHolder(key, id string) bool {
+	if key == "" {
+		return false
+	}
+	for _, other := range d.byEmail[key] {
+		if other != id && d.users[other].Active {
+			return true
+		}
+	}
+	return false
+}
+
+// multiIndex maps a key that several records may hold to their IDs, nearly
+// always one. A slice is never changed in place: a change stores a new one,
+// so that the undo log keeps the old.
+type multiIndex map[string][]string
+
+// move moves id in x from the key old to the key new.
+func (x multiIndex) move(l *undoLog, old, new, id string) {
+	if old == new {
+		return
+	}
+	if old != "" {
+		if ids := x[old]; len(ids) <= 1 {
+			del(l, x, old)
+		} else {
+			put(l, x, old, slices.DeleteFunc(slices.Clone(ids), func(s string) bool { return s == id }))
+		}
+	}
+	if new != "" {
+		ids := x[new]
+		put(l, x, new, append(ids[:len(ids):len(ids)], id))
+	}
 }
 
 // reindex moves id's entry in index from the key old to the key new.
@@ -127,9 +163,9 @@ func reindex(l *undoLog, index map[string]string, old, new, id string) {
 }
 
 func (d *data) indexUser(l *undoLog, old, new userKeys, id string) {
-	reindex(l, d.byEmail, old.email, new.email, id)
+	d.byEmail.move(l, old.email, new.email, id)
 	reindex(l, d.byUserName, old.userName, new.userName, id)
-	reindex(l, d.byUserExt, old.externalID, new.externalID, id)
+	d.byUserExt.move(l, old.externalID, new.externalID, id)
 }
 
 func (d *data) createUser(l *undoLog, u identity.User) (identity.User, error) {
@@ -139,7 +175,7 @@ func (d *data) createUser(l *undoLog, u identity.User) (identity.User, error) {
 		return identity.User{}, userConflict("id")
 	}
 	k := keysOf(&u)
-	if err := d.checkUser(k, u.ID); err != nil {
+	if err := d.checkUser(k, u.Active, u.ID); err != nil {
 		return identity.User{}, err
 	}
 	u.Version = 1
@@ -188,6 +224,61 @@ func (d *data) userBy(index map[string]string, key, what string) (identity.User,
 	return identity.User{}, fmt.Errorf("memory: user with this %s: %w", what, identity.ErrNotFound)
 }
 
+// userByEmail returns the user holding the email key: the active one, else
+// the one updated last, ties broken by the smaller ID.
+func (d *data) userByEmail(key string) (identity.User, error) {
+	var best *identity.User
+	for _, id := range d.byEmail[key] {
+		u := d.users[id]
+		if best == nil || better(u, best) {
+			best = u
+		}
+	}
+	if best == nil {
+		return identity.User{}, fmt.Errorf("memory: user with this email: %w", identity.ErrNotFound)
+	}
+	return best.Clone(), nil
+}
+
+// better reports whether UserByEmail prefers a to b.
+func better(a, b *identity.User) bool {
+	switch {
+	case a.Active != b.Active:
+		return a.Active
+	case !a.Updated.Equal(b.Updated):
+		return a.Updated.After(b.Updated)
+	}
+	return a.ID < b.ID
+}
+
+// usersBy returns the users index holds under key, ordered by ID.
+func (d *data) usersBy(index multiIndex, key string) []identity.User {
+	if key == "" {
+		return nil
+	}
+	ids := slices.Sorted(slices.Values(index[key]))
+	out := make([]identity.User, len(ids))
+	for i, id := range ids {
+		out[i] = d.users[id].Clone()
+	}
+	return out
+}
+
+// userByExternalID returns the user with the smallest ID of those with the
+// external ID.
+func (d *data) userByExternalID(key string) (identity.User, error) {
+	var first string
+	for _, id := range d.byUserExt[key] {
+		if first == "" || id < first {
+			first = id
+		}
+	}
+	if first == "" {
+		return identity.User{}, fmt.Errorf("memory: user with this externalID: %w", identity.ErrNotFound)
+	}
+	return d.users[first].Clone(), nil
+}
+
 func (d *data) userByLink(source, subject string) (identity.User, error) {
 	if lk := d.links[linkKey{source, subject}]; lk != nil {
 		if u := d.users[lk.UserID]; u != nil {
@@ -208,7 +299,7 @@ func (d *data) updateUser(l *undoLog, id string, fn func(*identity.User) error) 
 	}
 	u.ID, u.Created, u.Version = old.ID, old.Created, old.Version+1
 	k := keysOf(&u)
-	if err := d.checkUser(k, id); err != nil {
+	if err := d.checkUser(k, u.Active, id); err != nil {
 		return identity.User{}, err
 	}
 	// fn may have kept u.Attributes; store a map nobody else holds.

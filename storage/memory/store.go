@@ -84,6 +84,18 @@ func (s *Store) UserByExternalID(ctx context.Context, externalID string) (identi
 	return s.userByIndex(ctx, byExternalID, externalID)
 }
 
+// UsersByEmail implements identity.UserStore.
+func (s *Store) UsersByEmail(ctx context.Context, email string) ([]identity.User, error) {
+	return read(ctx, s, func(d *data) ([]identity.User, error) {
+		return d.usersBy(d.byEmail, identity.NormalizeEmail(email)), nil
+	})
+}
+
+// UsersByExternalID implements identity.UserStore.
+func (s *Store) UsersByExternalID(ctx context.Context, externalID string) ([]identity.User, error) {
+	return read(ctx, s, func(d *data) ([]identity.User, error) { return d.usersBy(d.byUserExt, externalID), nil })
+}
+
 // userIndex names one of the unique indexes of users.
 type userIndex int
 
@@ -103,11 +115,11 @@ func (s *Store) userByIndex(ctx context.Context, index userIndex, key string) (i
 	defer s.mu.RUnlock()
 	switch index {
 	case byEmail:
-		return s.d.userBy(s.d.byEmail, key, "email")
+		return s.d.userByEmail(key)
 	case byUserName:
 		return s.d.userBy(s.d.byUserName, key, "userName")
 	}
-	return s.d.userBy(s.d.byUserExt, key, "externalID")
+	return s.d.userByExternalID(key)
 }
 
 // UserByLink implements identity.UserStore.
@@ -323,7 +335,21 @@ func (t *txStore) UserByEmail(ctx context.Context, email string) (identity.User,
 	if err := t.check(ctx); err != nil {
 		return identity.User{}, err
 	}
-	return t.d.userBy(t.d.byEmail, identity.NormalizeEmail(email), "email")
+	return t.d.userByEmail(identity.NormalizeEmail(email))
+}
+
+func (t *txStore) UsersByEmail(ctx context.Context, email string) ([]identity.User, error) {
+	if err := t.check(ctx); err != nil {
+		return nil, err
+	}
+	return t.d.usersBy(t.d.byEmail, identity.NormalizeEmail(email)), nil
+}
+
+func (t *txStore) UsersByExternalID(ctx context.Context, externalID string) ([]identity.User, error) {
+	if err := t.check(ctx); err != nil {
+		return nil, err
+	}
+	return t.d.usersBy(t.d.byUserExt, externalID), nil
 }
 
 func (t *txStore) UserByUserName(ctx context.Context, name string) (identity.User, error) {
@@ -337,7 +363,7 @@ func (t *txStore) UserByExternalID(ctx context.Context, externalID string) (iden
 	if err := t.check(ctx); err != nil {
 		return identity.User{}, err
 	}
-	return t.d.userBy(t.d.byUserExt, externalID, "externalID")
+	return t.d.userByExternalID(externalID)
 }
 
 func (t *txStore) UserByLink(ctx context.Context, source, subject string) (identity.User, error) {

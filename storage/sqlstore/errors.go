@@ -65,7 +65,6 @@ type conflict struct {
 var conflicts = []conflict{
 	{"rollcall_users_email", "rollcall_users.email_key", &identity.ConflictError{Resource: "user", Field: "email"}},
 	{"rollcall_users_user_name", "rollcall_users.user_name_key", &identity.ConflictError{Resource: "user", Field: "userName"}},
-	{"rollcall_users_external_id", "rollcall_users.external_id", &identity.ConflictError{Resource: "user", Field: "externalID"}},
 	{"rollcall_users_pkey", "rollcall_users.id", &identity.ConflictError{Resource: "user", Field: "id"}},
 	{"rollcall_groups_name", "rollcall_groups.name_key", &identity.ConflictError{Resource: "group", Field: "name"}},
 	{"rollcall_groups_external_id", "rollcall_groups.external_id", &identity.ConflictError{Resource: "group", Field: "externalID"}},

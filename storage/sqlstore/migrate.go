@@ -86,7 +86,7 @@ func (db *DB) migrate(ctx context.Context) error {
 			return &SchemaVersionError{Database: have, Code: known}
 		}
 		for _, m := range ms[have:] {
-			if _, err := c.q.ExecContext(ctx, m.sql); err != nil {
+			if err := db.runMigration(ctx, c, m); err != nil {
 				return fmt.Errorf("sqlstore: migration %d (%s): %w", m.version, m.name, err)
 			}
 			if _, err := c.exec(ctx, "INSERT INTO rollcall_schema (version, name, applied) VALUES (?, ?, ?)",
@@ -97,4 +97,46 @@ func (db *DB) migrate(ctx context.Context) error {
 		}
 		return nil
 	})
+}
+
+// goStepPrefix starts a line of a migration that runs a step written in Go,
+// by name, between the statements before the line and those after it: for
+// what SQL cannot compute alike in both dialects (identity.NormalizeEmail).
+const goStepPrefix = "-- go: "
+
+// goSteps are the Go steps migrations may name.
+var goSteps = map[string]func(ctx context.Context, db *DB, c conn) error{
+	"canonical_emails": canonicalEmails,
+}
+
+// runMigration runs m's statements and the Go steps its lines name, in
+// order.
+func (db *DB) runMigration(ctx context.Context, c conn, m migration) error {
+	var part strings.Builder
+	flush := func() error {
+		if strings.TrimSpace(part.String()) == "" {
+			return nil
+		}
+		_, err := c.q.ExecContext(ctx, part.String())
+		part.Reset()
+		return err
+	}
+	for line := range strings.Lines(m.sql) {
+		name, ok := strings.CutPrefix(strings.TrimSpace(line), goStepPrefix)
+		if !ok {
+			part.WriteString(line)
+			continue
+		}
+		step := goSteps[name]
+		if step == nil {
+			return fmt.Errorf("unknown Go step %q", name)
+		}
+		if err := flush(); err != nil {
+			return err
+		}
+		if err := step(ctx, db, c); err != nil {
+			return fmt.Errorf("step %s: %w", name, err)
+		}
+	}
+	return flush()
 }

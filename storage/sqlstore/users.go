@@ -151,20 +151,26 @@ var (
 		strings.ReplaceAll(userWriteCols, ",", " = ?,") + " = ? WHERE tenant = ? AND id = ?")
 	// The ones that select by a key: a partial index holds a key only when
 	// it is not empty, and the planner uses it only if the query says so.
-	userByID         = prep("SELECT " + userCols + " FROM rollcall_users u WHERE u.tenant = ? AND u.id = ?")
-	userByEmail      = prep("SELECT " + userCols + " FROM rollcall_users u WHERE u.tenant = ? AND u.email_key = ? AND u.email_key <> ''")
+	userByID = prep("SELECT " + userCols + " FROM rollcall_users u WHERE u.tenant = ? AND u.id = ?")
+	// Of the users that share an email (one active at most), the active
+	// one, else the one updated last.
+	userByEmail = prep("SELECT " + userCols + " FROM rollcall_users u WHERE u.tenant = ? AND u.email_key = ? AND u.email_key <> '' " +
+		"ORDER BY u.active DESC, u.updated DESC, u.id LIMIT 1")
+	usersByEmail     = prep("SELECT " + userCols + " FROM rollcall_users u WHERE u.tenant = ? AND u.email_key = ? AND u.email_key <> '' ORDER BY u.id")
 	userByUserName   = prep("SELECT " + userCols + " FROM rollcall_users u WHERE u.tenant = ? AND u.user_name_key = ? AND u.user_name_key <> ''")
-	userByExternalID = prep("SELECT " + userCols + " FROM rollcall_users u WHERE u.tenant = ? AND u.external_id = ? AND u.external_id <> ''")
-	userByLink       = prep("SELECT " + userCols + " FROM rollcall_links l JOIN rollcall_users u ON u.tenant = l.tenant AND u.id = l.user_id " +
+	userByExternalID = prep("SELECT " + userCols + " FROM rollcall_users u WHERE u.tenant = ? AND u.external_id = ? AND u.external_id <> '' " +
+		"ORDER BY u.id LIMIT 1")
+	usersByExternalID = prep("SELECT " + userCols + " FROM rollcall_users u WHERE u.tenant = ? AND u.external_id = ? AND u.external_id <> '' ORDER BY u.id")
+	userByLink        = prep("SELECT " + userCols + " FROM rollcall_links l JOIN rollcall_users u ON u.tenant = l.tenant AND u.id = l.user_id " +
 		"WHERE l.tenant = ? AND l.source = ? AND l.subject = ?")
 	userExists = prep("SELECT 1 FROM rollcall_users WHERE tenant = ? AND id = ?")
 	deleteUser = prep("DELETE FROM rollcall_users WHERE tenant = ? AND id = ?")
-	// userTaken finds another user (id <> ?) holding a value, by column.
+	// userTaken finds another user (id <> ?) holding a value, by column: for
+	// the email, another active user.
 	userTaken = map[string]string{
 		"id":            prep("SELECT 1 FROM rollcall_users WHERE tenant = ? AND id = ? AND id <> ?"),
-		"email_key":     prep("SELECT 1 FROM rollcall_users WHERE tenant = ? AND email_key = ? AND email_key <> '' AND id <> ?"),
+		"email_key":     prep("SELECT 1 FROM rollcall_users WHERE tenant = ? AND email_key = ? AND email_key <> '' AND active AND id <> ? LIMIT 1"),
 		"user_name_key": prep("SELECT 1 FROM rollcall_users WHERE tenant = ? AND user_name_key = ? AND user_name_key <> '' AND id <> ?"),
-		"external_id":   prep("SELECT 1 FROM rollcall_users WHERE tenant = ? AND external_id = ? AND external_id <> '' AND id <> ?"),
 	}
 	// deleteUserRows removes what refers to a user, by table.
 	deleteUserRows = []string{
@@ -460,16 +466,24 @@ func (s *Store) undoUsers(ctx context.Context, c conn, ids []string) error {
 }
 
 // userConflict returns a *identity.ConflictError for the first of u's unique
-// values (ID, email, userName, externalID) that another user holds, where the
-// value differs from old's; nil if none does.
+// values (ID, email, userName) that another user holds, where the value
+// differs from old's; nil if none does. The email counts only while u is
+// active, and is held only by another active user: restoring u (old
+// inactive) checks it even when it is unchanged.
 func (s *Store) userConflict(ctx context.Context, c conn, old, u identity.User) error {
+	email, oldEmail := identity.NormalizeEmail(u.Email), identity.NormalizeEmail(old.Email)
+	switch {
+	case !u.Active:
+		email = ""
+	case !old.Active:
+		oldEmail = ""
+	}
 	checks := []struct {
 		field, column, old, new string
 	}{
 		{"id", "id", old.ID, u.ID},
-		{"email", "email_key", identity.NormalizeEmail(old.Email), identity.NormalizeEmail(u.Email)},
+		{"email", "email_key", oldEmail, email},
 		{"userName", "user_name_key", identity.NormalizeUserName(old.UserName), identity.NormalizeUserName(u.UserName)},
-		{"externalID", "external_id", old.ExternalID, u.ExternalID},
 	}
 	for _, ch := range checks {
 		if ch.new == "" || ch.new == ch.old {
@@ -492,7 +506,8 @@ func (s *Store) User(ctx context.Context, id string) (identity.User, error) {
 }
 
 // UserByEmail returns the user whose email equals email under
-// identity.NormalizeEmail, or identity.ErrNotFound.
+// identity.NormalizeEmail: the active one, else the one updated last; or
+// identity.ErrNotFound.
 func (s *Store) UserByEmail(ctx context.Context, email string) (identity.User, error) {
 	key := identity.NormalizeEmail(email)
 	if key == "" {
@@ -511,13 +526,52 @@ func (s *Store) UserByUserName(ctx context.Context, name string) (identity.User,
 	return s.userWhere(ctx, "user by userName", userByUserName, key)
 }
 
-// UserByExternalID returns the user with the external ID, or
-// identity.ErrNotFound.
+// UserByExternalID returns the user with the smallest ID of those with the
+// external ID, or identity.ErrNotFound.
+//
+// Deprecated: an externalID is not unique; use UsersByExternalID.
 func (s *Store) UserByExternalID(ctx context.Context, externalID string) (identity.User, error) {
 	if externalID == "" {
 		return identity.User{}, notFound("user by externalID")
 	}
 	return s.userWhere(ctx, "user by externalID", userByExternalID, externalID)
+}
+
+// UsersByEmail returns the users whose email equals email under
+// identity.NormalizeEmail, active or not, ordered by ID.
+func (s *Store) UsersByEmail(ctx context.Context, email string) ([]identity.User, error) {
+	key := identity.NormalizeEmail(email)
+	if key == "" {
+		return nil, nil
+	}
+	return s.usersWhere(ctx, "users by email", usersByEmail, key)
+}
+
+// UsersByExternalID returns the users with the external ID, ordered by ID.
+func (s *Store) UsersByExternalID(ctx context.Context, externalID string) ([]identity.User, error) {
+	if externalID == "" {
+		return nil, nil
+	}
+	return s.usersWhere(ctx, "users by externalID", usersByExternalID, externalID)
+}
+
+// usersWhere returns the users query selects, given the tenant and arg.
+func (s *Store) usersWhere(ctx context.Context, what, query, arg string) ([]identity.User, error) {
+	c := s.reader()
+	rows, err := c.query(ctx, query, s.tenant, arg)
+	if err != nil {
+		return nil, c.d.mapErr(err, what)
+	}
+	defer rows.Close()
+	var out []identity.User
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			return nil, c.d.mapErr(err, what)
+		}
+		out = append(out, u)
+	}
+	return out, c.d.mapErr(rows.Err(), what)
 }
 
 // UserByLink returns the user linked to (source, subject), or

@@ -147,7 +147,7 @@ func testConcurrentCreateUser(t *testing.T, open Opener) {
 	var wg sync.WaitGroup
 	for w := range workers {
 		wg.Go(func() {
-			_, err := s.CreateUser(ctx, identity.User{Email: "race@example.com", UserName: fmt.Sprintf("racer%02d", w)})
+			_, err := s.CreateUser(ctx, identity.User{Email: "race@example.com", UserName: fmt.Sprintf("racer%02d", w), Active: true})
 			switch {
 			case err == nil:
 				created.Add(1)
@@ -179,7 +179,7 @@ func testConcurrentTxCreate(t *testing.T, open Opener) {
 				if err == nil || !errors.Is(err, identity.ErrNotFound) {
 					return err
 				}
-				if _, err := tx.CreateUser(ctx, identity.User{Email: "once@example.com", UserName: fmt.Sprintf("once%02d", w)}); err != nil {
+				if _, err := tx.CreateUser(ctx, identity.User{Email: "once@example.com", UserName: fmt.Sprintf("once%02d", w), Active: true}); err != nil {
 					return err
 				}
 				createdHere = true

@@ -178,15 +178,15 @@ func testCreateUsers(t *testing.T, open Opener) {
 func testCreateUsersStoredConflicts(t *testing.T, open Opener) {
 	ctx := t.Context()
 	s := open(tenantA)
-	alice := mustUser(t, s, identity.User{Email: "Alice@Example.com", UserName: "alice", ExternalID: "ext-alice"})
+	alice := mustUser(t, s, identity.User{Email: "Alice@Example.com", UserName: "alice", ExternalID: "ext-alice", Active: true})
 	cases := []struct {
 		name  string
 		u     identity.User
 		field string
 	}{
-		{"email", identity.User{Email: "  ALICE@example.COM ", UserName: "other1"}, "email"},
+		{"email", identity.User{Email: "  ALICE@example.COM ", UserName: "other1", Active: true}, "email"},
+		{"canonical email", identity.User{Email: "ａｌｉｃｅ@ＥＸＡＭＰＬＥ.com", UserName: "other1", Active: true}, "email"},
 		{"userName", identity.User{Email: "other2@example.com", UserName: " ALICE "}, "userName"},
-		{"externalID", identity.User{Email: "other3@example.com", UserName: "other3", ExternalID: "ext-alice"}, "externalID"},
 		{"id", identity.User{ID: alice.ID, Email: "other4@example.com", UserName: "other4"}, "id"},
 	}
 	for _, c := range cases {
@@ -215,17 +215,17 @@ func testCreateUsersStoredConflicts(t *testing.T, open Opener) {
 	}
 
 	// The first user that conflicts is reported, with its own conflict:
-	// here user 2 holds the externalID of the stored user and the email of
-	// user 4, which is not stored; user 3 has the stored user's ID.
+	// here user 2 holds the email of the stored user and of user 4, which
+	// is not stored; user 3 has the stored user's ID.
 	list := bulkUsers("d", 6)
-	list[2].ExternalID = "ext-alice"
+	list[2].Email, list[2].Active = "alice@example.com", true
 	list[3].ID = alice.ID
-	list[4].Email = list[2].Email
+	list[4].Email, list[4].Active = list[2].Email, true
 	list[5].UserName = "Alice"
 	_, err := s.CreateUsers(ctx, list)
-	wantItemConflict(t, "CreateUsers with four conflicts", err, 2, "externalID")
+	wantItemConflict(t, "CreateUsers with four conflicts", err, 2, "email")
 	wantNoUsers(t, s, "after CreateUsers with four conflicts", list, 1)
-	list[2].ExternalID = ""
+	list[2].Email = "d-other@example.com"
 	_, err = s.CreateUsers(ctx, list)
 	wantItemConflict(t, "CreateUsers with three conflicts", err, 3, "id")
 	list[1].ID, list[3].ID = alice.ID, ""
@@ -260,10 +260,14 @@ func testCreateUsersListConflicts(t *testing.T, open Opener) {
 		set   func(first, second *identity.User)
 		field string
 	}{
-		{"email", func(a, b *identity.User) { b.Email = " " + a.Email + " " }, "email"},
-		{"email in another case", func(a, b *identity.User) { a.Email, b.Email = "Same@Example.com", "same@EXAMPLE.com" }, "email"},
+		{"email", func(a, b *identity.User) { b.Email, a.Active, b.Active = " "+a.Email+" ", true, true }, "email"},
+		{"email in another case", func(a, b *identity.User) {
+			a.Email, b.Email, a.Active, b.Active = "Same@Example.com", "same@EXAMPLE.com", true, true
+		}, "email"},
+		{"email in another width", func(a, b *identity.User) {
+			a.Email, b.Email, a.Active, b.Active = "j@müller.de", "J@xn--mller-kva.de", true, true
+		}, "email"},
 		{"userName", func(a, b *identity.User) { b.UserName = a.UserName }, "userName"},
-		{"externalID", func(a, b *identity.User) { b.ExternalID = a.ExternalID }, "externalID"},
 		{"id", func(a, b *identity.User) { a.ID, b.ID = id, id }, "id"},
 	}
 	for _, c := range cases {
@@ -301,7 +305,7 @@ func testCreateUsersListConflicts(t *testing.T, open Opener) {
 func testCreateUsersTx(t *testing.T, open Opener) {
 	ctx := t.Context()
 	s := open(tenantA)
-	taken := mustUser(t, s, identity.User{Email: "taken@example.com", UserName: "taken"})
+	taken := mustUser(t, s, identity.User{Email: "taken@example.com", UserName: "taken", Active: true})
 	var first, second []identity.User
 	err := s.Tx(ctx, func(ctx context.Context, tx identity.Store) error {
 		first, second = nil, nil
@@ -319,10 +323,16 @@ func testCreateUsersTx(t *testing.T, open Opener) {
 			name string
 			set  func(list []identity.User)
 		}{
-			{"a user stored before", func(list []identity.User) { list[len(list)-1].Email = "TAKEN@example.com" }},
+			{"a user stored before", func(list []identity.User) {
+				list[len(list)-1].Email, list[len(list)-1].Active = "TAKEN@example.com", true
+			}},
 			{"a user stored in this transaction", func(list []identity.User) { list[len(list)-1].UserName = "Before" }},
-			{"a user created by CreateUsers in this transaction", func(list []identity.User) { list[len(list)-1].ExternalID = "ext-first-0019" }},
-			{"another in the list", func(list []identity.User) { list[len(list)-1].Email = list[0].Email }},
+			{"a user created by CreateUsers in this transaction", func(list []identity.User) {
+				list[len(list)-1].Email, list[len(list)-1].Active = "first0019@example.com", true
+			}},
+			{"another in the list", func(list []identity.User) {
+				list[len(list)-1].Email, list[len(list)-1].Active, list[0].Active = list[0].Email, true, true
+			}},
 		} {
 			list := bulkUsers("failed", largeList)
 			c.set(list)
@@ -399,9 +409,9 @@ func testCreateUsersTenants(t *testing.T, open Opener) {
 		}
 	}
 	// An email taken in one tenant is free in the other.
-	mustUser(t, a, identity.User{Email: "only-a@example.com"})
+	mustUser(t, a, identity.User{Email: "only-a@example.com", Active: true})
 	list := bulkUsers("more", 10)
-	list[9].Email = "only-a@example.com"
+	list[9].Email, list[9].Active = "only-a@example.com", true
 	_, err = a.CreateUsers(ctx, list)
 	wantItemConflict(t, "CreateUsers with an email taken in the tenant", err, 9, "email")
 	wantNoUsers(t, a, "after the conflict", list, 301)
@@ -424,7 +434,7 @@ func testConcurrentCreateUsers(t *testing.T, open Opener) {
 		wg.Go(func() {
 			list := bulkUsers(fmt.Sprintf("w%02d-", w), each)
 			shared := w % each
-			list[shared].Email = "shared@example.com"
+			list[shared].Email, list[shared].Active = "shared@example.com", true
 			got, err := s.CreateUsers(ctx, list)
 			switch {
 			case err == nil:
