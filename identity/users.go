@@ -154,7 +154,7 @@ func (tx *Tx) deleteCreated(ctx context.Context, users []User) error {
 // was stores nothing and returns the user unchanged. A new Email is verified
 // where the source's policy VerifiesEmail, else not, unless fn sets
 // EmailVerified itself. Setting Active deactivates or restores the
-// user; restoring needs a source whose policy allows it, else ErrNotAllowed.
+// user, which needs a source whose policy allows it, else ErrNotAllowed.
 // It returns ErrNotFound, a *ValidationError or a *ConflictError too.
 func (tx *Tx) UpdateUser(ctx context.Context, id string, ifVersion int64, fn func(*User) error) (User, error) {
 	var before User
@@ -173,6 +173,9 @@ func (tx *Tx) UpdateUser(ctx context.Context, id string, ifVersion int64, fn fun
 		}
 		if !before.Active && u.Active && !tx.policy.Restore {
 			return fmt.Errorf("identity: source %q may not restore users: %w", tx.source, ErrNotAllowed)
+		}
+		if before.Active && !u.Active && !tx.policy.Deactivate {
+			return fmt.Errorf("identity: source %q may not deactivate users: %w", tx.source, ErrNotAllowed)
 		}
 		if NormalizeEmail(u.Email) != NormalizeEmail(before.Email) && u.EmailVerified == before.EmailVerified {
 			u.EmailVerified = tx.policy.VerifiesEmail && u.Email != ""
@@ -217,7 +220,8 @@ func (tx *Tx) emitUserChange(id string, changed []string, active bool) {
 }
 
 // Deactivate deactivates a user, who can then no longer sign in. Deactivating
-// an inactive user changes nothing. It returns ErrNotFound.
+// an inactive user changes nothing. It returns ErrNotAllowed if the source
+// may not deactivate users, and ErrNotFound.
 func (tx *Tx) Deactivate(ctx context.Context, id string) (User, error) {
 	return tx.UpdateUser(ctx, id, 0, func(u *User) error { u.Active = false; return nil })
 }
@@ -230,8 +234,12 @@ func (tx *Tx) Restore(ctx context.Context, id string) (User, error) {
 
 // DeleteUser removes a user with their links, memberships and invitations,
 // and records a MemberRemoved event for each group the user leaves, then
-// UserDeleted. It returns ErrNotFound.
+// UserDeleted. It returns ErrNotAllowed if the source may not delete users,
+// and ErrNotFound.
 func (tx *Tx) DeleteUser(ctx context.Context, id string) error {
+	if !tx.policy.Delete {
+		return fmt.Errorf("identity: source %q may not delete users: %w", tx.source, ErrNotAllowed)
+	}
 	gs, err := tx.store.UserGroups(ctx, id)
 	if err != nil {
 		return fmt.Errorf("identity: delete user: %w", err)
