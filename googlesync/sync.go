@@ -267,10 +267,18 @@ func (s *Syncer) plan(ctx context.Context, r identity.Reader, p *pulled, rep *Re
 	for _, g := range p.groups {
 		received[g.ID] = true
 	}
+	// The group that holds a name keeps it, whatever the listing order.
+	holder := make(map[string]string) // name key -> Google ID of its holder
+	for _, g := range p.groups {
+		if lg, ok := byExt[g.ID]; ok && g.ID != "" && groups.Key(strings.TrimSpace(g.Name)) == groups.Key(lg.Name) {
+			holder[groups.Key(lg.Name)] = g.ID
+		}
+	}
 	for i := range p.groups {
 		g := &p.groups[i]
 		name := strings.TrimSpace(g.Name)
-		if name == "" || names[groups.Key(name)] {
+		k := groups.Key(name)
+		if h, held := holder[k]; name == "" || names[k] || held && h != g.ID {
 			name = g.Email // two Google groups may share a name, never an email
 		}
 		names[groups.Key(name)] = true
