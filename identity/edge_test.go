@@ -186,3 +186,43 @@ func TestPolicyCoversDeactivateAndDelete(t *testing.T) {
 	require.NoError(t, err)
 	assert.True(t, got.Active)
 }
+
+// One rule for every source: a source that vouches for an email marks it
+// verified on the user it finds by that email, whether it signs the user in
+// or provisions them; a source that does not vouch (a file import) leaves it
+// unverified.
+func TestMatchedEmailVerifiedByOneRule(t *testing.T) {
+	ctx := context.Background()
+	for _, c := range []struct {
+		name     string
+		source   string
+		upsert   bool
+		verified bool
+		want     bool
+	}{
+		{"saml sign-in", entra, false, false, true},
+		{"oauth sign-in, verified", "oauth:google", false, true, true},
+		{"google upsert", identity.SourceGoogle, true, false, true},
+		{"scim upsert", identity.SourceSCIM, true, false, true},
+		{"import upsert", identity.SourceImport, true, false, false},
+		{"import upsert claiming verified", identity.SourceImport, true, true, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			f := newFixture(t, identity.Config{})
+			manual, err := f.dir.CreateUser(ctx, identity.SourceManual, identity.User{Email: "ada@example.com"}, identity.CreateOptions{})
+			require.NoError(t, err)
+			require.False(t, manual.EmailVerified)
+			var got identity.User
+			if c.upsert {
+				got, _, err = f.dir.Upsert(ctx, c.source, identity.User{Email: "ADA@example.com", EmailVerified: c.verified}, identity.UpsertOptions{Subject: "s1"})
+			} else {
+				var res identity.SignInResult
+				res, err = f.dir.SignIn(ctx, c.source, identity.Claims{Subject: "s1", Email: "ADA@example.com", EmailVerified: c.verified})
+				got = res.User
+			}
+			require.NoError(t, err)
+			assert.Equal(t, manual.ID, got.ID, "found by email")
+			assert.Equal(t, c.want, got.EmailVerified, "EmailVerified")
+		})
+	}
+}

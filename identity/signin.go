@@ -80,7 +80,7 @@ func (tx *Tx) SignIn(ctx context.Context, c Claims) (SignInResult, error) {
 		if !tx.policy.Create {
 			return res, fmt.Errorf("identity: no user for this identity and source %q may not create users: %w", tx.source, ErrNotAllowed)
 		}
-		claimed.EmailVerified = trusted
+		claimed.EmailVerified = tx.vouches(c.EmailVerified)
 		if u, err = tx.createUser(ctx, claimed, CreateOptions{Subject: c.Subject}); err != nil {
 			return res, err
 		}
@@ -130,9 +130,7 @@ func (tx *Tx) refresh(ctx context.Context, u, claimed User, trusted bool) (User,
 	}
 	return tx.UpdateUser(ctx, u.ID, 0, func(cur *User) error {
 		mergeProfile(cur, claimed, keys)
-		if trusted && NormalizeEmail(cur.Email) == NormalizeEmail(claimed.Email) {
-			cur.EmailVerified = true
-		}
+		tx.confirmEmail(cur, claimed.Email, claimed.EmailVerified)
 		return nil
 	})
 }

@@ -322,6 +322,7 @@ func (tx *Tx) Upsert(ctx context.Context, u User, opts UpsertOptions) (User, Out
 		if opts.Update {
 			mergeProfile(cur, u, true)
 		}
+		tx.confirmEmail(cur, u.Email, u.EmailVerified)
 		if opts.Restore && tx.policy.Restore {
 			cur.Active = true
 		}
@@ -375,6 +376,23 @@ func mergeProfile(dst *User, src User, withKeys bool) {
 // trusted reports whether the source's email finds existing users.
 func (tx *Tx) trusted(verified bool) bool {
 	return tx.policy.Email == EmailTrusted || tx.policy.Email == EmailIfVerified && verified
+}
+
+// vouches reports whether the source vouches for an email it gives, which
+// it marks verified or not: its policy VerifiesEmail, or it is trusted for
+// a verified email only and marks this one verified (OAuth, whose provider
+// says).
+func (tx *Tx) vouches(verified bool) bool {
+	return tx.policy.VerifiesEmail || tx.policy.Email == EmailIfVerified && verified
+}
+
+// confirmEmail is the one rule of a found user's email: where the source
+// vouches for the email it gives and that is the user's, the user's email
+// is verified. Sign-in and Upsert both apply it.
+func (tx *Tx) confirmEmail(cur *User, email string, verified bool) {
+	if email != "" && tx.vouches(verified) && NormalizeEmail(cur.Email) == NormalizeEmail(email) {
+		cur.EmailVerified = true
+	}
 }
 
 // resolve finds the user of an identity at the transaction's source: by the
