@@ -15,22 +15,9 @@ func syncSource(source string) bool {
 	return groups.ValidSource(source) || strings.HasPrefix(source, "oauth:")
 }
 
-// mayManage returns nil if the transaction's source may change the group: an
-// external group only by its source while that is the tenant's group source,
-// an internal group only by a source that is not an identity provider's
-// (manual, import, the host's own).
-func (tx *Tx) mayManage(g Group) error {
-	if g.Kind == groups.External {
-		if tx.source != g.Source || tx.source != tx.d.cfg.GroupSource {
-			return fmt.Errorf("identity: group %s is managed by %q; %q may not change it: %w", g.ID, g.Source, tx.source, ErrNotAllowed)
-		}
-		return nil
-	}
-	if syncSource(tx.source) {
-		return fmt.Errorf("identity: group %s is internal; %q may not change it: %w", g.ID, tx.source, ErrNotAllowed)
-	}
-	return nil
-}
+// mayManage returns nil if the transaction's source may change the group
+// (see MayManage).
+func (tx *Tx) mayManage(g Group) error { return MayManage(tx.source, tx.d.cfg.GroupSource, g) }
 
 // mayCreateGroups returns nil if the source may create groups: the tenant's
 // group source (external groups) or a source that is not an identity

@@ -177,9 +177,7 @@ func (tx *Tx) UpdateUser(ctx context.Context, id string, ifVersion int64, fn fun
 		if before.Active && !u.Active && !tx.policy.Deactivate {
 			return fmt.Errorf("identity: source %q may not deactivate users: %w", tx.source, ErrNotAllowed)
 		}
-		if NormalizeEmail(u.Email) != NormalizeEmail(before.Email) && u.EmailVerified == before.EmailVerified {
-			u.EmailVerified = tx.policy.VerifiesEmail && u.Email != ""
-		}
+		emailRule(tx.policy, before, u)
 		changed = changedFields(before, *u)
 		if len(changed) == 0 {
 			return errNoChange
@@ -374,65 +372,36 @@ func mergeProfile(dst *User, src User, withKeys bool) {
 }
 
 // trusted reports whether the source's email finds existing users.
-func (tx *Tx) trusted(verified bool) bool {
-	return tx.policy.Email == EmailTrusted || tx.policy.Email == EmailIfVerified && verified
-}
+func (tx *Tx) trusted(verified bool) bool { return tx.policy.TrustsEmail(verified) }
 
-// vouches reports whether the source vouches for an email it gives, which
-// it marks verified or not: its policy VerifiesEmail, or it is trusted for
-// a verified email only and marks this one verified (OAuth, whose provider
-// says).
-func (tx *Tx) vouches(verified bool) bool {
-	return tx.policy.VerifiesEmail || tx.policy.Email == EmailIfVerified && verified
-}
+// vouches reports whether the source vouches for an email it gives.
+func (tx *Tx) vouches(verified bool) bool { return tx.policy.Vouches(verified) }
 
 // confirmEmail is the one rule of a found user's email: where the source
 // vouches for the email it gives and that is the user's, the user's email
-// is verified. Sign-in and Upsert both apply it.
-func (tx *Tx) confirmEmail(cur *User, email string, verified bool) {
-	if email != "" && tx.vouches(verified) && NormalizeEmail(cur.Email) == NormalizeEmail(email) {
+// is verified. Sign-in, Upsert and a batch all apply it.
+func confirmEmail(p SourcePolicy, cur *User, email string, verified bool) {
+	if email != "" && p.Vouches(verified) && NormalizeEmail(cur.Email) == NormalizeEmail(email) {
 		cur.EmailVerified = true
 	}
 }
 
-// resolve finds the user of an identity at the transaction's source: by the
-// link (source, subject), then by email where trusted, but only while that user
-// has no link from this source yet. It reports whether the user was found by
-// link, and returns ErrNotFound, or a *ConflictError when the email's user is
-// linked to another subject of this source.
+func (tx *Tx) confirmEmail(cur *User, email string, verified bool) {
+	confirmEmail(tx.policy, cur, email, verified)
+}
+
+// resolve finds the user of an identity at the transaction's source by
+// Resolve. It reports whether the user was found by link, and returns
+// ErrNotFound, or Resolve's *ConflictError.
 func (tx *Tx) resolve(ctx context.Context, subject, email string, verified bool) (User, bool, error) {
-	if subject != "" {
-		u, err := tx.store.UserByLink(ctx, tx.source, subject)
-		if err == nil {
-			return u, true, nil
-		}
-		if !errors.Is(err, ErrNotFound) {
-			return User{}, false, fmt.Errorf("identity: find user by link: %w", err)
-		}
+	u, found, err := Resolve(ctx, tx.store, tx.source, tx.policy, subject, email, verified)
+	if err != nil {
+		return User{}, false, err
 	}
-	if email == "" || !tx.trusted(verified) {
+	if found == FoundNone {
 		return User{}, false, ErrNotFound
 	}
-	u, err := tx.store.UserByEmail(ctx, email)
-	if err != nil {
-		if errors.Is(err, ErrNotFound) {
-			return User{}, false, ErrNotFound
-		}
-		return User{}, false, fmt.Errorf("identity: find user by email: %w", err)
-	}
-	if subject != "" {
-		links, err := tx.store.Links(ctx, u.ID)
-		if err != nil {
-			return User{}, false, fmt.Errorf("identity: read links: %w", err)
-		}
-		for _, l := range links {
-			if l.Source == tx.source {
-				return User{}, false, fmt.Errorf("identity: the user with this email is linked to another subject of %q: %w",
-					tx.source, &ConflictError{Resource: "link", Field: "subject"})
-			}
-		}
-	}
-	return u, false, nil
+	return u, found == FoundByLink, nil
 }
 
 func (tx *Tx) link(ctx context.Context, userID, subject string) error {
