@@ -155,7 +155,7 @@ type GroupStep struct {
 // directory before anything is written: a dry run's answer, and what
 // Tx.ApplyBatch carries out.
 type BatchPlan struct {
-	Source string
+	Source Source
 	Users  []UserStep
 	Groups []GroupStep
 	// Deactivate lists the users the plan deactivates (suspended users and
@@ -342,7 +342,7 @@ type ReconcileOptions struct {
 // opts.DryRun the plan is made through the Directory's Reader, nothing is
 // written, and the counts are the plan's. It returns the errors of
 // PlanBatch, Check and ApplyBatch.
-func (d *Directory) Reconcile(ctx context.Context, source string, b Batch, opts ReconcileOptions) (*BatchPlan, BatchCounts, error) {
+func (d *Directory) Reconcile(ctx context.Context, source Source, b Batch, opts ReconcileOptions) (*BatchPlan, BatchCounts, error) {
 	if opts.DryRun {
 		plan, err := d.PlanBatch(ctx, d.Reader(), source, b)
 		if err != nil {
@@ -388,8 +388,8 @@ func (tx *Tx) Events() []Event { return slices.Clone(tx.events.all()) }
 // ErrNotAllowed when the batch has groups and source is not the tenant's
 // group source, an error naming a listed group whose ExternalID belongs to
 // another source's group, and the Reader's errors.
-func (d *Directory) PlanBatch(ctx context.Context, r Reader, source string, b Batch) (*BatchPlan, error) {
-	if len(b.Groups) > 0 && source != d.cfg.GroupSource {
+func (d *Directory) PlanBatch(ctx context.Context, r Reader, source Source, b Batch) (*BatchPlan, error) {
+	if len(b.Groups) > 0 && string(source) != d.cfg.GroupSource {
 		return nil, fmt.Errorf("identity: %q is not the tenant's group source (%q): %w", source, d.cfg.GroupSource, ErrNotAllowed)
 	}
 	pl := &batchPlanner{
@@ -398,15 +398,15 @@ func (d *Directory) PlanBatch(ctx context.Context, r Reader, source string, b Ba
 		deactivate: make(map[string]User), claimed: make(map[string]string),
 	}
 	if b.SourceLabel == "" {
-		pl.batch.SourceLabel = source
+		pl.batch.SourceLabel = string(source)
 	}
 	if b.NamePrefix == "" {
-		pl.batch.NamePrefix = source + "-"
+		pl.batch.NamePrefix = string(source) + "-"
 	}
 	if err := pl.planUsers(ctx); err != nil {
 		return nil, err
 	}
-	if source == d.cfg.GroupSource {
+	if string(source) == d.cfg.GroupSource {
 		if err := pl.planGroups(ctx); err != nil {
 			return nil, err
 		}

@@ -53,14 +53,14 @@ func (pl *batchPlanner) planGroups(ctx context.Context) error {
 func (pl *batchPlanner) sourceGroups(ctx context.Context) ([]Group, map[string]Group, error) {
 	var mine []Group
 	byExt := make(map[string]Group)
-	q := GroupQuery{Source: pl.Source, Limit: 1000}
+	q := GroupQuery{Source: string(pl.Source), Limit: 1000}
 	for {
 		page, err := pl.r.ListGroups(ctx, q)
 		if err != nil {
 			return nil, nil, fmt.Errorf("identity: list groups: %w", err)
 		}
 		for _, g := range page.Groups {
-			if g.Kind == groups.External && g.Source == pl.Source {
+			if g.Kind == groups.External && g.Source == string(pl.Source) {
 				mine = append(mine, g)
 				if g.ExternalID != "" {
 					byExt[g.ExternalID] = g
@@ -100,7 +100,7 @@ func (pl *batchPlanner) matchGroup(ctx context.Context, ext, name string, byExt 
 	switch {
 	case err == nil && !(listed[lg.ExternalID] && byExt[lg.ExternalID].ID == lg.ID):
 		st.Current, st.Action = lg, GroupConvert
-		if lg.Kind == groups.External && lg.Source == pl.Source {
+		if lg.Kind == groups.External && lg.Source == string(pl.Source) {
 			st.Action = GroupRename
 		}
 	case err == nil || errors.Is(err, ErrNotFound):

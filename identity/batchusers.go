@@ -32,7 +32,7 @@ func (pl *batchPlanner) planUsers(ctx context.Context) error {
 
 // suspend notes a suspended user the directory knows by link.
 func (pl *batchPlanner) suspend(ctx context.Context, bu BatchUser) error {
-	u, err := pl.r.UserByLink(ctx, pl.Source, bu.Subject)
+	u, err := pl.r.UserByLink(ctx, string(pl.Source), bu.Subject)
 	if errors.Is(err, ErrNotFound) {
 		return nil
 	}

@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"reflect"
-	"strings"
 	"time"
 
 	"github.com/rollcall/rollcall/groups"
@@ -64,7 +63,7 @@ type SourcePolicy struct {
 // create and finds existing users only by a verified email (Claims say
 // which); any other source may do nothing but resolve users by link: it may
 // not create, restore, deactivate or delete.
-func DefaultPolicy(source string) SourcePolicy {
+func DefaultPolicy(source Source) SourcePolicy {
 	switch {
 	case source == SourceManual:
 		return SourcePolicy{Create: true, Email: EmailTrusted, Restore: true, Deactivate: true, Delete: true}
@@ -74,9 +73,9 @@ func DefaultPolicy(source string) SourcePolicy {
 		return SourcePolicy{Create: true, Email: EmailTrusted, Restore: true, Deactivate: true, Delete: true, VerifiesEmail: true}
 	case source == SourceGoogle:
 		return SourcePolicy{Create: true, Email: EmailTrusted, Restore: true, Deactivate: true, VerifiesEmail: true}
-	case strings.HasPrefix(source, "saml:"):
+	case source.Kind() == "saml":
 		return SourcePolicy{Create: true, Email: EmailTrusted, VerifiesEmail: true}
-	case strings.HasPrefix(source, "oauth:"):
+	case source.Kind() == "oauth":
 		return SourcePolicy{Create: true, Email: EmailIfVerified}
 	}
 	return SourcePolicy{}
@@ -162,8 +161,8 @@ func (d *Directory) GroupSource() string { return d.cfg.GroupSource }
 func (d *Directory) PasswordLogin() bool { return !d.cfg.SSOOnly }
 
 // Policy returns the policy of a source.
-func (d *Directory) Policy(source string) SourcePolicy {
-	if p, ok := d.cfg.Sources[source]; ok {
+func (d *Directory) Policy(source Source) SourcePolicy {
+	if p, ok := d.cfg.Sources[string(source)]; ok {
 		return p
 	}
 	return DefaultPolicy(source)
@@ -216,17 +215,17 @@ var errDryRun = errors.New("identity: dry run")
 // called under it runs inside it and commits with it; its error must end
 // fn, as a store need not undo part of a transaction. A DryRun under it
 // returns ErrInvalid.
-func (d *Directory) Do(ctx context.Context, source string, fn func(ctx context.Context, tx *Tx) error) error {
+func (d *Directory) Do(ctx context.Context, source Source, fn func(ctx context.Context, tx *Tx) error) error {
 	return d.run(ctx, source, false, fn)
 }
 
 // DryRun runs fn as Do does, then undoes everything: fn sees the effect of its
 // own changes, and nothing is stored or emitted.
-func (d *Directory) DryRun(ctx context.Context, source string, fn func(ctx context.Context, tx *Tx) error) error {
+func (d *Directory) DryRun(ctx context.Context, source Source, fn func(ctx context.Context, tx *Tx) error) error {
 	return d.run(ctx, source, true, fn)
 }
 
-func (d *Directory) run(ctx context.Context, source string, dry bool, fn func(ctx context.Context, tx *Tx) error) error {
+func (d *Directory) run(ctx context.Context, source Source, dry bool, fn func(ctx context.Context, tx *Tx) error) error {
 	if source == "" {
 		return fmt.Errorf("identity: empty source: %w", ErrInvalid)
 	}
@@ -235,7 +234,7 @@ func (d *Directory) run(ctx context.Context, source string, dry bool, fn func(ct
 	}
 	var committed []Event
 	err := d.store.Tx(ctx, func(ctx context.Context, s Store) error {
-		tx := &Tx{d: d, store: s, source: source, actor: ActorFrom(ctx), policy: d.Policy(source)}
+		tx := &Tx{d: d, store: s, source: source, name: string(source), actor: ActorFrom(ctx), policy: d.Policy(source)}
 		ctx = context.WithValue(ctx, txKey{}, tx)
 		if err := fn(ctx, tx); err != nil {
 			return err
@@ -270,12 +269,12 @@ func (d *Directory) run(ctx context.Context, source string, dry bool, fn func(ct
 // from it. Its events join the running transaction's, to be recorded and
 // emitted with them. A store need not undo a nested part alone, so the
 // error of a nested Do must end the running one; and a DryRun cannot nest.
-func (d *Directory) nested(ctx context.Context, parent *Tx, source string, dry bool, fn func(ctx context.Context, tx *Tx) error) error {
+func (d *Directory) nested(ctx context.Context, parent *Tx, source Source, dry bool, fn func(ctx context.Context, tx *Tx) error) error {
 	if dry {
 		return fmt.Errorf("identity: a dry run cannot run inside a running Do: %w", ErrInvalid)
 	}
 	err := parent.store.Tx(ctx, func(ctx context.Context, s Store) error {
-		tx := &Tx{d: d, store: s, source: source, actor: ActorFrom(ctx), policy: d.Policy(source)}
+		tx := &Tx{d: d, store: s, source: source, name: string(source), actor: ActorFrom(ctx), policy: d.Policy(source)}
 		ctx = context.WithValue(ctx, txKey{}, tx)
 		if err := fn(ctx, tx); err != nil {
 			return err
@@ -406,7 +405,8 @@ func (r readOnly) UserGroups(ctx context.Context, userID string) ([]Group, error
 type Tx struct {
 	d      *Directory
 	store  Store
-	source string
+	source Source
+	name   string // source, as stored
 	actor  string
 	policy SourcePolicy
 	events eventBuf
@@ -451,7 +451,7 @@ func (b *eventBuf) all() []Event {
 }
 
 // Source returns the source the transaction acts for.
-func (tx *Tx) Source() string { return tx.source }
+func (tx *Tx) Source() Source { return tx.source }
 
 // Reader returns the transaction's read-only view of the data, which
 // includes its own changes.
@@ -461,7 +461,7 @@ func (tx *Tx) now() time.Time { return tx.d.clock.Now().UTC() }
 
 func (tx *Tx) emit(t EventType, userID, groupID string, fields ...string) {
 	tx.events.add(Event{
-		Type: t, Tenant: tx.d.cfg.Tenant, Source: tx.source, Actor: tx.actor,
+		Type: t, Tenant: tx.d.cfg.Tenant, Source: tx.name, Actor: tx.actor,
 		UserID: userID, GroupID: groupID, Fields: fields, Time: tx.now(),
 	})
 }
@@ -469,7 +469,7 @@ func (tx *Tx) emit(t EventType, userID, groupID string, fields ...string) {
 // Each method of Directory below runs one method of Tx in its own transaction.
 
 // CreateUser runs Tx.CreateUser in its own transaction.
-func (d *Directory) CreateUser(ctx context.Context, source string, u User, opts CreateOptions) (created User, err error) {
+func (d *Directory) CreateUser(ctx context.Context, source Source, u User, opts CreateOptions) (created User, err error) {
 	err = d.Do(ctx, source, func(ctx context.Context, tx *Tx) error {
 		created, err = tx.CreateUser(ctx, u, opts)
 		return err
@@ -478,7 +478,7 @@ func (d *Directory) CreateUser(ctx context.Context, source string, u User, opts 
 }
 
 // UpdateUser runs Tx.UpdateUser in its own transaction.
-func (d *Directory) UpdateUser(ctx context.Context, source, id string, ifVersion int64, fn func(*User) error) (updated User, err error) {
+func (d *Directory) UpdateUser(ctx context.Context, source Source, id string, ifVersion int64, fn func(*User) error) (updated User, err error) {
 	err = d.Do(ctx, source, func(ctx context.Context, tx *Tx) error {
 		updated, err = tx.UpdateUser(ctx, id, ifVersion, fn)
 		return err
@@ -487,7 +487,7 @@ func (d *Directory) UpdateUser(ctx context.Context, source, id string, ifVersion
 }
 
 // Deactivate runs Tx.Deactivate in its own transaction.
-func (d *Directory) Deactivate(ctx context.Context, source, id string) (u User, err error) {
+func (d *Directory) Deactivate(ctx context.Context, source Source, id string) (u User, err error) {
 	err = d.Do(ctx, source, func(ctx context.Context, tx *Tx) error {
 		u, err = tx.Deactivate(ctx, id)
 		return err
@@ -496,7 +496,7 @@ func (d *Directory) Deactivate(ctx context.Context, source, id string) (u User, 
 }
 
 // Restore runs Tx.Restore in its own transaction.
-func (d *Directory) Restore(ctx context.Context, source, id string) (u User, err error) {
+func (d *Directory) Restore(ctx context.Context, source Source, id string) (u User, err error) {
 	err = d.Do(ctx, source, func(ctx context.Context, tx *Tx) error {
 		u, err = tx.Restore(ctx, id)
 		return err
@@ -505,12 +505,12 @@ func (d *Directory) Restore(ctx context.Context, source, id string) (u User, err
 }
 
 // DeleteUser runs Tx.DeleteUser in its own transaction.
-func (d *Directory) DeleteUser(ctx context.Context, source, id string) error {
+func (d *Directory) DeleteUser(ctx context.Context, source Source, id string) error {
 	return d.Do(ctx, source, func(ctx context.Context, tx *Tx) error { return tx.DeleteUser(ctx, id) })
 }
 
 // Upsert runs Tx.Upsert in its own transaction.
-func (d *Directory) Upsert(ctx context.Context, source string, u User, opts UpsertOptions) (got User, outcome Outcome, err error) {
+func (d *Directory) Upsert(ctx context.Context, source Source, u User, opts UpsertOptions) (got User, outcome Outcome, err error) {
 	err = d.Do(ctx, source, func(ctx context.Context, tx *Tx) error {
 		got, outcome, err = tx.Upsert(ctx, u, opts)
 		return err
@@ -519,7 +519,7 @@ func (d *Directory) Upsert(ctx context.Context, source string, u User, opts Upse
 }
 
 // SignIn runs Tx.SignIn in its own transaction.
-func (d *Directory) SignIn(ctx context.Context, source string, c Claims) (res SignInResult, err error) {
+func (d *Directory) SignIn(ctx context.Context, source Source, c Claims) (res SignInResult, err error) {
 	err = d.Do(ctx, source, func(ctx context.Context, tx *Tx) error {
 		res, err = tx.SignIn(ctx, c)
 		return err
@@ -528,7 +528,7 @@ func (d *Directory) SignIn(ctx context.Context, source string, c Claims) (res Si
 }
 
 // Invite runs Tx.Invite in its own transaction.
-func (d *Directory) Invite(ctx context.Context, source, userID string) (token string, expires time.Time, err error) {
+func (d *Directory) Invite(ctx context.Context, source Source, userID string) (token string, expires time.Time, err error) {
 	err = d.Do(ctx, source, func(ctx context.Context, tx *Tx) error {
 		token, expires, err = tx.Invite(ctx, userID)
 		return err
@@ -539,7 +539,7 @@ func (d *Directory) Invite(ctx context.Context, source, userID string) (token st
 // AcceptInvitation runs Tx.AcceptInvitation in its own transaction, on behalf
 // of the manual source.
 func (d *Directory) AcceptInvitation(ctx context.Context, token string) (u User, err error) {
-	err = d.Do(ctx, SourceManual, func(ctx context.Context, tx *Tx) error {
+	err = d.Do(ctx, Manual, func(ctx context.Context, tx *Tx) error {
 		u, err = tx.AcceptInvitation(ctx, token)
 		return err
 	})
@@ -547,7 +547,7 @@ func (d *Directory) AcceptInvitation(ctx context.Context, token string) (u User,
 }
 
 // SetUserGroups runs Tx.SetUserGroups in its own transaction.
-func (d *Directory) SetUserGroups(ctx context.Context, source, userID string, claim groups.Claim) (plan groups.Plan, err error) {
+func (d *Directory) SetUserGroups(ctx context.Context, source Source, userID string, claim groups.Claim) (plan groups.Plan, err error) {
 	err = d.Do(ctx, source, func(ctx context.Context, tx *Tx) error {
 		plan, err = tx.SetUserGroups(ctx, userID, claim)
 		return err
@@ -556,7 +556,7 @@ func (d *Directory) SetUserGroups(ctx context.Context, source, userID string, cl
 }
 
 // CreateGroup runs Tx.CreateGroup in its own transaction.
-func (d *Directory) CreateGroup(ctx context.Context, source, name, externalID string) (g Group, err error) {
+func (d *Directory) CreateGroup(ctx context.Context, source Source, name, externalID string) (g Group, err error) {
 	err = d.Do(ctx, source, func(ctx context.Context, tx *Tx) error {
 		g, err = tx.CreateGroup(ctx, name, externalID)
 		return err
@@ -565,7 +565,7 @@ func (d *Directory) CreateGroup(ctx context.Context, source, name, externalID st
 }
 
 // AddMember runs Tx.AddMember in its own transaction.
-func (d *Directory) AddMember(ctx context.Context, source, groupID, userID string) (added bool, err error) {
+func (d *Directory) AddMember(ctx context.Context, source Source, groupID, userID string) (added bool, err error) {
 	err = d.Do(ctx, source, func(ctx context.Context, tx *Tx) error {
 		added, err = tx.AddMember(ctx, groupID, userID)
 		return err
@@ -574,7 +574,7 @@ func (d *Directory) AddMember(ctx context.Context, source, groupID, userID strin
 }
 
 // RemoveMember runs Tx.RemoveMember in its own transaction.
-func (d *Directory) RemoveMember(ctx context.Context, source, groupID, userID string) (removed bool, err error) {
+func (d *Directory) RemoveMember(ctx context.Context, source Source, groupID, userID string) (removed bool, err error) {
 	err = d.Do(ctx, source, func(ctx context.Context, tx *Tx) error {
 		removed, err = tx.RemoveMember(ctx, groupID, userID)
 		return err

@@ -142,7 +142,7 @@ func TestPolicyCoversDeactivateAndDelete(t *testing.T) {
 	u, err := f.dir.CreateUser(ctx, identity.SourceManual, identity.User{Email: "a@example.com"}, identity.CreateOptions{})
 	require.NoError(t, err)
 	for _, c := range []struct {
-		source             string
+		source             identity.Source
 		deactivate, delete bool
 	}{
 		{"unknown", false, false},
@@ -154,7 +154,7 @@ func TestPolicyCoversDeactivateAndDelete(t *testing.T) {
 		{identity.SourceSCIM, true, true},
 		{identity.SourceManual, true, true},
 	} {
-		t.Run(c.source, func(t *testing.T) {
+		t.Run(string(c.source), func(t *testing.T) {
 			p := f.dir.Policy(c.source)
 			assert.Equal(t, c.deactivate, p.Deactivate, "Policy.Deactivate")
 			assert.Equal(t, c.delete, p.Delete, "Policy.Delete")
@@ -195,7 +195,7 @@ func TestMatchedEmailVerifiedByOneRule(t *testing.T) {
 	ctx := context.Background()
 	for _, c := range []struct {
 		name     string
-		source   string
+		source   identity.Source
 		upsert   bool
 		verified bool
 		want     bool

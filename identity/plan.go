@@ -32,9 +32,9 @@ const (
 // returns a *ConflictError (Resource "link") when the email's user is
 // linked to another subject of the source: a re-created account does not
 // take over a user. It only reads.
-func Resolve(ctx context.Context, r Reader, source string, policy SourcePolicy, subject, email string, verified bool) (User, Found, error) {
+func Resolve(ctx context.Context, r Reader, source Source, policy SourcePolicy, subject, email string, verified bool) (User, Found, error) {
 	if subject != "" {
-		u, err := r.UserByLink(ctx, source, subject)
+		u, err := r.UserByLink(ctx, string(source), subject)
 		if err == nil {
 			return u, FoundByLink, nil
 		}
@@ -53,7 +53,7 @@ func Resolve(ctx context.Context, r Reader, source string, policy SourcePolicy, 
 		return User{}, FoundNone, fmt.Errorf("identity: find user by email: %w", err)
 	}
 	if subject != "" {
-		linked, err := hasLink(ctx, r, u.ID, source)
+		linked, err := hasLink(ctx, r, u.ID, string(source))
 		if err != nil {
 			return User{}, FoundNone, err
 		}
@@ -97,14 +97,14 @@ func (p SourcePolicy) Vouches(verified bool) bool {
 // that is the group source, an internal group only by a source that is not
 // an identity provider's (manual, import, the host's own). Else it returns
 // an error matching ErrNotAllowed.
-func MayManage(source, groupSource string, g Group) error {
+func MayManage(source Source, groupSource string, g Group) error {
 	if g.Kind == groups.External {
-		if source != g.Source || source != groupSource {
+		if string(source) != g.Source || string(source) != groupSource {
 			return fmt.Errorf("identity: group %s is managed by %q; %q may not change it: %w", g.ID, g.Source, source, ErrNotAllowed)
 		}
 		return nil
 	}
-	if syncSource(source) {
+	if source.identityProvider() {
 		return fmt.Errorf("identity: group %s is internal; %q may not change it: %w", g.ID, source, ErrNotAllowed)
 	}
 	return nil

@@ -25,7 +25,7 @@ func TestResolve(t *testing.T) {
 	oauth := identity.DefaultPolicy("oauth:google")
 	for _, c := range []struct {
 		name     string
-		source   string
+		source   identity.Source
 		policy   identity.SourcePolicy
 		subject  string
 		email    string
@@ -62,9 +62,10 @@ func TestMayManage(t *testing.T) {
 	ext := identity.Group{ID: "g1", Kind: groups.External, Source: "google"}
 	in := identity.Group{ID: "g2", Kind: groups.Internal}
 	for _, c := range []struct {
-		source, groupSource string
-		g                   identity.Group
-		ok                  bool
+		source      identity.Source
+		groupSource string
+		g           identity.Group
+		ok          bool
 	}{
 		{"google", "google", ext, true},
 		{"google", "scim", ext, false},      // no longer the group source
@@ -259,4 +260,26 @@ func TestBatchRefusals(t *testing.T) {
 	assert.ErrorIs(t, err, identity.ErrInvalid)
 	_, _, err = f.dir.Reconcile(ctx, identity.SourceGoogle, identity.Batch{}, identity.ReconcileOptions{Fuse: identity.Fuse{MaxRemove: 1, MaxDeactivate: 1}})
 	assert.True(t, errors.Is(err, identity.ErrEmptyBatch), "an empty batch: %v", err)
+}
+
+func TestSource(t *testing.T) {
+	for _, c := range []struct {
+		s          identity.Source
+		text, kind string
+		name       string
+	}{
+		{identity.SAML("entra"), "saml:entra", "saml", "entra"},
+		{identity.OAuth("google"), "oauth:google", "oauth", "google"},
+		{identity.SCIM, "scim", "scim", ""},
+		{identity.Google, "google", "google", ""},
+		{identity.Import, "import", "import", ""},
+		{identity.Manual, "manual", "manual", ""},
+		{"host-sync", "host-sync", "", ""},
+	} {
+		assert.Equal(t, c.text, c.s.String())
+		assert.Equal(t, c.kind, c.s.Kind(), c.text)
+		assert.Equal(t, c.name, c.s.Name(), c.text)
+	}
+	// The policy follows the kind: a SAML connection of any name.
+	assert.Equal(t, identity.DefaultPolicy("saml:other"), identity.DefaultPolicy(identity.SAML("entra")))
 }

@@ -30,7 +30,7 @@ var errNoChange = errors.New("identity: no change")
 // email, userName, externalID or link is taken.
 func (tx *Tx) CreateUser(ctx context.Context, u User, opts CreateOptions) (User, error) {
 	if !tx.policy.Create {
-		return User{}, fmt.Errorf("identity: source %q may not create users: %w", tx.source, ErrNotAllowed)
+		return User{}, fmt.Errorf("identity: source %q may not create users: %w", tx.name, ErrNotAllowed)
 	}
 	return tx.createUser(ctx, u, opts)
 }
@@ -52,7 +52,7 @@ func (tx *Tx) createUser(ctx context.Context, u User, opts CreateOptions) (User,
 		return User{}, fmt.Errorf("identity: create user: %w", err)
 	}
 	if opts.Subject != "" {
-		if err := tx.store.CreateLink(ctx, Link{Source: tx.source, Subject: opts.Subject, UserID: created.ID, Created: now}); err != nil {
+		if err := tx.store.CreateLink(ctx, Link{Source: tx.name, Subject: opts.Subject, UserID: created.ID, Created: now}); err != nil {
 			return User{}, fmt.Errorf("identity: link new user: %w", err)
 		}
 	}
@@ -80,7 +80,7 @@ type NewUser struct {
 // created and no event recorded.
 func (tx *Tx) CreateUsers(ctx context.Context, users []NewUser) ([]User, error) {
 	if !tx.policy.Create {
-		return nil, fmt.Errorf("identity: source %q may not create users: %w", tx.source, ErrNotAllowed)
+		return nil, fmt.Errorf("identity: source %q may not create users: %w", tx.name, ErrNotAllowed)
 	}
 	if len(users) == 0 {
 		return nil, nil
@@ -122,7 +122,7 @@ func (tx *Tx) CreateUsers(ctx context.Context, users []NewUser) ([]User, error) 
 		if nu.Options.Subject == "" {
 			continue
 		}
-		l := Link{Source: tx.source, Subject: nu.Options.Subject, UserID: created[i].ID, Created: now}
+		l := Link{Source: tx.name, Subject: nu.Options.Subject, UserID: created[i].ID, Created: now}
 		if err := tx.store.CreateLink(ctx, l); err != nil {
 			err = &ItemError{Index: i, Err: err}
 			if uerr := tx.deleteCreated(ctx, created); uerr != nil {
@@ -172,10 +172,10 @@ func (tx *Tx) UpdateUser(ctx context.Context, id string, ifVersion int64, fn fun
 			return err
 		}
 		if !before.Active && u.Active && !tx.policy.Restore {
-			return fmt.Errorf("identity: source %q may not restore users: %w", tx.source, ErrNotAllowed)
+			return fmt.Errorf("identity: source %q may not restore users: %w", tx.name, ErrNotAllowed)
 		}
 		if before.Active && !u.Active && !tx.policy.Deactivate {
-			return fmt.Errorf("identity: source %q may not deactivate users: %w", tx.source, ErrNotAllowed)
+			return fmt.Errorf("identity: source %q may not deactivate users: %w", tx.name, ErrNotAllowed)
 		}
 		emailRule(tx.policy, before, u)
 		changed = changedFields(before, *u)
@@ -236,7 +236,7 @@ func (tx *Tx) Restore(ctx context.Context, id string) (User, error) {
 // and ErrNotFound.
 func (tx *Tx) DeleteUser(ctx context.Context, id string) error {
 	if !tx.policy.Delete {
-		return fmt.Errorf("identity: source %q may not delete users: %w", tx.source, ErrNotAllowed)
+		return fmt.Errorf("identity: source %q may not delete users: %w", tx.name, ErrNotAllowed)
 	}
 	gs, err := tx.store.UserGroups(ctx, id)
 	if err != nil {
@@ -405,7 +405,7 @@ func (tx *Tx) resolve(ctx context.Context, subject, email string, verified bool)
 }
 
 func (tx *Tx) link(ctx context.Context, userID, subject string) error {
-	err := tx.store.CreateLink(ctx, Link{Source: tx.source, Subject: subject, UserID: userID, Created: tx.now()})
+	err := tx.store.CreateLink(ctx, Link{Source: tx.name, Subject: subject, UserID: userID, Created: tx.now()})
 	if err != nil {
 		return fmt.Errorf("identity: link user: %w", err)
 	}

@@ -25,7 +25,7 @@ import (
 // apply plans the checked rows and carries the plan out.
 func (im *Importer) apply(ctx context.Context, dir *identity.Directory, s *sheet, opts Options) (*Result, error) {
 	var res *Result
-	err := dir.Do(ctx, identity.SourceImport, func(ctx context.Context, tx *identity.Tx) error {
+	err := dir.Do(ctx, identity.Import, func(ctx context.Context, tx *identity.Tx) error {
 		// This may run again if the store retries: start afresh.
 		p := im.newPlanner(dir, tx.Reader(), s.header, opts, true)
 		p.steps = make([]step, 0, len(s.records))
@@ -153,7 +153,7 @@ type planner struct {
 func (im *Importer) newPlanner(dir *identity.Directory, rd identity.Reader, h *header, opts Options, keep bool) *planner {
 	p := &planner{
 		im: im, rd: rd, header: h, opts: opts, keep: keep,
-		policy: dir.Policy(identity.SourceImport),
+		policy: dir.Policy(identity.Import),
 		groups: map[string]*plannedGroup{}, named: map[string]*plannedGroup{},
 	}
 	if opts.Deactivate {

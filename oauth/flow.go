@@ -135,7 +135,7 @@ func (c *Connection) Finish(ctx context.Context, dir *identity.Directory, keys i
 	if err != nil {
 		return Result{}, err
 	}
-	res, err := dir.SignIn(ctx, c.source, claims)
+	res, err := dir.SignIn(ctx, identity.Source(c.source), claims)
 	if err != nil {
 		return Result{}, fmt.Errorf("oauth: sign in: %w", err)
 	}
