@@ -129,6 +129,9 @@ type planner struct {
 	header *header
 	opts   Options
 	policy identity.SourcePolicy
+	// groupSource is the tenant's group source, whose groups the import
+	// may not assign (identity.MayManage).
+	groupSource string
 	// keep keeps every step, to be carried out; else (a dry run) each
 	// step goes into res as soon as it is planned.
 	keep  bool
@@ -153,7 +156,7 @@ type planner struct {
 func (im *Importer) newPlanner(dir *identity.Directory, rd identity.Reader, h *header, opts Options, keep bool) *planner {
 	p := &planner{
 		im: im, rd: rd, header: h, opts: opts, keep: keep,
-		policy: dir.Policy(identity.Import),
+		policy: dir.Policy(identity.Import), groupSource: dir.GroupSource(),
 		groups: map[string]*plannedGroup{}, named: map[string]*plannedGroup{},
 	}
 	if opts.Deactivate {
@@ -291,22 +294,22 @@ func (p *planner) listedByUserName(u identity.User) bool {
 	return !byEmail
 }
 
-// lookup finds the user of a row's email, and reports whether the email is
-// some user's userName.
+// lookup finds the user of a row's email by the core's rules
+// (identity.Resolve: the import has no subject, so by email where its
+// policy trusts it), and reports whether the email is some user's userName.
 func (p *planner) lookup(ctx context.Context, r *record) (cur identity.User, found, nameTaken bool, err error) {
 	if p.byEmail != nil {
 		i, found := p.byEmail[r.key]
-		if found {
-			cur = p.users[i]
+		if found && p.policy.TrustsEmail(false) {
+			return p.users[i], true, false, nil
 		}
-		return cur, found, !found && p.byUserName[identity.NormalizeUserName(r.email)], nil
+		return cur, false, !found && p.byUserName[identity.NormalizeUserName(r.email)], nil
 	}
-	cur, err = p.rd.UserByEmail(ctx, r.email)
-	found = err == nil
-	if err != nil && !errors.Is(err, identity.ErrNotFound) {
+	cur, how, err := identity.Resolve(ctx, p.rd, identity.Import, p.policy, "", r.email, false)
+	if err != nil {
 		return cur, false, false, fmt.Errorf("importer: row %d: find user: %w", r.row, err)
 	}
-	if found {
+	if how != identity.FoundNone {
 		return cur, true, false, nil
 	}
 	// The core makes the email the userName of a new user: it must be free.
@@ -462,7 +465,7 @@ func (p *planner) checkGroups(ctx context.Context, st *step) error {
 		if err != nil {
 			return err
 		}
-		if g := pg.g; g.Kind == groups.External {
+		if g := pg.g; g.ID != "" && identity.MayManage(identity.Import, p.groupSource, g) != nil {
 			st.fail(ColGroups, fmt.Sprintf("The group %q is managed by the identity provider (%s) and cannot be assigned by import.", g.Name, g.Source))
 		}
 	}
