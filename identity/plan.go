@@ -175,3 +175,29 @@ func Merge(cur, src User, keys bool) User {
 	mergeProfile(&u, src, keys)
 	return u
 }
+
+// PlanUserGroups plans a user's memberships as a source that names them
+// all says (a file import's groups column): of the names wanted (each a
+// group's name as given, with ids[i] its group's ID, "" for a group not
+// created yet), those the user is not in yet are joined; of the groups
+// current the user is in, those the source may change (MayManage) and the
+// names do not name are left. Groups the source may not change stay.
+func PlanUserGroups(source Source, groupSource string, current []Group, names, ids []string) (join []string, leave []Group) {
+	in := make(map[string]bool, len(current))
+	for _, g := range current {
+		in[g.ID] = true
+	}
+	want := make(map[string]bool, len(names))
+	for i, name := range names {
+		want[groups.Key(name)] = true
+		if ids[i] == "" || !in[ids[i]] {
+			join = append(join, name)
+		}
+	}
+	for _, g := range current {
+		if !want[groups.Key(g.Name)] && MayManage(source, groupSource, g) == nil {
+			leave = append(leave, g)
+		}
+	}
+	return join, leave
+}

@@ -283,3 +283,25 @@ func TestSource(t *testing.T) {
 	// The policy follows the kind: a SAML connection of any name.
 	assert.Equal(t, identity.DefaultPolicy("saml:other"), identity.DefaultPolicy(identity.SAML("entra")))
 }
+
+func TestPlanUserGroups(t *testing.T) {
+	eng := identity.Group{ID: "g1", Name: "Eng", Kind: groups.Internal}
+	ops := identity.Group{ID: "g2", Name: "Ops", Kind: groups.Internal}
+	idp := identity.Group{ID: "g3", Name: "Staff", Kind: groups.External, Source: "google"}
+	current := []identity.Group{eng, ops, idp}
+	for _, c := range []struct {
+		name       string
+		names, ids []string
+		join       []string
+		leave      []identity.Group
+	}{
+		{"same", []string{"eng", "Ops"}, []string{"g1", "g2"}, nil, nil},
+		{"join a new and an existing group, leave one", []string{"Eng", "New", "Sales"}, []string{"g1", "", "g9"},
+			[]string{"New", "Sales"}, []identity.Group{ops}},
+		{"none named: leave the internal ones, never the IdP's", nil, nil, nil, []identity.Group{eng, ops}},
+	} {
+		join, leave := identity.PlanUserGroups(identity.Import, "google", current, c.names, c.ids)
+		assert.Equal(t, c.join, join, c.name)
+		assert.Equal(t, c.leave, leave, c.name)
+	}
+}

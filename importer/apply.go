@@ -484,32 +484,22 @@ func (p *planner) join(st *step, i int, names []string) {
 	st.joins += len(names)
 }
 
-// planGroups plans an existing user's memberships: the row's internal
-// groups the user is not in yet are joined, the internal groups the row
+// planGroups plans an existing user's memberships by the core's rule
+// (identity.PlanUserGroups): the row's groups the user is not in yet are
+// joined, the groups the import may change (internal ones) that the row
 // does not name are left. External groups are never touched.
 func (p *planner) planGroups(ctx context.Context, st *step, i int) error {
 	current, err := p.rd.UserGroups(ctx, st.cur.ID)
 	if err != nil {
 		return fmt.Errorf("importer: row %d: read groups: %w", st.r.row, err)
 	}
-	in := make(map[string]bool, len(current))
-	for _, g := range current {
-		in[g.ID] = true
+	ids := make([]string, len(st.r.groups))
+	for j, name := range st.r.groups {
+		ids[j] = p.named[name].g.ID
 	}
-	var joins []string
-	want := make(map[string]bool, len(st.r.groups))
-	for _, name := range st.r.groups {
-		want[groups.Key(name)] = true
-		if pg := p.named[name]; pg.g.ID == "" || !in[pg.g.ID] {
-			joins = append(joins, name)
-		}
-	}
+	joins, leave := identity.PlanUserGroups(identity.Import, p.groupSource, current, st.r.groups, ids)
 	p.join(st, i, joins)
-	for _, g := range current {
-		if g.Kind == groups.Internal && !want[groups.Key(g.Name)] {
-			st.leave = append(st.leave, g)
-		}
-	}
+	st.leave = leave
 	return nil
 }
 
