@@ -243,3 +243,45 @@ func (f *fakeAPI) renameGroup(id, name string) {
 		}
 	}
 }
+
+// The group that already holds a name keeps it, whatever the order Google
+// lists the groups in: a new group of the same name listed first takes its
+// email, and the old group is not renamed.
+func TestSyncHolderKeepsItsName(t *testing.T) {
+	ctx := context.Background()
+	api := fixture()
+	e := newEnv(t, api, Config{Nested: true})
+	if _, err := e.syncer.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	eng, err := e.dir.Reader().GroupByExternalID(ctx, "g1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	api.mu.Lock()
+	api.groups = append([]fakeGroup{{ID: "g0", Email: "eng-new@example.com", Name: "Engineering"}}, api.groups...)
+	api.members["g0"] = nil
+	api.setMembersLocked("g0", "u:u7")
+	api.mu.Unlock()
+	rep, err := e.syncer.Sync(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := e.dir.Reader().GroupByExternalID(ctx, "g1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.ID != eng.ID || got.Name != "Engineering" {
+		t.Errorf("the group holding the name: %+v, want %s named Engineering", got, eng.ID)
+	}
+	fresh, err := e.dir.Reader().GroupByExternalID(ctx, "g0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fresh.Name != "eng-new@example.com" {
+		t.Errorf("the new group of a held name is named %q, want its email", fresh.Name)
+	}
+	if rep.GroupsUpdated != 0 || rep.GroupsCreated != 1 {
+		t.Errorf("report: %d groups updated, %d created; want 0 and 1", rep.GroupsUpdated, rep.GroupsCreated)
+	}
+}

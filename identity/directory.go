@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"strings"
+	"reflect"
 	"time"
 
 	"github.com/rollcall/rollcall/groups"
@@ -44,6 +44,11 @@ type SourcePolicy struct {
 	Email EmailTrust
 	// Restore lets the source reactivate a deactivated user.
 	Restore bool
+	// Deactivate lets the source deactivate a user (Tx.Deactivate, or
+	// Active set false by Tx.UpdateUser).
+	Deactivate bool
+	// Delete lets the source delete a user (Tx.DeleteUser).
+	Delete bool
 	// VerifiesEmail marks an email the source sets (on a user it creates, or
 	// as a new address) verified: the source vouches that it reaches the
 	// person. An IdP does; an admin typing an address or a file does not.
@@ -52,19 +57,25 @@ type SourcePolicy struct {
 
 // DefaultPolicy returns the policy of a source that Config.Sources does not
 // list: manual, import, scim and google may create, are trusted for email and
-// may restore, and scim and google verify the emails they set; saml:* may
-// create, is trusted for email and verifies it, but may not restore; oauth:*
-// may create and finds existing users only by a verified email (Claims say
-// which); any other source may do nothing but resolve users by link.
-func DefaultPolicy(source string) SourcePolicy {
+// may restore and deactivate, and scim and google verify the emails they
+// set; manual and scim may delete; saml:* may create, is trusted for email
+// and verifies it, but may not restore, deactivate or delete; oauth:* may
+// create and finds existing users only by a verified email (Claims say
+// which); any other source may do nothing but resolve users by link: it may
+// not create, restore, deactivate or delete.
+func DefaultPolicy(source Source) SourcePolicy {
 	switch {
-	case source == SourceManual, source == SourceImport:
-		return SourcePolicy{Create: true, Email: EmailTrusted, Restore: true}
-	case source == SourceSCIM, source == SourceGoogle:
-		return SourcePolicy{Create: true, Email: EmailTrusted, Restore: true, VerifiesEmail: true}
-	case strings.HasPrefix(source, "saml:"):
+	case source == SourceManual:
+		return SourcePolicy{Create: true, Email: EmailTrusted, Restore: true, Deactivate: true, Delete: true}
+	case source == SourceImport:
+		return SourcePolicy{Create: true, Email: EmailTrusted, Restore: true, Deactivate: true}
+	case source == SourceSCIM:
+		return SourcePolicy{Create: true, Email: EmailTrusted, Restore: true, Deactivate: true, Delete: true, VerifiesEmail: true}
+	case source == SourceGoogle:
+		return SourcePolicy{Create: true, Email: EmailTrusted, Restore: true, Deactivate: true, VerifiesEmail: true}
+	case source.Kind() == "saml":
 		return SourcePolicy{Create: true, Email: EmailTrusted, VerifiesEmail: true}
-	case strings.HasPrefix(source, "oauth:"):
+	case source.Kind() == "oauth":
 		return SourcePolicy{Create: true, Email: EmailIfVerified}
 	}
 	return SourcePolicy{}
@@ -151,22 +162,25 @@ func (d *Directory) GroupSource() string { return d.cfg.GroupSource }
 func (d *Directory) PasswordLogin() bool { return !d.cfg.SSOOnly }
 
 // Policy returns the policy of a source.
-func (d *Directory) Policy(source string) SourcePolicy {
-	if p, ok := d.cfg.Sources[source]; ok {
+func (d *Directory) Policy(source Source) SourcePolicy {
+	if p, ok := d.cfg.Sources[string(source)]; ok {
 		return p
 	}
 	return DefaultPolicy(source)
 }
 
-// Reader returns the tenant's data for reading. Changes go through Do. Inside
-// Do, read through Tx.Reader instead: it sees the transaction's own changes,
-// and a store may hold a lock for the transaction (storage/memory does).
-func (d *Directory) Reader() Reader { return d.store }
+// Reader returns a read-only view of the tenant's data: changes go through
+// Do. Under the context of a running Do (the one given to its function, or
+// one made from it) it reads through that transaction, so it sees the
+// transaction's own changes and never waits for the lock a store may hold
+// for it (storage/memory does).
+func (d *Directory) Reader() Reader { return dirReader{d} }
 
 // Events returns up to limit events after the cursor, from the store's
-// EventLog. It returns errors.ErrUnsupported if the store keeps no log.
+// EventLog; under the context of a running Do, through its transaction. It
+// returns errors.ErrUnsupported if the store keeps no log.
 func (d *Directory) Events(ctx context.Context, after int64, limit int) ([]Event, error) {
-	log, ok := d.store.(EventLog)
+	log, ok := d.reading(ctx).(EventLog)
 	if !ok {
 		return nil, fmt.Errorf("identity: the store keeps no event log: %w", errors.ErrUnsupported)
 	}
@@ -198,23 +212,33 @@ var errDryRun = errors.New("identity: dry run")
 // returns an error, which Do returns. The events go to the Config's sink after
 // the commit. fn may be called more than once (see Store.Tx), so it must not
 // act outside tx.
-func (d *Directory) Do(ctx context.Context, source string, fn func(ctx context.Context, tx *Tx) error) error {
+//
+// The context fn gets carries the transaction: the Directory's Reader reads
+// through it, and a Do (or a method of the Directory) of the same store
+// called under it runs inside it and commits with it; its error must end
+// fn, as a store need not undo part of a transaction. A DryRun under it
+// returns ErrInvalid.
+func (d *Directory) Do(ctx context.Context, source Source, fn func(ctx context.Context, tx *Tx) error) error {
 	return d.run(ctx, source, false, fn)
 }
 
 // DryRun runs fn as Do does, then undoes everything: fn sees the effect of its
 // own changes, and nothing is stored or emitted.
-func (d *Directory) DryRun(ctx context.Context, source string, fn func(ctx context.Context, tx *Tx) error) error {
+func (d *Directory) DryRun(ctx context.Context, source Source, fn func(ctx context.Context, tx *Tx) error) error {
 	return d.run(ctx, source, true, fn)
 }
 
-func (d *Directory) run(ctx context.Context, source string, dry bool, fn func(ctx context.Context, tx *Tx) error) error {
+func (d *Directory) run(ctx context.Context, source Source, dry bool, fn func(ctx context.Context, tx *Tx) error) error {
 	if source == "" {
 		return fmt.Errorf("identity: empty source: %w", ErrInvalid)
 	}
+	if parent := d.running(ctx); parent != nil {
+		return d.nested(ctx, parent, source, dry, fn)
+	}
 	var committed []Event
 	err := d.store.Tx(ctx, func(ctx context.Context, s Store) error {
-		tx := &Tx{d: d, store: s, source: source, actor: ActorFrom(ctx), policy: d.Policy(source)}
+		tx := &Tx{d: d, store: s, source: source, name: string(source), actor: ActorFrom(ctx), policy: d.Policy(source)}
+		ctx = context.WithValue(ctx, txKey{}, tx)
 		if err := fn(ctx, tx); err != nil {
 			return err
 		}
@@ -242,13 +266,162 @@ func (d *Directory) run(ctx context.Context, source string, dry bool, fn func(ct
 	return nil
 }
 
+// nested runs a Do called under the context of a running Do of the same
+// store: in the running transaction (Store.Tx called on a transaction's
+// Store), so that it neither waits for that transaction nor commits apart
+// from it. Its events join the running transaction's, to be recorded and
+// emitted with them. A store need not undo a nested part alone, so the
+// error of a nested Do must end the running one; and a DryRun cannot nest.
+func (d *Directory) nested(ctx context.Context, parent *Tx, source Source, dry bool, fn func(ctx context.Context, tx *Tx) error) error {
+	if dry {
+		return fmt.Errorf("identity: a dry run cannot run inside a running Do: %w", ErrInvalid)
+	}
+	err := parent.store.Tx(ctx, func(ctx context.Context, s Store) error {
+		tx := &Tx{d: d, store: s, source: source, name: string(source), actor: ActorFrom(ctx), policy: d.Policy(source)}
+		ctx = context.WithValue(ctx, txKey{}, tx)
+		if err := fn(ctx, tx); err != nil {
+			return err
+		}
+		for _, e := range tx.events.all() {
+			parent.events.add(e)
+		}
+		return nil
+	})
+	// The groups the running transaction knows may have changed.
+	parent.groups = nil
+	return err
+}
+
+// txKey is the context key of the running transaction: its value is the
+// *Tx that Do's function runs with.
+type txKey struct{}
+
+// running returns the transaction of the Directory's store that ctx runs
+// under, or nil.
+func (d *Directory) running(ctx context.Context) *Tx {
+	tx, _ := ctx.Value(txKey{}).(*Tx)
+	if tx == nil || !sameStore(tx.d.store, d.store) {
+		return nil
+	}
+	return tx
+}
+
+// reading returns the store to read through under ctx: the running
+// transaction's, else the Directory's.
+func (d *Directory) reading(ctx context.Context) Store {
+	if tx := d.running(ctx); tx != nil {
+		return tx.store
+	}
+	return d.store
+}
+
+// sameStore reports whether a and b are one store. A host's Store of a type
+// that cannot be compared is the same only as itself, which it cannot tell:
+// such stores are never taken for one another.
+func sameStore(a, b Store) bool {
+	if a == nil || b == nil {
+		return false
+	}
+	ta, tb := reflect.TypeOf(a), reflect.TypeOf(b)
+	return ta == tb && ta.Comparable() && a == b
+}
+
+// dirReader is the read-only view Directory.Reader returns.
+type dirReader struct{ d *Directory }
+
+func (r dirReader) User(ctx context.Context, id string) (User, error) {
+	return r.d.reading(ctx).User(ctx, id)
+}
+func (r dirReader) UserByEmail(ctx context.Context, email string) (User, error) {
+	return r.d.reading(ctx).UserByEmail(ctx, email)
+}
+func (r dirReader) UserByUserName(ctx context.Context, name string) (User, error) {
+	return r.d.reading(ctx).UserByUserName(ctx, name)
+}
+func (r dirReader) UserByExternalID(ctx context.Context, externalID string) (User, error) {
+	return r.d.reading(ctx).UserByExternalID(ctx, externalID)
+}
+func (r dirReader) UsersByEmail(ctx context.Context, email string) ([]User, error) {
+	return r.d.reading(ctx).UsersByEmail(ctx, email)
+}
+func (r dirReader) UsersByExternalID(ctx context.Context, externalID string) ([]User, error) {
+	return r.d.reading(ctx).UsersByExternalID(ctx, externalID)
+}
+func (r dirReader) UserByLink(ctx context.Context, source, subject string) (User, error) {
+	return r.d.reading(ctx).UserByLink(ctx, source, subject)
+}
+func (r dirReader) ListUsers(ctx context.Context, q UserQuery) (UserPage, error) {
+	return r.d.reading(ctx).ListUsers(ctx, q)
+}
+func (r dirReader) Links(ctx context.Context, userID string) ([]Link, error) {
+	return r.d.reading(ctx).Links(ctx, userID)
+}
+func (r dirReader) Group(ctx context.Context, id string) (Group, error) {
+	return r.d.reading(ctx).Group(ctx, id)
+}
+func (r dirReader) GroupByName(ctx context.Context, name string) (Group, error) {
+	return r.d.reading(ctx).GroupByName(ctx, name)
+}
+func (r dirReader) GroupByExternalID(ctx context.Context, externalID string) (Group, error) {
+	return r.d.reading(ctx).GroupByExternalID(ctx, externalID)
+}
+func (r dirReader) ListGroups(ctx context.Context, q GroupQuery) (GroupPage, error) {
+	return r.d.reading(ctx).ListGroups(ctx, q)
+}
+func (r dirReader) UserGroups(ctx context.Context, userID string) ([]Group, error) {
+	return r.d.reading(ctx).UserGroups(ctx, userID)
+}
+
+// readOnly is a Reader over a store that hides its writes.
+type readOnly struct{ r Reader }
+
+func (r readOnly) User(ctx context.Context, id string) (User, error) { return r.r.User(ctx, id) }
+func (r readOnly) UserByEmail(ctx context.Context, email string) (User, error) {
+	return r.r.UserByEmail(ctx, email)
+}
+func (r readOnly) UserByUserName(ctx context.Context, name string) (User, error) {
+	return r.r.UserByUserName(ctx, name)
+}
+func (r readOnly) UserByExternalID(ctx context.Context, externalID string) (User, error) {
+	return r.r.UserByExternalID(ctx, externalID)
+}
+func (r readOnly) UsersByEmail(ctx context.Context, email string) ([]User, error) {
+	return r.r.UsersByEmail(ctx, email)
+}
+func (r readOnly) UsersByExternalID(ctx context.Context, externalID string) ([]User, error) {
+	return r.r.UsersByExternalID(ctx, externalID)
+}
+func (r readOnly) UserByLink(ctx context.Context, source, subject string) (User, error) {
+	return r.r.UserByLink(ctx, source, subject)
+}
+func (r readOnly) ListUsers(ctx context.Context, q UserQuery) (UserPage, error) {
+	return r.r.ListUsers(ctx, q)
+}
+func (r readOnly) Links(ctx context.Context, userID string) ([]Link, error) {
+	return r.r.Links(ctx, userID)
+}
+func (r readOnly) Group(ctx context.Context, id string) (Group, error) { return r.r.Group(ctx, id) }
+func (r readOnly) GroupByName(ctx context.Context, name string) (Group, error) {
+	return r.r.GroupByName(ctx, name)
+}
+func (r readOnly) GroupByExternalID(ctx context.Context, externalID string) (Group, error) {
+	return r.r.GroupByExternalID(ctx, externalID)
+}
+func (r readOnly) ListGroups(ctx context.Context, q GroupQuery) (GroupPage, error) {
+	return r.r.ListGroups(ctx, q)
+}
+func (r readOnly) UserGroups(ctx context.Context, userID string) ([]Group, error) {
+	return r.r.UserGroups(ctx, userID)
+}
+
 // Tx is one transaction of the core on behalf of one source. It is valid only
 // inside the function given to Do or DryRun; pass its methods the context that
 // function runs under. It is not safe for concurrent use.
 type Tx struct {
 	d      *Directory
 	store  Store
-	source string
+	source Source
+	name   string // source, as stored
 	actor  string
 	policy SourcePolicy
 	events eventBuf
@@ -293,17 +466,17 @@ func (b *eventBuf) all() []Event {
 }
 
 // Source returns the source the transaction acts for.
-func (tx *Tx) Source() string { return tx.source }
+func (tx *Tx) Source() Source { return tx.source }
 
-// Reader returns the transaction's view of the data, which includes its own
-// changes.
-func (tx *Tx) Reader() Reader { return tx.store }
+// Reader returns the transaction's read-only view of the data, which
+// includes its own changes.
+func (tx *Tx) Reader() Reader { return readOnly{tx.store} }
 
 func (tx *Tx) now() time.Time { return tx.d.clock.Now().UTC() }
 
 func (tx *Tx) emit(t EventType, userID, groupID string, fields ...string) {
 	tx.events.add(Event{
-		Type: t, Tenant: tx.d.cfg.Tenant, Source: tx.source, Actor: tx.actor,
+		Type: t, Tenant: tx.d.cfg.Tenant, Source: tx.name, Actor: tx.actor,
 		UserID: userID, GroupID: groupID, Fields: fields, Time: tx.now(),
 	})
 }
@@ -311,7 +484,7 @@ func (tx *Tx) emit(t EventType, userID, groupID string, fields ...string) {
 // Each method of Directory below runs one method of Tx in its own transaction.
 
 // CreateUser runs Tx.CreateUser in its own transaction.
-func (d *Directory) CreateUser(ctx context.Context, source string, u User, opts CreateOptions) (created User, err error) {
+func (d *Directory) CreateUser(ctx context.Context, source Source, u User, opts CreateOptions) (created User, err error) {
 	err = d.Do(ctx, source, func(ctx context.Context, tx *Tx) error {
 		created, err = tx.CreateUser(ctx, u, opts)
 		return err
@@ -320,7 +493,7 @@ func (d *Directory) CreateUser(ctx context.Context, source string, u User, opts 
 }
 
 // UpdateUser runs Tx.UpdateUser in its own transaction.
-func (d *Directory) UpdateUser(ctx context.Context, source, id string, ifVersion int64, fn func(*User) error) (updated User, err error) {
+func (d *Directory) UpdateUser(ctx context.Context, source Source, id string, ifVersion int64, fn func(*User) error) (updated User, err error) {
 	err = d.Do(ctx, source, func(ctx context.Context, tx *Tx) error {
 		updated, err = tx.UpdateUser(ctx, id, ifVersion, fn)
 		return err
@@ -329,7 +502,7 @@ func (d *Directory) UpdateUser(ctx context.Context, source, id string, ifVersion
 }
 
 // Deactivate runs Tx.Deactivate in its own transaction.
-func (d *Directory) Deactivate(ctx context.Context, source, id string) (u User, err error) {
+func (d *Directory) Deactivate(ctx context.Context, source Source, id string) (u User, err error) {
 	err = d.Do(ctx, source, func(ctx context.Context, tx *Tx) error {
 		u, err = tx.Deactivate(ctx, id)
 		return err
@@ -338,7 +511,7 @@ func (d *Directory) Deactivate(ctx context.Context, source, id string) (u User, 
 }
 
 // Restore runs Tx.Restore in its own transaction.
-func (d *Directory) Restore(ctx context.Context, source, id string) (u User, err error) {
+func (d *Directory) Restore(ctx context.Context, source Source, id string) (u User, err error) {
 	err = d.Do(ctx, source, func(ctx context.Context, tx *Tx) error {
 		u, err = tx.Restore(ctx, id)
 		return err
@@ -347,12 +520,12 @@ func (d *Directory) Restore(ctx context.Context, source, id string) (u User, err
 }
 
 // DeleteUser runs Tx.DeleteUser in its own transaction.
-func (d *Directory) DeleteUser(ctx context.Context, source, id string) error {
+func (d *Directory) DeleteUser(ctx context.Context, source Source, id string) error {
 	return d.Do(ctx, source, func(ctx context.Context, tx *Tx) error { return tx.DeleteUser(ctx, id) })
 }
 
 // Upsert runs Tx.Upsert in its own transaction.
-func (d *Directory) Upsert(ctx context.Context, source string, u User, opts UpsertOptions) (got User, outcome Outcome, err error) {
+func (d *Directory) Upsert(ctx context.Context, source Source, u User, opts UpsertOptions) (got User, outcome Outcome, err error) {
 	err = d.Do(ctx, source, func(ctx context.Context, tx *Tx) error {
 		got, outcome, err = tx.Upsert(ctx, u, opts)
 		return err
@@ -361,7 +534,7 @@ func (d *Directory) Upsert(ctx context.Context, source string, u User, opts Upse
 }
 
 // SignIn runs Tx.SignIn in its own transaction.
-func (d *Directory) SignIn(ctx context.Context, source string, c Claims) (res SignInResult, err error) {
+func (d *Directory) SignIn(ctx context.Context, source Source, c Claims) (res SignInResult, err error) {
 	err = d.Do(ctx, source, func(ctx context.Context, tx *Tx) error {
 		res, err = tx.SignIn(ctx, c)
 		return err
@@ -370,7 +543,7 @@ func (d *Directory) SignIn(ctx context.Context, source string, c Claims) (res Si
 }
 
 // Invite runs Tx.Invite in its own transaction.
-func (d *Directory) Invite(ctx context.Context, source, userID string) (token string, expires time.Time, err error) {
+func (d *Directory) Invite(ctx context.Context, source Source, userID string) (token string, expires time.Time, err error) {
 	err = d.Do(ctx, source, func(ctx context.Context, tx *Tx) error {
 		token, expires, err = tx.Invite(ctx, userID)
 		return err
@@ -381,7 +554,7 @@ func (d *Directory) Invite(ctx context.Context, source, userID string) (token st
 // AcceptInvitation runs Tx.AcceptInvitation in its own transaction, on behalf
 // of the manual source.
 func (d *Directory) AcceptInvitation(ctx context.Context, token string) (u User, err error) {
-	err = d.Do(ctx, SourceManual, func(ctx context.Context, tx *Tx) error {
+	err = d.Do(ctx, Manual, func(ctx context.Context, tx *Tx) error {
 		u, err = tx.AcceptInvitation(ctx, token)
 		return err
 	})
@@ -389,7 +562,7 @@ func (d *Directory) AcceptInvitation(ctx context.Context, token string) (u User,
 }
 
 // SetUserGroups runs Tx.SetUserGroups in its own transaction.
-func (d *Directory) SetUserGroups(ctx context.Context, source, userID string, claim groups.Claim) (plan groups.Plan, err error) {
+func (d *Directory) SetUserGroups(ctx context.Context, source Source, userID string, claim groups.Claim) (plan groups.Plan, err error) {
 	err = d.Do(ctx, source, func(ctx context.Context, tx *Tx) error {
 		plan, err = tx.SetUserGroups(ctx, userID, claim)
 		return err
@@ -398,7 +571,7 @@ func (d *Directory) SetUserGroups(ctx context.Context, source, userID string, cl
 }
 
 // CreateGroup runs Tx.CreateGroup in its own transaction.
-func (d *Directory) CreateGroup(ctx context.Context, source, name, externalID string) (g Group, err error) {
+func (d *Directory) CreateGroup(ctx context.Context, source Source, name, externalID string) (g Group, err error) {
 	err = d.Do(ctx, source, func(ctx context.Context, tx *Tx) error {
 		g, err = tx.CreateGroup(ctx, name, externalID)
 		return err
@@ -407,7 +580,7 @@ func (d *Directory) CreateGroup(ctx context.Context, source, name, externalID st
 }
 
 // AddMember runs Tx.AddMember in its own transaction.
-func (d *Directory) AddMember(ctx context.Context, source, groupID, userID string) (added bool, err error) {
+func (d *Directory) AddMember(ctx context.Context, source Source, groupID, userID string) (added bool, err error) {
 	err = d.Do(ctx, source, func(ctx context.Context, tx *Tx) error {
 		added, err = tx.AddMember(ctx, groupID, userID)
 		return err
@@ -416,7 +589,7 @@ func (d *Directory) AddMember(ctx context.Context, source, groupID, userID strin
 }
 
 // RemoveMember runs Tx.RemoveMember in its own transaction.
-func (d *Directory) RemoveMember(ctx context.Context, source, groupID, userID string) (removed bool, err error) {
+func (d *Directory) RemoveMember(ctx context.Context, source Source, groupID, userID string) (removed bool, err error) {
 	err = d.Do(ctx, source, func(ctx context.Context, tx *Tx) error {
 		removed, err = tx.RemoveMember(ctx, groupID, userID)
 		return err

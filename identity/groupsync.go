@@ -9,35 +9,16 @@ import (
 	"github.com/rollcall/rollcall/groups"
 )
 
-// syncSource reports whether a source is an identity provider's (SSO, SCIM,
-// Google), which may manage external groups only, never internal ones.
-func syncSource(source string) bool {
-	return groups.ValidSource(source) || strings.HasPrefix(source, "oauth:")
-}
-
-// mayManage returns nil if the transaction's source may change the group: an
-// external group only by its source while that is the tenant's group source,
-// an internal group only by a source that is not an identity provider's
-// (manual, import, the host's own).
-func (tx *Tx) mayManage(g Group) error {
-	if g.Kind == groups.External {
-		if tx.source != g.Source || tx.source != tx.d.cfg.GroupSource {
-			return fmt.Errorf("identity: group %s is managed by %q; %q may not change it: %w", g.ID, g.Source, tx.source, ErrNotAllowed)
-		}
-		return nil
-	}
-	if syncSource(tx.source) {
-		return fmt.Errorf("identity: group %s is internal; %q may not change it: %w", g.ID, tx.source, ErrNotAllowed)
-	}
-	return nil
-}
+// mayManage returns nil if the transaction's source may change the group
+// (see MayManage).
+func (tx *Tx) mayManage(g Group) error { return MayManage(tx.source, tx.d.cfg.GroupSource, g) }
 
 // mayCreateGroups returns nil if the source may create groups: the tenant's
 // group source (external groups) or a source that is not an identity
 // provider's (internal groups).
 func (tx *Tx) mayCreateGroups() error {
-	if syncSource(tx.source) && tx.source != tx.d.cfg.GroupSource {
-		return fmt.Errorf("identity: %q is not the tenant's group source (%q): %w", tx.source, tx.d.cfg.GroupSource, ErrNotAllowed)
+	if tx.source.identityProvider() && tx.name != tx.d.cfg.GroupSource {
+		return fmt.Errorf("identity: %q is not the tenant's group source (%q): %w", tx.name, tx.d.cfg.GroupSource, ErrNotAllowed)
 	}
 	return nil
 }
@@ -57,17 +38,17 @@ func (tx *Tx) CreateGroup(ctx context.Context, name, externalID string) (Group, 
 	if err := tx.mayCreateGroups(); err != nil {
 		return Group{}, err
 	}
-	external := tx.source == tx.d.cfg.GroupSource
+	external := tx.name == tx.d.cfg.GroupSource
 	existing, err := tx.store.GroupByName(ctx, name)
 	switch {
-	case err == nil && external && (existing.Kind != groups.External || existing.Source != tx.source):
+	case err == nil && external && (existing.Kind != groups.External || existing.Source != tx.name):
 		return tx.convert(ctx, existing, externalID)
 	case err == nil:
 		return Group{}, fmt.Errorf("identity: create group: %w", &ConflictError{Resource: "group", Field: "name"})
 	case !errors.Is(err, ErrNotFound):
 		return Group{}, fmt.Errorf("identity: create group: %w", err)
 	}
-	g := Group{Name: name, Kind: groups.Internal, Source: tx.source, ExternalID: strings.TrimSpace(externalID)}
+	g := Group{Name: name, Kind: groups.Internal, Source: tx.name, ExternalID: strings.TrimSpace(externalID)}
 	if external {
 		g.Kind = groups.External
 	}
@@ -95,8 +76,8 @@ func (tx *Tx) convert(ctx context.Context, g Group, externalID string) (Group, e
 			cur.Kind = groups.External
 			fields = append(fields, "kind")
 		}
-		if cur.Source != tx.source {
-			cur.Source = tx.source
+		if cur.Source != tx.name {
+			cur.Source = tx.name
 			fields = append(fields, "source")
 		}
 		if externalID = strings.TrimSpace(externalID); externalID != "" && cur.ExternalID != externalID {
@@ -330,8 +311,8 @@ func (tx *Tx) SetMembers(ctx context.Context, groupID string, userIDs []string) 
 // *ValidationError for a bad name and a *groups.LimitError when the claim has
 // more names than Config.GroupLimit (nothing is applied).
 func (tx *Tx) SetUserGroups(ctx context.Context, userID string, claim groups.Claim) (groups.Plan, error) {
-	if tx.source != tx.d.cfg.GroupSource || tx.source == "" {
-		return groups.Plan{}, fmt.Errorf("identity: %q is not the tenant's group source (%q): %w", tx.source, tx.d.cfg.GroupSource, ErrNotAllowed)
+	if tx.name != tx.d.cfg.GroupSource || tx.name == "" {
+		return groups.Plan{}, fmt.Errorf("identity: %q is not the tenant's group source (%q): %w", tx.name, tx.d.cfg.GroupSource, ErrNotAllowed)
 	}
 	if !claim.Present {
 		return groups.Plan{}, nil
@@ -365,12 +346,12 @@ func (tx *Tx) SetUserGroups(ctx context.Context, userID string, claim groups.Cla
 		byKey[groups.Key(g.Name)] = g
 		return groups.Group{Name: g.Name, Kind: g.Kind, Source: g.Source}, true
 	}
-	plan := groups.PlanFor(tx.source, current, groups.Received(names...), lookup)
+	plan := groups.PlanFor(tx.name, current, groups.Received(names...), lookup)
 	if lookupErr != nil {
 		return groups.Plan{}, fmt.Errorf("identity: set user groups: %w", lookupErr)
 	}
 	for _, name := range plan.Create {
-		g, err := tx.createGroup(ctx, Group{Name: name, Kind: groups.External, Source: tx.source})
+		g, err := tx.createGroup(ctx, Group{Name: name, Kind: groups.External, Source: tx.name})
 		if err != nil {
 			return groups.Plan{}, err
 		}

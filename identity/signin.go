@@ -67,7 +67,7 @@ func (tx *Tx) SignIn(ctx context.Context, c Claims) (SignInResult, error) {
 	if err := normalizeUser(&claimed); err != nil {
 		return res, err
 	}
-	if c.Groups.Present && tx.source == tx.d.cfg.GroupSource {
+	if c.Groups.Present && tx.name == tx.d.cfg.GroupSource {
 		if _, err := tx.claimNames(c.Groups.Names); err != nil {
 			return res, err
 		}
@@ -78,9 +78,9 @@ func (tx *Tx) SignIn(ctx context.Context, c Claims) (SignInResult, error) {
 	switch {
 	case errors.Is(err, ErrNotFound):
 		if !tx.policy.Create {
-			return res, fmt.Errorf("identity: no user for this identity and source %q may not create users: %w", tx.source, ErrNotAllowed)
+			return res, fmt.Errorf("identity: no user for this identity and source %q may not create users: %w", tx.name, ErrNotAllowed)
 		}
-		claimed.EmailVerified = trusted
+		claimed.EmailVerified = tx.vouches(c.EmailVerified)
 		if u, err = tx.createUser(ctx, claimed, CreateOptions{Subject: c.Subject}); err != nil {
 			return res, err
 		}
@@ -103,8 +103,8 @@ func (tx *Tx) SignIn(ctx context.Context, c Claims) (SignInResult, error) {
 	res.User = u
 
 	if c.Groups.Present {
-		if tx.source != tx.d.cfg.GroupSource {
-			tx.d.logger.DebugContext(ctx, "group claim ignored: source is not the tenant's group source", "source", tx.source, "user", u.ID)
+		if tx.name != tx.d.cfg.GroupSource {
+			tx.d.logger.DebugContext(ctx, "group claim ignored: source is not the tenant's group source", "source", tx.name, "user", u.ID)
 		} else if res.Groups, err = tx.SetUserGroups(ctx, u.ID, c.Groups); err != nil {
 			return res, err
 		}
@@ -125,14 +125,12 @@ func (tx *Tx) refresh(ctx context.Context, u, claimed User, trusted bool) (User,
 		if free {
 			keys = true
 		} else {
-			tx.d.logger.WarnContext(ctx, "sign-in claims an email or userName another user holds; keeping the stored one", "source", tx.source, "user", u.ID)
+			tx.d.logger.WarnContext(ctx, "sign-in claims an email or userName another user holds; keeping the stored one", "source", tx.name, "user", u.ID)
 		}
 	}
 	return tx.UpdateUser(ctx, u.ID, 0, func(cur *User) error {
 		mergeProfile(cur, claimed, keys)
-		if trusted && NormalizeEmail(cur.Email) == NormalizeEmail(claimed.Email) {
-			cur.EmailVerified = true
-		}
+		tx.confirmEmail(cur, claimed.Email, claimed.EmailVerified)
 		return nil
 	})
 }

@@ -24,6 +24,15 @@ type Store interface {
 	// after a serialization failure, so it must do nothing but read and write
 	// through tx. Calling tx.Tx runs in the same transaction. The events a
 	// store's EventLog records through tx are part of the transaction.
+	//
+	// A write that tx refuses (ErrNotFound, a *ConflictError, an
+	// *ItemError, or the error of an UpdateUser or UpdateGroup fn) changes
+	// nothing and leaves the transaction usable: fn may go on reading and
+	// writing, and what it writes afterwards is committed when it returns
+	// nil. The core relies on this to refuse one row of an import and
+	// carry on. A store on a database that aborts a transaction on a failed
+	// statement (PostgreSQL) runs each write in a savepoint;
+	// storagetest's TxRefusedWrite cases check every write method.
 	Tx(ctx context.Context, fn func(ctx context.Context, tx Store) error) error
 }
 

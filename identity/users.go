@@ -30,7 +30,7 @@ var errNoChange = errors.New("identity: no change")
 // email, userName, externalID or link is taken.
 func (tx *Tx) CreateUser(ctx context.Context, u User, opts CreateOptions) (User, error) {
 	if !tx.policy.Create {
-		return User{}, fmt.Errorf("identity: source %q may not create users: %w", tx.source, ErrNotAllowed)
+		return User{}, fmt.Errorf("identity: source %q may not create users: %w", tx.name, ErrNotAllowed)
 	}
 	return tx.createUser(ctx, u, opts)
 }
@@ -52,7 +52,7 @@ func (tx *Tx) createUser(ctx context.Context, u User, opts CreateOptions) (User,
 		return User{}, fmt.Errorf("identity: create user: %w", err)
 	}
 	if opts.Subject != "" {
-		if err := tx.store.CreateLink(ctx, Link{Source: tx.source, Subject: opts.Subject, UserID: created.ID, Created: now}); err != nil {
+		if err := tx.store.CreateLink(ctx, Link{Source: tx.name, Subject: opts.Subject, UserID: created.ID, Created: now}); err != nil {
 			return User{}, fmt.Errorf("identity: link new user: %w", err)
 		}
 	}
@@ -80,7 +80,7 @@ type NewUser struct {
 // created and no event recorded.
 func (tx *Tx) CreateUsers(ctx context.Context, users []NewUser) ([]User, error) {
 	if !tx.policy.Create {
-		return nil, fmt.Errorf("identity: source %q may not create users: %w", tx.source, ErrNotAllowed)
+		return nil, fmt.Errorf("identity: source %q may not create users: %w", tx.name, ErrNotAllowed)
 	}
 	if len(users) == 0 {
 		return nil, nil
@@ -122,7 +122,7 @@ func (tx *Tx) CreateUsers(ctx context.Context, users []NewUser) ([]User, error) 
 		if nu.Options.Subject == "" {
 			continue
 		}
-		l := Link{Source: tx.source, Subject: nu.Options.Subject, UserID: created[i].ID, Created: now}
+		l := Link{Source: tx.name, Subject: nu.Options.Subject, UserID: created[i].ID, Created: now}
 		if err := tx.store.CreateLink(ctx, l); err != nil {
 			err = &ItemError{Index: i, Err: err}
 			if uerr := tx.deleteCreated(ctx, created); uerr != nil {
@@ -154,7 +154,7 @@ func (tx *Tx) deleteCreated(ctx context.Context, users []User) error {
 // was stores nothing and returns the user unchanged. A new Email is verified
 // where the source's policy VerifiesEmail, else not, unless fn sets
 // EmailVerified itself. Setting Active deactivates or restores the
-// user; restoring needs a source whose policy allows it, else ErrNotAllowed.
+// user, which needs a source whose policy allows it, else ErrNotAllowed.
 // It returns ErrNotFound, a *ValidationError or a *ConflictError too.
 func (tx *Tx) UpdateUser(ctx context.Context, id string, ifVersion int64, fn func(*User) error) (User, error) {
 	var before User
@@ -172,11 +172,12 @@ func (tx *Tx) UpdateUser(ctx context.Context, id string, ifVersion int64, fn fun
 			return err
 		}
 		if !before.Active && u.Active && !tx.policy.Restore {
-			return fmt.Errorf("identity: source %q may not restore users: %w", tx.source, ErrNotAllowed)
+			return fmt.Errorf("identity: source %q may not restore users: %w", tx.name, ErrNotAllowed)
 		}
-		if NormalizeEmail(u.Email) != NormalizeEmail(before.Email) && u.EmailVerified == before.EmailVerified {
-			u.EmailVerified = tx.policy.VerifiesEmail && u.Email != ""
+		if before.Active && !u.Active && !tx.policy.Deactivate {
+			return fmt.Errorf("identity: source %q may not deactivate users: %w", tx.name, ErrNotAllowed)
 		}
+		emailRule(tx.policy, before, u)
 		changed = changedFields(before, *u)
 		if len(changed) == 0 {
 			return errNoChange
@@ -217,7 +218,8 @@ func (tx *Tx) emitUserChange(id string, changed []string, active bool) {
 }
 
 // Deactivate deactivates a user, who can then no longer sign in. Deactivating
-// an inactive user changes nothing. It returns ErrNotFound.
+// an inactive user changes nothing. It returns ErrNotAllowed if the source
+// may not deactivate users, and ErrNotFound.
 func (tx *Tx) Deactivate(ctx context.Context, id string) (User, error) {
 	return tx.UpdateUser(ctx, id, 0, func(u *User) error { u.Active = false; return nil })
 }
@@ -230,8 +232,12 @@ func (tx *Tx) Restore(ctx context.Context, id string) (User, error) {
 
 // DeleteUser removes a user with their links, memberships and invitations,
 // and records a MemberRemoved event for each group the user leaves, then
-// UserDeleted. It returns ErrNotFound.
+// UserDeleted. It returns ErrNotAllowed if the source may not delete users,
+// and ErrNotFound.
 func (tx *Tx) DeleteUser(ctx context.Context, id string) error {
+	if !tx.policy.Delete {
+		return fmt.Errorf("identity: source %q may not delete users: %w", tx.name, ErrNotAllowed)
+	}
 	gs, err := tx.store.UserGroups(ctx, id)
 	if err != nil {
 		return fmt.Errorf("identity: delete user: %w", err)
@@ -314,6 +320,7 @@ func (tx *Tx) Upsert(ctx context.Context, u User, opts UpsertOptions) (User, Out
 		if opts.Update {
 			mergeProfile(cur, u, true)
 		}
+		tx.confirmEmail(cur, u.Email, u.EmailVerified)
 		if opts.Restore && tx.policy.Restore {
 			cur.Active = true
 		}
@@ -365,73 +372,40 @@ func mergeProfile(dst *User, src User, withKeys bool) {
 }
 
 // trusted reports whether the source's email finds existing users.
-func (tx *Tx) trusted(verified bool) bool {
-	return tx.policy.Email == EmailTrusted || tx.policy.Email == EmailIfVerified && verified
+func (tx *Tx) trusted(verified bool) bool { return tx.policy.TrustsEmail(verified) }
+
+// vouches reports whether the source vouches for an email it gives.
+func (tx *Tx) vouches(verified bool) bool { return tx.policy.Vouches(verified) }
+
+// confirmEmail is the one rule of a found user's email: where the source
+// vouches for the email it gives and that is the user's, the user's email
+// is verified. Sign-in, Upsert and a batch all apply it.
+func confirmEmail(p SourcePolicy, cur *User, email string, verified bool) {
+	if email != "" && p.Vouches(verified) && NormalizeEmail(cur.Email) == NormalizeEmail(email) {
+		cur.EmailVerified = true
+	}
 }
 
-// resolve finds the user of an identity at the transaction's source: by the
-// link (source, subject), then by email where trusted, but only while that user
-// has no link from this source yet. It reports whether the user was found by
-// link, and returns ErrNotFound, or a *ConflictError when the email's user is
-// linked to another subject of this source.
+func (tx *Tx) confirmEmail(cur *User, email string, verified bool) {
+	confirmEmail(tx.policy, cur, email, verified)
+}
+
+// resolve finds the user of an identity at the transaction's source by
+// Resolve. It reports whether the user was found by link, and returns
+// ErrNotFound, or Resolve's *ConflictError.
 func (tx *Tx) resolve(ctx context.Context, subject, email string, verified bool) (User, bool, error) {
-	if subject != "" {
-		u, err := tx.store.UserByLink(ctx, tx.source, subject)
-		if err == nil {
-			return u, true, nil
-		}
-		if !errors.Is(err, ErrNotFound) {
-			return User{}, false, fmt.Errorf("identity: find user by link: %w", err)
-		}
+	u, found, err := Resolve(ctx, tx.store, tx.source, tx.policy, subject, email, verified)
+	if err != nil {
+		return User{}, false, err
 	}
-	if email == "" {
+	if found == FoundNone {
 		return User{}, false, ErrNotFound
 	}
-	if !tx.trusted(verified) {
-		return User{}, false, tx.untrustedEmail(ctx, email)
-	}
-	u, err := tx.store.UserByEmail(ctx, email)
-	if err != nil {
-		if errors.Is(err, ErrNotFound) {
-			return User{}, false, ErrNotFound
-		}
-		return User{}, false, fmt.Errorf("identity: find user by email: %w", err)
-	}
-	if subject != "" {
-		links, err := tx.store.Links(ctx, u.ID)
-		if err != nil {
-			return User{}, false, fmt.Errorf("identity: read links: %w", err)
-		}
-		for _, l := range links {
-			if l.Source == tx.source {
-				return User{}, false, fmt.Errorf("identity: the user with this email is linked to another subject of %q: %w",
-					tx.source, &ConflictError{Resource: "link", Field: "subject"})
-			}
-		}
-	}
-	return u, false, nil
-}
-
-// untrustedEmail is what resolve returns for an email the source is not
-// trusted to find users by: ErrNotFound, or a *ConflictError when a
-// deactivated user holds it, so that a new account made just in time can
-// never bypass a deactivation (an active holder makes the create conflict).
-func (tx *Tx) untrustedEmail(ctx context.Context, email string) error {
-	u, err := tx.store.UserByEmail(ctx, email)
-	switch {
-	case errors.Is(err, ErrNotFound):
-		return ErrNotFound
-	case err != nil:
-		return fmt.Errorf("identity: find user by email: %w", err)
-	case !u.Active:
-		return fmt.Errorf("identity: a deactivated user holds the email, which source %q is not trusted for: %w",
-			tx.source, &ConflictError{Resource: "user", Field: "email"})
-	}
-	return ErrNotFound
+	return u, found == FoundByLink, nil
 }
 
 func (tx *Tx) link(ctx context.Context, userID, subject string) error {
-	err := tx.store.CreateLink(ctx, Link{Source: tx.source, Subject: subject, UserID: userID, Created: tx.now()})
+	err := tx.store.CreateLink(ctx, Link{Source: tx.name, Subject: subject, UserID: userID, Created: tx.now()})
 	if err != nil {
 		return fmt.Errorf("identity: link user: %w", err)
 	}

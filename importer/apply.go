@@ -25,7 +25,7 @@ import (
 // apply plans the checked rows and carries the plan out.
 func (im *Importer) apply(ctx context.Context, dir *identity.Directory, s *sheet, opts Options) (*Result, error) {
 	var res *Result
-	err := dir.Do(ctx, identity.SourceImport, func(ctx context.Context, tx *identity.Tx) error {
+	err := dir.Do(ctx, identity.Import, func(ctx context.Context, tx *identity.Tx) error {
 		// This may run again if the store retries: start afresh.
 		p := im.newPlanner(dir, tx.Reader(), s.header, opts, true)
 		p.steps = make([]step, 0, len(s.records))
@@ -129,6 +129,9 @@ type planner struct {
 	header *header
 	opts   Options
 	policy identity.SourcePolicy
+	// groupSource is the tenant's group source, whose groups the import
+	// may not assign (identity.MayManage).
+	groupSource string
 	// keep keeps every step, to be carried out; else (a dry run) each
 	// step goes into res as soon as it is planned.
 	keep  bool
@@ -153,7 +156,7 @@ type planner struct {
 func (im *Importer) newPlanner(dir *identity.Directory, rd identity.Reader, h *header, opts Options, keep bool) *planner {
 	p := &planner{
 		im: im, rd: rd, header: h, opts: opts, keep: keep,
-		policy: dir.Policy(identity.SourceImport),
+		policy: dir.Policy(identity.Import), groupSource: dir.GroupSource(),
 		groups: map[string]*plannedGroup{}, named: map[string]*plannedGroup{},
 	}
 	if opts.Deactivate {
@@ -291,22 +294,22 @@ func (p *planner) listedByUserName(u identity.User) bool {
 	return !byEmail
 }
 
-// lookup finds the user of a row's email, and reports whether the email is
-// some user's userName.
+// lookup finds the user of a row's email by the core's rules
+// (identity.Resolve: the import has no subject, so by email where its
+// policy trusts it), and reports whether the email is some user's userName.
 func (p *planner) lookup(ctx context.Context, r *record) (cur identity.User, found, nameTaken bool, err error) {
 	if p.byEmail != nil {
 		i, found := p.byEmail[r.key]
-		if found {
-			cur = p.users[i]
+		if found && p.policy.TrustsEmail(false) {
+			return p.users[i], true, false, nil
 		}
-		return cur, found, !found && p.byUserName[identity.NormalizeUserName(r.email)], nil
+		return cur, false, !found && p.byUserName[identity.NormalizeUserName(r.email)], nil
 	}
-	cur, err = p.rd.UserByEmail(ctx, r.email)
-	found = err == nil
-	if err != nil && !errors.Is(err, identity.ErrNotFound) {
+	cur, how, err := identity.Resolve(ctx, p.rd, identity.Import, p.policy, "", r.email, false)
+	if err != nil {
 		return cur, false, false, fmt.Errorf("importer: row %d: find user: %w", r.row, err)
 	}
-	if found {
+	if how != identity.FoundNone {
 		return cur, true, false, nil
 	}
 	// The core makes the email the userName of a new user: it must be free.
@@ -462,7 +465,7 @@ func (p *planner) checkGroups(ctx context.Context, st *step) error {
 		if err != nil {
 			return err
 		}
-		if g := pg.g; g.Kind == groups.External {
+		if g := pg.g; g.ID != "" && identity.MayManage(identity.Import, p.groupSource, g) != nil {
 			st.fail(ColGroups, fmt.Sprintf("The group %q is managed by the identity provider (%s) and cannot be assigned by import.", g.Name, g.Source))
 		}
 	}
@@ -481,32 +484,22 @@ func (p *planner) join(st *step, i int, names []string) {
 	st.joins += len(names)
 }
 
-// planGroups plans an existing user's memberships: the row's internal
-// groups the user is not in yet are joined, the internal groups the row
+// planGroups plans an existing user's memberships by the core's rule
+// (identity.PlanUserGroups): the row's groups the user is not in yet are
+// joined, the groups the import may change (internal ones) that the row
 // does not name are left. External groups are never touched.
 func (p *planner) planGroups(ctx context.Context, st *step, i int) error {
 	current, err := p.rd.UserGroups(ctx, st.cur.ID)
 	if err != nil {
 		return fmt.Errorf("importer: row %d: read groups: %w", st.r.row, err)
 	}
-	in := make(map[string]bool, len(current))
-	for _, g := range current {
-		in[g.ID] = true
+	ids := make([]string, len(st.r.groups))
+	for j, name := range st.r.groups {
+		ids[j] = p.named[name].g.ID
 	}
-	var joins []string
-	want := make(map[string]bool, len(st.r.groups))
-	for _, name := range st.r.groups {
-		want[groups.Key(name)] = true
-		if pg := p.named[name]; pg.g.ID == "" || !in[pg.g.ID] {
-			joins = append(joins, name)
-		}
-	}
+	joins, leave := identity.PlanUserGroups(identity.Import, p.groupSource, current, st.r.groups, ids)
 	p.join(st, i, joins)
-	for _, g := range current {
-		if g.Kind == groups.Internal && !want[groups.Key(g.Name)] {
-			st.leave = append(st.leave, g)
-		}
-	}
+	st.leave = leave
 	return nil
 }
 

@@ -37,7 +37,10 @@ func planEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, m := range []struct{ source, group, user string }{
+	for _, m := range []struct {
+		source      identity.Source
+		group, user string
+	}{
 		{identity.SourceManual, eng.ID, ada.ID},
 		{identity.SourceManual, sales.ID, carl.ID},
 		{identity.SourceManual, eng.ID, carl.ID},

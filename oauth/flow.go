@@ -161,7 +161,7 @@ func (c *Connection) finish(ctx context.Context, dir *identity.Directory, keys i
 			return Result{}, err
 		}
 	}
-	res, err := dir.SignIn(ctx, c.source, claims)
+	res, err := dir.SignIn(ctx, identity.Source(c.source), claims)
 	if err != nil {
 		return Result{}, fmt.Errorf("oauth: sign in: %w", err)
 	}

@@ -41,14 +41,14 @@ func BenchmarkPages(b *testing.B) {
 	}
 	h, err := portal.New(portal.Config{
 		Tenant: func(*http.Request) (portal.Tenant, error) {
-			return portal.Tenant{Directory: dir, Keys: db.Keys("acme")}, nil
+			return portal.Tenant{Directory: dir, Keys: db.Keys("acme", nil)}, nil
 		},
 		SessionKey: bytes.Repeat([]byte{1}, 32),
 	})
 	if err != nil {
 		b.Fatal(err)
 	}
-	token, _, err := h.NewSetupLink(ctx, portal.Tenant{Directory: dir, Keys: db.Keys("acme")}, portal.Admin{Name: "bench", Sections: portal.AllSections})
+	token, _, err := h.NewSetupLink(ctx, portal.Tenant{Directory: dir, Keys: db.Keys("acme", nil)}, portal.Admin{Name: "bench", Sections: portal.AllSections})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -186,7 +186,7 @@ func (c *Connection) acs(ctx context.Context, dir *identity.Directory, keys iden
 		c.logger.WarnContext(ctx, "saml: the IdP left the groups out (overage claim); groups unchanged", "tenant", dir.Tenant(), "claim", m.groupsOf)
 	}
 
-	signed, err := dir.SignIn(ctx, c.source, m.claims)
+	signed, err := dir.SignIn(ctx, identity.Source(c.source), m.claims)
 	if err != nil {
 		return res, err
 	}

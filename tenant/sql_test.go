@@ -19,7 +19,7 @@ func sqlRuntime(t *testing.T, db *sqlstore.DB, clock identity.Clock) *tenant.Run
 	rt, err := tenant.New(tenant.Config{
 		Settings: db.Settings(keyring(t)),
 		Stores:   func(id string) identity.Store { return db.Tenant(id) },
-		Keys:     func(id string) identity.KeyStore { return db.Keys(id) },
+		Keys:     func(id string) identity.KeyStore { return db.Keys(id, nil) },
 		Clock:    clock,
 	})
 	if err != nil {

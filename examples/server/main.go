@@ -204,7 +204,7 @@ func openStore(ctx context.Context, where storeFlags, logger *slog.Logger) (tena
 	return tenantStores{
 		name:     name,
 		store:    func(tenant string) identity.Store { return db.Tenant(tenant) },
-		keys:     func(tenant string) identity.KeyStore { return db.Keys(tenant) },
+		keys:     func(tenant string) identity.KeyStore { return db.Keys(tenant, nil) },
 		optimize: db.Optimize,
 		db:       db,
 	}, db.Close, nil

@@ -40,7 +40,8 @@ func (db *DB) Tenant(id string) *Store {
 }
 
 // Keys returns a KeyStore over the keys of the tenant with the id, which
-// judges expiry by clock (the system clock if nil). KeyStores of one tenant
+// judges expiry by clock (the system clock if nil), as sqlstore.DB.Keys
+// takes them. KeyStores of one tenant
 // share their keys, whatever their clocks; the tenants' keys are apart.
 func (db *DB) Keys(tenant string, clock identity.Clock) *KeyStore {
 	db.mu.Lock()

@@ -411,3 +411,64 @@ func TestEventSeqNoHoles(t *testing.T) {
 		t.Errorf("Seq after a rolled-back transaction = %d, want 2", evs[0].Seq)
 	}
 }
+
+// The Store called with the context of its own running Tx reads and writes
+// in that transaction instead of waiting for the lock the Tx holds: a
+// rollback undoes those writes too.
+func TestStoreInsideItsTx(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	s := memory.New().Tenant("acme")
+	for _, commit := range []bool{false, true} {
+		done := make(chan error, 1)
+		go func() {
+			done <- s.Tx(ctx, func(ctx context.Context, tx identity.Store) error {
+				a, err := tx.CreateUser(ctx, identity.User{Email: "a@example.com"})
+				if err != nil {
+					return err
+				}
+				if got, err := s.UserByEmail(ctx, "A@example.com"); err != nil || got.ID != a.ID {
+					return fmt.Errorf("Store.UserByEmail inside the Tx = %q, %v; want %q", got.ID, err, a.ID)
+				}
+				if _, err := s.CreateUser(ctx, identity.User{Email: "b@example.com"}); err != nil {
+					return err
+				}
+				if err := s.Tx(ctx, func(ctx context.Context, tx identity.Store) error {
+					_, err := tx.CreateUser(ctx, identity.User{Email: "c@example.com"})
+					return err
+				}); err != nil {
+					return err
+				}
+				if page, err := s.ListUsers(ctx, identity.UserQuery{}); err != nil || page.Total != 3 {
+					return fmt.Errorf("Store.ListUsers inside the Tx: %d users, %v; want 3", page.Total, err)
+				}
+				if !commit {
+					return errors.New("roll back")
+				}
+				return nil
+			})
+		}()
+		select {
+		case err := <-done:
+			if commit && err != nil {
+				t.Fatal(err)
+			}
+			if !commit && (err == nil || err.Error() != "roll back") {
+				t.Fatalf("Tx = %v, want the rollback", err)
+			}
+		case <-ctx.Done():
+			t.Fatal("the Store called inside its own Tx waits for ever")
+		}
+		page, err := s.ListUsers(context.Background(), identity.UserQuery{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := 0
+		if commit {
+			want = 3
+		}
+		if page.Total != want {
+			t.Errorf("commit %v: %d users stored, want %d", commit, page.Total, want)
+		}
+	}
+}

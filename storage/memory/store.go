@@ -32,36 +32,58 @@ type Store struct {
 
 func newStore() *Store { return &Store{d: newData()} }
 
-// read runs f under the read lock, unless ctx is done.
+// read runs f under the read lock, unless ctx is done. Under the context of
+// a running Tx of s, which holds the lock, f runs in that transaction.
 func read[T any](ctx context.Context, s *Store, f func(d *data) (T, error)) (T, error) {
 	if err := ctx.Err(); err != nil {
 		var zero T
 		return zero, err
+	}
+	if s.inTx(ctx) != nil {
+		return f(s.d)
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	return f(s.d)
 }
 
-// write runs f under the write lock, unless ctx is done.
-func write[T any](ctx context.Context, s *Store, f func(d *data) (T, error)) (T, error) {
+// write runs f under the write lock, unless ctx is done; f records how to
+// undo its change in l, which is nil outside a transaction. Under the
+// context of a running Tx of s, f runs in that transaction.
+func write[T any](ctx context.Context, s *Store, f func(d *data, l *undoLog) (T, error)) (T, error) {
 	if err := ctx.Err(); err != nil {
 		var zero T
 		return zero, err
 	}
+	if t := s.inTx(ctx); t != nil {
+		return f(s.d, t.log)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return f(s.d)
+	return f(s.d, nil)
+}
+
+// txKey is the context key of a running transaction of a Store: its value
+// is the *txStore.
+type txKey struct{}
+
+// inTx returns the running transaction of s that ctx carries, or nil.
+func (s *Store) inTx(ctx context.Context) *txStore {
+	t, _ := ctx.Value(txKey{}).(*txStore)
+	if t == nil || t.owner != s || t.done {
+		return nil
+	}
+	return t
 }
 
 // CreateUser implements identity.UserStore.
 func (s *Store) CreateUser(ctx context.Context, u identity.User) (identity.User, error) {
-	return write(ctx, s, func(d *data) (identity.User, error) { return d.createUser(nil, u) })
+	return write(ctx, s, func(d *data, l *undoLog) (identity.User, error) { return d.createUser(l, u) })
 }
 
 // CreateUsers implements identity.UserStore.
 func (s *Store) CreateUsers(ctx context.Context, users []identity.User) ([]identity.User, error) {
-	return write(ctx, s, func(d *data) ([]identity.User, error) { return d.createUsers(nil, users) })
+	return write(ctx, s, func(d *data, l *undoLog) ([]identity.User, error) { return d.createUsers(l, users) })
 }
 
 // User implements identity.UserStore.
@@ -111,8 +133,10 @@ func (s *Store) userByIndex(ctx context.Context, index userIndex, key string) (i
 	if err := ctx.Err(); err != nil {
 		return identity.User{}, err
 	}
-	s.mu.RLock()
-	defer s.mu.RUnlock()
+	if s.inTx(ctx) == nil {
+		s.mu.RLock()
+		defer s.mu.RUnlock()
+	}
 	switch index {
 	case byEmail:
 		return s.d.userByEmail(key)
@@ -130,12 +154,12 @@ func (s *Store) UserByLink(ctx context.Context, source, subject string) (identit
 // UpdateUser implements identity.UserStore. fn runs under the tenant's write
 // lock, so it must not call the Store.
 func (s *Store) UpdateUser(ctx context.Context, id string, fn func(*identity.User) error) (identity.User, error) {
-	return write(ctx, s, func(d *data) (identity.User, error) { return d.updateUser(nil, id, fn) })
+	return write(ctx, s, func(d *data, l *undoLog) (identity.User, error) { return d.updateUser(l, id, fn) })
 }
 
 // DeleteUser implements identity.UserStore.
 func (s *Store) DeleteUser(ctx context.Context, id string) error {
-	_, err := write(ctx, s, func(d *data) (struct{}, error) { return struct{}{}, d.deleteUser(nil, id) })
+	_, err := write(ctx, s, func(d *data, l *undoLog) (struct{}, error) { return struct{}{}, d.deleteUser(l, id) })
 	return err
 }
 
@@ -151,7 +175,7 @@ func (s *Store) ListUsers(ctx context.Context, q identity.UserQuery) (identity.U
 // CreateLink implements identity.UserStore. When the user has a link from
 // the source already, the *identity.ConflictError's Field is "source".
 func (s *Store) CreateLink(ctx context.Context, l identity.Link) error {
-	_, err := write(ctx, s, func(d *data) (struct{}, error) { return struct{}{}, d.createLink(nil, l) })
+	_, err := write(ctx, s, func(d *data, log *undoLog) (struct{}, error) { return struct{}{}, d.createLink(log, l) })
 	return err
 }
 
@@ -162,13 +186,13 @@ func (s *Store) Links(ctx context.Context, userID string) ([]identity.Link, erro
 
 // DeleteLink implements identity.UserStore.
 func (s *Store) DeleteLink(ctx context.Context, source, subject string) error {
-	_, err := write(ctx, s, func(d *data) (struct{}, error) { return struct{}{}, d.deleteLink(nil, source, subject) })
+	_, err := write(ctx, s, func(d *data, l *undoLog) (struct{}, error) { return struct{}{}, d.deleteLink(l, source, subject) })
 	return err
 }
 
 // CreateGroup implements identity.GroupStore.
 func (s *Store) CreateGroup(ctx context.Context, g identity.Group) (identity.Group, error) {
-	return write(ctx, s, func(d *data) (identity.Group, error) { return d.createGroup(nil, g) })
+	return write(ctx, s, func(d *data, l *undoLog) (identity.Group, error) { return d.createGroup(l, g) })
 }
 
 // Group implements identity.GroupStore.
@@ -189,12 +213,12 @@ func (s *Store) GroupByExternalID(ctx context.Context, externalID string) (ident
 // UpdateGroup implements identity.GroupStore. fn runs under the tenant's
 // write lock, so it must not call the Store.
 func (s *Store) UpdateGroup(ctx context.Context, id string, fn func(*identity.Group) error) (identity.Group, error) {
-	return write(ctx, s, func(d *data) (identity.Group, error) { return d.updateGroup(nil, id, fn) })
+	return write(ctx, s, func(d *data, l *undoLog) (identity.Group, error) { return d.updateGroup(l, id, fn) })
 }
 
 // DeleteGroup implements identity.GroupStore.
 func (s *Store) DeleteGroup(ctx context.Context, id string) error {
-	_, err := write(ctx, s, func(d *data) (struct{}, error) { return struct{}{}, d.deleteGroup(nil, id) })
+	_, err := write(ctx, s, func(d *data, l *undoLog) (struct{}, error) { return struct{}{}, d.deleteGroup(l, id) })
 	return err
 }
 
@@ -205,18 +229,18 @@ func (s *Store) ListGroups(ctx context.Context, q identity.GroupQuery) (identity
 
 // AddMember implements identity.GroupStore.
 func (s *Store) AddMember(ctx context.Context, groupID, userID string) (bool, error) {
-	return write(ctx, s, func(d *data) (bool, error) { return d.addMember(nil, groupID, userID) })
+	return write(ctx, s, func(d *data, l *undoLog) (bool, error) { return d.addMember(l, groupID, userID) })
 }
 
 // AddMembers implements identity.GroupStore. It checks that the group and
 // every user exist before it changes anything.
 func (s *Store) AddMembers(ctx context.Context, groupID string, userIDs []string) ([]string, error) {
-	return write(ctx, s, func(d *data) ([]string, error) { return d.addMembers(nil, groupID, userIDs) })
+	return write(ctx, s, func(d *data, l *undoLog) ([]string, error) { return d.addMembers(l, groupID, userIDs) })
 }
 
 // RemoveMember implements identity.GroupStore.
 func (s *Store) RemoveMember(ctx context.Context, groupID, userID string) (bool, error) {
-	return write(ctx, s, func(d *data) (bool, error) { return d.removeMember(nil, groupID, userID), nil })
+	return write(ctx, s, func(d *data, l *undoLog) (bool, error) { return d.removeMember(l, groupID, userID), nil })
 }
 
 // UserGroups implements identity.GroupStore.
@@ -228,19 +252,19 @@ func (s *Store) UserGroups(ctx context.Context, userID string) ([]identity.Group
 // the hash of another is refused with a *identity.ConflictError whose
 // Resource is "invitation".
 func (s *Store) CreateInvitation(ctx context.Context, inv identity.Invitation) error {
-	_, err := write(ctx, s, func(d *data) (struct{}, error) { return struct{}{}, d.createInvitation(nil, inv) })
+	_, err := write(ctx, s, func(d *data, l *undoLog) (struct{}, error) { return struct{}{}, d.createInvitation(l, inv) })
 	return err
 }
 
 // TakeInvitation implements identity.InvitationStore.
 func (s *Store) TakeInvitation(ctx context.Context, hash []byte) (identity.Invitation, error) {
-	return write(ctx, s, func(d *data) (identity.Invitation, error) { return d.takeInvitation(nil, hash) })
+	return write(ctx, s, func(d *data, l *undoLog) (identity.Invitation, error) { return d.takeInvitation(l, hash) })
 }
 
 // DeleteInvitations implements identity.InvitationStore.
 func (s *Store) DeleteInvitations(ctx context.Context, userID string) error {
-	_, err := write(ctx, s, func(d *data) (struct{}, error) {
-		d.deleteInvitations(nil, userID)
+	_, err := write(ctx, s, func(d *data, l *undoLog) (struct{}, error) {
+		d.deleteInvitations(l, userID)
 		return struct{}{}, nil
 	})
 	return err
@@ -249,8 +273,8 @@ func (s *Store) DeleteInvitations(ctx context.Context, userID string) error {
 // AppendEvents implements identity.EventLog. Seq numbers have no holes: the
 // numbers of events appended in a rolled-back transaction are given again.
 func (s *Store) AppendEvents(ctx context.Context, events []identity.Event) error {
-	_, err := write(ctx, s, func(d *data) (struct{}, error) {
-		d.appendEvents(nil, events)
+	_, err := write(ctx, s, func(d *data, l *undoLog) (struct{}, error) {
+		d.appendEvents(l, events)
 		return struct{}{}, nil
 	})
 	return err
@@ -263,8 +287,10 @@ func (s *Store) Events(ctx context.Context, after int64, limit int) ([]identity.
 }
 
 // Tx implements identity.Store. It holds the tenant's write lock while fn
-// runs, so transactions of a tenant run one at a time and fn must not call
-// s itself (it would wait for ever), only tx. fn is called once. tx records
+// runs, so transactions of a tenant run one at a time. fn gets a context
+// that carries the transaction: s called with it (or a context made from
+// it) reads and writes in the transaction instead of waiting for the lock,
+// and s.Tx called with it runs as tx.Tx. fn is called once. tx records
 // how to undo each change; if fn returns an error or panics, Tx undoes them
 // newest first, which costs as much as the changes did, never a copy of the
 // tenant. A nested tx.Tx whose fn returns an error undoes only its own
@@ -274,9 +300,13 @@ func (s *Store) Tx(ctx context.Context, fn func(ctx context.Context, tx identity
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	if t := s.inTx(ctx); t != nil {
+		return t.Tx(ctx, fn)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	tx := &txStore{d: s.d, log: &undoLog{}}
+	tx := &txStore{owner: s, d: s.d, log: &undoLog{}}
+	ctx = context.WithValue(ctx, txKey{}, tx)
 	committed := false
 	defer func() {
 		if !committed {
@@ -298,9 +328,10 @@ var errTxDone = errors.New("memory: transaction has ended")
 // operations as Store, run without locking (Tx holds the lock) and recorded
 // in the undo log.
 type txStore struct {
-	d    *data
-	log  *undoLog
-	done bool
+	owner *Store
+	d     *data
+	log   *undoLog
+	done  bool
 }
 
 func (t *txStore) check(ctx context.Context) error {

@@ -18,7 +18,13 @@ func TestConformance(t *testing.T) {
 			t.Run("EventLog", func(t *testing.T) { storagetest.RunEventLog(t, newBackend) })
 			t.Run("KeyStore", func(t *testing.T) {
 				storagetest.RunKeyStore(t, func(t *testing.T, clock identity.Clock) identity.KeyStore {
-					return b.open(t, Options{Clock: clock}).Keys("tenant-a")
+					return b.open(t, Options{Clock: clock}).Keys("tenant-a", nil)
+				})
+			})
+			// The clock given to Keys, as memory.DB.Keys takes it.
+			t.Run("KeyStoreClock", func(t *testing.T) {
+				storagetest.RunKeyStore(t, func(t *testing.T, clock identity.Clock) identity.KeyStore {
+					return b.open(t, Options{}).Keys("tenant-a", clock)
 				})
 			})
 		})

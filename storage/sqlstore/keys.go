@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"time"
+
+	"github.com/rollcall/rollcall/identity"
 )
 
 var (
@@ -18,11 +20,21 @@ var (
 )
 
 // KeyStore is the identity.KeyStore of one tenant, from DB.Keys. Each method
-// is one statement, atomic on its own; expiry is judged by the DB's Clock: a
-// key has expired once the clock reaches its expiry.
+// is one statement, atomic on its own; expiry is judged by the clock given to
+// DB.Keys, else the DB's Clock: a key has expired once the clock reaches its
+// expiry.
 type KeyStore struct {
 	db     *DB
 	tenant string
+	clock  identity.Clock // nil: the DB's
+}
+
+// now is the key store's time, as stored.
+func (k *KeyStore) now() time.Time {
+	if k.clock == nil {
+		return k.db.now()
+	}
+	return k.clock.Now().UTC().Truncate(time.Microsecond)
 }
 
 // SetIfAbsent stores value under key until expires and reports true, or
@@ -32,7 +44,7 @@ func (k *KeyStore) SetIfAbsent(ctx context.Context, key string, value []byte, ex
 	if value == nil {
 		value = []byte{}
 	}
-	now := k.db.now()
+	now := k.now()
 	var set bool
 	err := k.db.retryStmt(ctx, func(c conn) error {
 		var one int
@@ -50,7 +62,7 @@ func (k *KeyStore) SetIfAbsent(ctx context.Context, key string, value []byte, ex
 // Take removes the key and returns its value, or returns identity.ErrNotFound
 // if the key is absent or expired. Of two concurrent takers, one gets it.
 func (k *KeyStore) Take(ctx context.Context, key string) ([]byte, error) {
-	now := k.db.now()
+	now := k.now()
 	var value []byte
 	err := k.db.retryStmt(ctx, func(c conn) error {
 		var expires int64
@@ -80,7 +92,7 @@ func (k *KeyStore) Take(ctx context.Context, key string) ([]byte, error) {
 func (k *KeyStore) DeleteExpired(ctx context.Context) (int, error) {
 	var n int64
 	err := k.db.retryStmt(ctx, func(c conn) error {
-		res, err := c.exec(ctx, deleteExpiredKeys, k.tenant, micros(k.db.now()))
+		res, err := c.exec(ctx, deleteExpiredKeys, k.tenant, micros(k.now()))
 		if err != nil {
 			return c.d.mapErr(err, "delete expired keys")
 		}

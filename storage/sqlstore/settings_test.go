@@ -16,7 +16,7 @@ func settingsBackend(db *DB, k *settings.Keyring) storagetest.SettingsBackend {
 	return storagetest.SettingsBackend{
 		Settings:    db.Settings(k),
 		Open:        func(tenant string) identity.Store { return db.Tenant(tenant) },
-		Keys:        func(tenant string) identity.KeyStore { return db.Keys(tenant) },
+		Keys:        func(tenant string) identity.KeyStore { return db.Keys(tenant, nil) },
 		WithKeyring: func(k *settings.Keyring) settings.Store { return db.Settings(k) },
 	}
 }

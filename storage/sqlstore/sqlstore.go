@@ -245,8 +245,11 @@ func (db *DB) Dialect() Dialect { return db.dialect }
 // request.
 func (db *DB) Tenant(id string) *Store { return &Store{db: db, tenant: id} }
 
-// Keys returns the key store of one tenant.
-func (db *DB) Keys(tenant string) *KeyStore { return &KeyStore{db: db, tenant: tenant} }
+// Keys returns the key store of one tenant, which judges expiry by clock: nil
+// means the DB's (Options.Clock). memory.DB.Keys takes the same arguments.
+func (db *DB) Keys(tenant string, clock identity.Clock) *KeyStore {
+	return &KeyStore{db: db, tenant: tenant, clock: clock}
+}
 
 // Close closes the connections that OpenSQLite or OpenPostgres made. It does
 // not close a *sql.DB given to New. Stores of a closed DB return errors.

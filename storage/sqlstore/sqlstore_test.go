@@ -342,7 +342,7 @@ func TestClosedDB(t *testing.T) {
 		t.Run(b.name, func(t *testing.T) {
 			ctx := t.Context()
 			db := b.open(t, Options{})
-			s, k := db.Tenant("t"), db.Keys("t")
+			s, k := db.Tenant("t"), db.Keys("t", nil)
 			u, err := s.CreateUser(ctx, identity.User{UserName: "u"})
 			if err != nil {
 				t.Fatal(err)

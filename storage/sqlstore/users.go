@@ -680,6 +680,12 @@ func (s *Store) ListUsers(ctx context.Context, q identity.UserQuery) (identity.U
 		// The members' primary key (tenant, group_id, user_id) makes each
 		// user appear once, and lets the planner start from the group.
 		from += " JOIN rollcall_members m ON m.tenant = u.tenant AND m.user_id = u.id AND m.group_id = ?"
+		if s.db.dialect == SQLite {
+			// SQLite would walk every user of the tenant in ID order and
+			// look each up in the group; CROSS JOIN makes it walk the
+			// group's members, in user_id order, instead.
+			from = "rollcall_members m CROSS JOIN rollcall_users u ON m.tenant = u.tenant AND m.user_id = u.id AND m.group_id = ?"
+		}
 		args = append(args, q.GroupID)
 	}
 	where := "u.tenant = ?"

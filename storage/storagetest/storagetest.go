@@ -97,6 +97,7 @@ func Run(t *testing.T, newBackend func(t *testing.T) Opener) {
 		{"TxCommit", testTxCommit},
 		{"TxRollback", testTxRollback},
 		{"TxNested", testTxNested},
+		{"TxRefusedWrite", testTxRefusedWrite},
 		{"TenantIsolation", testTenantIsolation},
 		{"ConcurrentMembers", testConcurrentMembers},
 		{"ConcurrentAddMembers", testConcurrentAddMembers},

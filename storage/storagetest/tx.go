@@ -138,6 +138,14 @@ func testTxRollback(t *testing.T, open Opener) {
 	wantUsers(t, s, identity.UserQuery{}, 2, sorted(x.ID, y.ID)...)
 	wantGroups(t, s, identity.GroupQuery{}, 2, sorted(g1.ID, g2.ID)...)
 
+	checkRolledBack(t, s, x, y, g1, g2, xLink)
+}
+
+// checkRolledBack checks that what testTxRollback's transaction changed and
+// deleted is as it was, and that the values it took are free again.
+func checkRolledBack(t *testing.T, s identity.Store, x, y identity.User, g1, g2 identity.Group, xLink identity.Link) {
+	t.Helper()
+	ctx := t.Context()
 	// What it changed is as it was.
 	if got, err := s.Group(ctx, g1.ID); err != nil {
 		t.Errorf("Group(g1): %v", err)
@@ -147,7 +155,7 @@ func testTxRollback(t *testing.T, open Opener) {
 	if got, err := s.GroupByName(ctx, "group one"); err != nil || got.ID != g1.ID {
 		t.Errorf("GroupByName(old name) = %s, %v; want %s", got.ID, err, g1.ID)
 	}
-	_, err = s.GroupByName(ctx, "Group Uno")
+	_, err := s.GroupByName(ctx, "Group Uno")
 	wantNotFound(t, "GroupByName(rolled-back name)", err)
 	_, err = s.GroupByExternalID(ctx, "g-uno")
 	wantNotFound(t, "GroupByExternalID(rolled-back externalID)", err)

@@ -1,0 +1,252 @@
+package identity
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/rollcall/rollcall/groups"
+)
+
+// planGroups matches the batch's groups to the directory's, names them,
+// plans the removed ones and the memberships.
+func (pl *batchPlanner) planGroups(ctx context.Context) error {
+	mine, byExt, err := pl.sourceGroups(ctx)
+	if err != nil {
+		return err
+	}
+	bgs := pl.batch.Groups
+	ids, names, alts := make([]string, len(bgs)), make([]string, len(bgs)), make([]string, len(bgs))
+	held := make(map[string]string)
+	listed := make(map[string]bool, len(bgs))
+	for i, g := range bgs {
+		ids[i], names[i], alts[i] = g.ExternalID, strings.TrimSpace(g.Name), strings.TrimSpace(g.AltName)
+		listed[g.ExternalID] = true
+		if lg, ok := byExt[g.ExternalID]; ok && g.ExternalID != "" && groups.Key(names[i]) == groups.Key(lg.Name) {
+			held[groups.Key(lg.Name)] = g.ExternalID
+		}
+	}
+	names = GroupNames(ids, names, alts, held)
+	matched := make(map[string]bool)
+	for i, g := range bgs {
+		st, err := pl.matchGroup(ctx, g.ExternalID, names[i], byExt, listed)
+		if err != nil {
+			return err
+		}
+		matched[st.Current.ID] = true
+		pl.Groups = append(pl.Groups, st)
+	}
+	for _, lg := range mine {
+		if !matched[lg.ID] {
+			pl.Groups = append(pl.Groups, GroupStep{Action: GroupRemoved, ExternalID: lg.ExternalID, Name: lg.Name, Current: lg})
+		}
+	}
+	if err := pl.freeNames(ctx); err != nil {
+		return err
+	}
+	return pl.planMembers(ctx)
+}
+
+// sourceGroups lists the directory's external groups of the source, and
+// indexes them by ExternalID.
+func (pl *batchPlanner) sourceGroups(ctx context.Context) ([]Group, map[string]Group, error) {
+	var mine []Group
+	byExt := make(map[string]Group)
+	q := GroupQuery{Source: string(pl.Source), Limit: 1000}
+	for {
+		page, err := pl.r.ListGroups(ctx, q)
+		if err != nil {
+			return nil, nil, fmt.Errorf("identity: list groups: %w", err)
+		}
+		for _, g := range page.Groups {
+			if g.Kind == groups.External && g.Source == string(pl.Source) {
+				mine = append(mine, g)
+				if g.ExternalID != "" {
+					byExt[g.ExternalID] = g
+				}
+			}
+		}
+		if len(page.Groups) < q.Limit {
+			return mine, byExt, nil
+		}
+		q.After = page.Groups[len(page.Groups)-1].ID
+	}
+}
+
+// matchGroup finds the directory's group of a listed one: the source's
+// group of its ExternalID; else the group of its name, converted (or, if it
+// is the source's own, re-created at the source: it takes the new ID); else
+// none, and the group is created. A group of the name that is the source's
+// group of another listed ExternalID is renamed by this batch first: the
+// listed group is created.
+func (pl *batchPlanner) matchGroup(ctx context.Context, ext, name string, byExt map[string]Group, listed map[string]bool) (GroupStep, error) {
+	st := GroupStep{ExternalID: ext, Name: name}
+	if lg, ok := byExt[ext]; ok && ext != "" {
+		st.Current = lg
+		if lg.Name != name {
+			st.Action = GroupRename
+		}
+		return st, nil
+	}
+	lg, err := pl.r.GroupByExternalID(ctx, ext)
+	if err == nil {
+		return st, fmt.Errorf("identity: the group %s of the batch has the ID of the directory's group %s of source %q", name, lg.ID, lg.Source)
+	}
+	if !errors.Is(err, ErrNotFound) {
+		return st, fmt.Errorf("identity: find group by external ID: %w", err)
+	}
+	lg, err = pl.r.GroupByName(ctx, name)
+	switch {
+	case err == nil && !(listed[lg.ExternalID] && byExt[lg.ExternalID].ID == lg.ID):
+		st.Current, st.Action = lg, GroupConvert
+		if lg.Kind == groups.External && lg.Source == string(pl.Source) {
+			st.Action = GroupRename
+		}
+	case err == nil || errors.Is(err, ErrNotFound):
+		st.Action = GroupCreate
+	default:
+		return st, fmt.Errorf("identity: find group by name: %w", err)
+	}
+	return st, nil
+}
+
+// freeNames plans the new name of a removed group whose name a listed group
+// takes by a rename: "<name> (removed from <label>)", or a made-up name
+// where that is taken or given too.
+func (pl *batchPlanner) freeNames(ctx context.Context) error {
+	taken := make(map[string]bool)
+	giving := make(map[string]bool)
+	for _, st := range pl.Groups {
+		if st.Action == GroupRename {
+			taken[groups.Key(st.Name)] = true
+		}
+		if st.Action != GroupKeep && st.Action != GroupRemoved {
+			giving[groups.Key(st.Name)] = true
+		}
+	}
+	for i := range pl.Groups {
+		st := &pl.Groups[i]
+		if st.Action != GroupRemoved || !taken[groups.Key(st.Current.Name)] {
+			continue
+		}
+		name := st.Current.Name + " (removed from " + pl.batch.SourceLabel + ")"
+		_, err := pl.r.GroupByName(ctx, name)
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			return fmt.Errorf("identity: find group by name: %w", err)
+		}
+		if err == nil || giving[groups.Key(name)] || len(name) > MaxNameLength {
+			name = pl.batch.NamePrefix + "removed-" + st.Current.ID
+		}
+		st.NewName = name
+		giving[groups.Key(name)] = true
+	}
+	return nil
+}
+
+// planMembers reads the members of the matched groups and plans who joins
+// and leaves each, the fuse's figures and the leavers.
+func (pl *batchPlanner) planMembers(ctx context.Context) error {
+	byExt := make(map[string]BatchGroup, len(pl.batch.Groups))
+	for _, g := range pl.batch.Groups {
+		byExt[g.ExternalID] = g
+	}
+	creates := make(map[string]bool)
+	for _, st := range pl.Users {
+		if st.Action == UserCreate {
+			creates[st.Subject] = true
+		}
+	}
+	users := make(map[string]User)
+	before, after := make(map[string]bool), make(map[string]bool)
+	for i := range pl.Groups {
+		st := &pl.Groups[i]
+		if st.Current.ID != "" {
+			if err := pl.readMembers(ctx, st, users); err != nil {
+				return err
+			}
+		}
+		var want []string // subjects
+		if st.Action != GroupRemoved {
+			want = byExt[st.ExternalID].Members
+		}
+		st.Add, st.Remove = pl.diff(st.Members, want, creates, after)
+		pl.Memberships += len(st.Members)
+		pl.Removals += len(st.Remove)
+		if st.Action != GroupConvert {
+			// The members of a group converted now were not the source's:
+			// losing it makes nobody a leaver.
+			for _, id := range st.Members {
+				before[id] = true
+			}
+		}
+	}
+	if pl.batch.DeactivateLeavers {
+		active := func(id string) bool { return users[id].Active }
+		for _, id := range Leavers(before, after, active, pl.suspended) {
+			pl.deactivate[id] = users[id]
+		}
+	}
+	pl.Synced = len(before)
+	for _, id := range pl.suspendedKnown {
+		if !before[id] {
+			pl.Synced++
+		}
+	}
+	return nil
+}
+
+// readMembers lists the members of a step's group.
+func (pl *batchPlanner) readMembers(ctx context.Context, st *GroupStep, users map[string]User) error {
+	q := UserQuery{GroupID: st.Current.ID, Limit: 1000}
+	for {
+		page, err := pl.r.ListUsers(ctx, q)
+		if err != nil {
+			return fmt.Errorf("identity: list members: %w", err)
+		}
+		for _, u := range page.Users {
+			st.Members = append(st.Members, u.ID)
+			users[u.ID] = u
+			pl.Emails[u.ID] = u.Email
+		}
+		if len(page.Users) < q.Limit {
+			return nil
+		}
+		q.After = page.Users[len(page.Users)-1].ID
+	}
+}
+
+// diff returns the subjects of a group's want that join it (found users
+// who are not members, and users the plan creates) and the members who
+// leave it; it notes the found users it keeps or adds in after.
+func (pl *batchPlanner) diff(current, want []string, creates, after map[string]bool) (add, remove []string) {
+	in := make(map[string]bool, len(current))
+	for _, id := range current {
+		in[id] = true
+	}
+	stay := make(map[string]bool, len(want))
+	seen := make(map[string]bool, len(want))
+	for _, s := range want {
+		if seen[s] {
+			continue
+		}
+		seen[s] = true
+		id := pl.local[s]
+		switch {
+		case id != "":
+			after[id] = true
+			stay[id] = true
+			if !in[id] {
+				add = append(add, s)
+			}
+		case creates[s]:
+			add = append(add, s)
+		}
+	}
+	for _, id := range current {
+		if !stay[id] {
+			remove = append(remove, id)
+		}
+	}
+	return add, remove
+}
