@@ -140,8 +140,10 @@ func TestDeleteTenantRows(t *testing.T) {
 		t.Run(b.name, func(t *testing.T) {
 			db := b.open(t, Options{})
 			be := settingsBackend(db, storagetest.SettingsKeyring(t))
-			storagetest.FillTenant(t, be, "acme")
-			storagetest.FillTenant(t, be, "beta")
+			for _, tenant := range []string{"acme", "beta"} {
+				storagetest.FillTenant(t, be, tenant)
+				fillOtherTables(t, db, tenant)
+			}
 			before, beta := countRows(t, db, "acme"), countRows(t, db, "beta")
 			for table, n := range before {
 				if n == 0 {
@@ -162,5 +164,28 @@ func TestDeleteTenantRows(t *testing.T) {
 			}
 			t.Logf("acme's rows before: %v", before)
 		})
+	}
+}
+
+// fillOtherTables writes a row of the tenant in the tables FillTenant does
+// not know: a webhook endpoint and its delivery log, the diagnostics log, an
+// email collision left by the canonical-email migration.
+func fillOtherTables(t *testing.T, db *DB, tenant string) {
+	t.Helper()
+	ctx := context.Background()
+	hooks := db.Webhooks(tenant)
+	e, err := hooks.CreateEndpoint(ctx, identity.WebhookEndpoint{URL: "https://hooks.example/" + tenant, Secrets: []string{"whsec_c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := identity.WebhookDelivery{EndpointID: e.ID, Seq: 1, Attempt: 1, Time: db.now(), Status: 200}
+	if _, err := hooks.RecordDeliveries(ctx, e.ID, []identity.WebhookDelivery{d}, func(*identity.WebhookEndpoint) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Diagnostics(tenant).RecordAttempt(ctx, identity.Attempt{Time: db.now(), Connection: "scim", Step: identity.StepRequest, Outcome: identity.OutcomeSuccess}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.on(db.wdb, nil).exec(ctx, "INSERT INTO rollcall_email_collisions (tenant, user_id, holder_id, email_key, found) VALUES (?, 'u1', 'u2', 'x@example.com', 0)", tenant); err != nil {
+		t.Fatal(err)
 	}
 }

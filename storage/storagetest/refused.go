@@ -31,7 +31,7 @@ var errRefusedFn = errors.New("storagetest: fn refuses")
 func refusedCases() []refusedCase {
 	return []refusedCase{
 		{"CreateUser", func(ctx context.Context, t *testing.T, tx identity.Store, f *refusedFixture) {
-			_, err := tx.CreateUser(ctx, identity.User{Email: "A@example.com", UserName: "fresh"})
+			_, err := tx.CreateUser(ctx, identity.User{Email: "A@example.com", UserName: "fresh", Active: true})
 			wantConflict(t, "CreateUser with a taken email", err, "user", "email")
 		}, func(t *testing.T, s identity.Store, f *refusedFixture) {
 			_, err := s.UserByUserName(t.Context(), "fresh")
@@ -167,8 +167,8 @@ func testTxRefusedWrite(t *testing.T, open Opener) {
 			ctx := t.Context()
 			s := open("refused-" + string(rune('a'+i)))
 			f := &refusedFixture{
-				a: mustUser(t, s, identity.User{Email: "a@example.com", UserName: "a", DisplayName: "A", Created: at(0), Updated: at(0)}),
-				b: mustUser(t, s, identity.User{Email: "b@example.com", UserName: "b", Created: at(0), Updated: at(0)}),
+				a: mustUser(t, s, identity.User{Email: "a@example.com", UserName: "a", DisplayName: "A", Active: true, Created: at(0), Updated: at(0)}),
+				b: mustUser(t, s, identity.User{Email: "b@example.com", UserName: "b", Active: true, Created: at(0), Updated: at(0)}),
 			}
 			f.g = mustGroup(t, s, identity.Group{Name: "Staff", Kind: groups.Internal, Created: at(0), Updated: at(0)})
 			mustAdd(t, s, f.g.ID, f.a.ID)
@@ -184,7 +184,7 @@ func testTxRefusedWrite(t *testing.T, open Opener) {
 				if got, err := tx.User(ctx, f.a.ID); err != nil || got.ID != f.a.ID {
 					t.Errorf("User after a refused %s = %s, %v; want %s", c.name, got.ID, err, f.a.ID)
 				}
-				good, err := tx.CreateUser(ctx, identity.User{Email: "good@example.com", UserName: "good", Created: at(2), Updated: at(2)})
+				good, err := tx.CreateUser(ctx, identity.User{Email: "good@example.com", UserName: "good", Active: true, Created: at(2), Updated: at(2)})
 				if err != nil {
 					return err
 				}
