@@ -254,7 +254,7 @@ func TestRotation(t *testing.T) {
 func TestSSRFGuardByDefault(t *testing.T) {
 	s := newSetup(t, func(c *webhook.Config) { c.Client = nil })
 	rc := newReceiver(t)
-	ep := addEndpoint(t, s, rc.URL)
+	ep := addEndpoint(t, s, rc.URL+"/hook?token=receiver-secret")
 	appendEvents(t, s.log, s.clock, 1, identity.UserCreated)
 	s.d.Step(t.Context())
 	if n := len(rc.requests()); n != 0 {
@@ -263,6 +263,9 @@ func TestSSRFGuardByDefault(t *testing.T) {
 	log, _ := s.hooks.Deliveries(t.Context(), ep.ID, 0, 0)
 	if len(log) != 1 || !strings.Contains(log[0].Error, "loopback") {
 		t.Errorf("delivery log %+v, want the loopback address refused", log)
+	}
+	if len(log) == 1 && strings.Contains(log[0].Error, "receiver-secret") {
+		t.Errorf("the delivery log repeats the endpoint's URL: %q", log[0].Error)
 	}
 }
 
