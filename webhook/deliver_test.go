@@ -299,3 +299,25 @@ func TestCheck(t *testing.T) {
 		}
 	}
 }
+
+// TestTrim keeps the delivery log for KeepDeliveries.
+func TestTrim(t *testing.T) {
+	s := newSetup(t, func(c *webhook.Config) { c.KeepDeliveries = 48 * time.Hour })
+	rc := newReceiver(t)
+	ep := addEndpoint(t, s, rc.URL)
+	appendEvents(t, s.log, s.clock, 3, identity.UserCreated)
+	s.d.Step(t.Context())
+	s.clock.Advance(24 * time.Hour)
+	appendEvents(t, s.log, s.clock, 2, identity.UserCreated)
+	s.d.Step(t.Context())
+	if n, err := s.d.Trim(t.Context()); err != nil || n != 0 {
+		t.Errorf("Trim after a day = %d, %v; want 0", n, err)
+	}
+	s.clock.Advance(25 * time.Hour)
+	if n, err := s.d.Trim(t.Context()); err != nil || n != 3 {
+		t.Errorf("Trim after 49 hours = %d, %v; want the 3 attempts of the first day", n, err)
+	}
+	if log, _ := s.hooks.Deliveries(t.Context(), ep.ID, 0, 0); len(log) != 2 {
+		t.Errorf("%d attempts left, want 2", len(log))
+	}
+}
