@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"sync"
@@ -253,7 +254,7 @@ func (d *Deliverer) attempt(ctx context.Context, p *progress, e identity.Event) 
 	case a.err != nil && errors.Is(a.err, context.DeadlineExceeded):
 		rec.Error = "timeout after " + d.cfg.Timeout.String()
 	case a.err != nil:
-		rec.Error = a.err.Error()
+		rec.Error = errorText(a.err)
 	case !ok:
 		rec.Error = "status " + strconv.Itoa(a.status)
 	}
@@ -302,4 +303,15 @@ func (d *Deliverer) deadLetter(ctx context.Context, p *progress, e identity.Even
 		return fmt.Errorf("record %s: %w", EndpointDisabled, err)
 	}
 	return errDead
+}
+
+// errorText is err without the URL a *url.Error repeats: an endpoint's URL
+// may hold a token of the receiver's, and the log and the delivery log
+// should not.
+func errorText(err error) string {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Op + ": " + ue.Err.Error()
+	}
+	return err.Error()
 }

@@ -254,7 +254,7 @@ func TestRotation(t *testing.T) {
 func TestSSRFGuardByDefault(t *testing.T) {
 	s := newSetup(t, func(c *webhook.Config) { c.Client = nil })
 	rc := newReceiver(t)
-	ep := addEndpoint(t, s, rc.URL)
+	ep := addEndpoint(t, s, rc.URL+"/hook?token=receiver-secret")
 	appendEvents(t, s.log, s.clock, 1, identity.UserCreated)
 	s.d.Step(t.Context())
 	if n := len(rc.requests()); n != 0 {
@@ -263,6 +263,9 @@ func TestSSRFGuardByDefault(t *testing.T) {
 	log, _ := s.hooks.Deliveries(t.Context(), ep.ID, 0, 0)
 	if len(log) != 1 || !strings.Contains(log[0].Error, "loopback") {
 		t.Errorf("delivery log %+v, want the loopback address refused", log)
+	}
+	if len(log) == 1 && strings.Contains(log[0].Error, "receiver-secret") {
+		t.Errorf("the delivery log repeats the endpoint's URL: %q", log[0].Error)
 	}
 }
 
@@ -294,5 +297,27 @@ func TestCheck(t *testing.T) {
 		if strings.Contains(err.Error(), "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw") {
 			t.Errorf("%s: the error shows the secret: %v", name, err)
 		}
+	}
+}
+
+// TestTrim keeps the delivery log for KeepDeliveries.
+func TestTrim(t *testing.T) {
+	s := newSetup(t, func(c *webhook.Config) { c.KeepDeliveries = 48 * time.Hour })
+	rc := newReceiver(t)
+	ep := addEndpoint(t, s, rc.URL)
+	appendEvents(t, s.log, s.clock, 3, identity.UserCreated)
+	s.d.Step(t.Context())
+	s.clock.Advance(24 * time.Hour)
+	appendEvents(t, s.log, s.clock, 2, identity.UserCreated)
+	s.d.Step(t.Context())
+	if n, err := s.d.Trim(t.Context()); err != nil || n != 0 {
+		t.Errorf("Trim after a day = %d, %v; want 0", n, err)
+	}
+	s.clock.Advance(25 * time.Hour)
+	if n, err := s.d.Trim(t.Context()); err != nil || n != 3 {
+		t.Errorf("Trim after 49 hours = %d, %v; want the 3 attempts of the first day", n, err)
+	}
+	if log, _ := s.hooks.Deliveries(t.Context(), ep.ID, 0, 0); len(log) != 2 {
+		t.Errorf("%d attempts left, want 2", len(log))
 	}
 }

@@ -47,6 +47,8 @@ const (
 	DefaultAnswerBytes  = 256
 	DefaultPage         = 100
 	DefaultCheckpoint   = 64
+	// DefaultKeepDeliveries is Config.KeepDeliveries's default.
+	DefaultKeepDeliveries = 30 * 24 * time.Hour
 )
 
 // Config configures the Deliverer of one tenant. Tenant, Events and
@@ -95,6 +97,10 @@ type Config struct {
 	// transaction. After a crash at most that many events are sent again.
 	// Zero means DefaultCheckpoint (64); 1 stores after every event.
 	Checkpoint int
+	// KeepDeliveries is how long the delivery log keeps an attempt: Run
+	// trims older ones hourly. Zero means DefaultKeepDeliveries (30 days);
+	// negative keeps them for ever.
+	KeepDeliveries time.Duration
 	// Rand returns the jitter, in [0, 1). Nil means math/rand/v2.
 	Rand func() float64
 }
@@ -157,6 +163,7 @@ func setDefaults(cfg *Config) {
 	def(&cfg.RetryMax, DefaultRetryMax)
 	def(&cfg.DeadAfter, DefaultDeadAfter)
 	def(&cfg.PollInterval, DefaultPollInterval)
+	def(&cfg.KeepDeliveries, DefaultKeepDeliveries)
 	if cfg.RetryMax < cfg.RetryMin {
 		cfg.RetryMax = cfg.RetryMin
 	}
@@ -228,7 +235,14 @@ var _ identity.EventSink = (*Deliverer)(nil)
 // retry is due, Notify is called or PollInterval passes. It returns ctx's
 // error.
 func (d *Deliverer) Run(ctx context.Context) error {
+	var trimmed time.Time
 	for {
+		if now := d.clock.Now(); now.Sub(trimmed) >= time.Hour {
+			if _, err := d.Trim(ctx); err != nil {
+				d.log.WarnContext(ctx, "webhook: trim the delivery log", "err", err)
+			}
+			trimmed = now
+		}
 		due, err := d.Step(ctx)
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -250,6 +264,19 @@ func (d *Deliverer) Run(ctx context.Context) error {
 		case <-t.C:
 		}
 	}
+}
+
+// Trim removes the attempts older than KeepDeliveries from the delivery
+// log and returns how many. Run calls it hourly.
+func (d *Deliverer) Trim(ctx context.Context) (int, error) {
+	if d.cfg.KeepDeliveries < 0 {
+		return 0, nil
+	}
+	n, err := d.cfg.Endpoints.DeleteDeliveries(ctx, d.clock.Now().Add(-d.cfg.KeepDeliveries))
+	if err != nil {
+		return 0, fmt.Errorf("webhook: trim: %w", err)
+	}
+	return n, nil
 }
 
 // RunLeased runs Run under the lease Job of r's store, so that on several
