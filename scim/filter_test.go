@@ -23,6 +23,13 @@ type counts struct {
 	lists, adds, removes atomic.Int64
 	// whole counts the user listings with no condition: whole-tenant scans.
 	whole atomic.Int64
+	// userGroups counts the reads of a user's groups.
+	userGroups atomic.Int64
+}
+
+func (s *countingStore) UserGroups(ctx context.Context, userID string) ([]identity.Group, error) {
+	s.c.userGroups.Add(1)
+	return s.Store.UserGroups(ctx, userID)
 }
 
 func newCountingStore(s identity.Store) *countingStore {
