@@ -17,8 +17,8 @@ func TestSplitURNAllocatesNothing(t *testing.T) {
 	}
 	for key, want := range map[string][2]string{
 		"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department": {URIEnterprise, "department"},
-		"URN:IETF:PARAMS:SCIM:SCHEMAS:CORE:2.0:USER:name.givenName":              {URIUser, "name.givenName"},
-		"urn:ietf:params:scim:schemas:extension:enterprise:2.0user:manager":      {URIEnterprise, "manager"},
+		"URN:IETF:PARAMS:SCIM:SCHEMAS:CORE:2.0:USER:name.givenName":             {URIUser, "name.givenName"},
+		"urn:ietf:params:scim:schemas:extension:enterprise:2.0user:manager":     {URIEnterprise, "manager"},
 	} {
 		uri, rest, ok := userType.splitURN(key)
 		if !ok || uri != want[0] || rest != want[1] {
