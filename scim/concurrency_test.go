@@ -2,7 +2,6 @@ package scim_test
 
 import (
 	"fmt"
-	"github.com/rollcall/rollcall/scim"
 	"sync"
 	"testing"
 
@@ -68,7 +67,7 @@ func TestConcurrentPatchMemory(t *testing.T) {
 // member list; so does removing one.
 func TestPatchMemberWritesOneMembership(t *testing.T) {
 	cs := newCountingStore(memory.New().Tenant("acme"))
-	e := newEnvOn(t, cs, func(c *scim.Config, _ *identity.Config) { c.PatchNoContent = true })
+	e := newEnvOn(t, cs) // the default configuration answers a group PATCH with 204
 	g := e.createGroup(t, "Large")
 	ctx := t.Context()
 	var last string
@@ -96,5 +95,44 @@ func TestPatchMemberWritesOneMembership(t *testing.T) {
 		if n := cs.c.adds.Load() + cs.c.removes.Load(); n != 1 || cs.c.lists.Load() != 0 {
 			t.Errorf("%s: %d membership writes, %d listings", body, n, cs.c.lists.Load())
 		}
+	}
+	// Asking for the members reads them, and only then.
+	cs.c.lists.Store(0)
+	r := e.do("PATCH", "/Groups/"+g+"?attributes=members", `{"Operations":[{"op":"add","path":"members","value":["`+last+`"]}]}`).must(t, 200)
+	if ms, _ := r.get("members").([]any); len(ms) != 2000 || cs.c.lists.Load() == 0 {
+		t.Errorf("attributes=members: %d members, %d listings", len(ms), cs.c.lists.Load())
+	}
+	cs.c.lists.Store(0)
+	r = e.do("PATCH", "/Groups/"+g+"?attributes=displayName", `{"Operations":[{"op":"remove","path":"members[value eq \"`+last+`\"]"}]}`).must(t, 200)
+	if r.str("displayName") != "Large" || r.get("members") != nil || cs.c.lists.Load() != 0 {
+		t.Errorf("attributes=displayName: %s, %d listings", r.Raw, cs.c.lists.Load())
+	}
+}
+
+// The answer to a create reads the new user's groups only when the body
+// named some (Okta's groups); the answer to a user PATCH reads them in its
+// own transaction, and not at all when the projection leaves them out.
+func TestUserAnswersReadNoMoreThanNeeded(t *testing.T) {
+	cs := newCountingStore(memory.New().Tenant("acme"))
+	e := newEnvOn(t, cs)
+	g := e.createGroup(t, "Okta")
+	cs.c.userGroups.Store(0)
+	r := e.do("POST", "/Users", `{"userName":"a@example.com"}`).must(t, 201)
+	if n := cs.c.userGroups.Load(); n != 0 || r.get("groups") == nil {
+		t.Errorf("create without groups: %d reads, groups %v", n, r.get("groups"))
+	}
+	r = e.do("POST", "/Users", `{"userName":"b@example.com","groups":[{"value":"`+g+`"}]}`).must(t, 201)
+	if gs, _ := r.get("groups").([]any); len(gs) != 1 {
+		t.Errorf("create with groups: %s", r.Raw)
+	}
+	id := r.str("id")
+	cs.c.userGroups.Store(0)
+	e.do("PATCH", "/Users/"+id+"?excludedAttributes=groups", `{"Operations":[{"op":"replace","path":"title","value":"x"}]}`).must(t, 200)
+	if n := cs.c.userGroups.Load(); n != 0 {
+		t.Errorf("PATCH with groups excluded: %d reads", n)
+	}
+	r = e.do("PATCH", "/Users/"+id, `{"Operations":[{"op":"replace","path":"title","value":"y"}]}`).must(t, 200)
+	if gs, _ := r.get("groups").([]any); len(gs) != 1 || cs.c.userGroups.Load() != 1 {
+		t.Errorf("PATCH: %d reads, %s", cs.c.userGroups.Load(), r.Raw)
 	}
 }

@@ -23,6 +23,13 @@ type counts struct {
 	lists, adds, removes atomic.Int64
 	// whole counts the user listings with no condition: whole-tenant scans.
 	whole atomic.Int64
+	// userGroups counts the reads of a user's groups.
+	userGroups atomic.Int64
+}
+
+func (s *countingStore) UserGroups(ctx context.Context, userID string) ([]identity.Group, error) {
+	s.c.userGroups.Add(1)
+	return s.Store.UserGroups(ctx, userID)
 }
 
 func newCountingStore(s identity.Store) *countingStore {
@@ -226,5 +233,33 @@ func TestListPagingSortProjection(t *testing.T) {
 	r = e.do("POST", "/.search", `{"filter":"id eq \"`+gid+`\" or userName eq \"user03@example.com\"","startIndex":1,"count":10}`).must(t, 200)
 	if r.total() != 2 {
 		t.Errorf("root .search: %s", r.Raw)
+	}
+}
+
+// A filter the store answers only in part, sorted in an order the store
+// has, reads the store's pages in that order (past the first 1000) and
+// keeps one page.
+func TestStreamedFilterSorted(t *testing.T) {
+	e := newEnv(t)
+	ctx := t.Context()
+	var titled []string
+	for i := range 1005 {
+		u := identity.User{UserName: fmt.Sprintf("u%04d@example.com", i)}
+		if i%2 == 0 {
+			u.Attributes = map[string]string{identity.AttrTitle: "T"}
+			titled = append(titled, u.UserName)
+		}
+		if _, err := e.dir.CreateUser(ctx, identity.SourceSCIM, u, identity.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := e.do("GET", "/Users?filter="+url.QueryEscape(`title pr and userName sw "u"`)+"&sortBy=userName&sortOrder=descending&startIndex=2&count=3&attributes=userName", "").must(t, 200)
+	if r.total() != len(titled) {
+		t.Fatalf("total %d, want %d", r.total(), len(titled))
+	}
+	for i, res := range r.resources() {
+		if got, want := walk(res, "userName"), titled[len(titled)-2-i]; got != want {
+			t.Errorf("resource %d: %v, want %s", i, got, want)
+		}
 	}
 }

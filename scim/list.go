@@ -275,14 +275,19 @@ func (q *request) findUsers(lq listQuery, offset, limit int) ([]doc, int, error)
 	return q.streamUsers(uq, plan, lq, offset, limit, render, withGroups, filterGroups)
 }
 
-// streamUsers reads the store's candidates by keyset pages, keeps those
-// that pass the rest of the filter, and returns the page [offset,
-// offset+limit) of them and their count; only a sort the store cannot do
-// keeps every match.
+// streamUsers reads the store's candidates by pages (keyset pages in ID
+// order, else pages in the store's order), keeps those that pass the rest
+// of the filter, and returns the page [offset, offset+limit) of them and
+// their count; only a sort the store cannot do keeps every match.
 func (q *request) streamUsers(uq identity.UserQuery, plan userPlan, lq listQuery, offset, limit int,
 	render func(identity.User, bool) (doc, error), withGroups, filterGroups bool) ([]doc, int, error) {
 	ctx := q.r.Context()
 	sorted := lq.sortBy != "" && !strings.EqualFold(lq.sortBy, "id") || lq.desc
+	byOffset := false
+	if order, ok := storeSort(lq.sortBy); ok && sorted {
+		uq.SortBy, uq.Descending = order, lq.desc
+		sorted, byOffset = false, true
+	}
 	p := paged{offset: offset, limit: limit}
 	var all []doc
 	uq.Limit, uq.NoTotal = 1000, true
@@ -311,7 +316,11 @@ func (q *request) streamUsers(uq identity.UserQuery, plan userPlan, lq listQuery
 		if len(page.Users) < uq.Limit {
 			break
 		}
-		uq.After = page.Users[len(page.Users)-1].ID
+		if byOffset {
+			uq.Offset += len(page.Users)
+		} else {
+			uq.After = page.Users[len(page.Users)-1].ID
+		}
 	}
 	if sorted {
 		sortDocs(userType, all, lq.sortBy, lq.desc)

@@ -28,6 +28,7 @@ func TestOnSQLite(t *testing.T) {
 		t.Skip("short")
 	}
 	runOn(t, openSQLite)
+	t.Run("StreamedFilterSorted", TestStreamedFilterSorted)
 }
 
 func openPostgres(t testing.TB) identity.Store {

@@ -61,7 +61,12 @@ func condExpr(d Dialect, c identity.UserCond) (string, []any) {
 		if c.Op == identity.OpPresent {
 			return "u.external_id <> ''", nil
 		}
-		return "u.external_id = ?", []any{c.Value}
+		if c.Value == "" {
+			return "u.external_id = ''", nil
+		}
+		// The partial index holds non-empty values: the planner uses it
+		// only if the query says so.
+		return "u.external_id = ? AND u.external_id <> ''", []any{c.Value}
 	case identity.FieldAttribute:
 		return attrExpr(d, c)
 	}
@@ -74,7 +79,10 @@ func condExpr(d Dialect, c identity.UserCond) (string, []any) {
 		}
 		switch c.Op {
 		case identity.OpEq:
-			return col + " = ?", []any{v}
+			if v == "" {
+				return col + " = ''", nil
+			}
+			return col + " = ? AND " + col + " <> ''", []any{v}
 		case identity.OpPresent:
 			return col + " <> ''", nil
 		case identity.OpStartsWith:
