@@ -11,7 +11,8 @@ import (
 )
 
 // Create makes a tenant with its first settings: each SAML connection
-// without a key gets a generated one (settings.EnsureKeys). It returns a
+// without a key gets a generated one (settings.EnsureKeys), and each source
+// must build (see Update). It returns a
 // *identity.ValidationError for an invalid ID ("tenant") or settings, and a
 // *identity.ConflictError if the tenant exists.
 func (r *Runtime) Create(ctx context.Context, id string, st settings.Settings) (settings.Settings, error) {
@@ -23,6 +24,11 @@ func (r *Runtime) Create(ctx context.Context, id string, st settings.Settings) (
 	if _, err := st.EnsureKeys(r.clock.Now()); err != nil {
 		return settings.Settings{}, err
 	}
+	if st.Validate() == nil {
+		if err := r.check(id, settings.Settings{}, st); err != nil {
+			return settings.Settings{}, err
+		}
+	}
 	out, err := r.cfg.Settings.Create(ctx, id, st)
 	r.Invalidate(id)
 	return out, err
@@ -31,8 +37,9 @@ func (r *Runtime) Create(ctx context.Context, id string, st settings.Settings) (
 // errNeedKeys stops an update that needs SP keys not generated yet.
 var errNeedKeys = errors.New("tenant: SP keys to generate")
 
-// Update changes a tenant's settings (settings.Store.Update) and gives a new
-// SAML connection without a key a generated one. Keys are generated outside
+// Update changes a tenant's settings (settings.Store.Update), gives a new
+// SAML connection without a key a generated one, and refuses a change that
+// leaves a source that does not build (see check), naming it. Keys are generated outside
 // the store's transaction (an RSA key takes a while, and SQLite has one
 // writer): an update that finds a connection without one stops, generates
 // it, and runs again. The change is in force at the next Resolve in this
@@ -43,6 +50,7 @@ func (r *Runtime) Update(ctx context.Context, id string, version int64, fn func(
 	for {
 		var missing []settings.SAML
 		out, err := r.cfg.Settings.Update(ctx, id, version, func(s *settings.Settings) error {
+			base := s.Clone()
 			if err := fn(s); err != nil {
 				return err
 			}
@@ -61,7 +69,11 @@ func (r *Runtime) Update(ctx context.Context, id string, version int64, fn func(
 			if len(missing) > 0 {
 				return errNeedKeys
 			}
-			return nil
+			cand := s.Clone()
+			if cand.KeepSecrets(base) != nil || cand.Validate() != nil {
+				return nil // the store names what is wrong
+			}
+			return r.check(id, base, cand)
 		})
 		if !errors.Is(err, errNeedKeys) {
 			return out, err

@@ -107,12 +107,23 @@ func TestResolveBuildsSources(t *testing.T) {
 	if again != src {
 		t.Error("second Resolve built the sources again")
 	}
-	// A source that cannot be built is named, and the others still serve.
-	_, err = e.rt.Update(ctx, "acme", 0, func(s *settings.Settings) error {
+	// The runtime refuses a change that leaves a source unbuildable, naming it.
+	badMetadata := func(s *settings.Settings) error {
 		s.SAML[0].IdPMetadata = "<EntityDescriptor/>"
 		return nil
-	})
-	if err != nil {
+	}
+	var verr *identity.ValidationError
+	if _, err := e.rt.Update(ctx, "acme", 0, badMetadata); !errors.As(err, &verr) || verr.Fields[0].Field != "saml[0]" {
+		t.Fatalf("bad metadata through the runtime: %v", err)
+	}
+	bad := fullSettings(t)
+	bad.SAML[0].IdPMetadata = "<EntityDescriptor/>"
+	if _, err := e.rt.Create(ctx, "beta", bad); !errors.As(err, &verr) || verr.Fields[0].Field != "saml[0]" {
+		t.Fatalf("bad metadata at create: %v", err)
+	}
+	// Stored around the runtime (or broken since), a source that cannot be
+	// built is named, and the others still serve.
+	if _, err := e.store.Update(ctx, "acme", 0, badMetadata); err != nil {
 		t.Fatal(err)
 	}
 	src, err = e.rt.Resolve(ctx, "acme")

@@ -161,6 +161,14 @@ func TestOperatorSettingsAtRuntime(t *testing.T) {
 	oauthLogin := loginLocation(t, ts, "/t/acme/oauth/google/login")
 	assert.Contains(t, oauthLogin, "client_id=cid")
 
+	// Metadata that does not parse is refused, naming the connection; the
+	// stored settings stay in force.
+	saml["idpMetadata"] = "<EntityDescriptor/>"
+	res = ts.call(t, "PUT", "/api/v1/tenants/acme/settings", cur)
+	require.Equal(t, http.StatusUnprocessableEntity, res.status, "%s", res.body)
+	assert.Contains(t, string(res.body), `"saml[0]"`)
+	assert.True(t, strings.HasPrefix(loginLocation(t, ts, "/t/acme/saml/okta/login"), "https://idp2.example.test/sso?"))
+
 	// A bad field is named.
 	bad := map[string]any{"saml": []any{map[string]any{"name": "okta", "entityID": "x", "acsURL": "nope", "idpMetadataURL": "https://idp/md"}}}
 	res = ts.call(t, "PUT", "/api/v1/tenants/acme/settings", bad)
