@@ -109,10 +109,14 @@ func (r *Runtime) SetDisabled(ctx context.Context, id string, disabled bool) err
 }
 
 // Delete removes the tenant and every row of its data
-// (settings.Store.DeleteTenant).
+// (settings.Store.DeleteTenant), then hands a settings.TenantDeleted event to
+// Config.Events: the tenant's own event log is gone with it.
 func (r *Runtime) Delete(ctx context.Context, id string) error {
 	err := r.cfg.Settings.DeleteTenant(ctx, id)
 	r.Invalidate(id)
+	if err == nil && r.cfg.Events != nil {
+		r.cfg.Events.Emit(ctx, []identity.Event{settings.ChangeEvent(ctx, settings.TenantDeleted, id, nil, r.clock.Now())})
+	}
 	return err
 }
 

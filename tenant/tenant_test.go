@@ -137,7 +137,19 @@ func TestResolveBuildsSources(t *testing.T) {
 
 func TestLifecycle(t *testing.T) {
 	e := newEnv(t)
-	ctx := context.Background()
+	sink := &identitytest.Sink{}
+	rt, err := tenant.New(tenant.Config{
+		Settings: e.store,
+		Stores:   func(id string) identity.Store { return e.db.Tenant(id) },
+		Keys:     func(id string) identity.KeyStore { return e.db.Keys(id, e.clock) },
+		Clock:    e.clock,
+		Events:   sink,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.rt = rt
+	ctx := identity.WithActor(context.Background(), "operator")
 	if _, err := e.rt.Resolve(ctx, "acme"); !errors.Is(err, tenant.ErrUnknown) || !errors.Is(err, identity.ErrNotFound) {
 		t.Fatalf("unknown tenant: %v", err)
 	}
@@ -175,6 +187,10 @@ func TestLifecycle(t *testing.T) {
 	}
 	if page, _ := e.db.Tenant("acme").ListUsers(ctx, identity.UserQuery{}); page.Total != 0 {
 		t.Errorf("deleted tenant keeps %d users", page.Total)
+	}
+	evs := sink.Events()
+	if last := evs[len(evs)-1]; last.Type != settings.TenantDeleted || last.Tenant != "acme" || last.Actor != "operator" {
+		t.Errorf("last event %+v, want tenant.deleted by the operator", last)
 	}
 }
 
