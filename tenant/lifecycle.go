@@ -31,7 +31,18 @@ func (r *Runtime) Create(ctx context.Context, id string, st settings.Settings) (
 	}
 	out, err := r.cfg.Settings.Create(ctx, id, st)
 	r.Invalidate(id)
+	if err == nil {
+		r.emit(ctx, settings.TenantCreated, id, settings.Diff(settings.Settings{}, out))
+	}
 	return out, err
+}
+
+// emit hands an event of a change the store has committed (and recorded in
+// the tenant's log) to Config.Events.
+func (r *Runtime) emit(ctx context.Context, typ identity.EventType, id string, fields []string) {
+	if r.cfg.Events != nil {
+		r.cfg.Events.Emit(ctx, []identity.Event{settings.ChangeEvent(ctx, typ, id, fields, r.clock.Now())})
+	}
 }
 
 // errNeedKeys stops an update that needs SP keys not generated yet.
@@ -48,9 +59,12 @@ func (r *Runtime) Update(ctx context.Context, id string, version int64, fn func(
 	defer r.Invalidate(id)
 	made := map[string]settings.SPKey{} // by connection name
 	for {
-		var missing []settings.SAML
+		var (
+			missing []settings.SAML
+			base    settings.Settings
+		)
 		out, err := r.cfg.Settings.Update(ctx, id, version, func(s *settings.Settings) error {
-			base := s.Clone()
+			base = s.Clone()
 			if err := fn(s); err != nil {
 				return err
 			}
@@ -76,6 +90,9 @@ func (r *Runtime) Update(ctx context.Context, id string, version int64, fn func(
 			return r.check(id, base, cand)
 		})
 		if !errors.Is(err, errNeedKeys) {
+			if err == nil && out.Version != base.Version {
+				r.emit(ctx, settings.SettingsChanged, id, settings.Diff(base, out))
+			}
 			return out, err
 		}
 		for _, c := range missing {
@@ -114,8 +131,8 @@ func (r *Runtime) SetDisabled(ctx context.Context, id string, disabled bool) err
 func (r *Runtime) Delete(ctx context.Context, id string) error {
 	err := r.cfg.Settings.DeleteTenant(ctx, id)
 	r.Invalidate(id)
-	if err == nil && r.cfg.Events != nil {
-		r.cfg.Events.Emit(ctx, []identity.Event{settings.ChangeEvent(ctx, settings.TenantDeleted, id, nil, r.clock.Now())})
+	if err == nil {
+		r.emit(ctx, settings.TenantDeleted, id, nil)
 	}
 	return err
 }
@@ -123,13 +140,21 @@ func (r *Runtime) Delete(ctx context.Context, id string) error {
 // IssueToken makes a SCIM token for the tenant and returns it, to be shown
 // once, with its record; a zero expires never expires.
 func (r *Runtime) IssueToken(ctx context.Context, id, name string, expires time.Time) (string, settings.Token, error) {
-	return settings.IssueToken(ctx, r.cfg.Settings, id, name, r.clock.Now(), expires)
+	tok, t, err := settings.IssueToken(ctx, r.cfg.Settings, id, name, r.clock.Now(), expires)
+	if err == nil {
+		r.emit(ctx, settings.TokenIssued, id, []string{"id=" + t.ID, "name=" + t.Name})
+	}
+	return tok, t, err
 }
 
 // RevokeToken revokes one of the tenant's SCIM tokens: the next request
 // with it is refused.
 func (r *Runtime) RevokeToken(ctx context.Context, id, tokenID string) error {
-	return r.cfg.Settings.DeleteToken(ctx, id, tokenID)
+	err := r.cfg.Settings.DeleteToken(ctx, id, tokenID)
+	if err == nil {
+		r.emit(ctx, settings.TokenRevoked, id, []string{"id=" + tokenID})
+	}
+	return err
 }
 
 // StartKeyRollover gives a SAML connection a next key, the uploaded one or a
