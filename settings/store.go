@@ -19,6 +19,9 @@ import (
 const (
 	TenantCreated   identity.EventType = "tenant.created"
 	SettingsChanged identity.EventType = "settings.changed"
+	// TenantDeleted is handed to the host's EventSink only (see
+	// tenant.Runtime.Delete): the tenant's event log goes with its data.
+	TenantDeleted identity.EventType = "tenant.deleted"
 	// CertificateExpiring warns that a certificate expires within 30 or 7
 	// days (see CertificateWarnings).
 	CertificateExpiring identity.EventType = "certificate.expiring"

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strings"
 
 	"golang.org/x/oauth2"
 
@@ -75,6 +76,48 @@ func (r *Runtime) build(id string, st settings.Settings) (*Sources, error) {
 		src.Errors[identity.SourceImport] = err
 	}
 	return src, nil
+}
+
+// check builds the sources of cand that differ from old, and returns a
+// *identity.ValidationError naming each one that does not build (IdP
+// metadata that does not parse, a Google key that does not read): a change
+// that would leave a source out is refused, while a source left as it was
+// is not built again. Metadata from a URL is fetched at first use, not here.
+func (r *Runtime) check(id string, old, cand settings.Settings) error {
+	changed := settings.Diff(old, cand)
+	touched := func(prefix string) bool {
+		for _, p := range changed {
+			if p == prefix || strings.HasPrefix(p, prefix+".") {
+				return true
+			}
+		}
+		return false
+	}
+	var v identity.ValidationError
+	for i, c := range cand.SAML {
+		if touched("saml[" + c.Name + "]") {
+			if _, err := r.buildSAML(c); err != nil {
+				v.Add(fmt.Sprintf("saml[%d]", i), err.Error())
+			}
+		}
+	}
+	for i, o := range cand.OAuth {
+		if touched("oauth[" + o.Name + "]") {
+			if _, err := r.buildOAuth(o); err != nil {
+				v.Add(fmt.Sprintf("oauth[%d]", i), err.Error())
+			}
+		}
+	}
+	if g := cand.Google; g != nil && g.Enabled && touched("google") {
+		dir, err := identity.New(r.cfg.Stores(id), identity.Config{Tenant: id, GroupSource: groups.SourceGoogle})
+		if err == nil {
+			_, err = r.buildGoogle(g, dir)
+		}
+		if err != nil {
+			v.Add("google", err.Error())
+		}
+	}
+	return v.Err()
 }
 
 func (r *Runtime) buildSAML(c settings.SAML) (*saml.Connection, error) {

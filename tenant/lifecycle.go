@@ -11,7 +11,8 @@ import (
 )
 
 // Create makes a tenant with its first settings: each SAML connection
-// without a key gets a generated one (settings.EnsureKeys). It returns a
+// without a key gets a generated one (settings.EnsureKeys), and each source
+// must build (see Update). It returns a
 // *identity.ValidationError for an invalid ID ("tenant") or settings, and a
 // *identity.ConflictError if the tenant exists.
 func (r *Runtime) Create(ctx context.Context, id string, st settings.Settings) (settings.Settings, error) {
@@ -23,16 +24,33 @@ func (r *Runtime) Create(ctx context.Context, id string, st settings.Settings) (
 	if _, err := st.EnsureKeys(r.clock.Now()); err != nil {
 		return settings.Settings{}, err
 	}
+	if st.Validate() == nil {
+		if err := r.check(id, settings.Settings{}, st); err != nil {
+			return settings.Settings{}, err
+		}
+	}
 	out, err := r.cfg.Settings.Create(ctx, id, st)
 	r.Invalidate(id)
+	if err == nil {
+		r.emit(ctx, settings.TenantCreated, id, settings.Diff(settings.Settings{}, out))
+	}
 	return out, err
+}
+
+// emit hands an event of a change the store has committed (and recorded in
+// the tenant's log) to Config.Events.
+func (r *Runtime) emit(ctx context.Context, typ identity.EventType, id string, fields []string) {
+	if r.cfg.Events != nil {
+		r.cfg.Events.Emit(ctx, []identity.Event{settings.ChangeEvent(ctx, typ, id, fields, r.clock.Now())})
+	}
 }
 
 // errNeedKeys stops an update that needs SP keys not generated yet.
 var errNeedKeys = errors.New("tenant: SP keys to generate")
 
-// Update changes a tenant's settings (settings.Store.Update) and gives a new
-// SAML connection without a key a generated one. Keys are generated outside
+// Update changes a tenant's settings (settings.Store.Update), gives a new
+// SAML connection without a key a generated one, and refuses a change that
+// leaves a source that does not build (see check), naming it. Keys are generated outside
 // the store's transaction (an RSA key takes a while, and SQLite has one
 // writer): an update that finds a connection without one stops, generates
 // it, and runs again. The change is in force at the next Resolve in this
@@ -41,8 +59,12 @@ func (r *Runtime) Update(ctx context.Context, id string, version int64, fn func(
 	defer r.Invalidate(id)
 	made := map[string]settings.SPKey{} // by connection name
 	for {
-		var missing []settings.SAML
+		var (
+			missing []settings.SAML
+			base    settings.Settings
+		)
 		out, err := r.cfg.Settings.Update(ctx, id, version, func(s *settings.Settings) error {
+			base = s.Clone()
 			if err := fn(s); err != nil {
 				return err
 			}
@@ -61,9 +83,16 @@ func (r *Runtime) Update(ctx context.Context, id string, version int64, fn func(
 			if len(missing) > 0 {
 				return errNeedKeys
 			}
-			return nil
+			cand := s.Clone()
+			if cand.KeepSecrets(base) != nil || cand.Validate() != nil {
+				return nil // the store names what is wrong
+			}
+			return r.check(id, base, cand)
 		})
 		if !errors.Is(err, errNeedKeys) {
+			if err == nil && out.Version != base.Version {
+				r.emit(ctx, settings.SettingsChanged, id, settings.Diff(base, out))
+			}
 			return out, err
 		}
 		for _, c := range missing {
@@ -97,23 +126,35 @@ func (r *Runtime) SetDisabled(ctx context.Context, id string, disabled bool) err
 }
 
 // Delete removes the tenant and every row of its data
-// (settings.Store.DeleteTenant).
+// (settings.Store.DeleteTenant), then hands a settings.TenantDeleted event to
+// Config.Events: the tenant's own event log is gone with it.
 func (r *Runtime) Delete(ctx context.Context, id string) error {
 	err := r.cfg.Settings.DeleteTenant(ctx, id)
 	r.Invalidate(id)
+	if err == nil {
+		r.emit(ctx, settings.TenantDeleted, id, nil)
+	}
 	return err
 }
 
 // IssueToken makes a SCIM token for the tenant and returns it, to be shown
 // once, with its record; a zero expires never expires.
 func (r *Runtime) IssueToken(ctx context.Context, id, name string, expires time.Time) (string, settings.Token, error) {
-	return settings.IssueToken(ctx, r.cfg.Settings, id, name, r.clock.Now(), expires)
+	tok, t, err := settings.IssueToken(ctx, r.cfg.Settings, id, name, r.clock.Now(), expires)
+	if err == nil {
+		r.emit(ctx, settings.TokenIssued, id, []string{"id=" + t.ID, "name=" + t.Name})
+	}
+	return tok, t, err
 }
 
 // RevokeToken revokes one of the tenant's SCIM tokens: the next request
 // with it is refused.
 func (r *Runtime) RevokeToken(ctx context.Context, id, tokenID string) error {
-	return r.cfg.Settings.DeleteToken(ctx, id, tokenID)
+	err := r.cfg.Settings.DeleteToken(ctx, id, tokenID)
+	if err == nil {
+		r.emit(ctx, settings.TokenRevoked, id, []string{"id=" + tokenID})
+	}
+	return err
 }
 
 // StartKeyRollover gives a SAML connection a next key, the uploaded one or a

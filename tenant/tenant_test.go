@@ -107,12 +107,23 @@ func TestResolveBuildsSources(t *testing.T) {
 	if again != src {
 		t.Error("second Resolve built the sources again")
 	}
-	// A source that cannot be built is named, and the others still serve.
-	_, err = e.rt.Update(ctx, "acme", 0, func(s *settings.Settings) error {
+	// The runtime refuses a change that leaves a source unbuildable, naming it.
+	badMetadata := func(s *settings.Settings) error {
 		s.SAML[0].IdPMetadata = "<EntityDescriptor/>"
 		return nil
-	})
-	if err != nil {
+	}
+	var verr *identity.ValidationError
+	if _, err := e.rt.Update(ctx, "acme", 0, badMetadata); !errors.As(err, &verr) || verr.Fields[0].Field != "saml[0]" {
+		t.Fatalf("bad metadata through the runtime: %v", err)
+	}
+	bad := fullSettings(t)
+	bad.SAML[0].IdPMetadata = "<EntityDescriptor/>"
+	if _, err := e.rt.Create(ctx, "beta", bad); !errors.As(err, &verr) || verr.Fields[0].Field != "saml[0]" {
+		t.Fatalf("bad metadata at create: %v", err)
+	}
+	// Stored around the runtime (or broken since), a source that cannot be
+	// built is named, and the others still serve.
+	if _, err := e.store.Update(ctx, "acme", 0, badMetadata); err != nil {
 		t.Fatal(err)
 	}
 	src, err = e.rt.Resolve(ctx, "acme")
@@ -126,7 +137,19 @@ func TestResolveBuildsSources(t *testing.T) {
 
 func TestLifecycle(t *testing.T) {
 	e := newEnv(t)
-	ctx := context.Background()
+	sink := &identitytest.Sink{}
+	rt, err := tenant.New(tenant.Config{
+		Settings: e.store,
+		Stores:   func(id string) identity.Store { return e.db.Tenant(id) },
+		Keys:     func(id string) identity.KeyStore { return e.db.Keys(id, e.clock) },
+		Clock:    e.clock,
+		Events:   sink,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.rt = rt
+	ctx := identity.WithActor(context.Background(), "operator")
 	if _, err := e.rt.Resolve(ctx, "acme"); !errors.Is(err, tenant.ErrUnknown) || !errors.Is(err, identity.ErrNotFound) {
 		t.Fatalf("unknown tenant: %v", err)
 	}
@@ -164,6 +187,19 @@ func TestLifecycle(t *testing.T) {
 	}
 	if page, _ := e.db.Tenant("acme").ListUsers(ctx, identity.UserQuery{}); page.Total != 0 {
 		t.Errorf("deleted tenant keeps %d users", page.Total)
+	}
+	var types []string
+	for _, ev := range sink.Events() {
+		if ev.Source == settings.EventSource {
+			types = append(types, string(ev.Type)+" "+strings.Join(ev.Fields, ","))
+			if ev.Actor != "operator" {
+				t.Errorf("event %+v without its actor", ev)
+			}
+		}
+	}
+	want := []string{"tenant.created scim", "settings.changed disabled", "settings.changed disabled", "tenant.deleted "}
+	if strings.Join(types, "|") != strings.Join(want, "|") {
+		t.Errorf("settings events to the sink: %q, want %q", types, want)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -18,6 +19,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rollcall/rollcall/settings"
+	"github.com/rollcall/rollcall/storage/sqlstore/sqlstoretest"
+	"github.com/rollcall/rollcall/tenant"
 )
 
 // newOperatorServer serves the configured tenant and the operator API, as
@@ -158,6 +161,14 @@ func TestOperatorSettingsAtRuntime(t *testing.T) {
 	oauthLogin := loginLocation(t, ts, "/t/acme/oauth/google/login")
 	assert.Contains(t, oauthLogin, "client_id=cid")
 
+	// Metadata that does not parse is refused, naming the connection; the
+	// stored settings stay in force.
+	saml["idpMetadata"] = "<EntityDescriptor/>"
+	res = ts.call(t, "PUT", "/api/v1/tenants/acme/settings", cur)
+	require.Equal(t, http.StatusUnprocessableEntity, res.status, "%s", res.body)
+	assert.Contains(t, string(res.body), `"saml[0]"`)
+	assert.True(t, strings.HasPrefix(loginLocation(t, ts, "/t/acme/saml/okta/login"), "https://idp2.example.test/sso?"))
+
 	// A bad field is named.
 	bad := map[string]any{"saml": []any{map[string]any{"name": "okta", "entityID": "x", "acsURL": "nope", "idpMetadataURL": "https://idp/md"}}}
 	res = ts.call(t, "PUT", "/api/v1/tenants/acme/settings", bad)
@@ -233,4 +244,68 @@ func TestOperatorSweepsKeys(t *testing.T) {
 	cancel()
 	op.runTasks(ctx) // returns once ctx is done
 	(*operator)(nil).runTasks(ctx)
+}
+
+// do sends a JSON request with the admin token to a running server.
+func do(t *testing.T, method, url string, body any, header ...string) (int, http.Header, []byte) {
+	t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		require.NoError(t, err)
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(t.Context(), method, url, rd)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+testToken)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	res, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	require.NoError(t, err)
+	return res.StatusCode, res.Header, b
+}
+
+// TestTwoServersOnePostgres runs two servers on one PostgreSQL database: a
+// settings change made through one is in force on the other within the
+// runtime's bound (2 seconds).
+func TestTwoServersOnePostgres(t *testing.T) {
+	dsn := sqlstoretest.DSN(t)
+	vars := map[string]string{
+		EnvAdminToken:   testToken,
+		EnvSettingsKeys: "k1:" + base64.StdEncoding.EncodeToString(bytes.Repeat([]byte("k"), 32)),
+	}
+	addrA, _, _ := started(t, []string{"-addr", "127.0.0.1:0", "-postgres", dsn}, vars)
+	addrB, _, _ := started(t, []string{"-addr", "127.0.0.1:0", "-postgres", dsn}, vars)
+	a, b := "http://"+addrA, "http://"+addrB
+
+	status, _, body := do(t, "POST", a+"/api/v1/tenants", map[string]any{"id": "acme", "settings": map[string]any{"scim": map[string]any{"enabled": true}}})
+	require.Equal(t, http.StatusCreated, status, "%s", body)
+	status, _, body = do(t, "POST", a+"/api/v1/tenants/acme/scim-tokens", map[string]any{"name": "entra"})
+	require.Equal(t, http.StatusCreated, status, "%s", body)
+	var tok struct{ Token string }
+	require.NoError(t, json.Unmarshal(body, &tok))
+	scimStatus := func(base string) int {
+		code, _ := get(t, base+"/t/acme/scim/v2/Users", tok.Token)
+		return code
+	}
+	// B knows the tenant made through A at its first request.
+	require.Equal(t, http.StatusOK, scimStatus(b))
+
+	// SCIM turned off through A: B refuses within the bound.
+	status, _, body = do(t, "PUT", a+"/api/v1/tenants/acme/settings", map[string]any{"scim": map[string]any{"enabled": false}}, "If-Match", `"1"`)
+	require.Equal(t, http.StatusOK, status, "%s", body)
+	changed := time.Now()
+	assert.Equal(t, http.StatusUnauthorized, scimStatus(a), "A at once")
+	for scimStatus(b) != http.StatusUnauthorized {
+		require.Less(t, time.Since(changed), tenant.DefaultPollInterval+time.Second, "B still serves SCIM after the bound")
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Logf("in force on B after %v", time.Since(changed).Round(time.Millisecond))
 }

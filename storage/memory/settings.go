@@ -152,8 +152,11 @@ func (s *SettingsStore) Update(ctx context.Context, tenant string, version int64
 		return settings.Settings{}, err
 	}
 	st, changed, err := settings.Apply(old, fn)
-	if err != nil || len(changed) == 0 {
-		return old, err
+	if err != nil {
+		return settings.Settings{}, err
+	}
+	if len(changed) == 0 {
+		return old, nil
 	}
 	now := s.now()
 	st.Version, st.Updated = r.version+1, now
