@@ -395,7 +395,7 @@ func (d *Directory) PlanBatch(ctx context.Context, r Reader, source Source, b Ba
 	pl := &batchPlanner{
 		BatchPlan: &BatchPlan{Source: source, batch: b, policy: d.Policy(source), Emails: make(map[string]string)},
 		r:         r, local: make(map[string]string), suspended: make(map[string]bool),
-		deactivate: make(map[string]User), claimed: make(map[string]string),
+		deactivate: make(map[string]User), claimed: make(map[string]string), known: make(map[string]User),
 	}
 	if b.SourceLabel == "" {
 		pl.batch.SourceLabel = string(source)
@@ -433,4 +433,8 @@ type batchPlanner struct {
 	// claimed maps the emails and userNames the plan gives (to created
 	// users, or as new emails) to the subject that takes them.
 	claimed map[string]string
+	// linked holds the users found by link, by subject; known every user
+	// the plan has read, by ID.
+	linked map[string]User
+	known  map[string]User
 }

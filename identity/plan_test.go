@@ -10,6 +10,7 @@ import (
 
 	"github.com/rollcall/rollcall/groups"
 	"github.com/rollcall/rollcall/identity"
+	"github.com/rollcall/rollcall/storage/memory"
 )
 
 func TestResolve(t *testing.T) {
@@ -304,4 +305,40 @@ func TestPlanUserGroups(t *testing.T) {
 		assert.Equal(t, c.join, join, c.name)
 		assert.Equal(t, c.leave, leave, c.name)
 	}
+}
+
+// plainStore is a store without the optional BulkReader, as a host's first
+// store may be.
+type plainStore struct{ identity.Store }
+
+func (s plainStore) Tx(ctx context.Context, fn func(ctx context.Context, tx identity.Store) error) error {
+	return s.Store.Tx(ctx, func(ctx context.Context, tx identity.Store) error { return fn(ctx, plainStore{tx}) })
+}
+
+// A store without BulkReader gets the same plans, through the one-row reads.
+func TestBatchWithoutBulkReader(t *testing.T) {
+	ctx := context.Background()
+	bulk, b := batchFixture(t)
+	f := newFixture(t, identity.Config{GroupSource: identity.SourceGoogle})
+	plain, err := identity.New(plainStore{memory.New().Tenant("acme")}, identity.Config{Tenant: "acme", GroupSource: identity.SourceGoogle, Clock: f.clock})
+	require.NoError(t, err)
+	_, err = plain.CreateUser(ctx, identity.Manual, identity.User{Email: "cy@example.com"}, identity.CreateOptions{})
+	require.NoError(t, err)
+	_, err = plain.CreateGroup(ctx, identity.Manual, "Sales", "")
+	require.NoError(t, err)
+	opts := identity.ReconcileOptions{Fuse: identity.Fuse{MaxRemove: 1, MaxDeactivate: 1}}
+	_, counts, err := plain.Reconcile(ctx, identity.Google, b, opts)
+	require.NoError(t, err)
+	assert.Equal(t, identity.BatchCounts{UsersCreated: 2, UsersUpdated: 1, GroupsCreated: 1, GroupsConverted: 1, MembersAdded: 3}, counts)
+	b.Groups[0].Members = []string{"u1"}
+	b.DeactivateLeavers = true
+	want, err := bulk.dir.PlanBatch(ctx, bulk.dir.Reader(), identity.Google, b)
+	require.NoError(t, err)
+	got, err := plain.PlanBatch(ctx, plain.Reader(), identity.Google, b)
+	require.NoError(t, err)
+	assert.Equal(t, want.Counts(), got.Counts())
+	assert.Equal(t, want.Memberships, got.Memberships)
+	assert.Equal(t, want.Synced, got.Synced)
+	require.Len(t, got.Deactivate, 1)
+	assert.Equal(t, "bob@example.com", got.Deactivate[0].Email)
 }

@@ -94,6 +94,7 @@ func Run(t *testing.T, newBackend func(t *testing.T) Opener) {
 		{"TxRollback", testTxRollback},
 		{"TxNested", testTxNested},
 		{"TxRefusedWrite", testTxRefusedWrite},
+		{"BulkReader", testBulkReader},
 		{"TenantIsolation", testTenantIsolation},
 		{"ConcurrentMembers", testConcurrentMembers},
 		{"ConcurrentAddMembers", testConcurrentAddMembers},
