@@ -216,11 +216,19 @@ func (p *BatchPlan) Check(f Fuse) error {
 	if p.Empty && !f.AllowEmpty {
 		return ErrEmptyBatch
 	}
-	if over(p.Removals, p.Memberships, f.MaxRemove) {
-		return &FuseError{What: "memberships", Remove: p.Removals, Of: p.Memberships, Limit: f.MaxRemove}
+	return f.Judge(len(p.Deactivate), p.Synced, p.Removals, p.Memberships)
+}
+
+// Judge judges figures of a change as Check judges a plan's: deactivate of
+// synced users, removals of memberships. It returns a *FuseError (the
+// memberships first), or nil. A source that plans on its own terms (a file
+// import) judges its figures with it, so that one fuse judges every batch.
+func (f Fuse) Judge(deactivate, synced, removals, memberships int) error {
+	if over(removals, memberships, f.MaxRemove) {
+		return &FuseError{What: "memberships", Remove: removals, Of: memberships, Limit: f.MaxRemove}
 	}
-	if over(len(p.Deactivate), p.Synced, f.MaxDeactivate) {
-		return &FuseError{What: "users", Remove: len(p.Deactivate), Of: p.Synced, Limit: f.MaxDeactivate}
+	if over(deactivate, synced, f.MaxDeactivate) {
+		return &FuseError{What: "users", Remove: deactivate, Of: synced, Limit: f.MaxDeactivate}
 	}
 	return nil
 }
