@@ -84,3 +84,54 @@ var (
 	_ BulkReader = readOnly{}
 	_ BulkReader = dirReader{}
 )
+
+// createUsers is BulkUserCreator.CreateUsers on s, or one CreateUser a
+// user where s has no bulk path: the users created before one that fails
+// are deleted again, so that it stores all or none too.
+func createUsers(ctx context.Context, s Store, users []User) ([]User, error) {
+	if b, ok := s.(BulkUserCreator); ok {
+		return b.CreateUsers(ctx, users)
+	}
+	created := make([]User, 0, len(users))
+	for i, u := range users {
+		c, err := s.CreateUser(ctx, u)
+		if err != nil {
+			for _, done := range created {
+				if derr := s.DeleteUser(ctx, done.ID); derr != nil {
+					return nil, fmt.Errorf("%w (and removing the users created failed: %v)", &ItemError{Index: i, Err: err}, derr)
+				}
+			}
+			return nil, &ItemError{Index: i, Err: err}
+		}
+		created = append(created, c)
+	}
+	return created, nil
+}
+
+// addMembers is BulkMemberAdder.AddMembers on s, or one AddMember a user
+// where s has no bulk path: the group and every user are found first, so
+// that it adds nobody when one is missing.
+func addMembers(ctx context.Context, s Store, groupID string, userIDs []string) ([]string, error) {
+	if b, ok := s.(BulkMemberAdder); ok {
+		return b.AddMembers(ctx, groupID, userIDs)
+	}
+	if _, err := s.Group(ctx, groupID); err != nil {
+		return nil, fmt.Errorf("group %s: %w", groupID, err)
+	}
+	for _, id := range userIDs {
+		if _, err := s.User(ctx, id); err != nil {
+			return nil, fmt.Errorf("user %s: %w", id, err)
+		}
+	}
+	var added []string
+	for _, id := range userIDs {
+		ok, err := s.AddMember(ctx, groupID, id)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			added = append(added, id)
+		}
+	}
+	return added, nil
+}

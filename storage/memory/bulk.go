@@ -64,3 +64,10 @@ func (d *data) memberIDs(groupIDs []string) map[string][]string {
 	}
 	return out
 }
+
+var (
+	_ identity.BulkUserCreator = (*Store)(nil)
+	_ identity.BulkMemberAdder = (*Store)(nil)
+	_ identity.BulkUserCreator = (*txStore)(nil)
+	_ identity.BulkMemberAdder = (*txStore)(nil)
+)

@@ -101,3 +101,8 @@ func (s *Store) MemberIDs(ctx context.Context, groupIDs []string) (map[string][]
 	}
 	return out, nil
 }
+
+var (
+	_ identity.BulkUserCreator = (*Store)(nil)
+	_ identity.BulkMemberAdder = (*Store)(nil)
+)

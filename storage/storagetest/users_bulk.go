@@ -95,6 +95,7 @@ func wantNoUsers(t *testing.T, s identity.Store, what string, users []identity.U
 func testCreateUsers(t *testing.T, open Opener) {
 	ctx := t.Context()
 	s := open(tenantA)
+	_ = bulkOf(t, s)
 	in := bulkUsers("bulk", largeList)
 	// One user brings an ID of its own, one has no email or externalID.
 	in[5].ID = identity.NewID()
@@ -104,7 +105,7 @@ func testCreateUsers(t *testing.T, open Opener) {
 	for i, u := range in {
 		input[i] = u.Clone()
 	}
-	got, err := s.CreateUsers(ctx, in)
+	got, err := bulkOf(t, s).CreateUsers(ctx, in)
 	if err != nil {
 		t.Fatalf("CreateUsers(%d users): %v", len(in), err)
 	}
@@ -159,12 +160,12 @@ func testCreateUsers(t *testing.T, open Opener) {
 	}
 
 	// A list of one, and of none.
-	one, err := s.CreateUsers(ctx, []identity.User{{UserName: "single"}})
+	one, err := bulkOf(t, s).CreateUsers(ctx, []identity.User{{UserName: "single"}})
 	if err != nil || len(one) != 1 || one[0].ID == "" || one[0].Version != 1 {
 		t.Errorf("CreateUsers of one user = %+v, %v", one, err)
 	}
 	for _, list := range [][]identity.User{nil, {}} {
-		if got, err := s.CreateUsers(ctx, list); err != nil || len(got) != 0 {
+		if got, err := bulkOf(t, s).CreateUsers(ctx, list); err != nil || len(got) != 0 {
 			t.Errorf("CreateUsers(%#v) = %v, %v; want nothing", list, got, err)
 		}
 	}
@@ -178,6 +179,7 @@ func testCreateUsers(t *testing.T, open Opener) {
 func testCreateUsersStoredConflicts(t *testing.T, open Opener) {
 	ctx := t.Context()
 	s := open(tenantA)
+	_ = bulkOf(t, s)
 	alice := mustUser(t, s, identity.User{Email: "Alice@Example.com", UserName: "alice", ExternalID: "ext-alice"})
 	cases := []struct {
 		name  string
@@ -202,7 +204,7 @@ func testCreateUsersStoredConflicts(t *testing.T, open Opener) {
 				list = list[:10]
 			}
 			list[pos] = c.u
-			_, err := s.CreateUsers(ctx, list)
+			_, err := bulkOf(t, s).CreateUsers(ctx, list)
 			what := fmt.Sprintf("CreateUsers of %d users with a taken %s at %d", len(list), c.name, pos)
 			wantItemConflict(t, what, err, pos, c.field)
 			wantNoUsers(t, s, "after "+what, list, 1)
@@ -222,14 +224,14 @@ func testCreateUsersStoredConflicts(t *testing.T, open Opener) {
 	list[3].ID = alice.ID
 	list[4].Email = list[2].Email
 	list[5].UserName = "Alice"
-	_, err := s.CreateUsers(ctx, list)
+	_, err := bulkOf(t, s).CreateUsers(ctx, list)
 	wantItemConflict(t, "CreateUsers with four conflicts", err, 2, "externalID")
 	wantNoUsers(t, s, "after CreateUsers with four conflicts", list, 1)
 	list[2].ExternalID = ""
-	_, err = s.CreateUsers(ctx, list)
+	_, err = bulkOf(t, s).CreateUsers(ctx, list)
 	wantItemConflict(t, "CreateUsers with three conflicts", err, 3, "id")
 	list[1].ID, list[3].ID = alice.ID, ""
-	_, err = s.CreateUsers(ctx, list)
+	_, err = bulkOf(t, s).CreateUsers(ctx, list)
 	wantItemConflict(t, "CreateUsers with a taken ID before a taken email", err, 1, "id")
 	wantNoUsers(t, s, "after CreateUsers with a taken ID before a taken email", list, 1)
 
@@ -238,7 +240,7 @@ func testCreateUsersStoredConflicts(t *testing.T, open Opener) {
 	if err := s.DeleteUser(ctx, alice.ID); err != nil {
 		t.Fatalf("DeleteUser: %v", err)
 	}
-	got, err := s.CreateUsers(ctx, []identity.User{
+	got, err := bulkOf(t, s).CreateUsers(ctx, []identity.User{
 		{Email: "other@example.com", UserName: "other", ExternalID: "EXT-ALICE"},
 		{Email: "alice@example.com", UserName: "Alice", ExternalID: "ext-alice"},
 	})
@@ -253,6 +255,7 @@ func testCreateUsersStoredConflicts(t *testing.T, open Opener) {
 func testCreateUsersListConflicts(t *testing.T, open Opener) {
 	ctx := t.Context()
 	s := open(tenantA)
+	_ = bulkOf(t, s)
 	stored := mustUser(t, s, identity.User{UserName: "stored"})
 	id := identity.NewID()
 	cases := []struct {
@@ -280,7 +283,7 @@ func testCreateUsersListConflicts(t *testing.T, open Opener) {
 				list = list[:10]
 			}
 			c.set(&list[pair[0]], &list[pair[1]])
-			_, err := s.CreateUsers(ctx, list)
+			_, err := bulkOf(t, s).CreateUsers(ctx, list)
 			what := fmt.Sprintf("CreateUsers of %d users, %d and %d with one %s", len(list), pair[0], pair[1], c.name)
 			wantItemConflict(t, what, err, pair[1], c.field)
 			wantNoUsers(t, s, "after "+what, list, 1)
@@ -289,7 +292,7 @@ func testCreateUsersListConflicts(t *testing.T, open Opener) {
 
 	// Empty emails and externalIDs are no conflict.
 	list := []identity.User{{UserName: "a"}, {UserName: "b"}, {UserName: "c", Email: "", ExternalID: ""}}
-	got, err := s.CreateUsers(ctx, list)
+	got, err := bulkOf(t, s).CreateUsers(ctx, list)
 	if err != nil {
 		t.Fatalf("CreateUsers of users without email or externalID: %v", err)
 	}
@@ -301,6 +304,7 @@ func testCreateUsersListConflicts(t *testing.T, open Opener) {
 func testCreateUsersTx(t *testing.T, open Opener) {
 	ctx := t.Context()
 	s := open(tenantA)
+	_ = bulkOf(t, s)
 	taken := mustUser(t, s, identity.User{Email: "taken@example.com", UserName: "taken"})
 	var first, second []identity.User
 	err := s.Tx(ctx, func(ctx context.Context, tx identity.Store) error {
@@ -309,7 +313,7 @@ func testCreateUsersTx(t *testing.T, open Opener) {
 		if err != nil {
 			return err
 		}
-		first, err = tx.CreateUsers(ctx, bulkUsers("first", 20))
+		first, err = bulkOf(t, tx).CreateUsers(ctx, bulkUsers("first", 20))
 		if err != nil {
 			return err
 		}
@@ -326,7 +330,7 @@ func testCreateUsersTx(t *testing.T, open Opener) {
 		} {
 			list := bulkUsers("failed", largeList)
 			c.set(list)
-			_, err := tx.CreateUsers(ctx, list)
+			_, err := bulkOf(t, tx).CreateUsers(ctx, list)
 			what := "CreateUsers in a transaction, conflicting with " + c.name
 			wantConflict(t, what, err, "user", "")
 			var ie *identity.ItemError
@@ -338,7 +342,7 @@ func testCreateUsersTx(t *testing.T, open Opener) {
 		if _, err := tx.User(ctx, before.ID); err != nil {
 			t.Errorf("User(a user created before the failed calls): %v", err)
 		}
-		second, err = tx.CreateUsers(ctx, bulkUsers("failed", largeList))
+		second, err = bulkOf(t, tx).CreateUsers(ctx, bulkUsers("failed", largeList))
 		return err
 	})
 	if err != nil {
@@ -357,7 +361,7 @@ func testCreateUsersTx(t *testing.T, open Opener) {
 	// A transaction rolled back takes its CreateUsers with it.
 	list := bulkUsers("rolledback", largeList)
 	err = s.Tx(ctx, func(ctx context.Context, tx identity.Store) error {
-		if _, err := tx.CreateUsers(ctx, list); err != nil {
+		if _, err := bulkOf(t, tx).CreateUsers(ctx, list); err != nil {
 			return err
 		}
 		return errRollback
@@ -371,14 +375,16 @@ func testCreateUsersTx(t *testing.T, open Opener) {
 func testCreateUsersTenants(t *testing.T, open Opener) {
 	ctx := t.Context()
 	a, b := open(tenantA), open(tenantB)
-	inB, err := b.CreateUsers(ctx, bulkUsers("same", 300))
+	_ = bulkOf(t, a)
+	_ = bulkOf(t, b)
+	inB, err := bulkOf(t, b).CreateUsers(ctx, bulkUsers("same", 300))
 	if err != nil {
 		t.Fatalf("CreateUsers in tenant B: %v", err)
 	}
 	// The same values in another tenant are no conflict, and the same IDs
 	// are none either where the store keys users by tenant and ID: the suite
 	// gives new IDs.
-	inA, err := a.CreateUsers(ctx, bulkUsers("same", 300))
+	inA, err := bulkOf(t, a).CreateUsers(ctx, bulkUsers("same", 300))
 	if err != nil {
 		t.Fatalf("CreateUsers of tenant B's values in tenant A: %v", err)
 	}
@@ -402,10 +408,10 @@ func testCreateUsersTenants(t *testing.T, open Opener) {
 	mustUser(t, a, identity.User{Email: "only-a@example.com"})
 	list := bulkUsers("more", 10)
 	list[9].Email = "only-a@example.com"
-	_, err = a.CreateUsers(ctx, list)
+	_, err = bulkOf(t, a).CreateUsers(ctx, list)
 	wantItemConflict(t, "CreateUsers with an email taken in the tenant", err, 9, "email")
 	wantNoUsers(t, a, "after the conflict", list, 301)
-	if got, err := b.CreateUsers(ctx, list); err != nil || len(got) != 10 {
+	if got, err := bulkOf(t, b).CreateUsers(ctx, list); err != nil || len(got) != 10 {
 		t.Errorf("CreateUsers of the same list in the other tenant = %d users, %v; want 10", len(got), err)
 	}
 }
@@ -415,6 +421,7 @@ func testCreateUsersTenants(t *testing.T, open Opener) {
 func testConcurrentCreateUsers(t *testing.T, open Opener) {
 	ctx := t.Context()
 	s := open(tenantA)
+	_ = bulkOf(t, s)
 	const each = 40
 	var stored atomic.Int64
 	var mu sync.Mutex
@@ -425,7 +432,7 @@ func testConcurrentCreateUsers(t *testing.T, open Opener) {
 			list := bulkUsers(fmt.Sprintf("w%02d-", w), each)
 			shared := w % each
 			list[shared].Email = "shared@example.com"
-			got, err := s.CreateUsers(ctx, list)
+			got, err := bulkOf(t, s).CreateUsers(ctx, list)
 			switch {
 			case err == nil:
 				stored.Add(1)
