@@ -216,11 +216,19 @@ func (p *BatchPlan) Check(f Fuse) error {
 	if p.Empty && !f.AllowEmpty {
 		return ErrEmptyBatch
 	}
-	if over(p.Removals, p.Memberships, f.MaxRemove) {
-		return &FuseError{What: "memberships", Remove: p.Removals, Of: p.Memberships, Limit: f.MaxRemove}
+	return f.Judge(len(p.Deactivate), p.Synced, p.Removals, p.Memberships)
+}
+
+// Judge judges figures of a change as Check judges a plan's: deactivate of
+// synced users, removals of memberships. It returns a *FuseError (the
+// memberships first), or nil. A source that plans on its own terms (a file
+// import) judges its figures with it, so that one fuse judges every batch.
+func (f Fuse) Judge(deactivate, synced, removals, memberships int) error {
+	if over(removals, memberships, f.MaxRemove) {
+		return &FuseError{What: "memberships", Remove: removals, Of: memberships, Limit: f.MaxRemove}
 	}
-	if over(len(p.Deactivate), p.Synced, f.MaxDeactivate) {
-		return &FuseError{What: "users", Remove: len(p.Deactivate), Of: p.Synced, Limit: f.MaxDeactivate}
+	if over(deactivate, synced, f.MaxDeactivate) {
+		return &FuseError{What: "users", Remove: deactivate, Of: synced, Limit: f.MaxDeactivate}
 	}
 	return nil
 }
@@ -395,7 +403,7 @@ func (d *Directory) PlanBatch(ctx context.Context, r Reader, source Source, b Ba
 	pl := &batchPlanner{
 		BatchPlan: &BatchPlan{Source: source, batch: b, policy: d.Policy(source), Emails: make(map[string]string)},
 		r:         r, local: make(map[string]string), suspended: make(map[string]bool),
-		deactivate: make(map[string]User), claimed: make(map[string]string),
+		deactivate: make(map[string]User), claimed: make(map[string]string), known: make(map[string]User),
 	}
 	if b.SourceLabel == "" {
 		pl.batch.SourceLabel = string(source)
@@ -433,4 +441,8 @@ type batchPlanner struct {
 	// claimed maps the emails and userNames the plan gives (to created
 	// users, or as new emails) to the subject that takes them.
 	claimed map[string]string
+	// linked holds the users found by link, by subject; known every user
+	// the plan has read, by ID.
+	linked map[string]User
+	known  map[string]User
 }

@@ -157,15 +157,13 @@ func (pl *batchPlanner) planMembers(ctx context.Context) error {
 			creates[st.Subject] = true
 		}
 	}
-	users := make(map[string]User)
+	users, err := pl.readMembers(ctx)
+	if err != nil {
+		return err
+	}
 	before, after := make(map[string]bool), make(map[string]bool)
 	for i := range pl.Groups {
 		st := &pl.Groups[i]
-		if st.Current.ID != "" {
-			if err := pl.readMembers(ctx, st, users); err != nil {
-				return err
-			}
-		}
 		var want []string // subjects
 		if st.Action != GroupRemoved {
 			want = byExt[st.ExternalID].Members
@@ -196,24 +194,42 @@ func (pl *batchPlanner) planMembers(ctx context.Context) error {
 	return nil
 }
 
-// readMembers lists the members of a step's group.
-func (pl *batchPlanner) readMembers(ctx context.Context, st *GroupStep, users map[string]User) error {
-	q := UserQuery{GroupID: st.Current.ID, Limit: 1000}
-	for {
-		page, err := pl.r.ListUsers(ctx, q)
-		if err != nil {
-			return fmt.Errorf("identity: list members: %w", err)
+// readMembers reads the members of the matched groups into their steps,
+// and returns every member by ID: those the plan has read already, and the
+// others read now.
+func (pl *batchPlanner) readMembers(ctx context.Context) (map[string]User, error) {
+	var ids []string
+	for _, st := range pl.Groups {
+		if st.Current.ID != "" {
+			ids = append(ids, st.Current.ID)
 		}
-		for _, u := range page.Users {
-			st.Members = append(st.Members, u.ID)
-			users[u.ID] = u
-			pl.Emails[u.ID] = u.Email
-		}
-		if len(page.Users) < q.Limit {
-			return nil
-		}
-		q.After = page.Users[len(page.Users)-1].ID
 	}
+	members, err := memberIDs(ctx, pl.r, ids)
+	if err != nil {
+		return nil, err
+	}
+	users := make(map[string]User)
+	for i := range pl.Groups {
+		st := &pl.Groups[i]
+		if st.Current.ID == "" {
+			continue
+		}
+		st.Members = members[st.Current.ID]
+		for _, id := range st.Members {
+			if _, ok := users[id]; ok {
+				continue
+			}
+			u, ok := pl.known[id]
+			if !ok {
+				if u, err = pl.r.User(ctx, id); err != nil {
+					return nil, fmt.Errorf("identity: read member %s: %w", id, err)
+				}
+			}
+			users[id] = u
+			pl.Emails[id] = u.Email
+		}
+	}
+	return users, nil
 }
 
 // diff returns the subjects of a group's want that join it (found users

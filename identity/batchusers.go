@@ -10,6 +10,16 @@ import (
 
 // planUsers plans the batch's users, in the order listed.
 func (pl *batchPlanner) planUsers(ctx context.Context) error {
+	subjects := make([]string, 0, len(pl.batch.Users))
+	for _, bu := range pl.batch.Users {
+		if bu.Subject != "" {
+			subjects = append(subjects, bu.Subject)
+		}
+	}
+	var err error
+	if pl.linked, err = usersByLinks(ctx, pl.r, string(pl.Source), subjects); err != nil {
+		return err
+	}
 	for _, bu := range pl.batch.Users {
 		if bu.Suspended {
 			if err := pl.suspend(ctx, bu); err != nil {
@@ -24,6 +34,7 @@ func (pl *batchPlanner) planUsers(ctx context.Context) error {
 		if st.Current.ID != "" {
 			pl.local[bu.Subject] = st.Current.ID
 			pl.Emails[st.Current.ID] = st.Current.Email
+			pl.known[st.Current.ID] = st.Current
 		}
 		pl.Users = append(pl.Users, st)
 	}
@@ -31,14 +42,12 @@ func (pl *batchPlanner) planUsers(ctx context.Context) error {
 }
 
 // suspend notes a suspended user the directory knows by link.
-func (pl *batchPlanner) suspend(ctx context.Context, bu BatchUser) error {
-	u, err := pl.r.UserByLink(ctx, string(pl.Source), bu.Subject)
-	if errors.Is(err, ErrNotFound) {
+func (pl *batchPlanner) suspend(_ context.Context, bu BatchUser) error {
+	u, ok := pl.linked[bu.Subject]
+	if !ok {
 		return nil
 	}
-	if err != nil {
-		return fmt.Errorf("identity: find user by link: %w", err)
-	}
+	pl.known[u.ID] = u
 	pl.suspended[u.ID] = true
 	if pl.batch.DeactivateSuspended {
 		pl.suspendedKnown = append(pl.suspendedKnown, u.ID)
@@ -54,7 +63,11 @@ func (pl *batchPlanner) planUser(ctx context.Context, bu BatchUser) (UserStep, e
 	st := UserStep{Subject: bu.Subject, Inactive: bu.Inactive}
 	src := bu.User.Clone()
 	src.Email = strings.TrimSpace(src.Email)
-	cur, found, err := Resolve(ctx, pl.r, pl.Source, pl.policy, bu.Subject, src.Email, src.EmailVerified)
+	cur, found := pl.linked[bu.Subject], FoundByLink
+	var err error
+	if _, ok := pl.linked[bu.Subject]; !ok || bu.Subject == "" {
+		cur, found, err = resolveByEmail(ctx, pl.r, pl.Source, pl.policy, bu.Subject, src.Email, src.EmailVerified)
+	}
 	var ce *ConflictError
 	if errors.As(err, &ce) {
 		return refuse(st, err), nil

@@ -220,7 +220,7 @@ func (tx *Tx) addMembers(ctx context.Context, groupID string, userIDs []string) 
 	if len(userIDs) == 0 {
 		return nil, nil
 	}
-	added, err := tx.store.AddMembers(ctx, groupID, userIDs)
+	added, err := addMembers(ctx, tx.store, groupID, userIDs)
 	if err != nil {
 		return nil, fmt.Errorf("identity: add members: %w", err)
 	}

@@ -124,7 +124,7 @@ func (s countingStore) AddMember(ctx context.Context, groupID, userID string) (b
 
 func (s countingStore) AddMembers(ctx context.Context, groupID string, userIDs []string) ([]string, error) {
 	s.bulkAdds.Add(1)
-	return s.Store.AddMembers(ctx, groupID, userIDs)
+	return s.Store.(identity.BulkMemberAdder).AddMembers(ctx, groupID, userIDs)
 }
 
 func TestSetMembersAddsInBulk(t *testing.T) {

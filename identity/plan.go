@@ -42,6 +42,12 @@ func Resolve(ctx context.Context, r Reader, source Source, policy SourcePolicy, 
 			return User{}, FoundNone, fmt.Errorf("identity: find user by link: %w", err)
 		}
 	}
+	return resolveByEmail(ctx, r, source, policy, subject, email, verified)
+}
+
+// resolveByEmail is the second rule of Resolve: the user of the email,
+// where the policy trusts it, while the user has no link from the source.
+func resolveByEmail(ctx context.Context, r Reader, source Source, policy SourcePolicy, subject, email string, verified bool) (User, Found, error) {
 	if email == "" {
 		return User{}, FoundNone, nil
 	}

@@ -3,6 +3,7 @@ package identity_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/rollcall/rollcall/groups"
 	"github.com/rollcall/rollcall/identity"
+	"github.com/rollcall/rollcall/storage/memory"
 )
 
 func TestResolve(t *testing.T) {
@@ -304,4 +306,83 @@ func TestPlanUserGroups(t *testing.T) {
 		assert.Equal(t, c.join, join, c.name)
 		assert.Equal(t, c.leave, leave, c.name)
 	}
+}
+
+// plainStore is a store without the optional BulkReader, as a host's first
+// store may be.
+type plainStore struct{ identity.Store }
+
+func (s plainStore) Tx(ctx context.Context, fn func(ctx context.Context, tx identity.Store) error) error {
+	return s.Store.Tx(ctx, func(ctx context.Context, tx identity.Store) error { return fn(ctx, plainStore{tx}) })
+}
+
+// A store without BulkReader gets the same plans, through the one-row reads.
+func TestBatchWithoutBulkReader(t *testing.T) {
+	ctx := context.Background()
+	bulk, b := batchFixture(t)
+	f := newFixture(t, identity.Config{GroupSource: identity.SourceGoogle})
+	plain, err := identity.New(plainStore{memory.New().Tenant("acme")}, identity.Config{Tenant: "acme", GroupSource: identity.SourceGoogle, Clock: f.clock})
+	require.NoError(t, err)
+	_, err = plain.CreateUser(ctx, identity.Manual, identity.User{Email: "cy@example.com"}, identity.CreateOptions{})
+	require.NoError(t, err)
+	_, err = plain.CreateGroup(ctx, identity.Manual, "Sales", "")
+	require.NoError(t, err)
+	opts := identity.ReconcileOptions{Fuse: identity.Fuse{MaxRemove: 1, MaxDeactivate: 1}}
+	_, counts, err := plain.Reconcile(ctx, identity.Google, b, opts)
+	require.NoError(t, err)
+	assert.Equal(t, identity.BatchCounts{UsersCreated: 2, UsersUpdated: 1, GroupsCreated: 1, GroupsConverted: 1, MembersAdded: 3}, counts)
+	b.Groups[0].Members = []string{"u1"}
+	b.DeactivateLeavers = true
+	want, err := bulk.dir.PlanBatch(ctx, bulk.dir.Reader(), identity.Google, b)
+	require.NoError(t, err)
+	got, err := plain.PlanBatch(ctx, plain.Reader(), identity.Google, b)
+	require.NoError(t, err)
+	assert.Equal(t, want.Counts(), got.Counts())
+	assert.Equal(t, want.Memberships, got.Memberships)
+	assert.Equal(t, want.Synced, got.Synced)
+	require.Len(t, got.Deactivate, 1)
+	assert.Equal(t, "bob@example.com", got.Deactivate[0].Email)
+}
+
+// The bulk writes are optional: on a store without them the core creates
+// and adds one by one, all or none as the bulk paths do.
+func TestBulkWritesFallBack(t *testing.T) {
+	ctx := context.Background()
+	dir, err := identity.New(plainStore{memory.New().Tenant("acme")}, identity.Config{Tenant: "acme"})
+	require.NoError(t, err)
+	taken, err := dir.CreateUser(ctx, identity.Manual, identity.User{Email: "taken@example.com"}, identity.CreateOptions{})
+	require.NoError(t, err)
+	err = dir.Do(ctx, identity.Manual, func(ctx context.Context, tx *identity.Tx) error {
+		_, err := tx.CreateUsers(ctx, []identity.NewUser{
+			{User: identity.User{Email: "a@example.com"}}, {User: identity.User{Email: "b@example.com"}}, {User: identity.User{Email: "a@example.com"}},
+		})
+		var ie *identity.ItemError
+		if !errors.As(err, &ie) || ie.Index != 2 || !errors.Is(err, identity.ErrConflict) {
+			t.Errorf("CreateUsers with a conflict in the list: %v, want the conflict of user 2", err)
+		}
+		if _, err := tx.Reader().UserByEmail(ctx, "a@example.com"); !errors.Is(err, identity.ErrNotFound) {
+			t.Errorf("a user of a refused CreateUsers is stored: %v", err)
+		}
+		created, err := tx.CreateUsers(ctx, []identity.NewUser{{User: identity.User{Email: "a@example.com"}}, {User: identity.User{Email: "b@example.com"}}})
+		if err != nil {
+			return err
+		}
+		g, err := tx.CreateGroup(ctx, "Staff", "")
+		if err != nil {
+			return err
+		}
+		_, err = tx.AddMembers(ctx, g.ID, []string{created[0].ID, "no-such-user"})
+		if !errors.Is(err, identity.ErrNotFound) || !strings.Contains(err.Error(), "no-such-user") {
+			t.Errorf("AddMembers with a missing user: %v, want ErrNotFound naming it", err)
+		}
+		added, err := tx.AddMembers(ctx, g.ID, []string{created[0].ID, taken.ID, created[0].ID, created[1].ID})
+		if err != nil {
+			return err
+		}
+		assert.Equal(t, []string{created[0].ID, taken.ID, created[1].ID}, added)
+		page, err := tx.Reader().ListUsers(ctx, identity.UserQuery{GroupID: g.ID})
+		assert.Equal(t, 3, page.Total, "members")
+		return err
+	})
+	require.NoError(t, err)
 }

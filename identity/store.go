@@ -45,13 +45,6 @@ type UserStore interface {
 	// email is unique among active users only. The externalID is not unique
 	// (RFC 7643 §3.1: the client keeps it unique, or not).
 	CreateUser(ctx context.Context, u User) (User, error)
-	// CreateUsers stores new users, all or none: CreateUser for many users,
-	// which a store may do in far fewer writes. It returns them as stored,
-	// in the order given. If a user's ID or userName is taken, or its email
-	// (the user being active) is held by an active user, stored or before it
-	// in the list, it stores nobody and returns the *ConflictError of the
-	// first such user in an *ItemError with its index.
-	CreateUsers(ctx context.Context, users []User) ([]User, error)
 	// User returns the user with the id, or ErrNotFound.
 	User(ctx context.Context, id string) (User, error)
 	// UserByEmail returns the user whose email equals email under
@@ -132,19 +125,39 @@ type GroupStore interface {
 	// membership is new (false if the user was a member already), and returns
 	// ErrNotFound if the group or the user does not exist.
 	AddMember(ctx context.Context, groupID, userID string) (bool, error)
-	// AddMembers makes every listed user a member of the group: AddMember
-	// for many users, which a store may do in far fewer writes. It returns
-	// the IDs whose membership is new, in the order given, an ID listed
-	// twice once. It returns ErrNotFound, naming the group or the first
-	// listed user that does not exist (the group also for an empty list),
-	// and then adds nobody.
-	AddMembers(ctx context.Context, groupID string, userIDs []string) (added []string, err error)
 	// RemoveMember ends a membership. It reports whether there was one.
 	RemoveMember(ctx context.Context, groupID, userID string) (bool, error)
 	// UserGroups returns the groups the user is a member of, ordered by ID;
 	// none for a user that does not exist. The members of a group are listed
 	// with ListUsers and UserQuery.GroupID.
 	UserGroups(ctx context.Context, userID string) ([]Group, error)
+}
+
+// BulkUserCreator is an optional ability of a Store (found by type
+// assertion): many users created in far fewer writes than one CreateUser
+// each. For a store without it the core calls CreateUser for each user and
+// keeps the same promise.
+type BulkUserCreator interface {
+	// CreateUsers stores new users, all or none: CreateUser for many users.
+	// It returns them as stored, in the order given. If a user's ID or
+	// userName is taken, or its email (the user being active) is held by an
+	// active user, stored or before it in the list, it stores nobody and
+	// returns the *ConflictError of the first such user in an *ItemError
+	// with its index.
+	CreateUsers(ctx context.Context, users []User) ([]User, error)
+}
+
+// BulkMemberAdder is an optional ability of a Store (found by type
+// assertion): many members added in far fewer writes than one AddMember
+// each. For a store without it the core calls AddMember for each user and
+// keeps the same promise.
+type BulkMemberAdder interface {
+	// AddMembers makes every listed user a member of the group: AddMember
+	// for many users. It returns the IDs whose membership is new, in the
+	// order given, an ID listed twice once. It returns ErrNotFound, naming
+	// the group or the first listed user that does not exist (the group
+	// also for an empty list), and then adds nobody.
+	AddMembers(ctx context.Context, groupID string, userIDs []string) (added []string, err error)
 }
 
 // InvitationStore keeps pending invitations.

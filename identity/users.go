@@ -111,7 +111,7 @@ func (tx *Tx) CreateUsers(ctx context.Context, users []NewUser) ([]User, error) 
 			subjects[subject] = struct{}{}
 		}
 	}
-	created, err := tx.store.CreateUsers(ctx, batch)
+	created, err := createUsers(ctx, tx.store, batch)
 	if err != nil {
 		return nil, fmt.Errorf("identity: create users: %w", err)
 	}

@@ -215,7 +215,7 @@ func (s bulkStore) CreateUser(ctx context.Context, u identity.User) (identity.Us
 
 func (s bulkStore) CreateUsers(ctx context.Context, users []identity.User) ([]identity.User, error) {
 	s.bulkCreates.Add(1)
-	return s.Store.CreateUsers(ctx, users)
+	return s.Store.(identity.BulkUserCreator).CreateUsers(ctx, users)
 }
 
 func TestCreateUsersInBulk(t *testing.T) {

@@ -276,7 +276,11 @@ func (p *planner) findMissing(ctx context.Context) error {
 		}
 		p.missing = append(p.missing, u)
 	}
-	if !p.opts.Force && p.im.cfg.Threshold < 1 && float64(len(p.missing)) > p.im.cfg.Threshold*float64(active) {
+	if p.opts.Force {
+		return nil
+	}
+	fuse := identity.Fuse{MaxDeactivate: p.im.cfg.Threshold, MaxRemove: 1}
+	if err := fuse.Judge(len(p.missing), active, 0, 0); err != nil {
 		return &ThresholdError{Deactivate: len(p.missing), Active: active, Threshold: p.im.cfg.Threshold}
 	}
 	return nil

@@ -189,7 +189,7 @@ func (t lateTx) CreateUsers(ctx context.Context, users []identity.User) ([]ident
 			}
 		}
 	}
-	return t.Store.CreateUsers(ctx, users)
+	return t.Store.(identity.BulkUserCreator).CreateUsers(ctx, users)
 }
 
 // TestCoreRefusesPlannedUser: the row the core refuses fails alone; the

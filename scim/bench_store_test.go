@@ -41,7 +41,7 @@ func seedBenchUsers(b *testing.B, store identity.Store, n int) {
 		}
 		batch = append(batch, u)
 		if len(batch) == cap(batch) || i == n-1 {
-			if _, err := store.CreateUsers(ctx, batch); err != nil {
+			if _, err := store.(identity.BulkUserCreator).CreateUsers(ctx, batch); err != nil {
 				b.Fatal(err)
 			}
 			batch = batch[:0]

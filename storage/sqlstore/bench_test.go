@@ -279,7 +279,7 @@ func BenchmarkAddMembers(b *testing.B) {
 			return n, nil
 		}},
 		{"AddMembers", func(ctx context.Context, tx identity.Store, groupID string, ids []string) (int, error) {
-			added, err := tx.AddMembers(ctx, groupID, ids)
+			added, err := tx.(*Store).AddMembers(ctx, groupID, ids)
 			return len(added), err
 		}},
 	}
@@ -380,7 +380,7 @@ func BenchmarkCreateUsers(b *testing.B) {
 			return len(users), nil
 		}},
 		{"CreateUsers", func(ctx context.Context, tx identity.Store, users []identity.User) (int, error) {
-			created, err := tx.CreateUsers(ctx, users)
+			created, err := tx.(*Store).CreateUsers(ctx, users)
 			return len(created), err
 		}},
 	}

@@ -21,7 +21,7 @@ const largeList = 1200
 // the IDs AddMembers reports new.
 func mustAddMembers(t *testing.T, s identity.Store, groupID string, userIDs []string) []string {
 	t.Helper()
-	added, err := s.AddMembers(t.Context(), groupID, userIDs)
+	added, err := bulkOf(t, s).AddMembers(t.Context(), groupID, userIDs)
 	if err != nil {
 		t.Fatalf("AddMembers(%d users): %v", len(userIDs), err)
 	}
@@ -90,6 +90,7 @@ func manyUsers(t *testing.T, s identity.Store, prefix string, n int) []string {
 func testAddMembers(t *testing.T, open Opener) {
 	ctx := t.Context()
 	s := open(tenantA)
+	_ = bulkOf(t, s)
 	var u [5]string
 	for i := range u {
 		u[i] = mustUser(t, s, identity.User{UserName: fmt.Sprintf("u%d", i)}).ID
@@ -98,7 +99,7 @@ func testAddMembers(t *testing.T, open Opener) {
 	h := mustGroup(t, s, identity.Group{Name: "Other", Kind: groups.Internal, Source: "import"})
 	mustAdd(t, s, g.ID, u[1])
 
-	added, err := s.AddMembers(ctx, g.ID, []string{u[2], u[1], u[0], u[2], u[3]})
+	added, err := bulkOf(t, s).AddMembers(ctx, g.ID, []string{u[2], u[1], u[0], u[2], u[3]})
 	wantAdded(t, "AddMembers of new users, a member and a repeat", added, err, u[2], u[0], u[3])
 	wantUsers(t, s, identity.UserQuery{GroupID: g.ID}, 4, sorted(u[0], u[1], u[2], u[3])...)
 	for _, id := range u[:4] {
@@ -106,15 +107,15 @@ func testAddMembers(t *testing.T, open Opener) {
 	}
 	wantUserGroups(t, s, u[4])
 
-	added, err = s.AddMembers(ctx, g.ID, []string{u[3], u[0], u[3]})
+	added, err = bulkOf(t, s).AddMembers(ctx, g.ID, []string{u[3], u[0], u[3]})
 	wantAdded(t, "AddMembers of members only", added, err)
-	added, err = s.AddMembers(ctx, g.ID, []string{u[4]})
+	added, err = bulkOf(t, s).AddMembers(ctx, g.ID, []string{u[4]})
 	wantAdded(t, "AddMembers of one user", added, err, u[4])
-	added, err = s.AddMembers(ctx, h.ID, []string{u[4], u[4]})
+	added, err = bulkOf(t, s).AddMembers(ctx, h.ID, []string{u[4], u[4]})
 	wantAdded(t, "AddMembers of one user twice", added, err, u[4])
 	wantUserGroups(t, s, u[4], sorted(g.ID, h.ID)...)
 	for _, list := range [][]string{nil, {}} {
-		added, err = s.AddMembers(ctx, g.ID, list)
+		added, err = bulkOf(t, s).AddMembers(ctx, g.ID, list)
 		wantAdded(t, fmt.Sprintf("AddMembers(%#v)", list), added, err)
 	}
 	wantUsers(t, s, identity.UserQuery{GroupID: g.ID}, 5, sorted(u[:]...)...)
@@ -130,6 +131,7 @@ func testAddMembers(t *testing.T, open Opener) {
 func testAddMembersNotFound(t *testing.T, open Opener) {
 	ctx := t.Context()
 	s := open(tenantA)
+	_ = bulkOf(t, s)
 	var u [3]string
 	for i := range u {
 		u[i] = mustUser(t, s, identity.User{UserName: fmt.Sprintf("u%d", i)}).ID
@@ -138,19 +140,19 @@ func testAddMembersNotFound(t *testing.T, open Opener) {
 	mustAdd(t, s, g.ID, u[0])
 
 	missingGroup := identity.NewID()
-	_, err := s.AddMembers(ctx, missingGroup, []string{u[1], u[2]})
+	_, err := bulkOf(t, s).AddMembers(ctx, missingGroup, []string{u[1], u[2]})
 	wantMissing(t, "AddMembers to an unknown group", err, missingGroup)
-	_, err = s.AddMembers(ctx, missingGroup, nil)
+	_, err = bulkOf(t, s).AddMembers(ctx, missingGroup, nil)
 	wantMissing(t, "AddMembers of nobody to an unknown group", err, missingGroup)
-	_, err = s.AddMembers(ctx, missingGroup, []string{identity.NewID()})
+	_, err = bulkOf(t, s).AddMembers(ctx, missingGroup, []string{identity.NewID()})
 	wantNotFound(t, "AddMembers of an unknown user to an unknown group", err)
 
 	first, second := identity.NewID(), identity.NewID()
-	_, err = s.AddMembers(ctx, g.ID, []string{u[1], first, u[0], second, u[2]})
+	_, err = bulkOf(t, s).AddMembers(ctx, g.ID, []string{u[1], first, u[0], second, u[2]})
 	wantMissing(t, "AddMembers with unknown users", err, first)
-	_, err = s.AddMembers(ctx, g.ID, []string{u[0], u[1], second})
+	_, err = bulkOf(t, s).AddMembers(ctx, g.ID, []string{u[0], u[1], second})
 	wantMissing(t, "AddMembers with an unknown user last", err, second)
-	_, err = s.AddMembers(ctx, g.ID, []string{second})
+	_, err = bulkOf(t, s).AddMembers(ctx, g.ID, []string{second})
 	wantMissing(t, "AddMembers of an unknown user only", err, second)
 	wantUsers(t, s, identity.UserQuery{GroupID: g.ID}, 1, u[0])
 	wantUserGroups(t, s, u[1])
@@ -160,14 +162,14 @@ func testAddMembersNotFound(t *testing.T, open Opener) {
 	if err := s.DeleteUser(ctx, u[2]); err != nil {
 		t.Fatalf("DeleteUser: %v", err)
 	}
-	_, err = s.AddMembers(ctx, g.ID, []string{u[1], u[2]})
+	_, err = bulkOf(t, s).AddMembers(ctx, g.ID, []string{u[1], u[2]})
 	wantMissing(t, "AddMembers of a deleted user", err, u[2])
 	wantUsers(t, s, identity.UserQuery{GroupID: g.ID}, 1, u[0])
 
 	// In a large list, the missing user comes after more users than one
 	// statement of an SQL store names: those must not stay either.
 	many := manyUsers(t, s, "many", largeList)
-	_, err = s.AddMembers(ctx, g.ID, append(slices.Clone(many), first))
+	_, err = bulkOf(t, s).AddMembers(ctx, g.ID, append(slices.Clone(many), first))
 	wantMissing(t, "AddMembers of a large list with an unknown user last", err, first)
 	wantUsers(t, s, identity.UserQuery{GroupID: g.ID}, 1, u[0])
 	wantUserGroups(t, s, many[0])
@@ -179,25 +181,26 @@ func testAddMembersNotFound(t *testing.T, open Opener) {
 func testAddMembersTx(t *testing.T, open Opener) {
 	ctx := t.Context()
 	s := open(tenantA)
+	_ = bulkOf(t, s)
 	a := mustUser(t, s, identity.User{UserName: "a"})
 	b := mustUser(t, s, identity.User{UserName: "b"})
 	many := manyUsers(t, s, "many", largeList)
 	g := mustGroup(t, s, identity.Group{Name: "Tx Bulk", Kind: groups.Internal, Source: "import"})
 	missing := identity.NewID()
 	err := s.Tx(ctx, func(ctx context.Context, tx identity.Store) error {
-		added, err := tx.AddMembers(ctx, g.ID, []string{a.ID})
+		added, err := bulkOf(t, tx).AddMembers(ctx, g.ID, []string{a.ID})
 		if err != nil {
 			return err
 		}
 		wantAdded(t, "AddMembers in a transaction", added, nil, a.ID)
-		_, err = tx.AddMembers(ctx, g.ID, []string{b.ID, missing})
+		_, err = bulkOf(t, tx).AddMembers(ctx, g.ID, []string{b.ID, missing})
 		wantMissing(t, "AddMembers with an unknown user in a transaction", err, missing)
-		_, err = tx.AddMembers(ctx, g.ID, append(append([]string{b.ID}, many...), missing))
+		_, err = bulkOf(t, tx).AddMembers(ctx, g.ID, append(append([]string{b.ID}, many...), missing))
 		wantMissing(t, "AddMembers of a large list with an unknown user in a transaction", err, missing)
 		wantUsers(t, tx, identity.UserQuery{GroupID: g.ID}, 1, a.ID)
 		wantUserGroups(t, tx, b.ID)
 		wantUserGroups(t, tx, many[largeList-1])
-		added, err = tx.AddMembers(ctx, g.ID, []string{a.ID, b.ID})
+		added, err = bulkOf(t, tx).AddMembers(ctx, g.ID, []string{a.ID, b.ID})
 		if err != nil {
 			return err
 		}
@@ -210,7 +213,7 @@ func testAddMembersTx(t *testing.T, open Opener) {
 	wantUsers(t, s, identity.UserQuery{GroupID: g.ID}, 2, sorted(a.ID, b.ID)...)
 
 	err = s.Tx(ctx, func(ctx context.Context, tx identity.Store) error {
-		if _, err := tx.AddMembers(ctx, g.ID, many); err != nil {
+		if _, err := bulkOf(t, tx).AddMembers(ctx, g.ID, many); err != nil {
 			return err
 		}
 		return errRollback
@@ -268,21 +271,23 @@ func testAddMembersLarge(t *testing.T, open Opener) {
 func testAddMembersTenants(t *testing.T, open Opener) {
 	ctx := t.Context()
 	a, b := open(tenantA), open(tenantB)
+	_ = bulkOf(t, a)
+	_ = bulkOf(t, b)
 	ua := mustUser(t, a, identity.User{UserName: "same"})
 	ub := mustUser(t, b, identity.User{UserName: "same"})
 	ga := mustGroup(t, a, identity.Group{Name: "Same", Kind: groups.Internal})
 	gb := mustGroup(t, b, identity.Group{Name: "Same", Kind: groups.Internal})
 
-	_, err := a.AddMembers(ctx, ga.ID, []string{ua.ID, ub.ID})
+	_, err := bulkOf(t, a).AddMembers(ctx, ga.ID, []string{ua.ID, ub.ID})
 	wantMissing(t, "AddMembers of another tenant's user", err, ub.ID)
-	_, err = a.AddMembers(ctx, gb.ID, []string{ua.ID})
+	_, err = bulkOf(t, a).AddMembers(ctx, gb.ID, []string{ua.ID})
 	wantMissing(t, "AddMembers to another tenant's group", err, gb.ID)
 	wantUsers(t, a, identity.UserQuery{GroupID: ga.ID}, 0)
 	wantUsers(t, b, identity.UserQuery{GroupID: gb.ID}, 0)
 
-	added, err := b.AddMembers(ctx, gb.ID, []string{ub.ID})
+	added, err := bulkOf(t, b).AddMembers(ctx, gb.ID, []string{ub.ID})
 	wantAdded(t, "AddMembers in the other tenant", added, err, ub.ID)
-	added, err = a.AddMembers(ctx, ga.ID, []string{ua.ID})
+	added, err = bulkOf(t, a).AddMembers(ctx, ga.ID, []string{ua.ID})
 	wantAdded(t, "AddMembers after the other tenant's", added, err, ua.ID)
 	wantUserGroups(t, a, ua.ID, ga.ID)
 	wantUserGroups(t, b, ub.ID, gb.ID)
@@ -294,6 +299,7 @@ func testAddMembersTenants(t *testing.T, open Opener) {
 func testConcurrentAddMembers(t *testing.T, open Opener) {
 	ctx := t.Context()
 	s := open(tenantA)
+	_ = bulkOf(t, s)
 	g := mustGroup(t, s, identity.Group{Name: "Crowded", Kind: groups.External, Source: "scim"})
 	ids := manyUsers(t, s, "c", 64)
 	var total atomic.Int64
@@ -307,7 +313,7 @@ func testConcurrentAddMembers(t *testing.T, open Opener) {
 			for i := range len(ids) / 2 {
 				list = append(list, ids[(w*4+i)%len(ids)])
 			}
-			added, err := s.AddMembers(ctx, g.ID, list)
+			added, err := bulkOf(t, s).AddMembers(ctx, g.ID, list)
 			if err != nil {
 				t.Errorf("AddMembers: %v", err)
 				return

@@ -38,7 +38,7 @@ func refusedCases() []refusedCase {
 			wantNotFound(t, "UserByUserName of the refused user", err)
 		}},
 		{"CreateUsers", func(ctx context.Context, t *testing.T, tx identity.Store, f *refusedFixture) {
-			_, err := tx.CreateUsers(ctx, []identity.User{{UserName: "fresh"}, {UserName: "B"}})
+			_, err := bulkOf(t, tx).CreateUsers(ctx, []identity.User{{UserName: "fresh"}, {UserName: "B"}})
 			wantConflict(t, "CreateUsers with a taken userName", err, "user", "userName")
 		}, func(t *testing.T, s identity.Store, f *refusedFixture) {
 			_, err := s.UserByUserName(t.Context(), "fresh")
@@ -106,7 +106,7 @@ func refusedCases() []refusedCase {
 			wantNotFound(t, "AddMember of a missing user", err)
 		}, checkGroupKept},
 		{"AddMembers", func(ctx context.Context, t *testing.T, tx identity.Store, f *refusedFixture) {
-			_, err := tx.AddMembers(ctx, f.g.ID, []string{f.b.ID, "no-such-user"})
+			_, err := bulkOf(t, tx).AddMembers(ctx, f.g.ID, []string{f.b.ID, "no-such-user"})
 			wantNotFound(t, "AddMembers with a missing user", err)
 		}, checkGroupKept},
 		{"RemoveMember", func(ctx context.Context, t *testing.T, tx identity.Store, f *refusedFixture) {
@@ -166,6 +166,9 @@ func testTxRefusedWrite(t *testing.T, open Opener) {
 		t.Run(c.name, func(t *testing.T) {
 			ctx := t.Context()
 			s := open("refused-" + string(rune('a'+i)))
+			if c.name == "CreateUsers" || c.name == "AddMembers" {
+				_ = bulkOf(t, s)
+			}
 			f := &refusedFixture{
 				a: mustUser(t, s, identity.User{Email: "a@example.com", UserName: "a", DisplayName: "A", Active: true, Created: at(0), Updated: at(0)}),
 				b: mustUser(t, s, identity.User{Email: "b@example.com", UserName: "b", Active: true, Created: at(0), Updated: at(0)}),

@@ -98,6 +98,7 @@ func Run(t *testing.T, newBackend func(t *testing.T) Opener) {
 		{"TxRollback", testTxRollback},
 		{"TxNested", testTxNested},
 		{"TxRefusedWrite", testTxRefusedWrite},
+		{"BulkReader", testBulkReader},
 		{"TenantIsolation", testTenantIsolation},
 		{"ConcurrentMembers", testConcurrentMembers},
 		{"ConcurrentAddMembers", testConcurrentAddMembers},
@@ -328,4 +329,22 @@ func wantUserGroups(t *testing.T, s identity.Store, userID string, ids ...string
 	if got := groupIDs(gs); !slices.Equal(got, ids) {
 		t.Errorf("UserGroups(%s) = %v, want %v", userID, got, ids)
 	}
+}
+
+// bulkStore is a Store with the optional bulk writes.
+type bulkStore interface {
+	identity.Store
+	identity.BulkUserCreator
+	identity.BulkMemberAdder
+}
+
+// bulkOf returns s with its bulk writes, or skips the test if it has none:
+// call it first in the test's own goroutine, before any transaction.
+func bulkOf(t testing.TB, s identity.Store) bulkStore {
+	t.Helper()
+	b, ok := s.(bulkStore)
+	if !ok {
+		t.Skip("the store has no identity.BulkUserCreator and identity.BulkMemberAdder")
+	}
+	return b
 }

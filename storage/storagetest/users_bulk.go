@@ -95,6 +95,7 @@ func wantNoUsers(t *testing.T, s identity.Store, what string, users []identity.U
 func testCreateUsers(t *testing.T, open Opener) {
 	ctx := t.Context()
 	s := open(tenantA)
+	_ = bulkOf(t, s)
 	in := bulkUsers("bulk", largeList)
 	// One user brings an ID of its own, one has no email or externalID.
 	in[5].ID = identity.NewID()
@@ -104,7 +105,7 @@ func testCreateUsers(t *testing.T, open Opener) {
 	for i, u := range in {
 		input[i] = u.Clone()
 	}
-	got, err := s.CreateUsers(ctx, in)
+	got, err := bulkOf(t, s).CreateUsers(ctx, in)
 	if err != nil {
 		t.Fatalf("CreateUsers(%d users): %v", len(in), err)
 	}
@@ -159,12 +160,12 @@ func testCreateUsers(t *testing.T, open Opener) {
 	}
 
 	// A list of one, and of none.
-	one, err := s.CreateUsers(ctx, []identity.User{{UserName: "single"}})
+	one, err := bulkOf(t, s).CreateUsers(ctx, []identity.User{{UserName: "single"}})
 	if err != nil || len(one) != 1 || one[0].ID == "" || one[0].Version != 1 {
 		t.Errorf("CreateUsers of one user = %+v, %v", one, err)
 	}
 	for _, list := range [][]identity.User{nil, {}} {
-		if got, err := s.CreateUsers(ctx, list); err != nil || len(got) != 0 {
+		if got, err := bulkOf(t, s).CreateUsers(ctx, list); err != nil || len(got) != 0 {
 			t.Errorf("CreateUsers(%#v) = %v, %v; want nothing", list, got, err)
 		}
 	}
@@ -178,6 +179,7 @@ func testCreateUsers(t *testing.T, open Opener) {
 func testCreateUsersStoredConflicts(t *testing.T, open Opener) {
 	ctx := t.Context()
 	s := open(tenantA)
+	_ = bulkOf(t, s)
 	alice := mustUser(t, s, identity.User{Email: "Alice@Example.com", UserName: "alice", ExternalID: "ext-alice", Active: true})
 	cases := []struct {
 		name  string
@@ -202,7 +204,7 @@ func testCreateUsersStoredConflicts(t *testing.T, open Opener) {
 				list = list[:10]
 			}
 			list[pos] = c.u
-			_, err := s.CreateUsers(ctx, list)
+			_, err := bulkOf(t, s).CreateUsers(ctx, list)
 			what := fmt.Sprintf("CreateUsers of %d users with a taken %s at %d", len(list), c.name, pos)
 			wantItemConflict(t, what, err, pos, c.field)
 			wantNoUsers(t, s, "after "+what, list, 1)
@@ -222,14 +224,14 @@ func testCreateUsersStoredConflicts(t *testing.T, open Opener) {
 	list[3].ID = alice.ID
 	list[4].Email, list[4].Active = list[2].Email, true
 	list[5].UserName = "Alice"
-	_, err := s.CreateUsers(ctx, list)
+	_, err := bulkOf(t, s).CreateUsers(ctx, list)
 	wantItemConflict(t, "CreateUsers with four conflicts", err, 2, "email")
 	wantNoUsers(t, s, "after CreateUsers with four conflicts", list, 1)
 	list[2].Email = "d-other@example.com"
-	_, err = s.CreateUsers(ctx, list)
+	_, err = bulkOf(t, s).CreateUsers(ctx, list)
 	wantItemConflict(t, "CreateUsers with three conflicts", err, 3, "id")
 	list[1].ID, list[3].ID = alice.ID, ""
-	_, err = s.CreateUsers(ctx, list)
+	_, err = bulkOf(t, s).CreateUsers(ctx, list)
 	wantItemConflict(t, "CreateUsers with a taken ID before a taken email", err, 1, "id")
 	wantNoUsers(t, s, "after CreateUsers with a taken ID before a taken email", list, 1)
 
@@ -238,7 +240,7 @@ func testCreateUsersStoredConflicts(t *testing.T, open Opener) {
 	if err := s.DeleteUser(ctx, alice.ID); err != nil {
 		t.Fatalf("DeleteUser: %v", err)
 	}
-	got, err := s.CreateUsers(ctx, []identity.User{
+	got, err := bulkOf(t, s).CreateUsers(ctx, []identity.User{
 		{Email: "other@example.com", UserName: "other", ExternalID: "EXT-ALICE"},
 		{Email: "alice@example.com", UserName: "Alice", ExternalID: "ext-alice"},
 	})
@@ -253,6 +255,7 @@ func testCreateUsersStoredConflicts(t *testing.T, open Opener) {
 func testCreateUsersListConflicts(t *testing.T, open Opener) {
 	ctx := t.Context()
 	s := open(tenantA)
+	_ = bulkOf(t, s)
 	stored := mustUser(t, s, identity.User{UserName: "stored"})
 	id := identity.NewID()
 	cases := []struct {
@@ -284,7 +287,7 @@ func testCreateUsersListConflicts(t *testing.T, open Opener) {
 				list = list[:10]
 			}
 			c.set(&list[pair[0]], &list[pair[1]])
-			_, err := s.CreateUsers(ctx, list)
+			_, err := bulkOf(t, s).CreateUsers(ctx, list)
 			what := fmt.Sprintf("CreateUsers of %d users, %d and %d with one %s", len(list), pair[0], pair[1], c.name)
 			wantItemConflict(t, what, err, pair[1], c.field)
 			wantNoUsers(t, s, "after "+what, list, 1)
@@ -293,7 +296,7 @@ func testCreateUsersListConflicts(t *testing.T, open Opener) {
 
 	// Empty emails and externalIDs are no conflict.
 	list := []identity.User{{UserName: "a"}, {UserName: "b"}, {UserName: "c", Email: "", ExternalID: ""}}
-	got, err := s.CreateUsers(ctx, list)
+	got, err := bulkOf(t, s).CreateUsers(ctx, list)
 	if err != nil {
 		t.Fatalf("CreateUsers of users without email or externalID: %v", err)
 	}
@@ -305,6 +308,7 @@ func testCreateUsersListConflicts(t *testing.T, open Opener) {
 func testCreateUsersTx(t *testing.T, open Opener) {
 	ctx := t.Context()
 	s := open(tenantA)
+	_ = bulkOf(t, s)
 	taken := mustUser(t, s, identity.User{Email: "taken@example.com", UserName: "taken", Active: true})
 	var first, second []identity.User
 	err := s.Tx(ctx, func(ctx context.Context, tx identity.Store) error {
@@ -313,7 +317,7 @@ func testCreateUsersTx(t *testing.T, open Opener) {
 		if err != nil {
 			return err
 		}
-		first, err = tx.CreateUsers(ctx, bulkUsers("first", 20))
+		first, err = bulkOf(t, tx).CreateUsers(ctx, bulkUsers("first", 20))
 		if err != nil {
 			return err
 		}
@@ -336,7 +340,7 @@ func testCreateUsersTx(t *testing.T, open Opener) {
 		} {
 			list := bulkUsers("failed", largeList)
 			c.set(list)
-			_, err := tx.CreateUsers(ctx, list)
+			_, err := bulkOf(t, tx).CreateUsers(ctx, list)
 			what := "CreateUsers in a transaction, conflicting with " + c.name
 			wantConflict(t, what, err, "user", "")
 			var ie *identity.ItemError
@@ -348,7 +352,7 @@ func testCreateUsersTx(t *testing.T, open Opener) {
 		if _, err := tx.User(ctx, before.ID); err != nil {
 			t.Errorf("User(a user created before the failed calls): %v", err)
 		}
-		second, err = tx.CreateUsers(ctx, bulkUsers("failed", largeList))
+		second, err = bulkOf(t, tx).CreateUsers(ctx, bulkUsers("failed", largeList))
 		return err
 	})
 	if err != nil {
@@ -367,7 +371,7 @@ func testCreateUsersTx(t *testing.T, open Opener) {
 	// A transaction rolled back takes its CreateUsers with it.
 	list := bulkUsers("rolledback", largeList)
 	err = s.Tx(ctx, func(ctx context.Context, tx identity.Store) error {
-		if _, err := tx.CreateUsers(ctx, list); err != nil {
+		if _, err := bulkOf(t, tx).CreateUsers(ctx, list); err != nil {
 			return err
 		}
 		return errRollback
@@ -381,14 +385,16 @@ func testCreateUsersTx(t *testing.T, open Opener) {
 func testCreateUsersTenants(t *testing.T, open Opener) {
 	ctx := t.Context()
 	a, b := open(tenantA), open(tenantB)
-	inB, err := b.CreateUsers(ctx, bulkUsers("same", 300))
+	_ = bulkOf(t, a)
+	_ = bulkOf(t, b)
+	inB, err := bulkOf(t, b).CreateUsers(ctx, bulkUsers("same", 300))
 	if err != nil {
 		t.Fatalf("CreateUsers in tenant B: %v", err)
 	}
 	// The same values in another tenant are no conflict, and the same IDs
 	// are none either where the store keys users by tenant and ID: the suite
 	// gives new IDs.
-	inA, err := a.CreateUsers(ctx, bulkUsers("same", 300))
+	inA, err := bulkOf(t, a).CreateUsers(ctx, bulkUsers("same", 300))
 	if err != nil {
 		t.Fatalf("CreateUsers of tenant B's values in tenant A: %v", err)
 	}
@@ -412,10 +418,10 @@ func testCreateUsersTenants(t *testing.T, open Opener) {
 	mustUser(t, a, identity.User{Email: "only-a@example.com", Active: true})
 	list := bulkUsers("more", 10)
 	list[9].Email, list[9].Active = "only-a@example.com", true
-	_, err = a.CreateUsers(ctx, list)
+	_, err = bulkOf(t, a).CreateUsers(ctx, list)
 	wantItemConflict(t, "CreateUsers with an email taken in the tenant", err, 9, "email")
 	wantNoUsers(t, a, "after the conflict", list, 301)
-	if got, err := b.CreateUsers(ctx, list); err != nil || len(got) != 10 {
+	if got, err := bulkOf(t, b).CreateUsers(ctx, list); err != nil || len(got) != 10 {
 		t.Errorf("CreateUsers of the same list in the other tenant = %d users, %v; want 10", len(got), err)
 	}
 }
@@ -425,6 +431,7 @@ func testCreateUsersTenants(t *testing.T, open Opener) {
 func testConcurrentCreateUsers(t *testing.T, open Opener) {
 	ctx := t.Context()
 	s := open(tenantA)
+	_ = bulkOf(t, s)
 	const each = 40
 	var stored atomic.Int64
 	var mu sync.Mutex
@@ -435,7 +442,7 @@ func testConcurrentCreateUsers(t *testing.T, open Opener) {
 			list := bulkUsers(fmt.Sprintf("w%02d-", w), each)
 			shared := w % each
 			list[shared].Email, list[shared].Active = "shared@example.com", true
-			got, err := s.CreateUsers(ctx, list)
+			got, err := bulkOf(t, s).CreateUsers(ctx, list)
 			switch {
 			case err == nil:
 				stored.Add(1)

@@ -21,7 +21,7 @@ func testExternalIDNotUnique(t *testing.T, open Opener) {
 	if _, err := s.UpdateUser(ctx, d.ID, func(u *identity.User) error { u.ExternalID = "nick"; return nil }); err != nil {
 		t.Fatalf("UpdateUser to a shared externalID: %v", err)
 	}
-	list, err := s.CreateUsers(ctx, []identity.User{
+	list, err := bulkOf(t, s).CreateUsers(ctx, []identity.User{
 		{Email: "e@example.com", UserName: "e", ExternalID: "nick"},
 		{Email: "f@example.com", UserName: "f", ExternalID: "nick", Active: true},
 	})
@@ -131,12 +131,12 @@ func testEmailActiveOnly(t *testing.T, open Opener) {
 
 	// CreateUsers: two active users with one address conflict, an active
 	// and an inactive do not.
-	_, err = s.CreateUsers(ctx, []identity.User{
+	_, err = bulkOf(t, s).CreateUsers(ctx, []identity.User{
 		{Email: "pair@example.com", UserName: "p1", Active: true},
 		{Email: "PAIR@example.com", UserName: "p2", Active: true},
 	})
 	wantItemConflict(t, "CreateUsers of two active users with one email", err, 1, "email")
-	if _, err := s.CreateUsers(ctx, []identity.User{
+	if _, err := bulkOf(t, s).CreateUsers(ctx, []identity.User{
 		{Email: "pair@example.com", UserName: "p1", Active: true},
 		{Email: "PAIR@example.com", UserName: "p2"},
 	}); err != nil {
