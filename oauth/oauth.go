@@ -174,21 +174,8 @@ func New(cfg Config) (*Connection, error) {
 	if cfg.LoginTTL == 0 {
 		cfg.LoginTTL = DefaultLoginTTL
 	}
-	if cfg.GroupFormat == "" {
-		cfg.GroupFormat = groups.FormatList
-	}
-	var err error
-	if cfg.GroupFormat, err = groups.ParseFormat(string(cfg.GroupFormat)); err != nil {
-		return nil, fmt.Errorf("oauth: %s: GroupFormat: %w", p.Name, err)
-	}
-	if cfg.GroupLimit < 0 {
-		return nil, fmt.Errorf("oauth: %s: negative GroupLimit", p.Name)
-	}
-	if cfg.GroupLimit == 0 {
-		cfg.GroupLimit = groups.DefaultLimit
-	}
-	if strings.HasPrefix(cfg.GroupsClaim, "_") {
-		return nil, fmt.Errorf("oauth: %s: GroupsClaim %q: a claim name must not start with '_'", p.Name, cfg.GroupsClaim)
+	if err := cfg.groupDefaults(); err != nil {
+		return nil, fmt.Errorf("oauth: %s: %w", p.Name, err)
 	}
 	c := &Connection{
 		cfg:     cfg,
@@ -254,6 +241,27 @@ func New(cfg Config) (*Connection, error) {
 		c.ready = c.build(p.AuthURL, p.TokenURL, p.UserInfoURL, p.JWKSURL, p.AuthStyle)
 	}
 	return c, nil
+}
+
+// groupDefaults validates the group options and applies their defaults.
+func (cfg *Config) groupDefaults() error {
+	if cfg.GroupFormat == "" {
+		cfg.GroupFormat = groups.FormatList
+	}
+	var err error
+	if cfg.GroupFormat, err = groups.ParseFormat(string(cfg.GroupFormat)); err != nil {
+		return fmt.Errorf("GroupFormat: %w", err)
+	}
+	if cfg.GroupLimit < 0 {
+		return errors.New("negative GroupLimit")
+	}
+	if cfg.GroupLimit == 0 {
+		cfg.GroupLimit = groups.DefaultLimit
+	}
+	if strings.HasPrefix(cfg.GroupsClaim, "_") {
+		return fmt.Errorf("GroupsClaim %q: a claim name must not start with '_'", cfg.GroupsClaim)
+	}
+	return nil
 }
 
 // Source returns the identity source of the connection: "oauth:<provider>".

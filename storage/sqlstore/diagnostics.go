@@ -69,8 +69,16 @@ func (l *DiagnosticsLog) Attempts(ctx context.Context, q identity.AttemptQuery) 
 		}
 	}
 	if q.User != "" {
-		b.WriteString(" AND (user_id = ? OR subject = ? OR (email_key <> '' AND email_key = ?))")
-		args = append(args, q.User, q.User, identity.NormalizeEmail(q.User))
+		// A union of three index lookups: as one OR, SQLite scans the
+		// tenant's entries instead.
+		b.WriteString(" AND seq IN (SELECT seq FROM rollcall_attempts WHERE tenant = ? AND user_id = ?" +
+			" UNION ALL SELECT seq FROM rollcall_attempts WHERE tenant = ? AND subject = ?")
+		args = append(args, l.tenant, q.User, l.tenant, q.User)
+		if key := identity.NormalizeEmail(q.User); key != "" {
+			b.WriteString(" UNION ALL SELECT seq FROM rollcall_attempts WHERE tenant = ? AND email_key = ?")
+			args = append(args, l.tenant, key)
+		}
+		b.WriteString(")")
 	}
 	if q.Before > 0 {
 		b.WriteString(" AND seq < ?")

@@ -22,3 +22,8 @@ CREATE TABLE rollcall_attempts (
 
 CREATE INDEX rollcall_attempts_tenant ON rollcall_attempts (tenant, seq);
 CREATE INDEX rollcall_attempts_time ON rollcall_attempts (tenant, time);
+-- The admin's lookups: the reference a user reports, and the user filter.
+CREATE INDEX rollcall_attempts_reference ON rollcall_attempts (tenant, reference);
+CREATE INDEX rollcall_attempts_user ON rollcall_attempts (tenant, user_id);
+CREATE INDEX rollcall_attempts_subject ON rollcall_attempts (tenant, subject);
+CREATE INDEX rollcall_attempts_email ON rollcall_attempts (tenant, email_key);
