@@ -134,6 +134,14 @@ var hostiles = []hostile{
 		z.part("xl/_rels/workbook.xml.rels", text(xlsxRels))
 		z.part("xl/worksheets/sheet1.xml", text(sheetHead+emailRow+`<row r="2"><c t="inlineStr"><is><t>a@acme.example</t></is></c></row>`+sheetTail))
 	}},
+	{name: "xlsx 20,000 entries", file: "e.xlsx", limit: "entries of the ZIP archive", write: func(z *zipParts) {
+		xlsxParts(z, nil, text(sheetHead+emailRow+sheetTail))
+		for i := range 20000 {
+			if _, err := z.zw.CreateHeader(&zip.FileHeader{Name: fmt.Sprintf("xl/media/%d", i), Method: zip.Store}); err != nil {
+				panic(err)
+			}
+		}
+	}},
 	{name: "xlsx zip bomb (declared)", large: true, file: "b.xlsx", limit: "uncompressed size", write: func(z *zipParts) {
 		xlsxParts(z, nil, text(sheetHead), repeat("<row/>", 200<<20), text(sheetTail))
 	}},

@@ -53,7 +53,11 @@ func Detect(file io.ReaderAt, size int64) (string, error) {
 		}
 		return FormatXLS, nil
 	case bytes.HasPrefix(head, magicZip) || bytes.HasPrefix(head, []byte("PK\x05\x06")):
-		zr, err := zip.NewReader(file, size)
+		zr, err := openZip(file, size)
+		var le *LimitError
+		if errors.As(err, &le) {
+			return "", le
+		}
 		if err != nil {
 			return "", unreadable("", "the ZIP archive is damaged", err)
 		}
