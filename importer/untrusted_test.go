@@ -113,6 +113,8 @@ func TestDamagedFileDeactivatesNobody(t *testing.T) {
 		{"xlsx entity", "u.xlsx", xlsxOf(t, inline("email"), inline("ann@acme.example"), inline("bob&nbsp;@acme.example"), inline("cy@acme.example")),
 			[]string{"xl/worksheets/sheet1.xml", "row 3"}},
 		{"xlsx bare ampersand", "u.xlsx", xlsxOf(t, inline("email"), inline("ann@acme.example"), inline("R&D")), []string{"xl/worksheets/sheet1.xml", "row 3"}},
+		{"xlsx end tag missing", "u.xlsx", xlsxOf(t, inline("email"), `<c t="inlineStr"><is><t>ann@acme.example</t></is>`, inline("cy@acme.example")), []string{"xl/worksheets/sheet1.xml", "row 2"}},
+		{"ods end tag missing", "u.ods", odsOf(t, `<table:table-row>`+odsCell("email")+`</table:table-row><table:table-row><table:table-cell><text:p>ann@acme.example</table:table-cell></table:table-row><table:table-row>`+odsCell("cy@acme.example")+`</table:table-row>`), []string{"content.xml"}},
 		{"xlsx cut short", "u.xlsx", xlsxOf(t, `<sheetData><row r="1">`+inline("email")+`</row><row r="2">`+inline("ann@acme.example")+`</row>`), []string{"xl/worksheets/sheet1.xml"}},
 		{"xlsx missing shared string", "u.xlsx", xlsxOf(t, inline("email"), `<c t="s"><v>7</v></c>`), []string{"row 2", "shared string"}},
 		{"ods entity", "u.ods", odsOf(t, `<table:table-row>`+odsCell("email")+`</table:table-row><table:table-row>`+odsCell("ann@acme.example")+`</table:table-row><table:table-row>`+odsCell("bob&nbsp;@x")+`</table:table-row>`), []string{"content.xml"}},
