@@ -126,7 +126,7 @@ var hostiles = []hostile{
 			}
 		}, text(sheetTail))
 	}},
-	{name: "xlsx deep XML", large: true, file: "d.xlsx", unreadable: "row 2", write: func(z *zipParts) {
+	{name: "xlsx deep XML", file: "d.xlsx", limit: "depth of XML elements", write: func(z *zipParts) {
 		xlsxParts(z, nil, text(sheetHead+emailRow+`<row r="2"><c><v>`), repeat("<x>", 4<<20), text(sheetTail))
 	}},
 	{name: "xlsx 200k sheets", file: "m.xlsx", write: func(z *zipParts) {
