@@ -159,6 +159,10 @@ var hostiles = []hostile{
 	{name: "ods whitespace 900 MiB", large: true, file: "s.ods", limit: "length of one XML text or attribute (bytes)", write: func(z *zipParts) {
 		odsParts(z, text(odsHead+`<table:table-row>`+odsCell("email")+`</table:table-row><table:table-row><table:table-cell><text:p>`), repeat(" ", 900<<20), text(`</text:p></table:table-cell></table:table-row>`+odsTail))
 	}},
+	{name: "csv 999,999 rows with errors", file: "e.csv", limit: "rows with errors", csv: func(w io.Writer) {
+		io.WriteString(w, "email\n")
+		repeat("x\n", 999999)(w)
+	}},
 	{name: "csv 40 MB line of commas", file: "c.csv", limit: "columns", csv: func(w io.Writer) {
 		io.WriteString(w, "email\n")
 		repeat(",", 40<<20)(w)

@@ -285,6 +285,7 @@ func (im *Importer) rows(src RowSource, format string, size int64, onHeader func
 	first := make(map[string]int, min(size/100, int64(im.cfg.MaxRows)))
 	seen := 0 // rows read, blank ones included
 	records := 0
+	failed := 0 // records with errors
 	for {
 		row, cells, err := src.Next()
 		if err == io.EOF {
@@ -311,6 +312,11 @@ func (im *Importer) rows(src RowSource, format string, size int64, onHeader func
 				r.fail(ColEmail, fmt.Sprintf("The email has already been given in row %d.", prev))
 			} else {
 				first[strings.Clone(r.key)] = row
+			}
+		}
+		if r.errs != nil {
+			if failed++; failed > im.cfg.MaxErrorRows {
+				return &LimitError{What: "rows with errors", Limit: int64(im.cfg.MaxErrorRows)}
 			}
 		}
 		if err := fn(r); err != nil {

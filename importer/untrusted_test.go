@@ -301,3 +301,22 @@ func TestUTF16WithoutBOM(t *testing.T) {
 		}
 	}
 }
+
+// Rows with errors are capped: a file of little else is refused, and with
+// deactivate changes nothing.
+func TestMaxErrorRows(t *testing.T) {
+	e := newEnv(t, importer.Config{MaxErrorRows: 2, Threshold: 1})
+	e.create(t, identity.User{Email: "old@acme.example"}, true)
+	res := e.mustRun(t, "u.csv", "email\nada@acme.example\nx\ny\n", importer.Options{DryRun: true})
+	if len(res.Errors) != 2 {
+		t.Fatalf("%s", jsonOf(t, res))
+	}
+	_, err := e.run(t, "u.csv", "email\nada@acme.example\nx\ny\nada@acme.example\n", importer.Options{Deactivate: true})
+	var le *importer.LimitError
+	if !errors.As(err, &le) || le.What != "rows with errors" || le.Limit != 2 {
+		t.Fatalf("%v", err)
+	}
+	if e.countUsers(t) != 1 || e.activeCount(t) != 1 {
+		t.Fatal("the refused file changed the tenant")
+	}
+}
