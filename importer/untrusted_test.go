@@ -175,6 +175,11 @@ func TestHTTPEdges(t *testing.T) {
 	if status, msg := post(t, ts.URL, mw.FormDataContentType(), body.Bytes()); status != 400 || !strings.Contains(msg, `"file"`) {
 		t.Errorf("text field named file: %d %s", status, msg)
 	}
+	// A browser's form with no file chosen sends an empty file part with
+	// an empty filename: that is a missing file (422), not a text field.
+	if resp, msg := upload(t, ts.URL, "", nil, nil); resp.StatusCode != 422 || !strings.Contains(string(msg), "empty") {
+		t.Errorf("empty file part: %d %s", resp.StatusCode, msg)
+	}
 	// multipart without a boundary: 422, as the docs say.
 	if status, msg := post(t, ts.URL, "multipart/form-data", body.Bytes()); status != 422 || !strings.Contains(msg, "file") {
 		t.Errorf("no boundary: %d %s", status, msg)
