@@ -336,8 +336,10 @@ func (c *utf8Checker) Read(p []byte) (int, error) {
 	}
 	c.pending = append(c.pending, b[end:]...)
 	if err == io.EOF && len(c.pending) > 0 {
-		c.off += int64(end)
-		return end, c.fail(0, false)
+		// The text ends inside a rune, which starts len(pending) bytes
+		// before the end.
+		c.off += int64(n)
+		return end, c.fail(-int64(len(c.pending)), false)
 	}
 	c.off += int64(n)
 	return n, err

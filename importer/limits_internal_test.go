@@ -9,7 +9,6 @@ import (
 	"strings"
 	"testing"
 	"testing/iotest"
-	"unicode/utf8"
 )
 
 // odsDoc wraps table rows in a content.xml.
@@ -160,10 +159,10 @@ func TestWideHeaderRowCost(t *testing.T) {
 	}
 }
 
-// utf8Checker fails exactly when the text is not valid UTF-8, however the
-// reads split it.
+// utf8Checker fails exactly when the text is not valid UTF-8 or has a NUL,
+// however the reads split it, and says where.
 func FuzzUTF8Checker(f *testing.F) {
-	for _, s := range []string{"", "abc", "Müller", "山田", "\xff", "a\xc3", "\xe6\xb1", "\xe6\xb1\xa0x", "\xf0\x9f\x98\x80", "\xed\xa0\x80"} {
+	for _, s := range []string{"", "abc", "Müller", "山田", "\xff", "a\xc3", "\xe6\xb1", "\xe6\xb1\xa0x", "\xf0\x9f\x98\x80", "\xed\xa0\x80", "a\x00b", "\xc3\x00", "ab\xe6\xb1"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
@@ -171,12 +170,18 @@ func FuzzUTF8Checker(f *testing.F) {
 			strings.NewReader(s), iotest.OneByteReader(strings.NewReader(s)), iotest.HalfReader(strings.NewReader(s)),
 			iotest.DataErrReader(iotest.OneByteReader(strings.NewReader(s))), // the last bytes come with io.EOF
 		} {
-			got, err := io.ReadAll(&utf8Checker{r: r})
+			got, err := io.ReadAll(&utf8Checker{r: r, nul: true})
+			bad := invalidAt([]byte(s), true)
+			var te *textError
 			switch {
-			case utf8.ValidString(s) && (err != nil || string(got) != s):
+			case bad < 0 && (err != nil || string(got) != s):
 				t.Fatalf("%q: %q, %v", s, got, err)
-			case !utf8.ValidString(s) && !errors.Is(err, errNotUTF8):
-				t.Fatalf("%q is not UTF-8, yet %v", s, err)
+			case bad >= 0 && !errors.As(err, &te):
+				t.Fatalf("%q is not UTF-8 or has a NUL, yet %v", s, err)
+			case bad >= 0 && (te.Off != int64(bad) || te.NUL != (s[bad] == 0) || !strings.HasPrefix(string(got), s[:bad])):
+				t.Fatalf("%q: %+v after %q, want the byte at %d", s, te, got, bad)
+			case bad >= 0 && !te.NUL && !errors.Is(err, errNotUTF8):
+				t.Fatalf("%q: %v does not match errNotUTF8", s, err)
 			}
 		}
 	})
