@@ -91,9 +91,9 @@ func FuzzFieldLimiter(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, in string, d uint8) {
 		comma := []rune{',', ';', '\t', '|'}[d%4]
-		read := func(r io.Reader) ([][]string, error) {
+		read := func(r io.Reader, lazy bool) ([][]string, error) {
 			cr := csv.NewReader(r)
-			cr.Comma, cr.FieldsPerRecord, cr.LazyQuotes = comma, -1, true
+			cr.Comma, cr.FieldsPerRecord, cr.LazyQuotes = comma, -1, lazy
 			var recs [][]string
 			for {
 				rec, err := cr.Read()
@@ -106,15 +106,24 @@ func FuzzFieldLimiter(f *testing.F) {
 				recs = append(recs, rec)
 			}
 		}
-		plain, perr := read(strings.NewReader(in))
+		plain, perr := read(strings.NewReader(in), true)
+		_, strictErr := read(strings.NewReader(in), false)
 		wide := slices.IndexFunc(plain, func(r []string) bool { return len(r) > 3 })
 		// Whole, and a byte at a time: every byte a boundary between reads.
 		for _, r := range []io.Reader{strings.NewReader(in), iotest.OneByteReader(strings.NewReader(in))} {
-			limited, lerr := read(&fieldLimiter{r: r, comma: byte(comma), limit: 3})
+			limited, lerr := read(&fieldLimiter{r: r, comma: byte(comma), limit: 3}, true)
 			var le *LimitError
 			switch {
 			case perr != nil:
 				// encoding/csv with LazyQuotes fails on no input.
+			case errors.Is(lerr, errOpenQuote) && strictErr == nil:
+				t.Fatalf("a quote never closed, says the limiter; encoding/csv reads it strictly")
+			case errors.Is(lerr, errOpenQuote) && wide < 0:
+				// encoding/csv took the rest of the text as one field: the
+				// records before that one are read.
+				if len(plain) == 0 || !slices.EqualFunc(limited, plain[:len(plain)-1], slices.Equal) {
+					t.Fatalf("open quote: limited %q, plain %q", limited, plain)
+				}
 			case wide >= 0 && (!errors.As(lerr, &le) || !slices.EqualFunc(limited, plain[:wide], slices.Equal)):
 				t.Fatalf("record %d has %d fields: limited %q, %v", wide, len(plain[wide]), limited, lerr)
 			case wide < 0 && (lerr != nil || !slices.EqualFunc(limited, plain, slices.Equal)):

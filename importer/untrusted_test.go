@@ -120,6 +120,7 @@ func TestDamagedFileDeactivatesNobody(t *testing.T) {
 		{"ods entity", "u.ods", odsOf(t, `<table:table-row>`+odsCell("email")+`</table:table-row><table:table-row>`+odsCell("ann@acme.example")+`</table:table-row><table:table-row>`+odsCell("bob&nbsp;@x")+`</table:table-row>`), []string{"content.xml"}},
 		{"ods cut short", "u.ods", zipOf(t, "mimetype", "application/vnd.oasis.opendocument.spreadsheet", "content.xml", `<office:document-content xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0"><office:body><office:spreadsheet><table:table><table:table-row>`+odsCell("email")+`</table:table-row><table:table-row>`+odsCell("ann@acme.example")+`</table:table-row>`), []string{"content.xml"}},
 		{"xls truncated", "u.xls", xls[:len(xls)*3/4], []string{"xls"}},
+		{"csv quote never closed", "u.csv", []byte("email,lastName\nann@acme.example,\"Ann\nbob@acme.example,Bob\ncy@acme.example,Cy\n"), []string{"after row 1", "never closed"}},
 		{"csv not utf-8", "u.csv", []byte("email,lastName\nann@acme.example,Ann\nbob@acme.example,M\xfcller\n"), []string{"row 3, column 2 (lastName)"}},
 		{"csv NUL", "u.csv", []byte("email,lastName\nann@acme.example,Ann\nbob@acme.example,B\x00b\n"), []string{"binary, not CSV", "row 3, column 2"}},
 	}
