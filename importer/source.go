@@ -172,7 +172,9 @@ func (im *Importer) open(file io.ReaderAt, size int64, filename, enc string) (sr
 }
 
 // OpenFormat returns the RowSource of a file in a known format, within the
-// Importer's limits.
+// Importer's limits. Text is read in the encoding TextEncoding tells (which
+// takes text that is not UTF-8 for Windows-1252); Import never guesses so,
+// and refuses such text unless Options.Encoding names its encoding.
 func (im *Importer) OpenFormat(format string, file io.ReaderAt, size int64) (RowSource, error) {
 	return im.openFormat(format, file, size, func() (RowSource, error) { return newCSVSource(file, size) })
 }
