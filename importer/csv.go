@@ -336,8 +336,10 @@ func (c *utf8Checker) Read(p []byte) (int, error) {
 	}
 	c.pending = append(c.pending, b[end:]...)
 	if err == io.EOF && len(c.pending) > 0 {
-		c.off += int64(end)
-		return end, c.fail(0, false)
+		// The text ends inside a rune, which starts len(pending) bytes
+		// before the end.
+		c.off += int64(n)
+		return end, c.fail(-int64(len(c.pending)), false)
 	}
 	c.off += int64(n)
 	return n, err
@@ -411,6 +413,9 @@ func csvSourceOf(dec io.Reader) (*csvSource, error) {
 func (s *csvSource) Next() (int, []string, error) {
 	rec, err := s.r.Read()
 	if err != nil {
+		if errors.Is(err, errOpenQuote) {
+			return 0, nil, unreadable(FormatCSV, fmt.Sprintf("a quote that opens a cell after row %d is never closed: the rest of the file would be that one cell", s.row), nil)
+		}
 		var te *textError
 		if errors.As(err, &te) && s.reopen != nil {
 			te.Row, te.Column = locate(s.reopen(), s.r.Comma, te.Off)
@@ -573,5 +578,13 @@ func (l *fieldLimiter) Read(p []byte) (int, error) {
 		// encoding/csv would hold the record whole, and its copies.
 		return n, &LimitError{What: "row size", Limit: maxRowText}
 	}
+	if err == io.EOF && l.state == flQuoted {
+		// encoding/csv with LazyQuotes would take the rest of the file
+		// as one cell, and the rows in it would go missing.
+		return n, errOpenQuote
+	}
 	return n, err
 }
+
+// errOpenQuote: a quoted field that is never closed.
+var errOpenQuote = errors.New("importer: a quoted field is never closed")

@@ -126,13 +126,21 @@ var hostiles = []hostile{
 			}
 		}, text(sheetTail))
 	}},
-	{name: "xlsx deep XML", large: true, file: "d.xlsx", unreadable: "row 2", write: func(z *zipParts) {
+	{name: "xlsx deep XML", file: "d.xlsx", limit: "depth of XML elements", write: func(z *zipParts) {
 		xlsxParts(z, nil, text(sheetHead+emailRow+`<row r="2"><c><v>`), repeat("<x>", 4<<20), text(sheetTail))
 	}},
 	{name: "xlsx 200k sheets", file: "m.xlsx", write: func(z *zipParts) {
 		z.part("xl/workbook.xml", text(`<workbook xmlns:r="r"><sheets>`), repeat(`<sheet name="s" r:id="rId1"/>`, 200000), text(`</sheets></workbook>`))
 		z.part("xl/_rels/workbook.xml.rels", text(xlsxRels))
 		z.part("xl/worksheets/sheet1.xml", text(sheetHead+emailRow+`<row r="2"><c t="inlineStr"><is><t>a@acme.example</t></is></c></row>`+sheetTail))
+	}},
+	{name: "xlsx 20,000 entries", file: "e.xlsx", limit: "entries of the ZIP archive", write: func(z *zipParts) {
+		xlsxParts(z, nil, text(sheetHead+emailRow+sheetTail))
+		for i := range 20000 {
+			if _, err := z.zw.CreateHeader(&zip.FileHeader{Name: fmt.Sprintf("xl/media/%d", i), Method: zip.Store}); err != nil {
+				panic(err)
+			}
+		}
 	}},
 	{name: "xlsx zip bomb (declared)", large: true, file: "b.xlsx", limit: "uncompressed size", write: func(z *zipParts) {
 		xlsxParts(z, nil, text(sheetHead), repeat("<row/>", 200<<20), text(sheetTail))
@@ -150,6 +158,10 @@ var hostiles = []hostile{
 	}},
 	{name: "ods whitespace 900 MiB", large: true, file: "s.ods", limit: "length of one XML text or attribute (bytes)", write: func(z *zipParts) {
 		odsParts(z, text(odsHead+`<table:table-row>`+odsCell("email")+`</table:table-row><table:table-row><table:table-cell><text:p>`), repeat(" ", 900<<20), text(`</text:p></table:table-cell></table:table-row>`+odsTail))
+	}},
+	{name: "csv 999,999 rows with errors", file: "e.csv", limit: "rows with errors", csv: func(w io.Writer) {
+		io.WriteString(w, "email\n")
+		repeat("x\n", 999999)(w)
 	}},
 	{name: "csv 40 MB line of commas", file: "c.csv", limit: "columns", csv: func(w io.Writer) {
 		io.WriteString(w, "email\n")
@@ -265,7 +277,6 @@ func BenchmarkHostile(b *testing.B) {
 		b.Run(strings.ReplaceAll(h.name, " ", "_"), func(b *testing.B) {
 			e := newEnv(b, importer.Config{})
 			file := h.bytes()
-			b.ReportMetric(float64(len(file)), "file-B")
 			var peak uint64
 			for b.Loop() {
 				var err error
@@ -275,6 +286,7 @@ func BenchmarkHostile(b *testing.B) {
 				h.check(b, err)
 			}
 			b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MiB")
+			b.ReportMetric(float64(len(file)), "file-B")
 		})
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"mime"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -255,7 +256,8 @@ func (h *Handler) importFile(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case field == "file" && tmp == nil:
 			name = part.FileName()
-			if name == "" {
+			_, params, _ := mime.ParseMediaType(part.Header.Get("Content-Disposition"))
+			if _, isFile := params["filename"]; !isFile {
 				// A text field named file: importing its text as an
 				// empty file would answer 200 with nothing done.
 				writeJSON(w, http.StatusBadRequest, validation("file", "The file field must be a file upload (a part with a filename), not a text field."))

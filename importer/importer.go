@@ -17,13 +17,14 @@ const (
 	DefaultMaxFileSize     = 50 << 20
 	DefaultMaxRows         = 1_000_000
 	DefaultMaxUncompressed = 1 << 30
+	DefaultMaxErrorRows    = 10_000
 	DefaultThreshold       = 0.5
 )
 
 // Config configures an Importer. The zero Config is usable: 50 MB files, 1M
-// rows, 1 GiB of uncompressed XLSX/ODS parts, unknown columns refused, no user
-// protected, deactivation of more than half the active users refused without
-// Force.
+// rows, 1 GiB of uncompressed XLSX/ODS parts, 10,000 rows with errors,
+// unknown columns refused, no user protected, deactivation of more than half
+// the active users refused without Force.
 type Config struct {
 	// MaxFileSize caps the size of an uploaded file in bytes. Zero means
 	// DefaultMaxFileSize.
@@ -34,6 +35,13 @@ type Config struct {
 	// MaxUncompressed caps the bytes the parts of an XLSX or ODS archive may
 	// inflate to (zip bombs). Zero means DefaultMaxUncompressed.
 	MaxUncompressed int64
+	// MaxErrorRows caps the rows whose cells have errors (an invalid email,
+	// a value too long, a duplicate): past it the file is refused with a
+	// *LimitError, as a file that is no list of users. Each row with errors
+	// costs memory (its messages, in the Result) and answer size: a 2 MB file
+	// of a million invalid rows took 1.5 GB. Zero means
+	// DefaultMaxErrorRows.
+	MaxErrorRows int
 	// KeepUnknownColumns stores a column the importer does not know as an
 	// attribute of the user, named by its header. When false (the default) an
 	// unknown column makes the whole file an error that names it.
@@ -64,7 +72,7 @@ type Importer struct {
 
 // New returns an Importer. It returns an error if the Config is invalid.
 func New(cfg Config) (*Importer, error) {
-	if cfg.MaxFileSize < 0 || cfg.MaxRows < 0 || cfg.MaxUncompressed < 0 || cfg.Threshold < 0 {
+	if cfg.MaxFileSize < 0 || cfg.MaxRows < 0 || cfg.MaxUncompressed < 0 || cfg.MaxErrorRows < 0 || cfg.Threshold < 0 {
 		return nil, errors.New("importer: negative limit in Config")
 	}
 	if cfg.MaxFileSize == 0 {
@@ -75,6 +83,9 @@ func New(cfg Config) (*Importer, error) {
 	}
 	if cfg.MaxUncompressed == 0 {
 		cfg.MaxUncompressed = DefaultMaxUncompressed
+	}
+	if cfg.MaxErrorRows == 0 {
+		cfg.MaxErrorRows = DefaultMaxErrorRows
 	}
 	if cfg.Threshold == 0 {
 		cfg.Threshold = DefaultThreshold

@@ -9,7 +9,6 @@ import (
 	"strings"
 	"testing"
 	"testing/iotest"
-	"unicode/utf8"
 )
 
 // odsDoc wraps table rows in a content.xml.
@@ -92,9 +91,9 @@ func FuzzFieldLimiter(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, in string, d uint8) {
 		comma := []rune{',', ';', '\t', '|'}[d%4]
-		read := func(r io.Reader) ([][]string, error) {
+		read := func(r io.Reader, lazy bool) ([][]string, error) {
 			cr := csv.NewReader(r)
-			cr.Comma, cr.FieldsPerRecord, cr.LazyQuotes = comma, -1, true
+			cr.Comma, cr.FieldsPerRecord, cr.LazyQuotes = comma, -1, lazy
 			var recs [][]string
 			for {
 				rec, err := cr.Read()
@@ -107,15 +106,24 @@ func FuzzFieldLimiter(f *testing.F) {
 				recs = append(recs, rec)
 			}
 		}
-		plain, perr := read(strings.NewReader(in))
+		plain, perr := read(strings.NewReader(in), true)
+		_, strictErr := read(strings.NewReader(in), false)
 		wide := slices.IndexFunc(plain, func(r []string) bool { return len(r) > 3 })
 		// Whole, and a byte at a time: every byte a boundary between reads.
 		for _, r := range []io.Reader{strings.NewReader(in), iotest.OneByteReader(strings.NewReader(in))} {
-			limited, lerr := read(&fieldLimiter{r: r, comma: byte(comma), limit: 3})
+			limited, lerr := read(&fieldLimiter{r: r, comma: byte(comma), limit: 3}, true)
 			var le *LimitError
 			switch {
 			case perr != nil:
 				// encoding/csv with LazyQuotes fails on no input.
+			case errors.Is(lerr, errOpenQuote) && strictErr == nil:
+				t.Fatalf("a quote never closed, says the limiter; encoding/csv reads it strictly")
+			case errors.Is(lerr, errOpenQuote) && wide < 0:
+				// encoding/csv took the rest of the text as one field: the
+				// records before that one are read.
+				if len(plain) == 0 || !slices.EqualFunc(limited, plain[:len(plain)-1], slices.Equal) {
+					t.Fatalf("open quote: limited %q, plain %q", limited, plain)
+				}
 			case wide >= 0 && (!errors.As(lerr, &le) || !slices.EqualFunc(limited, plain[:wide], slices.Equal)):
 				t.Fatalf("record %d has %d fields: limited %q, %v", wide, len(plain[wide]), limited, lerr)
 			case wide < 0 && (lerr != nil || !slices.EqualFunc(limited, plain, slices.Equal)):
@@ -160,10 +168,10 @@ func TestWideHeaderRowCost(t *testing.T) {
 	}
 }
 
-// utf8Checker fails exactly when the text is not valid UTF-8, however the
-// reads split it.
+// utf8Checker fails exactly when the text is not valid UTF-8 or has a NUL,
+// however the reads split it, and says where.
 func FuzzUTF8Checker(f *testing.F) {
-	for _, s := range []string{"", "abc", "Müller", "山田", "\xff", "a\xc3", "\xe6\xb1", "\xe6\xb1\xa0x", "\xf0\x9f\x98\x80", "\xed\xa0\x80"} {
+	for _, s := range []string{"", "abc", "Müller", "山田", "\xff", "a\xc3", "\xe6\xb1", "\xe6\xb1\xa0x", "\xf0\x9f\x98\x80", "\xed\xa0\x80", "a\x00b", "\xc3\x00", "ab\xe6\xb1"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
@@ -171,12 +179,18 @@ func FuzzUTF8Checker(f *testing.F) {
 			strings.NewReader(s), iotest.OneByteReader(strings.NewReader(s)), iotest.HalfReader(strings.NewReader(s)),
 			iotest.DataErrReader(iotest.OneByteReader(strings.NewReader(s))), // the last bytes come with io.EOF
 		} {
-			got, err := io.ReadAll(&utf8Checker{r: r})
+			got, err := io.ReadAll(&utf8Checker{r: r, nul: true})
+			bad := invalidAt([]byte(s), true)
+			var te *textError
 			switch {
-			case utf8.ValidString(s) && (err != nil || string(got) != s):
+			case bad < 0 && (err != nil || string(got) != s):
 				t.Fatalf("%q: %q, %v", s, got, err)
-			case !utf8.ValidString(s) && !errors.Is(err, errNotUTF8):
-				t.Fatalf("%q is not UTF-8, yet %v", s, err)
+			case bad >= 0 && !errors.As(err, &te):
+				t.Fatalf("%q is not UTF-8 or has a NUL, yet %v", s, err)
+			case bad >= 0 && (te.Off != int64(bad) || te.NUL != (s[bad] == 0) || !strings.HasPrefix(string(got), s[:bad])):
+				t.Fatalf("%q: %+v after %q, want the byte at %d", s, te, got, bad)
+			case bad >= 0 && !te.NUL && !errors.Is(err, errNotUTF8):
+				t.Fatalf("%q: %v does not match errNotUTF8", s, err)
 			}
 		}
 	})

@@ -59,7 +59,7 @@ type odsSource struct {
 }
 
 func newODSSource(file io.ReaderAt, size int64, limit int64) (RowSource, error) {
-	zr, err := zip.NewReader(file, size)
+	zr, err := openZip(file, size)
 	if err != nil {
 		return nil, unreadable(FormatODS, "the ZIP archive is damaged", err)
 	}

@@ -53,7 +53,11 @@ func Detect(file io.ReaderAt, size int64) (string, error) {
 		}
 		return FormatXLS, nil
 	case bytes.HasPrefix(head, magicZip) || bytes.HasPrefix(head, []byte("PK\x05\x06")):
-		zr, err := zip.NewReader(file, size)
+		zr, err := openZip(file, size)
+		var le *LimitError
+		if errors.As(err, &le) {
+			return "", le
+		}
 		if err != nil {
 			return "", unreadable("", "the ZIP archive is damaged", err)
 		}
@@ -168,7 +172,9 @@ func (im *Importer) open(file io.ReaderAt, size int64, filename, enc string) (sr
 }
 
 // OpenFormat returns the RowSource of a file in a known format, within the
-// Importer's limits.
+// Importer's limits. Text is read in the encoding TextEncoding tells (which
+// takes text that is not UTF-8 for Windows-1252); Import never guesses so,
+// and refuses such text unless Options.Encoding names its encoding.
 func (im *Importer) OpenFormat(format string, file io.ReaderAt, size int64) (RowSource, error) {
 	return im.openFormat(format, file, size, func() (RowSource, error) { return newCSVSource(file, size) })
 }
@@ -281,6 +287,7 @@ func (im *Importer) rows(src RowSource, format string, size int64, onHeader func
 	first := make(map[string]int, min(size/100, int64(im.cfg.MaxRows)))
 	seen := 0 // rows read, blank ones included
 	records := 0
+	failed := 0 // records with errors
 	for {
 		row, cells, err := src.Next()
 		if err == io.EOF {
@@ -307,6 +314,11 @@ func (im *Importer) rows(src RowSource, format string, size int64, onHeader func
 				r.fail(ColEmail, fmt.Sprintf("The email has already been given in row %d.", prev))
 			} else {
 				first[strings.Clone(r.key)] = row
+			}
+		}
+		if r.errs != nil {
+			if failed++; failed > im.cfg.MaxErrorRows {
+				return &LimitError{What: "rows with errors", Limit: int64(im.cfg.MaxErrorRows)}
 			}
 		}
 		if err := fn(r); err != nil {

@@ -113,11 +113,14 @@ func TestDamagedFileDeactivatesNobody(t *testing.T) {
 		{"xlsx entity", "u.xlsx", xlsxOf(t, inline("email"), inline("ann@acme.example"), inline("bob&nbsp;@acme.example"), inline("cy@acme.example")),
 			[]string{"xl/worksheets/sheet1.xml", "row 3"}},
 		{"xlsx bare ampersand", "u.xlsx", xlsxOf(t, inline("email"), inline("ann@acme.example"), inline("R&D")), []string{"xl/worksheets/sheet1.xml", "row 3"}},
+		{"xlsx end tag missing", "u.xlsx", xlsxOf(t, inline("email"), `<c t="inlineStr"><is><t>ann@acme.example</t></is>`, inline("cy@acme.example")), []string{"xl/worksheets/sheet1.xml", "row 2"}},
+		{"ods end tag missing", "u.ods", odsOf(t, `<table:table-row>`+odsCell("email")+`</table:table-row><table:table-row><table:table-cell><text:p>ann@acme.example</table:table-cell></table:table-row><table:table-row>`+odsCell("cy@acme.example")+`</table:table-row>`), []string{"content.xml"}},
 		{"xlsx cut short", "u.xlsx", xlsxOf(t, `<sheetData><row r="1">`+inline("email")+`</row><row r="2">`+inline("ann@acme.example")+`</row>`), []string{"xl/worksheets/sheet1.xml"}},
 		{"xlsx missing shared string", "u.xlsx", xlsxOf(t, inline("email"), `<c t="s"><v>7</v></c>`), []string{"row 2", "shared string"}},
 		{"ods entity", "u.ods", odsOf(t, `<table:table-row>`+odsCell("email")+`</table:table-row><table:table-row>`+odsCell("ann@acme.example")+`</table:table-row><table:table-row>`+odsCell("bob&nbsp;@x")+`</table:table-row>`), []string{"content.xml"}},
 		{"ods cut short", "u.ods", zipOf(t, "mimetype", "application/vnd.oasis.opendocument.spreadsheet", "content.xml", `<office:document-content xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0"><office:body><office:spreadsheet><table:table><table:table-row>`+odsCell("email")+`</table:table-row><table:table-row>`+odsCell("ann@acme.example")+`</table:table-row>`), []string{"content.xml"}},
 		{"xls truncated", "u.xls", xls[:len(xls)*3/4], []string{"xls"}},
+		{"csv quote never closed", "u.csv", []byte("email,lastName\nann@acme.example,\"Ann\nbob@acme.example,Bob\ncy@acme.example,Cy\n"), []string{"after row 1", "never closed"}},
 		{"csv not utf-8", "u.csv", []byte("email,lastName\nann@acme.example,Ann\nbob@acme.example,M\xfcller\n"), []string{"row 3, column 2 (lastName)"}},
 		{"csv NUL", "u.csv", []byte("email,lastName\nann@acme.example,Ann\nbob@acme.example,B\x00b\n"), []string{"binary, not CSV", "row 3, column 2"}},
 	}
@@ -172,6 +175,11 @@ func TestHTTPEdges(t *testing.T) {
 	mw.Close()
 	if status, msg := post(t, ts.URL, mw.FormDataContentType(), body.Bytes()); status != 400 || !strings.Contains(msg, `"file"`) {
 		t.Errorf("text field named file: %d %s", status, msg)
+	}
+	// A browser's form with no file chosen sends an empty file part with
+	// an empty filename: that is a missing file (422), not a text field.
+	if resp, msg := upload(t, ts.URL, "", nil, nil); resp.StatusCode != 422 || !strings.Contains(string(msg), "empty") {
+		t.Errorf("empty file part: %d %s", resp.StatusCode, msg)
 	}
 	// multipart without a boundary: 422, as the docs say.
 	if status, msg := post(t, ts.URL, "multipart/form-data", body.Bytes()); status != 422 || !strings.Contains(msg, "file") {
@@ -297,5 +305,24 @@ func TestUTF16WithoutBOM(t *testing.T) {
 		if u := e.user(t, "ada@acme.example"); u.FamilyName != "Müller" {
 			t.Fatalf("%s: %q", order, u.FamilyName)
 		}
+	}
+}
+
+// Rows with errors are capped: a file of little else is refused, and with
+// deactivate changes nothing.
+func TestMaxErrorRows(t *testing.T) {
+	e := newEnv(t, importer.Config{MaxErrorRows: 2, Threshold: 1})
+	e.create(t, identity.User{Email: "old@acme.example"}, true)
+	res := e.mustRun(t, "u.csv", "email\nada@acme.example\nx\ny\n", importer.Options{DryRun: true})
+	if len(res.Errors) != 2 {
+		t.Fatalf("%s", jsonOf(t, res))
+	}
+	_, err := e.run(t, "u.csv", "email\nada@acme.example\nx\ny\nada@acme.example\n", importer.Options{Deactivate: true})
+	var le *importer.LimitError
+	if !errors.As(err, &le) || le.What != "rows with errors" || le.Limit != 2 {
+		t.Fatalf("%v", err)
+	}
+	if e.countUsers(t) != 1 || e.activeCount(t) != 1 {
+		t.Fatal("the refused file changed the tenant")
 	}
 }

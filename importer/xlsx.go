@@ -2,6 +2,8 @@ package importer
 
 import (
 	"archive/zip"
+	"bytes"
+	"encoding/binary"
 	"encoding/xml"
 	"errors"
 	"fmt"
@@ -62,7 +64,7 @@ type xlsxSource struct {
 }
 
 func newXLSXSource(file io.ReaderAt, size int64, limit int64) (RowSource, error) {
-	zr, err := zip.NewReader(file, size)
+	zr, err := openZip(file, size)
 	if err != nil {
 		return nil, unreadable(FormatXLSX, "the ZIP archive is damaged", err)
 	}
@@ -601,4 +603,53 @@ func (s *xlsxSource) value(se xml.StartElement) (string, error) {
 	}
 	xf, _ := strconv.ParseUint(localAttr(se, "s"), 10, 16)
 	return s.wb.format(f, uint16(xf)), nil
+}
+
+// maxZipEntries caps the entries of an XLSX or ODS archive: archive/zip
+// holds a header of a few hundred bytes for each, and a 50 MB archive could
+// list half a million. A workbook has a few dozen.
+const maxZipEntries = 10000
+
+// openZip opens an archive after checking the number of entries its end
+// record declares, before archive/zip reads them all.
+func openZip(file io.ReaderAt, size int64) (*zip.Reader, error) {
+	n, ok := zipEntries(file, size)
+	if ok && n > maxZipEntries {
+		return nil, &LimitError{What: "entries of the ZIP archive", Limit: maxZipEntries}
+	}
+	return zip.NewReader(file, size)
+}
+
+// zipEntries reads the number of entries from the end of central directory
+// record (or its ZIP64 form); ok is false if there is none, which
+// archive/zip then reports.
+func zipEntries(file io.ReaderAt, size int64) (n uint64, ok bool) {
+	const eocdLen, locatorLen = 22, 20
+	tail := make([]byte, min(size, 65535+eocdLen))
+	start := size - int64(len(tail))
+	if _, err := file.ReadAt(tail, start); err != nil && err != io.EOF {
+		return 0, false
+	}
+	i := bytes.LastIndex(tail, []byte("PK\x05\x06"))
+	if i < 0 || len(tail)-i < eocdLen {
+		return 0, false
+	}
+	n = uint64(binary.LittleEndian.Uint16(tail[i+10:]))
+	if n != 0xFFFF {
+		return n, true
+	}
+	// ZIP64: the locator before the record gives the offset of the ZIP64
+	// end record, whose entry count is at 32.
+	if i < locatorLen || string(tail[i-locatorLen:i-locatorLen+4]) != "PK\x06\x07" {
+		return n, true
+	}
+	off := int64(binary.LittleEndian.Uint64(tail[i-locatorLen+8:]))
+	var rec [40]byte
+	if off < 0 || off > size-int64(len(rec)) {
+		return 0, false
+	}
+	if _, err := file.ReadAt(rec[:], off); err != nil || string(rec[:4]) != "PK\x06\x06" {
+		return 0, false
+	}
+	return binary.LittleEndian.Uint64(rec[32:]), true
 }

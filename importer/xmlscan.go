@@ -29,9 +29,15 @@ type xmlScanner struct {
 	// cr tells that the last chunk ended with a CR, whose LF may start the
 	// next one.
 	cr bool
+	// open holds the names of the elements started and not yet ended.
+	open []xml.Name
 }
 
 var errXML = errors.New("malformed XML")
+
+// maxXMLDepth caps the nesting of elements (office documents nest a dozen
+// deep): the names of the open elements are held.
+const maxXMLDepth = 1024
 
 // maxXMLAttrs caps the attributes of one element: their values share the
 // cap of one text (maxRowText), but each costs memory of its own.
@@ -61,8 +67,33 @@ func (s *xmlScanner) name(b []byte) xml.Name {
 	return xml.Name{Local: s.intern(b)}
 }
 
-// Token returns the next token, or io.EOF at the end of the input.
+// Token returns the next token, or io.EOF at the end of the input. As
+// encoding/xml's Token (not RawToken), it checks that every element ends
+// with its own end tag, and that none is open at the end: else a missing end
+// tag would make a reader skip what follows as the missing element's
+// content, silently.
 func (s *xmlScanner) Token() (xml.Token, error) {
+	tok, err := s.rawToken()
+	if err == io.EOF && len(s.open) > 0 {
+		return nil, io.ErrUnexpectedEOF
+	}
+	switch t := tok.(type) {
+	case xml.StartElement:
+		if len(s.open) == maxXMLDepth {
+			return nil, &LimitError{What: "depth of XML elements", Limit: maxXMLDepth}
+		}
+		s.open = append(s.open, t.Name)
+	case xml.EndElement:
+		if n := len(s.open); n == 0 || s.open[n-1] != t.Name {
+			return nil, errXML
+		}
+		s.open = s.open[:len(s.open)-1]
+	}
+	return tok, err
+}
+
+// rawToken returns the next token, unchecked.
+func (s *xmlScanner) rawToken() (xml.Token, error) {
 	if s.pendingEnd != nil {
 		e := *s.pendingEnd
 		s.pendingEnd = nil
