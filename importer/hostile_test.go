@@ -156,6 +156,10 @@ var hostiles = []hostile{
 			repeat(`<table:table-row table:number-rows-repeated="1000"><table:table-cell table:number-columns-repeated="16384"><text:p>x</text:p></table:table-cell></table:table-row>`+
 				`<table:table-row><table:table-cell/></table:table-row>`, 3), text(odsTail))
 	}},
+	{name: "ods runs of 2^24 empty rows", file: "e.ods", limit: "row number", write: func(z *zipParts) {
+		odsParts(z, text(odsHead+`<table:table-row>`+odsCell("email")+`</table:table-row>`),
+			repeat(`<table:table-row table:number-rows-repeated="16777216"><table:table-cell/></table:table-row>`, 1<<20), text(odsTail))
+	}},
 	{name: "ods whitespace 900 MiB", large: true, file: "s.ods", limit: "length of one XML text or attribute (bytes)", write: func(z *zipParts) {
 		odsParts(z, text(odsHead+`<table:table-row>`+odsCell("email")+`</table:table-row><table:table-row><table:table-cell><text:p>`), repeat(" ", 900<<20), text(`</text:p></table:table-cell></table:table-row>`+odsTail))
 	}},

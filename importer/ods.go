@@ -241,6 +241,12 @@ func (s *odsSource) Next() (int, []string, error) {
 				if err != nil {
 					return 0, nil, err
 				}
+				if s.row+n > maxSheetRow {
+					// No sheet has more rows: only a forged file gets
+					// here, by runs of empty rows that cost nothing to read
+					// and nothing to write.
+					return 0, nil, &LimitError{What: "row number", Limit: maxSheetRow}
+				}
 				if empty {
 					s.row += n
 					continue
