@@ -134,6 +134,9 @@ var hostiles = []hostile{
 		z.part("xl/_rels/workbook.xml.rels", text(xlsxRels))
 		z.part("xl/worksheets/sheet1.xml", text(sheetHead+emailRow+`<row r="2"><c t="inlineStr"><is><t>a@acme.example</t></is></c></row>`+sheetTail))
 	}},
+	{name: "xlsx 20M empty rows", large: true, file: "r.xlsx", limit: "row number", write: func(z *zipParts) {
+		xlsxParts(z, nil, text(sheetHead+emailRow), repeat("<row/>", 20<<20), text(sheetTail))
+	}},
 	{name: "xlsx 20,000 entries", file: "e.xlsx", limit: "entries of the ZIP archive", write: func(z *zipParts) {
 		xlsxParts(z, nil, text(sheetHead+emailRow+sheetTail))
 		for i := range 20000 {
