@@ -134,6 +134,9 @@ var hostiles = []hostile{
 		z.part("xl/_rels/workbook.xml.rels", text(xlsxRels))
 		z.part("xl/worksheets/sheet1.xml", text(sheetHead+emailRow+`<row r="2"><c t="inlineStr"><is><t>a@acme.example</t></is></c></row>`+sheetTail))
 	}},
+	{name: "xlsx 20M empty rows", large: true, file: "r.xlsx", limit: "row number", write: func(z *zipParts) {
+		xlsxParts(z, nil, text(sheetHead+emailRow), repeat("<row/>", 20<<20), text(sheetTail))
+	}},
 	{name: "xlsx 20,000 entries", file: "e.xlsx", limit: "entries of the ZIP archive", write: func(z *zipParts) {
 		xlsxParts(z, nil, text(sheetHead+emailRow+sheetTail))
 		for i := range 20000 {
@@ -155,6 +158,10 @@ var hostiles = []hostile{
 		odsParts(z, text(odsHead+`<table:table-row>`+odsCell("email")+`</table:table-row>`),
 			repeat(`<table:table-row table:number-rows-repeated="1000"><table:table-cell table:number-columns-repeated="16384"><text:p>x</text:p></table:table-cell></table:table-row>`+
 				`<table:table-row><table:table-cell/></table:table-row>`, 3), text(odsTail))
+	}},
+	{name: "ods runs of 2^24 empty rows", file: "e.ods", limit: "row number", write: func(z *zipParts) {
+		odsParts(z, text(odsHead+`<table:table-row>`+odsCell("email")+`</table:table-row>`),
+			repeat(`<table:table-row table:number-rows-repeated="16777216"><table:table-cell/></table:table-row>`, 1<<20), text(odsTail))
 	}},
 	{name: "ods whitespace 900 MiB", large: true, file: "s.ods", limit: "length of one XML text or attribute (bytes)", write: func(z *zipParts) {
 		odsParts(z, text(odsHead+`<table:table-row>`+odsCell("email")+`</table:table-row><table:table-row><table:table-cell><text:p>`), repeat(" ", 900<<20), text(`</text:p></table:table-cell></table:table-row>`+odsTail))

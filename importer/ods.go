@@ -241,12 +241,18 @@ func (s *odsSource) Next() (int, []string, error) {
 				if err != nil {
 					return 0, nil, err
 				}
+				if !empty && n > maxRowRepeat {
+					return 0, nil, &LimitError{What: "repeats of a row with values (number-rows-repeated)", Limit: maxRowRepeat}
+				}
+				if s.row+n > maxSheetRow {
+					// No sheet has more rows: only a forged file gets
+					// here, by runs of empty rows that cost nothing to read
+					// and nothing to write.
+					return 0, nil, &LimitError{What: "row number", Limit: maxSheetRow}
+				}
 				if empty {
 					s.row += n
 					continue
-				}
-				if n > maxRowRepeat {
-					return 0, nil, &LimitError{What: "repeats of a row with values (number-rows-repeated)", Limit: maxRowRepeat}
 				}
 				if s.total += n * len(s.cells); s.total > maxCells {
 					return 0, nil, &LimitError{What: "cells", Limit: maxCells}

@@ -421,10 +421,13 @@ func (s *xlsxSource) Next() (int, []string, error) {
 			row := s.row + 1
 			if v := localAttr(t, "r"); v != "" {
 				n, err := strconv.Atoi(v)
-				if err != nil || n <= s.row || n > maxSheetRow {
+				if err != nil || n <= s.row {
 					return 0, nil, s.err(fmt.Errorf("row number %q after row %d", v, s.row))
 				}
 				row = n
+			}
+			if row > maxSheetRow {
+				return 0, nil, &LimitError{What: "row number", Limit: maxSheetRow}
 			}
 			s.row, s.inRow = row, true
 			if err := s.readRow(); err != nil {
