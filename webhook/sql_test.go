@@ -106,8 +106,18 @@ func TestReplicas(t *testing.T) {
 			for i := range 20 {
 				want = append(want, appendEvents(t, a.Tenant("acme"), identity.SystemClock, 5, identity.UserCreated)...)
 				if i == 10 {
-					// Stop the replica that delivers; the other takes over.
-					time.Sleep(100 * time.Millisecond)
+					// Stop the replica that delivers, once it has delivered
+					// (on PostgreSQL an event waits for the transactions
+					// older than its own, anywhere on the server, to end);
+					// the other takes over.
+					for start := time.Now(); time.Since(start) < 10*time.Second; time.Sleep(5 * time.Millisecond) {
+						mu.Lock()
+						delivered := from["a"] > 0
+						mu.Unlock()
+						if delivered {
+							break
+						}
+					}
 					stopA()
 				}
 				time.Sleep(10 * time.Millisecond)
