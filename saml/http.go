@@ -2,6 +2,7 @@ package saml
 
 import (
 	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
@@ -34,6 +35,10 @@ type Handler struct {
 	// session, to end at res.Expires, and sends the browser on. nil means a
 	// 303 redirect to res.RelayState, or "/" (and no session: only for tests).
 	SignedIn func(w http.ResponseWriter, r *http.Request, res Result)
+	// Tested is called with the report of a test login (res.Test, see
+	// TestLogin) instead of SignedIn: nobody was signed in. nil answers
+	// the report as JSON.
+	Tested func(w http.ResponseWriter, r *http.Request, res Result)
 	// Logger receives the failures that happen before a connection is
 	// known; nil discards. A connection logs to its own Deps.Logger.
 	Logger *slog.Logger
@@ -113,6 +118,10 @@ func (h *Handler) ACS() http.Handler {
 		res, err := t.Connection.ACS(r.Context(), t.Directory, t.Keys, p)
 		if err != nil {
 			failRef(w, status(err), p.Reference)
+			return
+		}
+		if res.Test != nil {
+			h.tested(w, r, res)
 			return
 		}
 		if h.SignedIn != nil {
@@ -209,4 +218,15 @@ func fail(w http.ResponseWriter, code int) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(code)
 	_, _ = io.WriteString(w, msg+"\n")
+}
+
+// tested answers a test login's report: through Tested, else as JSON.
+func (h *Handler) tested(w http.ResponseWriter, r *http.Request, res Result) {
+	if h.Tested != nil {
+		h.Tested(w, r, res)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	_ = json.NewEncoder(w).Encode(res.Test)
 }
