@@ -39,6 +39,10 @@ type HandlerConfig struct {
 	// session for res.User and sends the browser to res.ReturnTo, with
 	// http.Redirect(w, r, res.ReturnTo, http.StatusSeeOther) say. Required.
 	SignedIn func(w http.ResponseWriter, r *http.Request, res Result)
+	// Tested is called with the report of a test login (res.Test, see
+	// Handler.TestLogin) instead of SignedIn: nobody was signed in. nil
+	// answers the report as JSON.
+	Tested func(w http.ResponseWriter, r *http.Request, res Result)
 	// Logger receives each failure with its reason and a reference the
 	// browser is shown, and each sign-in at Info. Nil discards.
 	Logger *slog.Logger
@@ -124,6 +128,10 @@ func (h *Handler) Callback() http.Handler {
 		res, err := c.Finish(r.Context(), t.Directory, t.Keys, cb)
 		if err != nil {
 			h.failRef(w, r, tenantOf(t), c.source, err, cb.Reference)
+			return
+		}
+		if res.Test != nil {
+			h.tested(w, r, res)
 			return
 		}
 		h.logger.InfoContext(r.Context(), "oauth sign-in", "tenant", tenantOf(t), "source", c.source,
