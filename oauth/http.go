@@ -77,6 +77,14 @@ const cookieName = "rollcall_oauth_state"
 // it starts a login, binds its state to the browser in an HttpOnly cookie
 // scoped to the callback's path, and redirects to the provider.
 func (h *Handler) Login() http.Handler {
+	return h.start(func(r *http.Request, t Target) (Login, error) {
+		return t.Connection.Begin(r.Context(), t.Keys, r.URL.Query().Get("return_to"))
+	})
+}
+
+// start serves a login's start: it binds the login begin makes to the
+// browser in a cookie and redirects to the provider.
+func (h *Handler) start(begin func(r *http.Request, t Target) (Login, error)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "no-store")
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
@@ -90,7 +98,7 @@ func (h *Handler) Login() http.Handler {
 			return
 		}
 		c := t.Connection
-		login, err := c.Begin(r.Context(), t.Keys, r.URL.Query().Get("return_to"))
+		login, err := begin(r, t)
 		if err != nil {
 			h.fail(w, r, tenantOf(t), c.source, err)
 			return

@@ -54,21 +54,8 @@ func (c *Connection) reportTest(ctx context.Context, dir *identity.Directory, re
 // admin only (mount it behind the host's admin session). The callback then
 // answers the report through HandlerConfig.Tested.
 func (h *Handler) TestLogin() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Cache-Control", "no-store")
-		t, err := h.resolve(r)
-		if err != nil {
-			h.fail(w, r, "", "", err)
-			return
-		}
-		c := t.Connection
-		login, err := c.BeginTest(r.Context(), t.Keys)
-		if err != nil {
-			h.fail(w, r, tenantOf(t), c.source, err)
-			return
-		}
-		http.SetCookie(w, c.cookie(login.State, int(c.cfg.LoginTTL.Seconds())))
-		http.Redirect(w, r, login.URL, http.StatusFound)
+	return h.start(func(r *http.Request, t Target) (Login, error) {
+		return t.Connection.BeginTest(r.Context(), t.Keys)
 	})
 }
 

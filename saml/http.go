@@ -71,14 +71,22 @@ func (h *Handler) Metadata() http.Handler {
 // "saml_<connection>", sent only to the ACS path, that binds the login to
 // this browser.
 func (h *Handler) Login() http.Handler {
+	return h.redirect("saml: login", func(r *http.Request, t Tenant) (LoginRedirect, error) {
+		return t.Connection.Login(r.Context(), t.Keys, r.URL.Query().Get(ReturnParam))
+	})
+}
+
+// redirect serves a login's start: it sends the browser to the IdP with the
+// request start makes, bound to the browser by a cookie.
+func (h *Handler) redirect(what string, start func(r *http.Request, t Tenant) (LoginRedirect, error)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		t, ok := h.resolve(w, r)
 		if !ok {
 			return
 		}
-		lr, err := t.Connection.Login(r.Context(), t.Keys, r.URL.Query().Get(ReturnParam))
+		lr, err := start(r, t)
 		if err != nil {
-			t.Connection.logger.WarnContext(r.Context(), "saml: login", "tenant", t.Directory.Tenant(), "error", err)
+			t.Connection.logger.WarnContext(r.Context(), what, "tenant", t.Directory.Tenant(), "error", err)
 			fail(w, status(err))
 			return
 		}

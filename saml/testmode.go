@@ -106,21 +106,7 @@ func secretName(name string) bool {
 // session: the ACS shows its report to the browser that started it (the
 // binding cookie), through Handler.Tested.
 func (h *Handler) TestLogin() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		t, ok := h.resolve(w, r)
-		if !ok {
-			return
-		}
-		lr, err := t.Connection.TestLogin(r.Context(), t.Keys)
-		if err != nil {
-			t.Connection.logger.WarnContext(r.Context(), "saml: test login", "tenant", t.Directory.Tenant(), "error", err)
-			fail(w, status(err))
-			return
-		}
-		if lr.Binding != "" {
-			http.SetCookie(w, t.Connection.bindingCookie(lr.Binding, int(t.Connection.cfg.RequestTTL.Seconds())))
-		}
-		w.Header().Set("Cache-Control", "no-store")
-		http.Redirect(w, r, lr.URL.String(), http.StatusFound)
+	return h.redirect("saml: test login", func(r *http.Request, t Tenant) (LoginRedirect, error) {
+		return t.Connection.TestLogin(r.Context(), t.Keys)
 	})
 }
