@@ -107,6 +107,7 @@ func newHost(t *testing.T) *host {
 	mux := http.NewServeMux()
 	mux.Handle("GET /oauth/{provider}/login", handler.Login())
 	mux.Handle("GET /oauth/{provider}/callback", handler.Callback())
+	mux.Handle("GET /oauth/{provider}/test", handler.TestLogin())
 	h.srv.Config.Handler = mux
 	h.srv.Start()
 	t.Cleanup(h.srv.Close)

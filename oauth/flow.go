@@ -33,6 +33,8 @@ type pending struct {
 	Verifier string `json:"v"`
 	ReturnTo string `json:"r"`
 	Expires  int64  `json:"e"`
+	// Test marks a test login (BeginTest): its callback reports.
+	Test bool `json:"t,omitempty"`
 }
 
 // stateKey is the KeyStore key of a login's state: its hash, so that the
@@ -49,14 +51,14 @@ func stateKey(state string) string {
 // an error wrapping ErrReturnURL for a return URL not allowed, ErrProvider if
 // discovery fails, or the KeyStore's error.
 func (c *Connection) Begin(ctx context.Context, keys identity.KeyStore, returnTo string) (Login, error) {
-	login, err := c.begin(ctx, keys, returnTo)
+	login, err := c.begin(ctx, keys, returnTo, false)
 	if err != nil {
 		c.record(ctx, identity.StepLogin, err, "", "", "", "")
 	}
 	return login, err
 }
 
-func (c *Connection) begin(ctx context.Context, keys identity.KeyStore, returnTo string) (Login, error) {
+func (c *Connection) begin(ctx context.Context, keys identity.KeyStore, returnTo string, test bool) (Login, error) {
 	returnTo, err := c.returnURL(returnTo)
 	if err != nil {
 		return Login{}, err
@@ -67,7 +69,7 @@ func (c *Connection) begin(ctx context.Context, keys identity.KeyStore, returnTo
 	}
 	state, nonce, verifier := rand.Text(), rand.Text(), oauth2.GenerateVerifier()
 	expires := c.clock.Now().Add(c.cfg.LoginTTL)
-	value, err := json.Marshal(pending{Source: c.source, Nonce: nonce, Verifier: verifier, ReturnTo: returnTo, Expires: expires.Unix()})
+	value, err := json.Marshal(pending{Source: c.source, Nonce: nonce, Verifier: verifier, ReturnTo: returnTo, Expires: expires.Unix(), Test: test})
 	if err != nil {
 		return Login{}, fmt.Errorf("oauth: %w", err)
 	}
@@ -121,6 +123,9 @@ type Result struct {
 	// "<issuer> <sub>" ("<tenant issuer> <oid>" for Microsoft).
 	Source  string
 	Subject string
+	// Test is set for the callback of a test login (BeginTest): the report
+	// of what the sign-in would do, which nobody was signed in by.
+	Test *Test
 }
 
 // Finish completes a login: it takes the login's state from keys (once), has
@@ -137,6 +142,9 @@ func (c *Connection) Finish(ctx context.Context, dir *identity.Directory, keys i
 	var seen claims
 	res, err := c.finish(ctx, dir, keys, cb, &seen)
 	c.record(ctx, identity.StepCallback, err, seen.Subject, seen.Email, res.User.ID, cb.Reference)
+	if res.Test != nil {
+		return c.reportTest(ctx, dir, res, err)
+	}
 	return res, err
 }
 
@@ -146,29 +154,40 @@ func (c *Connection) finish(ctx context.Context, dir *identity.Directory, keys i
 	if err != nil {
 		return Result{}, err
 	}
+	var res Result
+	if p.Test {
+		res.Test = &Test{}
+	}
 	if cb.Error != "" {
-		return Result{}, fmt.Errorf("%w: %.64q: %.200q", ErrDenied, cb.Error, cb.ErrorDescription)
+		return res, fmt.Errorf("%w: %.64q: %.200q", ErrDenied, cb.Error, cb.ErrorDescription)
 	}
 	if cb.Code == "" {
-		return Result{}, fmt.Errorf("%w: no code", ErrExchange)
+		return res, fmt.Errorf("%w: no code", ErrExchange)
 	}
 	claims, g, err := c.verify(ctx, cb.Code, p, seen)
 	if err != nil {
-		return Result{}, err
+		return res, err
 	}
 	if dir.GroupSource() == c.source {
 		if claims.Groups, err = c.groups(g); err != nil {
-			return Result{}, err
+			return res, err
 		}
 	}
-	res, err := dir.SignIn(ctx, identity.Source(c.source), claims)
+	res.Source, res.Subject = c.source, claims.Subject
+	if res.Test != nil {
+		test, err := dir.TestSignIn(ctx, identity.Source(c.source), claims)
+		if err != nil {
+			return res, fmt.Errorf("oauth: test sign in: %w", err)
+		}
+		res.Test.SignInTest = test
+		return res, nil
+	}
+	signed, err := dir.SignIn(ctx, identity.Source(c.source), claims)
 	if err != nil {
 		return Result{}, fmt.Errorf("oauth: sign in: %w", err)
 	}
-	return Result{
-		User: res.User, Created: res.Created, Linked: res.Linked,
-		ReturnTo: p.ReturnTo, Source: c.source, Subject: claims.Subject,
-	}, nil
+	res.User, res.Created, res.Linked, res.ReturnTo = signed.User, signed.Created, signed.Linked, p.ReturnTo
+	return res, nil
 }
 
 // take removes the login's state from keys and checks it.

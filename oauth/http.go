@@ -39,6 +39,10 @@ type HandlerConfig struct {
 	// session for res.User and sends the browser to res.ReturnTo, with
 	// http.Redirect(w, r, res.ReturnTo, http.StatusSeeOther) say. Required.
 	SignedIn func(w http.ResponseWriter, r *http.Request, res Result)
+	// Tested is called with the report of a test login (res.Test, see
+	// Handler.TestLogin) instead of SignedIn: nobody was signed in. nil
+	// answers the report as JSON.
+	Tested func(w http.ResponseWriter, r *http.Request, res Result)
 	// Logger receives each failure with its reason and a reference the
 	// browser is shown, and each sign-in at Info. Nil discards.
 	Logger *slog.Logger
@@ -73,6 +77,14 @@ const cookieName = "rollcall_oauth_state"
 // it starts a login, binds its state to the browser in an HttpOnly cookie
 // scoped to the callback's path, and redirects to the provider.
 func (h *Handler) Login() http.Handler {
+	return h.start(func(r *http.Request, t Target) (Login, error) {
+		return t.Connection.Begin(r.Context(), t.Keys, r.URL.Query().Get("return_to"))
+	})
+}
+
+// start serves a login's start: it binds the login begin makes to the
+// browser in a cookie and redirects to the provider.
+func (h *Handler) start(begin func(r *http.Request, t Target) (Login, error)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "no-store")
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
@@ -86,7 +98,7 @@ func (h *Handler) Login() http.Handler {
 			return
 		}
 		c := t.Connection
-		login, err := c.Begin(r.Context(), t.Keys, r.URL.Query().Get("return_to"))
+		login, err := begin(r, t)
 		if err != nil {
 			h.fail(w, r, tenantOf(t), c.source, err)
 			return
@@ -124,6 +136,10 @@ func (h *Handler) Callback() http.Handler {
 		res, err := c.Finish(r.Context(), t.Directory, t.Keys, cb)
 		if err != nil {
 			h.failRef(w, r, tenantOf(t), c.source, err, cb.Reference)
+			return
+		}
+		if res.Test != nil {
+			h.tested(w, r, res)
 			return
 		}
 		h.logger.InfoContext(r.Context(), "oauth sign-in", "tenant", tenantOf(t), "source", c.source,

@@ -45,6 +45,9 @@ type Result struct {
 	IDPInitiated bool
 	// SessionIndex is the IdP's session index, for logout.
 	SessionIndex string
+	// Test is set for the response to a test login (TestLogin): the report
+	// of what the sign-in would do, which nobody was signed in by.
+	Test *Test
 }
 
 // Post is what the browser posted to the ACS.
@@ -73,6 +76,9 @@ type Post struct {
 func (c *Connection) ACS(ctx context.Context, dir *identity.Directory, keys identity.KeyStore, p Post) (Result, error) {
 	var seen identity.Claims
 	res, err := c.acs(ctx, dir, keys, p, &seen)
+	if res.Test != nil {
+		return c.reportTest(ctx, dir, res, seen, err)
+	}
 	c.record(ctx, identity.StepACS, err, seen.Subject, seen.Email, res.User.ID, p.Reference)
 	log := c.logger.With("tenant", dir.Tenant())
 	if p.Reference != "" {
@@ -122,6 +128,11 @@ func (c *Connection) acs(ctx context.Context, dir *identity.Directory, keys iden
 	}
 	if pre.inResponseTo != "" {
 		stored, err := keys.Take(ctx, c.requestKey(pre.inResponseTo))
+		if errors.Is(err, identity.ErrNotFound) {
+			if stored, err = keys.Take(ctx, c.testKey(pre.inResponseTo)); err == nil {
+				res.Test = &Test{}
+			}
+		}
 		if errors.Is(err, identity.ErrNotFound) {
 			return res, reject(ReasonInResponseTo, fmt.Errorf("InResponseTo %q names no pending request", pre.inResponseTo))
 		}
@@ -186,6 +197,15 @@ func (c *Connection) acs(ctx context.Context, dir *identity.Directory, keys iden
 		c.logger.WarnContext(ctx, "saml: the IdP left the groups out (overage claim); groups unchanged", "tenant", dir.Tenant(), "claim", m.groupsOf)
 	}
 
+	if res.Test != nil {
+		res.Test.Attributes, res.Test.NameID = receivedAttributes(a), m.claims.Subject
+		test, err := dir.TestSignIn(ctx, identity.Source(c.source), m.claims)
+		if err != nil {
+			return res, err
+		}
+		res.Test.SignInTest, res.Expires = test, expires
+		return res, nil
+	}
 	signed, err := dir.SignIn(ctx, identity.Source(c.source), m.claims)
 	if err != nil {
 		return res, err

@@ -2,6 +2,7 @@ package saml
 
 import (
 	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
@@ -34,6 +35,10 @@ type Handler struct {
 	// session, to end at res.Expires, and sends the browser on. nil means a
 	// 303 redirect to res.RelayState, or "/" (and no session: only for tests).
 	SignedIn func(w http.ResponseWriter, r *http.Request, res Result)
+	// Tested is called with the report of a test login (res.Test, see
+	// TestLogin) instead of SignedIn: nobody was signed in. nil answers
+	// the report as JSON.
+	Tested func(w http.ResponseWriter, r *http.Request, res Result)
 	// Logger receives the failures that happen before a connection is
 	// known; nil discards. A connection logs to its own Deps.Logger.
 	Logger *slog.Logger
@@ -66,14 +71,22 @@ func (h *Handler) Metadata() http.Handler {
 // "saml_<connection>", sent only to the ACS path, that binds the login to
 // this browser.
 func (h *Handler) Login() http.Handler {
+	return h.redirect("saml: login", func(r *http.Request, t Tenant) (LoginRedirect, error) {
+		return t.Connection.Login(r.Context(), t.Keys, r.URL.Query().Get(ReturnParam))
+	})
+}
+
+// redirect serves a login's start: it sends the browser to the IdP with the
+// request start makes, bound to the browser by a cookie.
+func (h *Handler) redirect(what string, start func(r *http.Request, t Tenant) (LoginRedirect, error)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		t, ok := h.resolve(w, r)
 		if !ok {
 			return
 		}
-		lr, err := t.Connection.Login(r.Context(), t.Keys, r.URL.Query().Get(ReturnParam))
+		lr, err := start(r, t)
 		if err != nil {
-			t.Connection.logger.WarnContext(r.Context(), "saml: login", "tenant", t.Directory.Tenant(), "error", err)
+			t.Connection.logger.WarnContext(r.Context(), what, "tenant", t.Directory.Tenant(), "error", err)
 			fail(w, status(err))
 			return
 		}
@@ -113,6 +126,10 @@ func (h *Handler) ACS() http.Handler {
 		res, err := t.Connection.ACS(r.Context(), t.Directory, t.Keys, p)
 		if err != nil {
 			failRef(w, status(err), p.Reference)
+			return
+		}
+		if res.Test != nil {
+			h.tested(w, r, res)
 			return
 		}
 		if h.SignedIn != nil {
@@ -209,4 +226,15 @@ func fail(w http.ResponseWriter, code int) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(code)
 	_, _ = io.WriteString(w, msg+"\n")
+}
+
+// tested answers a test login's report: through Tested, else as JSON.
+func (h *Handler) tested(w http.ResponseWriter, r *http.Request, res Result) {
+	if h.Tested != nil {
+		h.Tested(w, r, res)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	_ = json.NewEncoder(w).Encode(res.Test)
 }

@@ -45,14 +45,16 @@ type LoginRedirect struct {
 // relayState is where to send the browser after sign-in: "" or a relative
 // path (see SafeRelayState); else Login returns ErrRelayState.
 func (c *Connection) Login(ctx context.Context, keys identity.KeyStore, relayState string) (LoginRedirect, error) {
-	lr, err := c.login(ctx, keys, relayState)
+	lr, err := c.login(ctx, keys, relayState, false)
 	if err != nil {
 		c.record(ctx, identity.StepLogin, err, "", "", "", "")
 	}
 	return lr, err
 }
 
-func (c *Connection) login(ctx context.Context, keys identity.KeyStore, relayState string) (LoginRedirect, error) {
+// login starts a login; a test login (see TestLogin) keeps its request
+// under another key, which tells ACS to report and not sign in.
+func (c *Connection) login(ctx context.Context, keys identity.KeyStore, relayState string, test bool) (LoginRedirect, error) {
 	var lr LoginRedirect
 	if relayState != "" && SafeRelayState(relayState) == "" {
 		return lr, ErrRelayState
@@ -70,7 +72,11 @@ func (c *Connection) login(ctx context.Context, keys identity.KeyStore, relaySta
 	if !c.cfg.UnboundRequests {
 		lr.Binding = rand.Text()
 	}
-	ok, err := keys.SetIfAbsent(ctx, c.requestKey(req.ID), pendingValue(lr.Binding, relayState), now.Add(c.cfg.RequestTTL))
+	key := c.requestKey(req.ID)
+	if test {
+		key = c.testKey(req.ID)
+	}
+	ok, err := keys.SetIfAbsent(ctx, key, pendingValue(lr.Binding, relayState), now.Add(c.cfg.RequestTTL))
 	if err != nil {
 		return lr, fmt.Errorf("saml: keep pending request: %w", err)
 	}

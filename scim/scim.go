@@ -30,6 +30,10 @@ type Tenant struct {
 	// Issuers, when set, also let in JWT bearer tokens that one of them
 	// accepts (Entra ID's client credentials; see NewIssuer).
 	Issuers []*Issuer
+	// Diagnostics, when set, records each request of the tenant's client
+	// (its outcome and typed reason, never a body or a token), for the
+	// tenant's admin; a request with a bad token is recorded too.
+	Diagnostics identity.DiagnosticsLog
 }
 
 // ErrUnknownTenant is what a Config.Tenant function returns (or wraps) when
@@ -172,7 +176,7 @@ func bearer(r *http.Request) (string, bool) {
 
 // authenticate returns the Directory of the request's tenant, or nil after
 // answering 401 (or 500).
-func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request) *identity.Directory {
+func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request) *Tenant {
 	tok, ok := bearer(r)
 	if !ok {
 		h.unauthorized(w, r, "missing bearer token")
@@ -195,9 +199,10 @@ func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request) *identity
 	}
 	if match != 1 && !h.verifyJWT(r, t, tok) || t.Directory == nil {
 		h.unauthorized(w, r, "bad token")
+		recordRequest(r, t, errBadToken)
 		return nil
 	}
-	return t.Directory
+	return &t
 }
 
 func (h *Handler) unauthorized(w http.ResponseWriter, r *http.Request, why string) {
@@ -217,10 +222,11 @@ type request struct {
 
 // ServeHTTP implements http.Handler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	dir := h.authenticate(w, r)
-	if dir == nil {
+	t := h.authenticate(w, r)
+	if t == nil {
 		return
 	}
+	dir := t.Directory
 	if h.cfg.Limit != nil {
 		if ok, after := h.cfg.Limit(r, dir.Tenant()); !ok {
 			secs := int64((after + time.Second - 1) / time.Second)
@@ -230,9 +236,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	req := &request{h: h, w: w, r: r, dir: dir, base: h.baseURL(r)}
-	if err := req.route(); err != nil {
+	err := req.route()
+	if err != nil {
 		h.writeError(w, r, err)
 	}
+	recordRequest(r, *t, err)
 }
 
 // baseURL is Config.BaseURL, or the URL the handler is mounted at.

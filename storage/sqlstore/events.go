@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -277,31 +278,42 @@ func (s *Store) readEvents(ctx context.Context, c conn, query string, withHorizo
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var (
-			e            identity.Event
-			typ, fields  string
-			microseconds int64
-			horizon      int64
-		)
-		dest := []any{&e.Seq, &typ, &e.Source, &e.Actor, &e.UserID, &e.GroupID, &fields, &microseconds}
+		var horizon int64
+		var extra []any
 		if withHorizon {
-			dest = append(dest, &horizon)
+			extra = append(extra, &horizon)
 		}
-		if err := rows.Scan(dest...); err != nil {
-			return nil, false, c.d.mapErr(err, "events")
+		e, err := s.scanEvent(c, rows, "events", extra...)
+		if err != nil {
+			return nil, false, err
 		}
 		if withHorizon && e.Seq >= horizon {
 			cut = true
 			break
 		}
-		if err := json.Unmarshal([]byte(fields), &e.Fields); err != nil {
-			return nil, false, fmt.Errorf("sqlstore: event %d: fields: %w", e.Seq, err)
-		}
-		e.Type, e.Tenant, e.Time = identity.EventType(typ), s.tenant, fromMicros(microseconds)
 		events = append(events, e)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, false, c.d.mapErr(err, "events")
 	}
 	return events, cut, nil
+}
+
+// scanEvent reads an event of s's tenant from the columns seq, type,
+// source, actor, user_id, group_id, fields and time, then into extra.
+func (s *Store) scanEvent(c conn, rows *sql.Rows, what string, extra ...any) (identity.Event, error) {
+	var (
+		e            identity.Event
+		typ, fields  string
+		microseconds int64
+	)
+	dest := append([]any{&e.Seq, &typ, &e.Source, &e.Actor, &e.UserID, &e.GroupID, &fields, &microseconds}, extra...)
+	if err := rows.Scan(dest...); err != nil {
+		return e, c.d.mapErr(err, what)
+	}
+	if err := json.Unmarshal([]byte(fields), &e.Fields); err != nil {
+		return e, fmt.Errorf("sqlstore: event %d: fields: %w", e.Seq, err)
+	}
+	e.Type, e.Tenant, e.Time = identity.EventType(typ), s.tenant, fromMicros(microseconds)
+	return e, nil
 }

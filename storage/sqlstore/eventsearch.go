@@ -2,8 +2,6 @@ package sqlstore
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 
 	"github.com/rollcall/rollcall/identity"
 )
@@ -46,18 +44,10 @@ func (s *Store) SearchEvents(ctx context.Context, f identity.EventFilter, before
 	defer rows.Close()
 	var events []identity.Event
 	for rows.Next() {
-		var (
-			e            identity.Event
-			typ, fields  string
-			microseconds int64
-		)
-		if err := rows.Scan(&e.Seq, &typ, &e.Source, &e.Actor, &e.UserID, &e.GroupID, &fields, &microseconds); err != nil {
-			return nil, c.d.mapErr(err, "search events")
+		e, err := s.scanEvent(c, rows, "search events")
+		if err != nil {
+			return nil, err
 		}
-		if err := json.Unmarshal([]byte(fields), &e.Fields); err != nil {
-			return nil, fmt.Errorf("sqlstore: event %d: fields: %w", e.Seq, err)
-		}
-		e.Type, e.Tenant, e.Time = identity.EventType(typ), s.tenant, fromMicros(microseconds)
 		events = append(events, e)
 	}
 	if err := rows.Err(); err != nil {
