@@ -219,6 +219,13 @@ func (b *background) scanTenants(ctx context.Context) {
 	}
 	b.keep("webhook:", hooks)
 	b.keep("google:", google)
+	if b.hooks != nil && b.o != nil {
+		all := map[string]bool{b.s.cfg.Tenant: true}
+		for id := range versions {
+			all[id] = true
+		}
+		b.hooks.retain(all)
+	}
 }
 
 // googleOn reports whether a runtime tenant's settings turn its Google sync

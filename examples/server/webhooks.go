@@ -84,11 +84,15 @@ func (h *hooks) of(tenant string) (*webhook.Deliverer, error) {
 	return d, nil
 }
 
-// forget drops a deleted tenant's Deliverer.
-func (h *hooks) forget(tenant string) {
+// retain drops the Deliverers of the tenants not in keep (deleted since).
+func (h *hooks) retain(keep map[string]bool) {
 	h.mu.Lock()
-	delete(h.byID, tenant)
-	h.mu.Unlock()
+	defer h.mu.Unlock()
+	for id := range h.byID {
+		if !keep[id] {
+			delete(h.byID, id)
+		}
+	}
 }
 
 // store returns the tenant's webhook store, secrets sealed.
@@ -380,7 +384,7 @@ func (o *operator) patchEndpoint(w http.ResponseWriter, r *http.Request, _ *webh
 	}
 	ep, err := st.UpdateEndpoint(r.Context(), r.PathValue("id"), func(e *identity.WebhookEndpoint) error {
 		if version != 0 && e.Version != version {
-			return identity.ErrVersionMismatch
+			return &requestError{status: http.StatusPreconditionFailed, message: "the webhook has changed: read it again"}
 		}
 		if in.URL != nil {
 			e.URL = *in.URL
