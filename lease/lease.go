@@ -100,6 +100,12 @@ func defaultOwner() string {
 // Owner returns the name the Runner takes leases under.
 func (r *Runner) Owner() string { return r.cfg.Owner }
 
+// TTL returns how long the Runner's leases last unless renewed.
+func (r *Runner) TTL() time.Duration { return r.cfg.TTL }
+
+// RetryEvery returns how often Keep tries to take a lease held by another.
+func (r *Runner) RetryEvery() time.Duration { return r.cfg.RetryEvery }
+
 // Run takes the lease on job and runs fn under it, renewing the lease while
 // fn runs and releasing it when fn returns. fn's context is cancelled, with
 // a cause matching identity.ErrLeaseLost, when the lease is lost: a renewal

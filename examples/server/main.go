@@ -122,8 +122,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		stopTasks()
 		tasks.Wait()
 	}()
-	tasks.Go(func() { s.runTasks(tasksCtx) })
-	tasks.Go(func() { op.runTasks(tasksCtx) })
+	bg, err := newBackground(s, op, getenv)
+	if err != nil {
+		return err
+	}
+	tasks.Go(func() { bg.run(tasksCtx) })
 
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {

@@ -18,6 +18,7 @@ import (
 	"github.com/rollcall/rollcall/settings"
 	"github.com/rollcall/rollcall/storage/sqlstore"
 	"github.com/rollcall/rollcall/tenant"
+	"github.com/rollcall/rollcall/webhook"
 )
 
 // EnvSettingsKeys holds the keys that seal the tenants' secrets at rest:
@@ -35,6 +36,8 @@ type operator struct {
 	s     *server
 	rt    *tenant.Runtime
 	store settings.Store
+	hooks *hooks      // the tenants' webhooks (webhooks.go)
+	tasks *background // the background work (tasks.go)
 }
 
 // openOperator returns the operator API over the database, or nil (and no
@@ -48,7 +51,13 @@ func openOperator(s *server, db *sqlstore.DB, where storeFlags, getenv func(stri
 		return nil, err
 	}
 	store := db.Settings(k)
+	h, err := newHooks(db, k, getenv, webhook.Config{Logger: s.logger})
+	if err != nil {
+		return nil, err
+	}
+	s.events = h
 	rt, err := tenant.New(tenant.Config{
+		Events:   h,
 		Settings: store,
 		Stores:   s.stores.store,
 		Keys:     s.stores.keys,
@@ -60,7 +69,7 @@ func openOperator(s *server, db *sqlstore.DB, where storeFlags, getenv func(stri
 	if err != nil {
 		return nil, err
 	}
-	return &operator{s: s, rt: rt, store: store}, nil
+	return &operator{s: s, rt: rt, store: store, hooks: h}, nil
 }
 
 // settingsKeyring reads EnvSettingsKeys, or the key file of a SQLite
@@ -134,6 +143,7 @@ func (o *operator) wrap(next http.Handler) http.Handler {
 	mux.Handle("POST /api/v1/tenants/{tenant}/saml/{connection}/keys/rotate", o.api(o.rotateKey))
 	mux.Handle("POST /api/v1/tenants/{tenant}/saml/{connection}/keys/promote", o.api(o.promoteKey))
 	o.mountTenants(mux)
+	o.mountWebhooks(mux)
 	mux.Handle("/", next)
 	return mux
 }

@@ -66,6 +66,9 @@ type server struct {
 	importer     *importer.Handler            // import, export, templates
 	google       *googlesync.Syncer           // runs in runTasks
 	portal       *portal.Handler              // at /portal/
+	// events wakes the webhook delivery after each change (webhooks.go);
+	// nil for none.
+	events *hooks
 }
 
 // newServer checks a validated configuration with its admin token set and
@@ -135,6 +138,7 @@ func (s *server) directoryOf(tenant string) (*identity.Directory, error) {
 		GroupLimit:    s.cfg.Directory.GroupLimit,
 		InvitationTTL: s.cfg.Directory.InvitationTTL.D(),
 		SSOOnly:       s.cfg.Directory.SSOOnly,
+		Events:        s.eventSink(),
 		Logger:        s.logger,
 	})
 }

@@ -1,0 +1,143 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/rollcall/rollcall/googlesync"
+	"github.com/rollcall/rollcall/identity"
+	"github.com/rollcall/rollcall/settings"
+	"github.com/rollcall/rollcall/webhook"
+)
+
+// newBackgroundOn returns the background work of a server with the operator
+// API, on a private in-memory SQLite database, and its server.
+func newBackgroundOn(t *testing.T, vars map[string]string) (*background, *server) {
+	t.Helper()
+	cfg, err := loadConfig("", env(map[string]string{EnvAdminToken: testToken}))
+	require.NoError(t, err)
+	logger := slog.New(slog.DiscardHandler)
+	where := storeFlags{sqlite: ":memory:"}
+	stores, closeStore, err := openStore(t.Context(), where, logger)
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, closeStore()) })
+	s, err := newServer(cfg, stores, logger)
+	require.NoError(t, err)
+	op, err := openOperator(s, stores.db, where, env(vars))
+	require.NoError(t, err)
+	b, err := newBackground(s, op, env(vars))
+	require.NoError(t, err)
+	return b, s
+}
+
+// TestSweepUnderLease: a sweep whose lease another replica holds is
+// skipped on this one; once the lease is free it runs.
+func TestSweepUnderLease(t *testing.T) {
+	b, s := newBackgroundOn(t, map[string]string{EnvReplica: "A"})
+	_, err := b.o.rt.Create(t.Context(), "acme", settings.Settings{})
+	require.NoError(t, err)
+	expired := func(tenant string) {
+		_, err := s.stores.keys(tenant).SetIfAbsent(t.Context(), "oauth:state:x", []byte("x"), time.Now().Add(-time.Minute))
+		require.NoError(t, err)
+	}
+	expired("acme")
+	expired(s.cfg.Tenant)
+
+	_, ok, err := b.leases.Acquire(t.Context(), jobKeySweep, "B", time.Minute)
+	require.NoError(t, err)
+	require.True(t, ok)
+	b.sweep(t.Context(), jobKeySweep)
+	n, err := s.stores.keys("acme").DeleteExpired(t.Context())
+	require.NoError(t, err)
+	assert.Equal(t, 1, n, "B holds the sweep: A does not run it")
+	expired("acme")
+
+	require.NoError(t, b.leases.Release(t.Context(), jobKeySweep, "B"))
+	b.sweep(t.Context(), jobKeySweep)
+	for _, tenant := range []string{"acme", s.cfg.Tenant} {
+		n, err = s.stores.keys(tenant).DeleteExpired(t.Context())
+		require.NoError(t, err)
+		assert.Zero(t, n, "the sweep ran on A: %s", tenant)
+	}
+	_, err = b.leases.Lease(t.Context(), jobKeySweep)
+	assert.ErrorIs(t, err, identity.ErrNotFound, "released when done")
+
+	// The diagnostics logs are pruned to their bounds.
+	diag := s.stores.db.Diagnostics("acme")
+	_, err = diag.RecordAttempt(t.Context(), identity.Attempt{Time: time.Now().Add(-30 * 24 * time.Hour), Connection: "saml:okta"})
+	require.NoError(t, err)
+	_, err = diag.RecordAttempt(t.Context(), identity.Attempt{Connection: "saml:okta"})
+	require.NoError(t, err)
+	b.sweep(t.Context(), jobDiagSweep)
+	left, err := diag.Attempts(t.Context(), identity.AttemptQuery{})
+	require.NoError(t, err)
+	assert.Len(t, left, 1, "the month-old attempt is gone")
+}
+
+// TestGoogleDueHeld: while the interval's lease of a tenant is held by
+// another replica, this one waits until it expires and does not sync.
+func TestGoogleDueHeld(t *testing.T) {
+	b, _ := newBackgroundOn(t, map[string]string{EnvReplica: "A"})
+	_, ok, err := b.leases.Acquire(t.Context(), googleNextJob("acme"), "B", time.Minute)
+	require.NoError(t, err)
+	require.True(t, ok)
+	calls := 0
+	wait := b.googleDue(t.Context(), "acme", func(context.Context, string) (*googlesync.Syncer, time.Duration, error) {
+		calls++
+		return nil, time.Hour, nil
+	})
+	assert.Zero(t, calls, "not due: no sync")
+	assert.InDelta(t, time.Minute.Seconds(), wait.Seconds(), 2)
+}
+
+// TestBackgroundEnvErrors: a bad option is an error naming its variable.
+func TestBackgroundEnvErrors(t *testing.T) {
+	for name, v := range map[string]string{EnvLeaseTTL: "soon", EnvTenantScan: "-1s", EnvWebhookAllow: "127.0.0.1"} {
+		err := run(t.Context(), []string{"-db", ":memory:", "-addr", "127.0.0.1:0"},
+			env(map[string]string{EnvAdminToken: testToken, name: v}), &syncBuffer{}, nil)
+		require.Error(t, err, name)
+		assert.True(t, strings.HasPrefix(err.Error(), name), "%s: %v", name, err)
+	}
+}
+
+// TestSealedWebhooks: the store keeps the secrets sealed, bound to the
+// tenant: a row copied to another tenant does not open.
+func TestSealedWebhooks(t *testing.T) {
+	b, s := newBackgroundOn(t, nil)
+	h := b.hooks
+	require.NotNil(t, h)
+	secret := webhook.NewSecret()
+	ep, err := h.store("acme").CreateEndpoint(t.Context(), identity.WebhookEndpoint{URL: "https://hooks.example/a", Secrets: []string{secret}})
+	require.NoError(t, err)
+	assert.Equal(t, []string{secret}, ep.Secrets)
+
+	raw, err := s.stores.db.Webhooks("acme").Endpoint(t.Context(), ep.ID)
+	require.NoError(t, err)
+	require.Len(t, raw.Secrets, 1)
+	assert.NotEqual(t, secret, raw.Secrets[0])
+	assert.True(t, strings.HasPrefix(raw.Secrets[0], "v1:"))
+
+	// A change that leaves the secrets alone keeps their sealed values.
+	_, err = h.store("acme").UpdateEndpoint(t.Context(), ep.ID, func(e *identity.WebhookEndpoint) error {
+		e.URL = "https://hooks.example/b"
+		return nil
+	})
+	require.NoError(t, err)
+	again, err := s.stores.db.Webhooks("acme").Endpoint(t.Context(), ep.ID)
+	require.NoError(t, err)
+	assert.Equal(t, raw.Secrets, again.Secrets)
+
+	// Copied to another tenant: it does not open there.
+	raw.ID = ""
+	copied, err := s.stores.db.Webhooks("globex").CreateEndpoint(t.Context(), raw)
+	require.NoError(t, err)
+	_, err = h.store("globex").Endpoint(t.Context(), copied.ID)
+	assert.ErrorIs(t, err, settings.ErrSealed)
+	assert.NotContains(t, err.Error(), secret)
+}
