@@ -116,6 +116,7 @@ func (s *server) routes() *http.ServeMux {
 	s.mountSAML(mux)
 	s.mountOAuth(mux)
 	s.mountPortal(mux)
+	s.mountDiagnostics(mux)
 	return mux
 }
 

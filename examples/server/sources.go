@@ -53,7 +53,7 @@ func (s *server) buildSources() error {
 		if s.scim, err = scim.New(scim.Config{
 			Tenant: func(r *http.Request) (scim.Tenant, error) {
 				d, err := s.directory(r)
-				return scim.Tenant{Directory: d, TokenHashes: [][]byte{hash}}, err
+				return scim.Tenant{Directory: d, TokenHashes: [][]byte{hash}, Diagnostics: s.diagnostics(s.cfg.Tenant)}, err
 			},
 			HardDelete:     s.cfg.SCIM.HardDelete,
 			PatchNoContent: s.cfg.SCIM.PatchNoContent,
@@ -86,6 +86,7 @@ func (s *server) buildSources() error {
 			GroupsClaim:          p.GroupsClaim,
 			GroupFormat:          groups.Format(p.GroupFormat),
 			GroupLimit:           s.cfg.Directory.GroupLimit,
+			Diagnostics:          s.diagnostics(s.cfg.Tenant),
 			Logger:               s.logger,
 		})
 		if err != nil {
@@ -150,7 +151,7 @@ func (s *server) newSAMLConnection(name string, c SAMLConnection) (*saml.Connect
 		SubjectAttribute:  c.SubjectAttribute,
 		AllowIDPInitiated: c.AllowIdPInitiated,
 		SessionLifetime:   c.SessionLifetime.D(),
-	}, saml.Deps{Logger: s.logger})
+	}, saml.Deps{Logger: s.logger, Diagnostics: s.diagnostics(s.cfg.Tenant)})
 }
 
 // oauthProvider returns the provider a name of the configuration stands for.

@@ -1,0 +1,90 @@
+package main
+
+import (
+	"net/http"
+	"strconv"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/rollcall/rollcall/scim"
+)
+
+// The tenant's SCIM requests reach its diagnostics log, which the admin API
+// lists with filters; the connections' health names SCIM's last success
+// and failure.
+func TestDiagnosticsAPI(t *testing.T) {
+	ts := newTestServerWith(t, `{"scim": {"token": "`+testSCIMToken+`"}}`, nil)
+	user := map[string]any{"schemas": []string{scim.URIUser}, "userName": "ada@example.com"}
+	require.Equal(t, http.StatusCreated, ts.scimCall(t, testSCIMToken, "POST", "/Users", user).status)
+	require.Equal(t, http.StatusConflict, ts.scimCall(t, testSCIMToken, "POST", "/Users", user).status)
+
+	type attempt struct {
+		Seq        int64  `json:"seq"`
+		Connection string `json:"connection"`
+		Outcome    string `json:"outcome"`
+		Reason     string `json:"reason"`
+		Detail     string `json:"detail"`
+	}
+	list := func(query string) []attempt {
+		res := ts.call(t, "GET", "/api/v1/diagnostics"+query, nil)
+		require.Equal(t, http.StatusOK, res.status, string(res.body))
+		return decode[struct {
+			Attempts []attempt `json:"attempts"`
+		}](t, res).Attempts
+	}
+	all := list("")
+	require.Len(t, all, 2)
+	assert.Equal(t, "failure", all[0].Outcome)
+	assert.Equal(t, "uniqueness", all[0].Reason)
+	assert.Equal(t, "scim", all[0].Connection)
+	assert.Equal(t, "success", all[1].Outcome)
+	assert.Len(t, list("?outcome=failure"), 1)
+	assert.Len(t, list("?connection=saml:entra"), 0)
+	older := list("?before=" + strconv.FormatInt(all[0].Seq, 10))
+	require.Len(t, older, 1)
+	assert.Equal(t, all[1].Seq, older[0].Seq)
+	assert.Equal(t, http.StatusBadRequest, ts.call(t, "GET", "/api/v1/diagnostics?outcome=maybe", nil).status)
+	assert.Equal(t, http.StatusBadRequest, ts.call(t, "GET", "/api/v1/diagnostics?limit=0", nil).status)
+	assert.Equal(t, http.StatusUnauthorized, ts.callAs(t, "", "GET", "/api/v1/diagnostics", nil).status)
+
+	res := ts.call(t, "GET", "/api/v1/connections", nil)
+	require.Equal(t, http.StatusOK, res.status, string(res.body))
+	conns := decode[struct {
+		Connections []struct {
+			Source      string   `json:"source"`
+			LastSuccess *attempt `json:"lastSuccess"`
+			LastFailure *attempt `json:"lastFailure"`
+		} `json:"connections"`
+	}](t, res).Connections
+	require.Len(t, conns, 1)
+	assert.Equal(t, "scim", conns[0].Source)
+	require.NotNil(t, conns[0].LastSuccess)
+	require.NotNil(t, conns[0].LastFailure)
+	assert.Equal(t, "uniqueness", conns[0].LastFailure.Reason)
+}
+
+// A SAML connection's health lists its IdP's and its own certificates with
+// their expiry.
+func TestConnectionsHealthSAML(t *testing.T) {
+	ts := newTestServerWith(t, samlConfig(t, ""), nil)
+	res := ts.call(t, "GET", "/api/v1/connections", nil)
+	require.Equal(t, http.StatusOK, res.status, string(res.body))
+	conns := decode[struct {
+		Connections []struct {
+			Source       string `json:"source"`
+			Certificates []struct {
+				Owner    string `json:"owner"`
+				NotAfter string `json:"notAfter"`
+			} `json:"certificates"`
+		} `json:"connections"`
+	}](t, res).Connections
+	require.Len(t, conns, 1)
+	assert.Equal(t, "saml:entra", conns[0].Source)
+	owners := map[string]bool{}
+	for _, c := range conns[0].Certificates {
+		owners[c.Owner] = c.NotAfter != ""
+	}
+	assert.True(t, owners["idp"] && owners["sp"], "certificates %+v", conns[0].Certificates)
+}
