@@ -29,6 +29,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rollcall/rollcall/googlesync"
 	"github.com/rollcall/rollcall/identity"
 	"github.com/rollcall/rollcall/importer"
 )
@@ -42,10 +43,13 @@ const (
 	SectionGroups Section = "groups"
 	SectionImport Section = "import"
 	SectionEvents Section = "events"
+	SectionSSO    Section = "sso"
+	SectionSCIM   Section = "scim"
+	SectionGoogle Section = "google"
 )
 
 // AllSections lists every section, in menu order.
-var AllSections = []Section{SectionUsers, SectionGroups, SectionImport, SectionEvents}
+var AllSections = []Section{SectionUsers, SectionGroups, SectionImport, SectionEvents, SectionSSO, SectionSCIM, SectionGoogle}
 
 // Tenant is what a request is for: the tenant's Directory and the KeyStore
 // that keeps its setup links (shared by every instance of the host).
@@ -92,6 +96,16 @@ type Config struct {
 	// import's preview and its apply (in memory, for 15 minutes at most);
 	// zero means 128 MiB. Past it the oldest previews are forgotten.
 	MaxPending int64
+	// Settings, when set, reads and changes the tenant's settings and SCIM
+	// tokens: the sso, scim and google sections. Without it those pages say
+	// that this host does not offer them.
+	Settings SettingsStore
+	// Endpoints returns the addresses an IdP is given (entity ID, ACS URL,
+	// metadata URL, SCIM base URL, OAuth redirect URL). Nil shows none.
+	Endpoints Endpoints
+	// GoogleSync, when set, runs the tenant's Google sync now (dryRun: only
+	// lists the changes) for the google section's buttons.
+	GoogleSync func(ctx context.Context, tenant string, dryRun bool) (googlesync.Report, error)
 	// Clock tells the time; nil means the system clock.
 	Clock identity.Clock
 	// Logger receives the failures; nil discards. Tokens are never logged.
