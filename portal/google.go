@@ -2,11 +2,21 @@ package portal
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 
 	"github.com/rollcall/rollcall/googlesync"
 	"github.com/rollcall/rollcall/settings"
 )
+
+// GoogleSyncOptions are the admin's choices of a Google sync run from the
+// portal.
+type GoogleSyncOptions struct {
+	DryRun bool
+	// Force applies a sync that the safety fuse (MaxRemove) stopped: the
+	// admin saw what it would remove and confirmed.
+	Force bool
+}
 
 type googleData struct {
 	Version                  int64
@@ -14,6 +24,7 @@ type googleData struct {
 	Admin, Domain, Customer  string
 	GroupFilter, GroupSource string
 	Report                   *googlesync.Report
+	Fuse                     *googlesync.ThresholdError // the fuse stopped the sync
 }
 
 func (h *Handler) googleData(c *call) (*googleData, error) {
@@ -97,16 +108,25 @@ func (h *Handler) syncGoogle(c *call) error {
 	if h.cfg.GoogleSync == nil {
 		return errBadRequestf("this host does not run a Google sync from the portal")
 	}
-	rep, err := h.cfg.GoogleSync(c.ctx, c.dir().Tenant(), c.r.PostFormValue("dryRun") == "on")
+	opts := GoogleSyncOptions{DryRun: c.r.PostFormValue("dryRun") == "on", Force: c.r.PostFormValue("force") == "on"}
+	if c.r.PostFormValue("force") != "" && c.r.PostFormValue("confirm") != "on" {
+		return errBadRequestf("tick the box to confirm that the removals are meant")
+	}
+	rep, err := h.cfg.GoogleSync(c.ctx, c.dir().Tenant(), opts)
 	d, derr := h.googleData(c)
 	if derr != nil {
 		return derr
 	}
 	p := c.page("Google Workspace", d)
-	if err != nil {
+	var fuse *googlesync.ThresholdError
+	switch {
+	case errors.As(err, &fuse):
+		d.Fuse, d.Report = fuse, &rep
+		p.Error = "The safety fuse stopped the sync: nothing was changed."
+	case err != nil:
 		h.log.WarnContext(c.r.Context(), "portal: google sync", "tenant", c.dir().Tenant(), "err", err)
 		p.Error = "The sync failed: " + err.Error()
-	} else {
+	default:
 		d.Report = &rep
 	}
 	h.render(c.w, c.r, http.StatusOK, "google", p)

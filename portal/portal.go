@@ -1,5 +1,6 @@
 // Package portal is an embeddable admin UI for one tenant's IT admin: users
-// and invitations, groups, the import with its preview, and the audit log,
+// and invitations, groups, the import with its preview, the audit log, and
+// the tenant's SSO, SCIM and Google settings (through Config.Settings),
 // served as plain HTML from html/template and embed.FS.
 //
 // A host mounts the Handler under any prefix with http.StripPrefix and says
@@ -32,6 +33,7 @@ import (
 	"github.com/rollcall/rollcall/googlesync"
 	"github.com/rollcall/rollcall/identity"
 	"github.com/rollcall/rollcall/importer"
+	"github.com/rollcall/rollcall/saml"
 )
 
 // Section names a part of the portal an admin may use.
@@ -56,6 +58,9 @@ var AllSections = []Section{SectionUsers, SectionGroups, SectionImport, SectionE
 type Tenant struct {
 	Directory *identity.Directory
 	Keys      identity.KeyStore
+	// Attempts, when set, is the tenant's diagnostics log: the SSO and SCIM
+	// pages list the recent sign-in attempts and SCIM requests from it.
+	Attempts identity.DiagnosticsLog
 }
 
 // Admin is who uses the portal: a name for the events of their changes
@@ -103,9 +108,14 @@ type Config struct {
 	// Endpoints returns the addresses an IdP is given (entity ID, ACS URL,
 	// metadata URL, SCIM base URL, OAuth redirect URL). Nil shows none.
 	Endpoints Endpoints
-	// GoogleSync, when set, runs the tenant's Google sync now (dryRun: only
-	// lists the changes) for the google section's buttons.
-	GoogleSync func(ctx context.Context, tenant string, dryRun bool) (googlesync.Report, error)
+	// SAMLHealth, when set, returns the state of a tenant's live SAML
+	// connection (false: not built) for its page: the IdP metadata loaded
+	// (from a URL too), a failed refresh, every certificate's expiry.
+	SAMLHealth func(ctx context.Context, tenant, connection string) (saml.Health, bool)
+	// GoogleSync, when set, runs the tenant's Google sync now for the google
+	// section's buttons: with DryRun it only lists the changes; with Force it
+	// applies a sync the safety fuse stopped (googlesync.WithForce).
+	GoogleSync func(ctx context.Context, tenant string, opts GoogleSyncOptions) (googlesync.Report, error)
 	// Clock tells the time; nil means the system clock.
 	Clock identity.Clock
 	// Logger receives the failures; nil discards. Tokens are never logged.
@@ -183,7 +193,8 @@ func parseTemplates() (map[string]*template.Template, error) {
 			}
 			return t.UTC().Format("2006-01-02 15:04 UTC")
 		},
-		"join": strings.Join,
+		"join":  strings.Join,
+		"label": sectionLabel,
 	}
 	names, err := fs.Glob(templateFS, "templates/*.html")
 	if err != nil {

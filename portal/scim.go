@@ -5,6 +5,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/rollcall/rollcall/identity"
 	"github.com/rollcall/rollcall/settings"
 )
 
@@ -15,6 +16,8 @@ type scimData struct {
 	GroupSource            string
 	Tokens                 []settings.Token
 	NewToken, NewTokenName string // the token just made: shown on this page only
+	Attempts               []identity.Attempt
+	HasLog                 bool
 }
 
 func (h *Handler) scimData(c *call) (*scimData, error) {
@@ -35,6 +38,7 @@ func (h *Handler) scimData(c *call) (*scimData, error) {
 		}
 	}
 	slices.Reverse(d.Tokens) // newest first
+	d.Attempts, d.HasLog = h.recentAttempts(c, "scim"), c.tenant.Attempts != nil
 	return d, nil
 }
 

@@ -165,3 +165,28 @@ func upload(r *http.Request, name string, max int64) ([]byte, error) {
 	}
 	return b, nil
 }
+
+// sectionLabel names a section in the menu.
+func sectionLabel(s Section) string {
+	switch s {
+	case SectionSSO:
+		return "SSO"
+	case SectionSCIM:
+		return "SCIM"
+	}
+	return strings.ToUpper(string(s[:1])) + string(s[1:])
+}
+
+// recentAttempts returns the newest attempts of a connection ("saml:okta",
+// "scim"), or none when the tenant has no diagnostics log.
+func (h *Handler) recentAttempts(c *call, connection string) []identity.Attempt {
+	if c.tenant.Attempts == nil {
+		return nil
+	}
+	as, err := c.tenant.Attempts.Attempts(c.ctx, identity.AttemptQuery{Connection: connection, Limit: 20})
+	if err != nil {
+		h.log.WarnContext(c.r.Context(), "portal: attempts", "tenant", c.dir().Tenant(), "err", err)
+		return nil
+	}
+	return as
+}

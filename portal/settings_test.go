@@ -14,9 +14,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/rollcall/rollcall/googlesync"
 	"github.com/rollcall/rollcall/identity"
 	"github.com/rollcall/rollcall/identity/identitytest"
 	"github.com/rollcall/rollcall/portal"
+	"github.com/rollcall/rollcall/saml"
 	"github.com/rollcall/rollcall/settings"
 	"github.com/rollcall/rollcall/storage/memory"
 	"github.com/rollcall/rollcall/tenant"
@@ -43,7 +45,7 @@ type settingsEnv struct {
 	rt    *tenant.Runtime
 }
 
-func newSettingsEnv(t *testing.T) *settingsEnv {
+func newSettingsEnv(t *testing.T, opts ...func(*portal.Config)) *settingsEnv {
 	t.Helper()
 	db := memory.New()
 	clock := identitytest.NewClock()
@@ -62,11 +64,12 @@ func newSettingsEnv(t *testing.T) *settingsEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, clock: clock, tenants: map[string]portal.Tenant{"acme": {Directory: dir, Keys: db.Keys("acme", clock)}}}
+	e := &env{t: t, clock: clock, tenants: map[string]portal.Tenant{"acme": {Directory: dir, Keys: db.Keys("acme", clock),
+		Attempts: memory.NewDiagnostics(clock)}}}
 	mux := http.NewServeMux()
 	e.srv = httptest.NewServer(mux)
 	t.Cleanup(e.srv.Close)
-	e.h, err = portal.New(portal.Config{
+	cfg := portal.Config{
 		Tenant: func(r *http.Request) (portal.Tenant, error) {
 			if t, ok := e.tenants[strings.Split(r.Host, ".")[0]]; ok {
 				return t, nil
@@ -76,9 +79,19 @@ func newSettingsEnv(t *testing.T) *settingsEnv {
 		SessionKey: bytes.Repeat([]byte{7}, 32),
 		Settings:   portal.NewSettingsStore(rt, store),
 		Endpoints:  endpoints{base: e.srv.URL},
-		Clock:      clock,
-	})
-	if err != nil {
+		SAMLHealth: func(ctx context.Context, tenant, conn string) (saml.Health, bool) {
+			src, err := rt.Resolve(ctx, tenant)
+			if err != nil || src.SAML[conn] == nil {
+				return saml.Health{}, false
+			}
+			return src.SAML[conn].Health(), true
+		},
+		Clock: clock,
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if e.h, err = portal.New(cfg); err != nil {
 		t.Fatal(err)
 	}
 	mux.Handle("/portal/", http.StripPrefix("/portal", e.h))
@@ -217,6 +230,27 @@ func TestSCIMTokenShownOnceAndRevoked(t *testing.T) {
 	}
 }
 
+func TestRecentAttemptsShown(t *testing.T) {
+	e := newSettingsEnv(t)
+	log := e.tenants["acme"].Attempts
+	for _, a := range []identity.Attempt{
+		{Connection: "scim", Step: identity.StepRequest, Outcome: identity.OutcomeFailure, Reason: "uniqueness", Reference: "ref-scim-1"},
+		{Connection: "saml:okta", Step: identity.StepACS, Outcome: identity.OutcomeFailure, Reason: "audience", Email: "ada@acme.example", Reference: "ref-saml-1"},
+	} {
+		if _, err := log.RecordAttempt(context.Background(), a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := e.client("acme")
+	c.signIn("acme")
+	if _, page := c.get("/scim"); !strings.Contains(page, "ref-scim-1") || strings.Contains(page, "ref-saml-1") {
+		t.Errorf("scim page attempts:\n%s", page)
+	}
+	if _, page := c.get("/sso/saml/okta"); !strings.Contains(page, "ref-saml-1") || !strings.Contains(page, "audience") || strings.Contains(page, "ref-scim-1") {
+		t.Errorf("saml page attempts:\n%s", page)
+	}
+}
+
 func TestSCIMTokenNeedsCSRF(t *testing.T) {
 	e := newSettingsEnv(t)
 	c := e.client("acme")
@@ -258,6 +292,9 @@ func TestSAMLDraftThenActivate(t *testing.T) {
 	if status != http.StatusOK || !strings.Contains(page, "Activated") || !strings.Contains(page, `class="idp-cert"`) ||
 		strings.Contains(page, `id="draft-note"`) || strings.Contains(page, "PRIVATE KEY") {
 		t.Fatalf("activate: %d\n%s", status, page)
+	}
+	if !strings.Contains(page, `id="saml-health"`) || !strings.Contains(page, "IdP metadata loaded") || !strings.Contains(page, "application's (SP)") {
+		t.Errorf("no health of the live connection:\n%s", page)
 	}
 	conn := e.settings().SAMLConnection("okta")
 	if conn == nil || conn.Preset != "okta" || !conn.SyncGroups || conn.GroupFormat != "list" || len(conn.Keys) == 0 ||
@@ -377,5 +414,80 @@ func TestSettingsSectionsWithoutSettings(t *testing.T) {
 	c2.signIn("acme", portal.SectionUsers)
 	if status, _ := c2.get("/scim"); status != http.StatusForbidden {
 		t.Errorf("scim without the section: %d, want 403", status)
+	}
+}
+
+func TestOAuthSecretIsWriteOnly(t *testing.T) {
+	e := newSettingsEnv(t)
+	c := e.client("acme")
+	c.signIn("acme")
+	_, page := c.get("/sso")
+	form := url.Values{"csrf": {c.csrf(page)}, "name": {"google"}, "kind": {"google"}, "clientID": {"client-1"}, "clientSecret": {"SUPERSECRET"}}
+	status, page := c.post("/sso/oauth", form)
+	if status != http.StatusOK || strings.Contains(page, "SUPERSECRET") || !strings.Contains(page, "<td>set</td>") ||
+		!strings.Contains(page, e.srv.URL+"/t/acme/oauth/google/callback") {
+		t.Fatalf("save: %d\n%s", status, page)
+	}
+	// Saved again without the secret, the stored one stays.
+	form.Set("csrf", c.csrf(page))
+	form.Set("clientSecret", "")
+	form.Set("clientID", "client-2")
+	if status, page = c.post("/sso/oauth", form); status != http.StatusOK || strings.Contains(page, "SUPERSECRET") {
+		t.Fatalf("save again: %d\n%s", status, page)
+	}
+	o := e.settings().OAuthProvider("google")
+	if o == nil || string(o.ClientSecret.Value()) != "SUPERSECRET" || o.ClientID != "client-2" {
+		t.Fatalf("stored: %+v", o)
+	}
+}
+
+func TestSetupLinkScopedToSCIM(t *testing.T) {
+	e := newSettingsEnv(t)
+	c := e.client("acme")
+	c.signIn("acme", portal.SectionSCIM)
+	if status, page := c.get("/scim"); status != http.StatusOK || strings.Contains(page, `href="/portal/sso"`) {
+		t.Fatalf("scim: %d\n%s", status, page)
+	}
+	for _, p := range []string{"/sso", "/google", "/users"} {
+		if status, _ := c.get(p); status != http.StatusForbidden {
+			t.Errorf("%s with a SCIM-only link: %d, want 403", p, status)
+		}
+	}
+}
+
+func TestGoogleSyncFuse(t *testing.T) {
+	var runs []portal.GoogleSyncOptions
+	e := newSettingsEnv(t, func(c *portal.Config) {
+		c.GoogleSync = func(_ context.Context, tenant string, o portal.GoogleSyncOptions) (googlesync.Report, error) {
+			runs = append(runs, o)
+			rep := googlesync.Report{Tenant: tenant, DryRun: o.DryRun, Groups: 3, MembersRemoved: 5}
+			if !o.DryRun && !o.Force {
+				return rep, &googlesync.ThresholdError{What: "memberships", Remove: 5, Of: 10, Limit: 0.2}
+			}
+			return rep, nil
+		}
+	})
+	c := e.client("acme")
+	c.signIn("acme")
+	status, page := c.get("/google")
+	if status != http.StatusOK || !strings.Contains(page, `id="sync-now"`) {
+		t.Fatalf("google page: %d\n%s", status, page)
+	}
+	if status, page = c.post("/google/sync", url.Values{"csrf": {c.csrf(page)}, "dryRun": {"on"}}); status != http.StatusOK || !strings.Contains(page, "Dry run: what a sync would change") {
+		t.Fatalf("dry run: %d\n%s", status, page)
+	}
+	if status, page = c.post("/google/sync", url.Values{"csrf": {c.csrf(page)}}); status != http.StatusOK ||
+		!strings.Contains(page, "would remove 5 of 10 memberships") || !strings.Contains(page, `id="apply-anyway"`) {
+		t.Fatalf("fuse: %d\n%s", status, page)
+	}
+	if status, _ = c.post("/google/sync", url.Values{"csrf": {c.csrf(page)}, "force": {"on"}}); status != http.StatusBadRequest {
+		t.Errorf("apply anyway without confirming: %d, want 400", status)
+	}
+	if status, page = c.post("/google/sync", url.Values{"csrf": {c.csrf(page)}, "force": {"on"}, "confirm": {"on"}}); status != http.StatusOK || !strings.Contains(page, "Sync report") {
+		t.Fatalf("apply anyway: %d\n%s", status, page)
+	}
+	want := []portal.GoogleSyncOptions{{DryRun: true}, {}, {Force: true}}
+	if len(runs) != len(want) || runs[0] != want[0] || runs[1] != want[1] || runs[2] != want[2] {
+		t.Errorf("runs %+v, want %+v", runs, want)
 	}
 }

@@ -44,6 +44,9 @@ type samlEditData struct {
 	Conn       samlView
 	Guides     []guide
 	Expiring   time.Time // certificates expiring before it are flagged
+	Health     *saml.Health
+	Attempts   []identity.Attempt
+	HasLog     bool
 }
 
 // samlDraft is what "Save as draft" keeps of a connection, in the tenant's
@@ -189,8 +192,15 @@ func (h *Handler) samlEditData(c *call, conn settings.SAML, version int64, isNew
 		v.Guide = findGuide(samlGuides, id)
 		v.Preset = v.Guide.Preset
 	}
-	return &samlEditData{Version: version, New: isNew, Draft: draft, Conn: v, Guides: samlGuides,
+	d := &samlEditData{Version: version, New: isNew, Draft: draft, Conn: v, Guides: samlGuides,
 		Expiring: h.clock.Now().Add(30 * 24 * time.Hour)}
+	d.Attempts, d.HasLog = h.recentAttempts(c, "saml:"+conn.Name), c.tenant.Attempts != nil
+	if h.cfg.SAMLHealth != nil && !isNew {
+		if hl, ok := h.cfg.SAMLHealth(c.ctx, c.dir().Tenant(), conn.Name); ok {
+			d.Health = &hl
+		}
+	}
+	return d
 }
 
 func (h *Handler) samlPage(c *call) error {

@@ -3,6 +3,7 @@ package portal
 import (
 	"context"
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/rollcall/rollcall/identity"
@@ -68,4 +69,13 @@ func (s *runtimeSettings) Tokens(ctx context.Context, tenant string) ([]settings
 
 func (s *runtimeSettings) RevokeToken(ctx context.Context, tenant, id string) error {
 	return s.rt.RevokeToken(ctx, tenant, id)
+}
+
+// Config returns the handler's configuration, defaults filled in: a host
+// that learns of its settings store after New builds a second Handler from
+// it (setup links and sessions of one are good on the other).
+func (h *Handler) Config() Config {
+	c := h.cfg
+	c.SessionKey = slices.Clone(c.SessionKey)
+	return c
 }
