@@ -20,6 +20,9 @@ type call struct {
 	v      visitor
 	base   string
 	active Section
+	// settingsOff hides the sections of the settings from the menu: the
+	// host gave no Config.Settings.
+	settingsOff bool
 }
 
 func (c *call) dir() *identity.Directory { return c.tenant.Directory }
@@ -118,7 +121,7 @@ func (h *Handler) in(s Section, fn func(c *call) error) http.Handler {
 			return
 		}
 		c := &call{w: w, r: r, tenant: t, v: v, base: base, active: s,
-			ctx: identity.WithActor(r.Context(), v.Admin.Name)}
+			ctx: identity.WithActor(r.Context(), v.Admin.Name), settingsOff: h.cfg.Settings == nil}
 		if s != "" && !v.Admin.may(s) {
 			h.fail(w, r, c.page("Not allowed", nil), http.StatusForbidden, "Your access does not include this section.")
 			return
@@ -137,7 +140,7 @@ func (h *Handler) in(s Section, fn func(c *call) error) http.Handler {
 func (c *call) page(title string, data any) page {
 	var allowed []Section
 	for _, s := range AllSections {
-		if c.v.Admin.may(s) {
+		if c.v.Admin.may(s) && !(c.settingsOff && (s == SectionSSO || s == SectionSCIM || s == SectionGoogle)) {
 			allowed = append(allowed, s)
 		}
 	}

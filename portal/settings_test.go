@@ -406,7 +406,8 @@ func TestSettingsSectionsWithoutSettings(t *testing.T) {
 	c := e.client("acme")
 	c.signIn("acme")
 	for _, p := range []string{"/sso", "/scim", "/google"} {
-		if status, page := c.get(p); status != http.StatusOK || !strings.Contains(page, "does not offer this page") {
+		if status, page := c.get(p); status != http.StatusOK || !strings.Contains(page, "does not offer this page") ||
+			strings.Contains(page, `href="/portal/scim"`) || !strings.Contains(page, `href="/portal/users"`) {
 			t.Errorf("%s: %d\n%s", p, status, page)
 		}
 	}
