@@ -5,6 +5,7 @@ import (
 	"strconv"
 
 	"github.com/rollcall/rollcall/identity"
+	"github.com/rollcall/rollcall/settings"
 )
 
 type eventsData struct {
@@ -18,6 +19,7 @@ var eventTypes = []identity.EventType{
 	identity.UserCreated, identity.UserUpdated, identity.UserDeactivated, identity.UserRestored, identity.UserDeleted,
 	identity.UserInvited, identity.UserLinked, identity.GroupCreated, identity.GroupUpdated, identity.GroupConverted,
 	identity.GroupDeleted, identity.MemberAdded, identity.MemberRemoved,
+	settings.TenantCreated, settings.SettingsChanged, settings.TokenIssued, settings.TokenRevoked, settings.CertificateExpiring,
 }
 
 // events shows the audit log, newest first, filtered by type, source and

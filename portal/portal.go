@@ -1,5 +1,6 @@
 // Package portal is an embeddable admin UI for one tenant's IT admin: users
-// and invitations, groups, the import with its preview, and the audit log,
+// and invitations, groups, the import with its preview, the audit log, and
+// the tenant's SSO, SCIM and Google settings (through Config.Settings),
 // served as plain HTML from html/template and embed.FS.
 //
 // A host mounts the Handler under any prefix with http.StripPrefix and says
@@ -29,8 +30,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rollcall/rollcall/googlesync"
 	"github.com/rollcall/rollcall/identity"
 	"github.com/rollcall/rollcall/importer"
+	"github.com/rollcall/rollcall/saml"
 )
 
 // Section names a part of the portal an admin may use.
@@ -42,16 +45,22 @@ const (
 	SectionGroups Section = "groups"
 	SectionImport Section = "import"
 	SectionEvents Section = "events"
+	SectionSSO    Section = "sso"
+	SectionSCIM   Section = "scim"
+	SectionGoogle Section = "google"
 )
 
 // AllSections lists every section, in menu order.
-var AllSections = []Section{SectionUsers, SectionGroups, SectionImport, SectionEvents}
+var AllSections = []Section{SectionUsers, SectionGroups, SectionImport, SectionEvents, SectionSSO, SectionSCIM, SectionGoogle}
 
 // Tenant is what a request is for: the tenant's Directory and the KeyStore
 // that keeps its setup links (shared by every instance of the host).
 type Tenant struct {
 	Directory *identity.Directory
 	Keys      identity.KeyStore
+	// Attempts, when set, is the tenant's diagnostics log: the SSO and SCIM
+	// pages list the recent sign-in attempts and SCIM requests from it.
+	Attempts identity.DiagnosticsLog
 }
 
 // Admin is who uses the portal: a name for the events of their changes
@@ -92,6 +101,21 @@ type Config struct {
 	// import's preview and its apply (in memory, for 15 minutes at most);
 	// zero means 128 MiB. Past it the oldest previews are forgotten.
 	MaxPending int64
+	// Settings, when set, reads and changes the tenant's settings and SCIM
+	// tokens: the sso, scim and google sections. Without it those pages say
+	// that this host does not offer them.
+	Settings SettingsStore
+	// Endpoints returns the addresses an IdP is given (entity ID, ACS URL,
+	// metadata URL, SCIM base URL, OAuth redirect URL). Nil shows none.
+	Endpoints Endpoints
+	// SAMLHealth, when set, returns the state of a tenant's live SAML
+	// connection (false: not built) for its page: the IdP metadata loaded
+	// (from a URL too), a failed refresh, every certificate's expiry.
+	SAMLHealth func(ctx context.Context, tenant, connection string) (saml.Health, bool)
+	// GoogleSync, when set, runs the tenant's Google sync now for the google
+	// section's buttons: with DryRun it only lists the changes; with Force it
+	// applies a sync the safety fuse stopped (googlesync.WithForce).
+	GoogleSync func(ctx context.Context, tenant string, opts GoogleSyncOptions) (googlesync.Report, error)
 	// Clock tells the time; nil means the system clock.
 	Clock identity.Clock
 	// Logger receives the failures; nil discards. Tokens are never logged.
@@ -169,7 +193,8 @@ func parseTemplates() (map[string]*template.Template, error) {
 			}
 			return t.UTC().Format("2006-01-02 15:04 UTC")
 		},
-		"join": strings.Join,
+		"join":  strings.Join,
+		"label": sectionLabel,
 	}
 	names, err := fs.Glob(templateFS, "templates/*.html")
 	if err != nil {

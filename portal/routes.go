@@ -20,6 +20,9 @@ type call struct {
 	v      visitor
 	base   string
 	active Section
+	// settingsOff hides the sections of the settings from the menu: the
+	// host gave no Config.Settings.
+	settingsOff bool
 }
 
 func (c *call) dir() *identity.Directory { return c.tenant.Directory }
@@ -70,6 +73,24 @@ func (h *Handler) routes() *http.ServeMux {
 
 	mux.Handle("GET /events", h.in(SectionEvents, h.events))
 
+	mux.Handle("GET /sso", h.in(SectionSSO, h.sso))
+	mux.Handle("POST /sso/password", limited(64<<10, h.in(SectionSSO, h.ssoOnly)))
+	mux.Handle("GET /sso/saml", h.in(SectionSSO, h.newSAML))
+	mux.Handle("GET /sso/saml/{name}", h.in(SectionSSO, h.samlPage))
+	mux.Handle("POST /sso/saml/{name}", limited(2<<20, h.in(SectionSSO, h.saveSAML)))
+	mux.Handle("POST /sso/saml/{name}/delete", limited(64<<10, h.in(SectionSSO, h.deleteSAML)))
+	mux.Handle("POST /sso/oauth", limited(64<<10, h.in(SectionSSO, h.saveOAuth)))
+	mux.Handle("POST /sso/oauth/{name}/delete", limited(64<<10, h.in(SectionSSO, h.deleteOAuth)))
+
+	mux.Handle("GET /scim", h.in(SectionSCIM, h.scim))
+	mux.Handle("POST /scim", limited(64<<10, h.in(SectionSCIM, h.saveSCIM)))
+	mux.Handle("POST /scim/tokens", limited(64<<10, h.in(SectionSCIM, h.createToken)))
+	mux.Handle("POST /scim/tokens/{id}/revoke", limited(64<<10, h.in(SectionSCIM, h.revokeToken)))
+
+	mux.Handle("GET /google", h.in(SectionGoogle, h.google))
+	mux.Handle("POST /google", limited(256<<10, h.in(SectionGoogle, h.saveGoogle)))
+	mux.Handle("POST /google/sync", limited(64<<10, h.in(SectionGoogle, h.syncGoogle)))
+
 	mux.Handle("GET /import", h.in(SectionImport, h.importPage))
 	mux.Handle("GET /import/template", h.in(SectionImport, h.template))
 	mux.Handle("GET /import/export", h.in(SectionImport, h.export))
@@ -100,7 +121,7 @@ func (h *Handler) in(s Section, fn func(c *call) error) http.Handler {
 			return
 		}
 		c := &call{w: w, r: r, tenant: t, v: v, base: base, active: s,
-			ctx: identity.WithActor(r.Context(), v.Admin.Name)}
+			ctx: identity.WithActor(r.Context(), v.Admin.Name), settingsOff: h.cfg.Settings == nil}
 		if s != "" && !v.Admin.may(s) {
 			h.fail(w, r, c.page("Not allowed", nil), http.StatusForbidden, "Your access does not include this section.")
 			return
@@ -119,7 +140,7 @@ func (h *Handler) in(s Section, fn func(c *call) error) http.Handler {
 func (c *call) page(title string, data any) page {
 	var allowed []Section
 	for _, s := range AllSections {
-		if c.v.Admin.may(s) {
+		if c.v.Admin.may(s) && !(c.settingsOff && (s == SectionSSO || s == SectionSCIM || s == SectionGoogle)) {
 			allowed = append(allowed, s)
 		}
 	}
@@ -214,6 +235,9 @@ var notices = map[string]string{
 	"added":       "Added.",
 	"removed":     "Removed.",
 	"renamed":     "Renamed.",
+	"draft":       "Saved as a draft: sign-ins do not use it until you activate it.",
+	"activated":   "Activated: sign-ins use this connection now.",
+	"revoked":     "The token is revoked: requests with it are refused from now on.",
 }
 
 func (c *call) notice() string { return notices[c.r.URL.Query().Get("done")] }

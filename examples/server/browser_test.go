@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -182,4 +183,114 @@ func apiUsers(t *testing.T, base string) []map[string]any {
 	}
 	require.NoError(t, json.Unmarshal([]byte(body), &page))
 	return page.Users
+}
+
+// TestPortalSettingsInBrowser drives the portal's SCIM and SSO pages of the
+// configured tenant in Chromium: a SCIM token made (shown once, accepted at
+// the tenant's SCIM endpoint) and revoked (then refused with 401), and a
+// SAML connection set up with the test IdP's metadata, activated, shown
+// parsed, and served by the runtime.
+func TestPortalSettingsInBrowser(t *testing.T) {
+	ctx := browser(t)
+	addr := freeAddr(t)
+	base := "http://" + addr
+	cfgPath := writeConfig(t, fmt.Sprintf(`{"tenant": "acme", "baseURL": %q}`, base))
+	_, stderr, _ := started(t, []string{"-addr", addr, "-config", cfgPath}, map[string]string{EnvAdminToken: testToken})
+	link := setupLinkRE.FindString(stderr.String())
+	require.NotEmpty(t, link, "no setup link printed:\n%s", stderr)
+	// Every step below works with the page's JavaScript off.
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate("about:blank")))
+	_, err := chromedp.Call(ctx, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: true})
+	require.NoError(t, err)
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Navigate(link),
+		chromedp.Click(chromedp.CSS("#continue")),
+		chromedp.WaitVisible(chromedp.CSS("#add-user")),
+	))
+
+	// SCIM: turn it on, make a token; it works once shown, and only there.
+	scimBase := base + "/t/acme/scim/v2"
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Navigate(base+"/portal/scim"),
+		chromedp.WaitVisible(chromedp.CSS("#scim-base")),
+		chromedp.Click(chromedp.CSS("#scim-enabled")),
+		chromedp.Click(chromedp.CSS("#save-scim")),
+		chromedp.WaitVisible(chromedp.CSS(".notice")),
+	))
+	shown, err := chromedp.Run(ctx, chromedp.Value(chromedp.CSS("#scim-base")))
+	require.NoError(t, err)
+	assert.Equal(t, scimBase, shown)
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.SendKeys(chromedp.CSS("#token-name"), "Entra provisioning"),
+		chromedp.Click(chromedp.CSS("#create-token")),
+		chromedp.WaitVisible(chromedp.CSS("#scim-token")),
+	))
+	token, err := chromedp.Run(ctx, chromedp.Value(chromedp.CSS("#scim-token")))
+	require.NoError(t, err)
+	require.True(t, strings.HasPrefix(token, "rcscim_"), token)
+	status, body := get(t, scimBase+"/Users", token)
+	require.Equal(t, http.StatusOK, status, body)
+	saveShot(t, ctx, "portal-scim.png")
+
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Navigate(base+"/portal/scim"),
+		chromedp.WaitVisible(chromedp.CSS("#scim-tokens")),
+	))
+	html, err := chromedp.Run(ctx, chromedp.OuterHTML(chromedp.CSS("html")))
+	require.NoError(t, err)
+	assert.NotContains(t, html, token, "the token is shown again")
+	assert.Contains(t, html, "Entra provisioning")
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Click(chromedp.CSS("button.revoke")),
+		chromedp.WaitVisible(chromedp.CSS(".notice")),
+	))
+	status, _ = get(t, scimBase+"/Users", token)
+	assert.Equal(t, http.StatusUnauthorized, status, "the revoked token")
+
+	// SSO: a SAML connection with the test IdP's metadata, activated.
+	metadata, err := filepath.Abs("../../saml/testdata/idp-metadata.xml")
+	require.NoError(t, err)
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Navigate(base+"/portal/sso"),
+		chromedp.SendKeys(chromedp.CSS("#saml-name"), "corp"),
+		chromedp.SetValue(chromedp.CSS("#saml-idp"), "generic"),
+		chromedp.Click(chromedp.CSS("#new-saml")),
+		chromedp.WaitVisible(chromedp.CSS("#metadataFile")),
+	))
+	acs, err := chromedp.Run(ctx, chromedp.Value(chromedp.CSS("#sp-acs")))
+	require.NoError(t, err)
+	assert.Equal(t, base+"/t/acme/saml/corp/acs", acs)
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.SetUploadFiles(chromedp.CSS("#metadataFile"), []string{metadata}),
+		chromedp.Click(chromedp.CSS("#activate")),
+		chromedp.WaitVisible(chromedp.CSS("#idp-entity")),
+	))
+	entity, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("#idp-entity")))
+	require.NoError(t, err)
+	assert.Equal(t, "https://idp.example.test/metadata", entity)
+	cert, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(".idp-cert")))
+	require.NoError(t, err)
+	assert.Contains(t, cert, "idp.example.test")
+	health, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("#saml-health")))
+	require.NoError(t, err)
+	assert.Contains(t, health, "IdP metadata loaded", "the live connection's health")
+	saveShot(t, ctx, "portal-sso.png")
+
+	status, body = get(t, base+"/api/v1/tenants/acme/settings", testToken)
+	require.Equal(t, http.StatusOK, status, body)
+	assert.Contains(t, body, `"name":"corp"`)
+	status, body = get(t, base+"/t/acme/saml/corp/metadata", "")
+	require.Equal(t, http.StatusOK, status, body)
+	assert.Contains(t, body, base+"/t/acme/saml/corp/acs")
+}
+
+// saveShot takes a screenshot of the page, kept in ROLLCALL_SCREENSHOTS.
+func saveShot(t *testing.T, ctx context.Context, name string) {
+	t.Helper()
+	shot, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	require.NoError(t, err)
+	assert.Greater(t, len(shot), 1000, "screenshot")
+	if dir := os.Getenv("ROLLCALL_SCREENSHOTS"); dir != "" {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, name), shot, 0o600))
+	}
 }

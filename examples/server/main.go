@@ -113,6 +113,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	if err != nil {
 		return err
 	}
+	if err := op.attachPortal(); err != nil { // the portal's SSO, SCIM and Google pages (portal_settings.go)
+		return err
+	}
 
 	// The background work stops with ctx, and is waited for before the store
 	// closes (the deferred calls run last first).

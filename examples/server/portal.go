@@ -94,6 +94,7 @@ func (s *server) setupLink(ctx context.Context, tenant string) (string, error) {
 // front end.
 func (s *server) mountPortal(mux *http.ServeMux) {
 	mux.Handle("/portal/", http.StripPrefix("/portal", s.portal))
+	mux.Handle("POST /api/v1/portal/setup-links", s.requireAdmin(http.HandlerFunc(s.mintSetupLink))) // portal_settings.go
 	mux.HandleFunc("GET /invitations/accept", s.acceptPage)
 	mux.HandleFunc("POST /invitations/accept", s.acceptPage)
 	mux.HandleFunc("POST /api/v1/invitations/accept", s.acceptJSON)
