@@ -197,3 +197,18 @@ func TestHealthConfiguredTenant(t *testing.T) {
 	}
 	assert.Equal(t, http.StatusUnauthorized, ts.callAs(t, "", "GET", "/api/v1/settings/health", nil).status)
 }
+
+// TestHealthLastFailure: a refused SAML response is the connection's last
+// failure in the health, with its reason.
+func TestHealthLastFailure(t *testing.T) {
+	ts := newTestServerWith(t, samlConfig(t, ""), nil)
+	res := ts.callAs(t, "", "POST", "/saml/entra/acs", "SAMLResponse=bm90IHhtbA%3D%3D", "Content-Type", "application/x-www-form-urlencoded")
+	require.NotEqual(t, http.StatusOK, res.status)
+	res = ts.call(t, "GET", "/api/v1/settings/health", nil)
+	require.Equal(t, http.StatusOK, res.status)
+	h := decode[healthJSON](t, res)
+	require.Len(t, h.SAML, 1)
+	require.NotNil(t, h.SAML[0].Last.LastFailure, "%s", res.body)
+	assert.Nil(t, h.SAML[0].Last.LastSuccess)
+	assert.NotEmpty(t, h.SAML[0].Last.LastFailure.Reason)
+}

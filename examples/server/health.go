@@ -172,3 +172,12 @@ func (s *server) attempts(ctx context.Context, tenant, connection string) attemp
 	}
 	return attemptsJSON{LastSuccess: conv(ok), LastFailure: conv(bad)}
 }
+
+// diagnostics returns the configured tenant's diagnostics log, where its
+// SAML and OAuth connections record their sign-ins; nil without a database.
+func (s *server) diagnostics() identity.DiagnosticsLog {
+	if s.stores.db == nil {
+		return nil
+	}
+	return s.stores.db.Diagnostics(s.cfg.Tenant)
+}

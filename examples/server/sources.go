@@ -86,6 +86,7 @@ func (s *server) buildSources() error {
 			GroupsClaim:          p.GroupsClaim,
 			GroupFormat:          groups.Format(p.GroupFormat),
 			GroupLimit:           s.cfg.Directory.GroupLimit,
+			Diagnostics:          s.diagnostics(),
 			Logger:               s.logger,
 		})
 		if err != nil {
@@ -150,7 +151,7 @@ func (s *server) newSAMLConnection(name string, c SAMLConnection) (*saml.Connect
 		SubjectAttribute:  c.SubjectAttribute,
 		AllowIDPInitiated: c.AllowIdPInitiated,
 		SessionLifetime:   c.SessionLifetime.D(),
-	}, saml.Deps{Logger: s.logger})
+	}, saml.Deps{Logger: s.logger, Diagnostics: s.diagnostics()})
 }
 
 // oauthProvider returns the provider a name of the configuration stands for.
