@@ -180,16 +180,23 @@ func (s *server) requireToken(tenantTokens bool, next http.Handler) http.Handler
 			return
 		}
 		digest := sha256.Sum256([]byte(token))
-		if subtle.ConstantTimeCompare(digest[:], s.adminDigest[:]) != 1 && !(tenantTokens && s.tenantTokenOK(r, token)) {
+		actor := "admin"
+		if subtle.ConstantTimeCompare(digest[:], s.adminDigest[:]) != 1 {
+			actor = "tenant-admin" // an admin token of the request's tenant (tenants.go)
+			if !tenantTokens || !s.tenantTokenOK(r, token) {
+				actor = ""
+			}
+		}
+		if actor == "" {
 			s.logger.WarnContext(r.Context(), "admin API: wrong bearer token", "remote", r.RemoteAddr, "path", r.URL.Path)
 			w.Header().Set("WWW-Authenticate", `Bearer realm="rollcall", error="invalid_token"`)
 			writeJSON(w, http.StatusUnauthorized, errorJSON{Error: "the bearer token is not valid"})
 			return
 		}
 		// The admin token names nobody in particular: the events of its
-		// changes say "admin". A host with users of its own names the
-		// signed-in admin here.
-		next.ServeHTTP(w, r.WithContext(identity.WithActor(r.Context(), "admin")))
+		// changes say "admin" ("tenant-admin" for a tenant's token). A host
+		// with users of its own names the signed-in admin here.
+		next.ServeHTTP(w, r.WithContext(identity.WithActor(r.Context(), actor)))
 	})
 }
 

@@ -107,6 +107,11 @@ func TestTenantsIsolated(t *testing.T) {
 	assert.Equal(t, http.StatusNoContent, ts.callAs(t, tokens["beta"], "DELETE", "/t/beta/api/v1/users/"+ids["beta"], nil).status)
 	assert.Contains(t, string(ts.call(t, "GET", "/t/acme/api/v1/users", nil).body), `"total":1`)
 
+	// The changes made with a tenant's token say so in its events.
+	res = ts.callAs(t, tokens["acme"], "GET", "/t/acme/api/v1/events", nil)
+	require.Equal(t, http.StatusOK, res.status)
+	assert.Contains(t, string(res.body), `"actor":"tenant-admin"`)
+
 	// The health: settings version, SCIM on, its tokens.
 	res = ts.callAs(t, tokens["acme"], "GET", "/t/acme/api/v1/settings/health", nil)
 	require.Equal(t, http.StatusOK, res.status, "%s", res.body)
