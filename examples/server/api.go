@@ -25,6 +25,7 @@ func (s *server) mountAdmin(mux *http.ServeMux) {
 	mux.Handle("POST /api/v1/users/{id}/restore", s.admin(setActive(true)))
 	mux.Handle("GET /api/v1/groups", s.admin(listGroups))
 	mux.Handle("GET /api/v1/events", s.admin(listEvents))
+	s.mountFlows(mux)
 }
 
 // userJSON is a user as the API shows it. Every field is always present.

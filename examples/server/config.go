@@ -55,7 +55,11 @@ func envOAuthSecret(provider string) string {
 	return fmt.Sprintf(EnvOAuthSecretFormat, name)
 }
 
-// Config is the server's configuration file, in JSON (flag -config). Every
+// Config is the server's configuration file, in JSON (flag -config): the
+// optional bootstrap of the configured tenant (Tenant), whose sources its
+// sections configure at start, and the server-wide settings (AdminToken,
+// LogLevel, HTTP, BaseURL). The tenants made through the operator API are
+// not in it: their settings are data (operator.go, tenants.go). Every
 // field may be left out: its zero value means the default written beside it.
 // An unknown field is an error, so a misspelt setting never falls back to a
 // default unseen. Secrets may come from the environment instead of the file;
@@ -65,8 +69,9 @@ func envOAuthSecret(provider string) string {
 // one mount call in (*server).routes. A section left out turns its source
 // off: no SCIM token, no SAML connection, no OAuth provider means no route.
 type Config struct {
-	// Tenant names the one tenant this server serves: letters, digits, ".",
-	// "_" and "-", at most 64. Default "default".
+	// Tenant names the configured tenant, the one a request that names no
+	// tenant is for: letters, digits, ".", "_" and "-", at most 64. Default
+	// "default".
 	Tenant string `json:"tenant"`
 
 	// AdminToken is the bearer token of the admin API (/api/v1), at least 16

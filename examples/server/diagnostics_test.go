@@ -12,8 +12,7 @@ import (
 )
 
 // The tenant's SCIM requests reach its diagnostics log, which the admin API
-// lists with filters; the connections' health names SCIM's last success
-// and failure.
+// lists with filters.
 func TestDiagnosticsAPI(t *testing.T) {
 	ts := newTestServerWith(t, `{"scim": {"token": "`+testSCIMToken+`"}}`, nil)
 	user := map[string]any{"schemas": []string{scim.URIUser}, "userName": "ada@example.com"}
@@ -49,42 +48,4 @@ func TestDiagnosticsAPI(t *testing.T) {
 	assert.Equal(t, http.StatusBadRequest, ts.call(t, "GET", "/api/v1/diagnostics?limit=0", nil).status)
 	assert.Equal(t, http.StatusUnauthorized, ts.callAs(t, "", "GET", "/api/v1/diagnostics", nil).status)
 
-	res := ts.call(t, "GET", "/api/v1/connections", nil)
-	require.Equal(t, http.StatusOK, res.status, string(res.body))
-	conns := decode[struct {
-		Connections []struct {
-			Source      string   `json:"source"`
-			LastSuccess *attempt `json:"lastSuccess"`
-			LastFailure *attempt `json:"lastFailure"`
-		} `json:"connections"`
-	}](t, res).Connections
-	require.Len(t, conns, 1)
-	assert.Equal(t, "scim", conns[0].Source)
-	require.NotNil(t, conns[0].LastSuccess)
-	require.NotNil(t, conns[0].LastFailure)
-	assert.Equal(t, "uniqueness", conns[0].LastFailure.Reason)
-}
-
-// A SAML connection's health lists its IdP's and its own certificates with
-// their expiry.
-func TestConnectionsHealthSAML(t *testing.T) {
-	ts := newTestServerWith(t, samlConfig(t, ""), nil)
-	res := ts.call(t, "GET", "/api/v1/connections", nil)
-	require.Equal(t, http.StatusOK, res.status, string(res.body))
-	conns := decode[struct {
-		Connections []struct {
-			Source       string `json:"source"`
-			Certificates []struct {
-				Owner    string `json:"owner"`
-				NotAfter string `json:"notAfter"`
-			} `json:"certificates"`
-		} `json:"connections"`
-	}](t, res).Connections
-	require.Len(t, conns, 1)
-	assert.Equal(t, "saml:entra", conns[0].Source)
-	owners := map[string]bool{}
-	for _, c := range conns[0].Certificates {
-		owners[c.Owner] = c.NotAfter != ""
-	}
-	assert.True(t, owners["idp"] && owners["sp"], "certificates %+v", conns[0].Certificates)
 }

@@ -4,7 +4,7 @@
 // import) mounted on net/http's ServeMux, and the Google Groups sync running
 // in the background.
 //
-//	go run ./examples/server [-addr 127.0.0.1:8080] [-config server.json] [-db rollcall.db | -postgres DSN]
+//	go run ./examples/server [-addr 127.0.0.1:8080] [-config server.json] [-db rollcall.db | -postgres DSN] [-tenant-from path|host]
 //
 // Its data is kept in the SQLite file rollcall.db by default. Without
 // ROLLCALL_ADMIN_TOKEN or adminToken in the configuration it prints a
@@ -69,6 +69,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	configPath := fs.String("config", "", "JSON configuration `file` (see README.md); every field has a default")
 	dbPath := fs.String("db", defaultDB, "SQLite database `file`, created if needed; \":memory:\" keeps nothing")
 	postgres := fs.String("postgres", "", "PostgreSQL connection string (`DSN`) to use instead of SQLite")
+	tenantFrom := fs.String("tenant-from", tenantFromPath, "how a request names a runtime tenant: `path` (/t/{tenant}/) or host (acme.localhost)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -79,6 +80,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	fs.Visit(func(f *flag.Flag) { dbSet = dbSet || f.Name == "db" })
 	if dbSet && *postgres != "" {
 		return errors.New("-db and -postgres: give one, not both")
+	}
+	if err := checkTenantFrom(*tenantFrom); err != nil {
+		return err
 	}
 
 	cfg, err := loadConfig(*configPath, getenv)
@@ -109,6 +113,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	if err != nil {
 		return err
 	}
+	s.flows.from = *tenantFrom
 	op, err := openOperator(s, stores.db, storeFlags{sqlite: *dbPath, postgres: *postgres}, getenv)
 	if err != nil {
 		return err

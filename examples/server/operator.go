@@ -14,6 +14,7 @@ import (
 
 	"github.com/rollcall/rollcall/identity"
 	"github.com/rollcall/rollcall/oauth"
+	"github.com/rollcall/rollcall/portal"
 	"github.com/rollcall/rollcall/saml"
 	"github.com/rollcall/rollcall/settings"
 	"github.com/rollcall/rollcall/storage/sqlstore"
@@ -38,6 +39,15 @@ type operator struct {
 	store settings.Store
 	hooks *hooks      // the tenants' webhooks (webhooks.go)
 	tasks *background // the background work (tasks.go)
+
+	// configured serves the configured tenant (set by wrap); tenantHandler
+	// the runtime tenants, the tenant taken from the request's view.
+	configured    http.Handler
+	tenantHandler http.Handler
+	scim          http.Handler // the runtime tenants' SCIM, under /scim/v2
+	// portal is the runtime tenants' portal, signed with portalKey.
+	portal    *portal.Handler
+	portalKey []byte
 }
 
 // openOperator returns the operator API over the database, or nil (and no
@@ -62,14 +72,25 @@ func openOperator(s *server, db *sqlstore.DB, where storeFlags, getenv func(stri
 		Stores:   s.stores.store,
 		Keys:     s.stores.keys,
 		SCIMBaseURL: func(id string) string {
-			return strings.TrimSuffix(s.cfg.BaseURL, "/") + "/t/" + id + "/scim/v2"
+			return s.tenantURL(id, "/scim/v2")
 		},
 		Logger: s.logger,
 	})
 	if err != nil {
 		return nil, err
 	}
-	return &operator{s: s, rt: rt, store: store, hooks: h}, nil
+	s.flows.rt, s.flows.settings = rt, store
+	s.flows.useKey(s.cfg.portalKey)
+	o := &operator{s: s, rt: rt, store: store, hooks: h, portalKey: s.cfg.portalKey}
+	if len(o.portalKey) == 0 {
+		if o.portalKey, err = portalKey(func(string) string { return "" }); err != nil {
+			return nil, err
+		}
+	}
+	if err := o.buildTenantMux(); err != nil {
+		return nil, err
+	}
+	return o, nil
 }
 
 // settingsKeyring reads EnvSettingsKeys, or the key file of a SQLite
@@ -142,23 +163,26 @@ func (o *operator) wrap(next http.Handler) http.Handler {
 	mux.Handle("GET /api/v1/tenants/{tenant}/events", o.api(o.listEvents))
 	mux.Handle("POST /api/v1/tenants/{tenant}/saml/{connection}/keys/rotate", o.api(o.rotateKey))
 	mux.Handle("POST /api/v1/tenants/{tenant}/saml/{connection}/keys/promote", o.api(o.promoteKey))
-	o.mountTenants(mux)
 	o.mountWebhooks(mux)
+	mux.Handle("POST /api/v1/tenants/{tenant}/admin-tokens", o.api(o.mintAdminToken))
+	mux.Handle("POST /api/v1/tenants/{tenant}/portal-links", o.api(o.mintPortalLink))
+	o.configured = next
 	mux.Handle("/", next)
+	if o.s.flows.from == tenantFromHost {
+		return o.byHost(mux)
+	}
+	mux.HandleFunc("/t/{tenant}/", o.byPath)
 	return mux
 }
 
 // pathTenant names the tenant of a /t/{tenant}/ route.
 func pathTenant(r *http.Request) string { return r.PathValue("tenant") }
 
-// mountTenants mounts each runtime tenant's sources under /t/{tenant}/.
-func (o *operator) mountTenants(mux *http.ServeMux) {
-	scimH := o.rt.SCIMHandler(pathTenant)
-	mux.Handle("/t/{tenant}/scim/v2/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		http.StripPrefix("/t/"+pathTenant(r)+"/scim/v2", scimH).ServeHTTP(w, r)
-	}))
+// mountSSO mounts a runtime tenant's SAML and OAuth routes, the tenant
+// named by tenantOf.
+func (o *operator) mountSSO(mux *http.ServeMux, prefix string, tenantOf func(*http.Request) string) {
 	sh := &saml.Handler{
-		Resolve: o.rt.SAMLResolver(pathTenant),
+		Resolve: o.rt.SAMLResolver(tenantOf),
 		SignedIn: func(w http.ResponseWriter, r *http.Request, res saml.Result) {
 			expires := res.Expires
 			writeSignedIn(w, signedInJSON{
@@ -168,11 +192,11 @@ func (o *operator) mountTenants(mux *http.ServeMux) {
 		},
 		Logger: o.s.logger,
 	}
-	mux.Handle("GET /t/{tenant}/saml/{connection}/metadata", sh.Metadata())
-	mux.Handle("GET /t/{tenant}/saml/{connection}/login", sh.Login())
-	mux.Handle("POST /t/{tenant}/saml/{connection}/acs", sh.ACS())
+	mux.Handle("GET "+prefix+"/saml/{connection}/metadata", sh.Metadata())
+	mux.Handle("GET "+prefix+"/saml/{connection}/login", sh.Login())
+	mux.Handle("POST "+prefix+"/saml/{connection}/acs", sh.ACS())
 	oh, err := oauth.NewHandler(oauth.HandlerConfig{
-		Resolve: o.rt.OAuthResolver(pathTenant),
+		Resolve: o.rt.OAuthResolver(tenantOf),
 		SignedIn: func(w http.ResponseWriter, r *http.Request, res oauth.Result) {
 			writeSignedIn(w, signedInJSON{Source: res.Source, UserID: res.User.ID, Email: res.User.Email,
 				Created: res.Created, Linked: res.Linked, ReturnTo: res.ReturnTo})
@@ -180,8 +204,8 @@ func (o *operator) mountTenants(mux *http.ServeMux) {
 		Logger: o.s.logger,
 	})
 	if err == nil { // it fails only without Resolve or SignedIn
-		mux.Handle("GET /t/{tenant}/oauth/{provider}/login", oh.Login())
-		mux.Handle("GET /t/{tenant}/oauth/{provider}/callback", oh.Callback())
+		mux.Handle("GET "+prefix+"/oauth/{provider}/login", oh.Login())
+		mux.Handle("GET "+prefix+"/oauth/{provider}/callback", oh.Callback())
 	}
 }
 
@@ -191,7 +215,7 @@ type operatorFunc func(w http.ResponseWriter, r *http.Request) error
 // api wraps an operatorFunc: the admin token is required, errors are
 // answered from the server's one table.
 func (o *operator) api(f operatorFunc) http.Handler {
-	return o.s.requireAdmin(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return o.s.requireToken(false, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "no-store")
 		if err := f(w, r); err != nil {
 			if errors.Is(err, identity.ErrVersionMismatch) {
@@ -251,6 +275,7 @@ func (o *operator) deleteTenant(w http.ResponseWriter, r *http.Request) error {
 	if err := o.rt.Delete(r.Context(), pathTenant(r)); err != nil {
 		return err
 	}
+	o.s.flows.forget(pathTenant(r))
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

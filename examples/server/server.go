@@ -69,6 +69,9 @@ type server struct {
 	// events wakes the webhook delivery after each change (webhooks.go);
 	// nil for none.
 	events *hooks
+	// flows holds the tenant resolution, tenant admin tokens and last
+	// Google syncs (tenants.go).
+	flows *flowState
 }
 
 // newServer checks a validated configuration with its admin token set and
@@ -89,6 +92,7 @@ func newServer(cfg Config, stores tenantStores, logger *slog.Logger) (*server, e
 		stores:      stores,
 		groupSource: source,
 		adminDigest: sha256.Sum256([]byte(cfg.AdminToken)),
+		flows:       newFlowState(),
 	}
 	s.cfg.AdminToken = "" // only the digest is kept
 	s.cfg.SAML, s.cfg.OAuth = maps.Clone(cfg.SAML), maps.Clone(cfg.OAuth)
@@ -123,6 +127,9 @@ func (s *server) routes() *http.ServeMux {
 // directory returns the core of the request's tenant: request -> tenant ->
 // store -> Directory.
 func (s *server) directory(r *http.Request) (*identity.Directory, error) {
+	if v := viewOf(r); v != nil { // a runtime tenant's (tenants.go)
+		return v.src.Directory, nil
+	}
 	tenant, err := s.tenant(r)
 	if err != nil {
 		return nil, err
@@ -163,9 +170,13 @@ func (s *server) admin(f apiFunc) http.Handler {
 	}))
 }
 
-// requireAdmin answers 401 unless the request carries the admin token as a
-// bearer token.
-func (s *server) requireAdmin(next http.Handler) http.Handler {
+// requireAdmin answers 401 unless the request carries the admin token, or an
+// admin token of the request's tenant (tenants.go), as a bearer token.
+func (s *server) requireAdmin(next http.Handler) http.Handler { return s.requireToken(true, next) }
+
+// requireToken is requireAdmin; tenantTokens false accepts the admin token
+// only (the operator API).
+func (s *server) requireToken(tenantTokens bool, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		token, ok := bearerToken(r)
 		if !ok {
@@ -174,16 +185,23 @@ func (s *server) requireAdmin(next http.Handler) http.Handler {
 			return
 		}
 		digest := sha256.Sum256([]byte(token))
+		actor := "admin"
 		if subtle.ConstantTimeCompare(digest[:], s.adminDigest[:]) != 1 {
+			actor = "tenant-admin" // an admin token of the request's tenant (tenants.go)
+			if !tenantTokens || !s.tenantTokenOK(r, token) {
+				actor = ""
+			}
+		}
+		if actor == "" {
 			s.logger.WarnContext(r.Context(), "admin API: wrong bearer token", "remote", r.RemoteAddr, "path", r.URL.Path)
 			w.Header().Set("WWW-Authenticate", `Bearer realm="rollcall", error="invalid_token"`)
 			writeJSON(w, http.StatusUnauthorized, errorJSON{Error: "the bearer token is not valid"})
 			return
 		}
 		// The admin token names nobody in particular: the events of its
-		// changes say "admin". A host with users of its own names the
-		// signed-in admin here.
-		next.ServeHTTP(w, r.WithContext(identity.WithActor(r.Context(), "admin")))
+		// changes say "admin" ("tenant-admin" for a tenant's token). A host
+		// with users of its own names the signed-in admin here.
+		next.ServeHTTP(w, r.WithContext(identity.WithActor(r.Context(), actor)))
 	})
 }
 

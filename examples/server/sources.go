@@ -315,6 +315,7 @@ func (s *server) startGoogleSync(ctx context.Context, wg *sync.WaitGroup) {
 	if s.google == nil {
 		return
 	}
-	runner := &googlesync.Runner{Syncer: s.google, Interval: s.cfg.Google.Interval.D()}
+	runner := &googlesync.Runner{Syncer: s.google, Interval: s.cfg.Google.Interval.D(),
+		OnReport: func(r googlesync.Report, err error) { s.flows.recordSync(s.cfg.Tenant, r, err) }}
 	wg.Go(func() { _ = runner.Run(ctx) })
 }
