@@ -37,7 +37,7 @@ func (r *Runtime) build(id string, st settings.Settings) (*Sources, error) {
 		SAML: map[string]*saml.Connection{}, OAuth: map[string]*oauth.Connection{}, Errors: map[string]error{},
 	}
 	for _, c := range st.SAML {
-		conn, err := r.buildSAML(c)
+		conn, err := r.buildSAML(id, c)
 		if err != nil {
 			src.Errors[groups.SAMLSource(c.Name)] = err
 			continue
@@ -45,7 +45,7 @@ func (r *Runtime) build(id string, st settings.Settings) (*Sources, error) {
 		src.SAML[c.Name] = conn
 	}
 	for _, o := range st.OAuth {
-		conn, err := r.buildOAuth(o)
+		conn, err := r.buildOAuth(id, o)
 		if err != nil {
 			src.Errors["oauth:"+o.Name] = err
 			continue
@@ -96,14 +96,14 @@ func (r *Runtime) check(id string, old, cand settings.Settings) error {
 	var v identity.ValidationError
 	for i, c := range cand.SAML {
 		if touched("saml[" + c.Name + "]") {
-			if _, err := r.buildSAML(c); err != nil {
+			if _, err := r.buildSAML(id, c); err != nil {
 				v.Add(fmt.Sprintf("saml[%d]", i), err.Error())
 			}
 		}
 	}
 	for i, o := range cand.OAuth {
 		if touched("oauth[" + o.Name + "]") {
-			if _, err := r.buildOAuth(o); err != nil {
+			if _, err := r.buildOAuth(id, o); err != nil {
 				v.Add(fmt.Sprintf("oauth[%d]", i), err.Error())
 			}
 		}
@@ -120,7 +120,7 @@ func (r *Runtime) check(id string, old, cand settings.Settings) error {
 	return v.Err()
 }
 
-func (r *Runtime) buildSAML(c settings.SAML) (*saml.Connection, error) {
+func (r *Runtime) buildSAML(id string, c settings.SAML) (*saml.Connection, error) {
 	active := c.Key(settings.KeyActive)
 	if active == nil {
 		return nil, errors.New("no active SP key")
@@ -152,7 +152,7 @@ func (r *Runtime) buildSAML(c settings.SAML) (*saml.Connection, error) {
 			DisplayName: m.DisplayName, Groups: m.Groups, GroupsOverage: m.GroupsOverage, Attributes: m.Attributes,
 		}
 	}
-	return saml.New(cfg, saml.Deps{HTTPClient: r.cfg.HTTPClient, Clock: r.cfg.Clock, Logger: r.logger})
+	return saml.New(cfg, saml.Deps{HTTPClient: r.cfg.HTTPClient, Clock: r.cfg.Clock, Logger: r.logger, Diagnostics: r.diagnostics(id)})
 }
 
 // provider returns the oauth.Provider of o: the kind's own, with o's
@@ -202,7 +202,7 @@ func provider(o settings.OAuth) (oauth.Provider, error) {
 	return p, nil
 }
 
-func (r *Runtime) buildOAuth(o settings.OAuth) (*oauth.Connection, error) {
+func (r *Runtime) buildOAuth(id string, o settings.OAuth) (*oauth.Connection, error) {
 	p, err := provider(o)
 	if err != nil {
 		return nil, err
@@ -211,7 +211,8 @@ func (r *Runtime) buildOAuth(o settings.OAuth) (*oauth.Connection, error) {
 		Provider: p, ClientID: o.ClientID, ClientSecret: string(o.ClientSecret.Value()), RedirectURL: o.RedirectURL,
 		AllowedDomains: o.AllowedDomains, AllowedTenants: o.AllowedTenants, AllowUnverifiedEmail: o.AllowUnverifiedEmail,
 		ReturnURLs: o.ReturnURLs, DefaultReturnURL: o.DefaultReturnURL, LoginTTL: o.LoginTTL.D(),
-		HTTPClient: r.cfg.HTTPClient, Clock: r.cfg.Clock, Logger: r.logger,
+		GroupsClaim: o.GroupsClaim, GroupFormat: groups.Format(o.GroupFormat),
+		HTTPClient: r.cfg.HTTPClient, Clock: r.cfg.Clock, Logger: r.logger, Diagnostics: r.diagnostics(id),
 	})
 }
 
@@ -230,4 +231,13 @@ func (r *Runtime) buildGoogle(g *settings.Google, dir *identity.Directory) (*goo
 		Concurrency: g.Concurrency, Retries: g.Retries, MinBackoff: g.MinBackoff.D(), MaxBackoff: g.MaxBackoff.D(),
 		Clock: r.cfg.Clock, Logger: r.logger,
 	}, googlesync.Deps{Directory: dir})
+}
+
+// diagnostics returns the tenant's diagnostics log, or nil if the host keeps
+// none.
+func (r *Runtime) diagnostics(id string) identity.DiagnosticsLog {
+	if r.cfg.Diagnostics == nil {
+		return nil
+	}
+	return r.cfg.Diagnostics(id)
 }

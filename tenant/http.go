@@ -29,7 +29,7 @@ func (r *Runtime) scimTenant(src *Sources) func(*http.Request) (scim.Tenant, err
 		if err != nil {
 			return scim.Tenant{}, err
 		}
-		return scim.Tenant{Directory: src.Directory, TokenHashes: [][]byte{t.Hash}}, nil
+		return scim.Tenant{Directory: src.Directory, TokenHashes: [][]byte{t.Hash}, Diagnostics: r.diagnostics(src.Tenant)}, nil
 	}
 }
 

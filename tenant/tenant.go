@@ -66,6 +66,9 @@ type Config struct {
 	Events identity.EventSink
 	// Logger receives build failures and warnings; nil discards.
 	Logger *slog.Logger
+	// Diagnostics, when set, returns a tenant's diagnostics log: its SAML
+	// and OAuth sign-in attempts and SCIM requests are recorded there.
+	Diagnostics func(tenant string) identity.DiagnosticsLog
 }
 
 // Sources are one tenant's live sources, built from one version of its

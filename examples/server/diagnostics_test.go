@@ -49,3 +49,28 @@ func TestDiagnosticsAPI(t *testing.T) {
 	assert.Equal(t, http.StatusUnauthorized, ts.callAs(t, "", "GET", "/api/v1/diagnostics", nil).status)
 
 }
+
+// A runtime tenant's SCIM requests go to its own diagnostics log, read
+// through its admin API; another tenant's log does not hold them.
+func TestDiagnosticsOfRuntimeTenants(t *testing.T) {
+	ts := newOperatorServer(t)
+	for _, id := range []string{"acme", "beta"} {
+		res := ts.call(t, "POST", "/api/v1/tenants", map[string]any{"id": id, "settings": map[string]any{"scim": map[string]any{"enabled": true}}})
+		require.Equal(t, http.StatusCreated, res.status, "%s", res.body)
+	}
+	res := ts.call(t, "POST", "/api/v1/tenants/acme/scim-tokens", map[string]any{"name": "Entra"})
+	require.Equal(t, http.StatusCreated, res.status, "%s", res.body)
+	token := decode[map[string]any](t, res)["token"].(string)
+	require.Equal(t, http.StatusOK, ts.callAs(t, token, "GET", "/t/acme/scim/v2/Users", nil).status)
+	require.Equal(t, http.StatusNotFound, ts.callAs(t, token, "GET", "/t/acme/scim/v2/Users/nobody", nil).status)
+
+	count := func(tenant string) int {
+		res := ts.call(t, "GET", "/t/"+tenant+"/api/v1/diagnostics", nil)
+		require.Equal(t, http.StatusOK, res.status, "%s", res.body)
+		return len(decode[struct {
+			Attempts []map[string]any `json:"attempts"`
+		}](t, res).Attempts)
+	}
+	assert.Equal(t, 2, count("acme"))
+	assert.Equal(t, 0, count("beta"))
+}

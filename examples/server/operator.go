@@ -74,7 +74,8 @@ func openOperator(s *server, db *sqlstore.DB, where storeFlags, getenv func(stri
 		SCIMBaseURL: func(id string) string {
 			return s.tenantURL(id, "/scim/v2")
 		},
-		Logger: s.logger,
+		Diagnostics: s.diagnostics,
+		Logger:      s.logger,
 	})
 	if err != nil {
 		return nil, err

@@ -283,6 +283,7 @@ func (o *operator) buildTenantMux() error {
 	mux := http.NewServeMux()
 	o.s.mountAdmin(mux)
 	o.s.mountImport(mux)
+	o.s.mountDiagnostics(mux)
 	viewName := func(r *http.Request) string { return o.s.tenantName(r) }
 	o.scim = http.StripPrefix("/scim/v2", o.rt.SCIMHandler(viewName))
 	mux.Handle("/scim/v2/", o.scim)
