@@ -116,6 +116,12 @@ type Config struct {
 	// section's buttons: with DryRun it only lists the changes; with Force it
 	// applies a sync the safety fuse stopped (googlesync.WithForce).
 	GoogleSync func(ctx context.Context, tenant string, opts GoogleSyncOptions) (googlesync.Report, error)
+	// TestSignIn, when set, starts a test sign-in of a live connection of
+	// the tenant (source "saml:<name>" or "oauth:<name>"): it answers the
+	// browser with the redirect to the IdP (saml.Handler.TestLogin,
+	// oauth.Handler.TestLogin), and the IdP's answer shows what the sign-in
+	// would do, writing nothing. Nil hides the button.
+	TestSignIn func(w http.ResponseWriter, r *http.Request, tenant, source string)
 	// Clock tells the time; nil means the system clock.
 	Clock identity.Clock
 	// Logger receives the failures; nil discards. Tokens are never logged.

@@ -75,6 +75,7 @@ func (h *Handler) routes() *http.ServeMux {
 
 	mux.Handle("GET /sso", h.in(SectionSSO, h.sso))
 	mux.Handle("POST /sso/password", limited(64<<10, h.in(SectionSSO, h.ssoOnly)))
+	mux.Handle("POST /sso/test", limited(64<<10, h.in(SectionSSO, h.testSignIn)))
 	mux.Handle("GET /sso/saml", h.in(SectionSSO, h.newSAML))
 	mux.Handle("GET /sso/saml/{name}", h.in(SectionSSO, h.samlPage))
 	mux.Handle("POST /sso/saml/{name}", limited(2<<20, h.in(SectionSSO, h.saveSAML)))

@@ -492,3 +492,42 @@ func TestGoogleSyncFuse(t *testing.T) {
 		t.Errorf("runs %+v, want %+v", runs, want)
 	}
 }
+
+// A live SAML connection has a Test sign-in button, which hands the host
+// the tenant and the source to test; a new connection's button is
+// disabled, and a source of another kind is refused.
+func TestTestSignInButton(t *testing.T) {
+	var got []string
+	e := newSettingsEnv(t, func(c *portal.Config) {
+		c.TestSignIn = func(w http.ResponseWriter, r *http.Request, tenant, source string) {
+			got = append(got, tenant+" "+source)
+			http.Redirect(w, r, "/idp/sso?SAMLRequest=x", http.StatusFound) // the test server has no IdP: a 404 there
+		}
+	})
+	c := e.client("acme")
+	c.signIn("acme")
+	_, page := c.get("/sso/saml?name=okta&idp=okta")
+	if !strings.Contains(page, `disabled id="test-signin"`) {
+		t.Fatalf("a new connection's test button is not disabled:\n%s", page)
+	}
+	md, err := os.ReadFile("../saml/testdata/idp-metadata.xml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fields := map[string]string{"csrf": c.csrf(page), "version": version(page), "preset": "okta", "action": "activate"}
+	if status, page := c.postFiles("/sso/saml/okta", fields, map[string][]byte{"metadataFile": md}); status != http.StatusOK || !strings.Contains(page, `<button type="submit" id="test-signin"`) {
+		t.Fatalf("activated connection without a test button: %d\n%s", status, page)
+	}
+	if status, _ := c.post("/sso/test", url.Values{"source": {"saml:okta"}}); status != http.StatusForbidden {
+		t.Errorf("test without the CSRF token: %d, want 403", status)
+	}
+	// The client follows the host's redirect to the IdP, which does not
+	// answer here: the recorded call is what counts.
+	c.post("/sso/test", url.Values{"csrf": {c.csrf(page)}, "source": {"saml:okta"}})
+	if len(got) != 1 || got[0] != "acme saml:okta" {
+		t.Errorf("test sign-ins started: %v", got)
+	}
+	if status, _ := c.post("/sso/test", url.Values{"csrf": {c.csrf(page)}, "source": {"ldap:x"}}); status != http.StatusNotFound {
+		t.Errorf("unknown kind: %d, want 404", status)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"regexp"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/rollcall/rollcall/identity"
@@ -47,6 +48,9 @@ type samlEditData struct {
 	Health     *saml.Health
 	Attempts   []identity.Attempt
 	HasLog     bool
+	// CanTest shows the Test sign-in button: the host can test, and the
+	// connection is live (saved and active, not a draft).
+	CanTest bool
 }
 
 // samlDraft is what "Save as draft" keeps of a connection, in the tenant's
@@ -195,6 +199,7 @@ func (h *Handler) samlEditData(c *call, conn settings.SAML, version int64, isNew
 	d := &samlEditData{Version: version, New: isNew, Draft: draft, Conn: v, Guides: samlGuides,
 		Expiring: h.clock.Now().Add(30 * 24 * time.Hour)}
 	d.Attempts, d.HasLog = h.recentAttempts(c, "saml:"+conn.Name), c.tenant.Attempts != nil
+	d.CanTest = h.cfg.TestSignIn != nil && !isNew && !draft
 	if h.cfg.SAMLHealth != nil && !isNew {
 		if hl, ok := h.cfg.SAMLHealth(c.ctx, c.dir().Tenant(), conn.Name); ok {
 			d.Health = &hl
@@ -402,4 +407,16 @@ func (h *Handler) deleteOAuth(c *call) error {
 		return err
 	}
 	return c.see("/sso", "deleted")
+}
+
+// testSignIn starts a test sign-in of a live connection (form field
+// "source": "saml:<name>" or "oauth:<name>") through the host.
+func (h *Handler) testSignIn(c *call) error {
+	source := c.r.PostFormValue("source")
+	kind, name, _ := strings.Cut(source, ":")
+	if h.cfg.TestSignIn == nil || (kind != "saml" && kind != "oauth") || name == "" {
+		return identity.ErrNotFound
+	}
+	h.cfg.TestSignIn(c.w, c.r.WithContext(c.ctx), c.dir().Tenant(), source)
+	return nil
 }

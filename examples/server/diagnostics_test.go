@@ -1,8 +1,13 @@
 package main
 
 import (
+	"io"
 	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -73,4 +78,52 @@ func TestDiagnosticsOfRuntimeTenants(t *testing.T) {
 	}
 	assert.Equal(t, 2, count("acme"))
 	assert.Equal(t, 0, count("beta"))
+}
+
+// A runtime tenant's admin starts a test sign-in of a live SAML connection
+// from the portal: the browser is sent to the IdP with a test request, bound
+// by the connection's cookie. Nothing is written until the IdP answers.
+func TestPortalTestSignIn(t *testing.T) {
+	ts := newOperatorServer(t)
+	conn := map[string]any{
+		"name": "okta", "idpMetadata": readTestdata(t, "idp-metadata.xml"), "entityID": ts.URL + "/t/acme/saml/okta/metadata",
+		"acsURL": ts.URL + "/t/acme/saml/okta/acs",
+	}
+	res := ts.call(t, "POST", "/api/v1/tenants", map[string]any{"id": "acme", "settings": map[string]any{"saml": []any{conn}}})
+	require.Equal(t, http.StatusCreated, res.status, "%s", res.body)
+	res = ts.call(t, "POST", "/api/v1/tenants/acme/portal-links", nil)
+	require.Equal(t, http.StatusCreated, res.status, "%s", res.body)
+	link, err := url.Parse(decode[map[string]any](t, res)["link"].(string))
+	require.NoError(t, err)
+	jar, err := cookiejar.New(nil)
+	require.NoError(t, err)
+	client := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	r, err := client.PostForm(ts.URL+"/t/acme/portal/setup", url.Values{"token": {link.Query().Get("token")}})
+	require.NoError(t, err)
+	r.Body.Close()
+	require.Equal(t, http.StatusSeeOther, r.StatusCode)
+
+	r, err = client.Get(ts.URL + "/t/acme/portal/sso/saml/okta")
+	require.NoError(t, err)
+	page, _ := io.ReadAll(r.Body)
+	r.Body.Close()
+	require.Equal(t, http.StatusOK, r.StatusCode, "%s", page)
+	require.Contains(t, string(page), `<button type="submit" id="test-signin"`)
+	csrf := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindStringSubmatch(string(page))[1]
+
+	r, err = client.PostForm(ts.URL+"/t/acme/portal/sso/test", url.Values{"csrf": {csrf}, "source": {"saml:okta"}})
+	require.NoError(t, err)
+	r.Body.Close()
+	require.Equal(t, http.StatusFound, r.StatusCode)
+	assert.True(t, strings.HasPrefix(r.Header.Get("Location"), "https://idp.example.test/sso?SAMLRequest="), r.Header.Get("Location"))
+	var bound bool
+	for _, c := range r.Cookies() {
+		bound = bound || c.Name == "saml_okta" && c.Value != ""
+	}
+	assert.True(t, bound, "no binding cookie: %v", r.Cookies())
+	// Without the CSRF token, nothing starts.
+	r, err = client.PostForm(ts.URL+"/t/acme/portal/sso/test", url.Values{"source": {"saml:okta"}})
+	require.NoError(t, err)
+	r.Body.Close()
+	assert.Equal(t, http.StatusForbidden, r.StatusCode)
 }

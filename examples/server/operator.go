@@ -45,6 +45,10 @@ type operator struct {
 	configured    http.Handler
 	tenantHandler http.Handler
 	scim          http.Handler // the runtime tenants' SCIM, under /scim/v2
+	// ssoSAML and ssoOAuth are the runtime tenants' SSO handlers, for the
+	// portal's test sign-in.
+	ssoSAML  *saml.Handler
+	ssoOAuth *oauth.Handler
 	// portal is the runtime tenants' portal, signed with portalKey.
 	portal    *portal.Handler
 	portalKey []byte
@@ -193,6 +197,9 @@ func (o *operator) mountSSO(mux *http.ServeMux, prefix string, tenantOf func(*ht
 		},
 		Logger: o.s.logger,
 	}
+	if prefix == "" {
+		o.ssoSAML = sh
+	}
 	mux.Handle("GET "+prefix+"/saml/{connection}/metadata", sh.Metadata())
 	mux.Handle("GET "+prefix+"/saml/{connection}/login", sh.Login())
 	mux.Handle("POST "+prefix+"/saml/{connection}/acs", sh.ACS())
@@ -205,6 +212,9 @@ func (o *operator) mountSSO(mux *http.ServeMux, prefix string, tenantOf func(*ht
 		Logger: o.s.logger,
 	})
 	if err == nil { // it fails only without Resolve or SignedIn
+		if prefix == "" {
+			o.ssoOAuth = oh
+		}
 		mux.Handle("GET "+prefix+"/oauth/{provider}/login", oh.Login())
 		mux.Handle("GET "+prefix+"/oauth/{provider}/callback", oh.Callback())
 	}

@@ -7,10 +7,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/rollcall/rollcall/oauth"
+	"github.com/rollcall/rollcall/saml"
 	"html/template"
 	"io"
 	"net/http"
 	"net/url"
+	"strings"
 
 	"github.com/rollcall/rollcall/identity"
 	"github.com/rollcall/rollcall/importer"
@@ -169,4 +172,25 @@ func (s *server) accept(r *http.Request, token string) (identity.User, error) {
 		return identity.User{}, err
 	}
 	return dir.AcceptInvitation(r.Context(), token)
+}
+
+// testSignIn starts a test sign-in of the connection source names
+// ("saml:<name>", "oauth:<name>") through the tenant's SSO handlers: the
+// browser goes to the IdP, and the ACS or callback answers the report as
+// JSON. The portal calls it for its admin, after checking the session and
+// the CSRF token.
+func testSignIn(w http.ResponseWriter, r *http.Request, sh *saml.Handler, oh *oauth.Handler, source string) {
+	kind, name, _ := strings.Cut(source, ":")
+	start := r.Clone(r.Context())
+	start.Method = http.MethodGet
+	switch {
+	case kind == "saml" && sh != nil:
+		start.SetPathValue("connection", name)
+		sh.TestLogin().ServeHTTP(w, start)
+	case kind == "oauth" && oh != nil:
+		start.SetPathValue("provider", name)
+		oh.TestLogin().ServeHTTP(w, start)
+	default:
+		http.NotFound(w, r)
+	}
 }

@@ -297,6 +297,13 @@ func (o *operator) buildTenantMux() error {
 			return portal.Tenant{Directory: v.src.Directory, Keys: v.src.Keys}, nil
 		},
 		SessionKey: o.portalKey,
+		Settings:   portal.NewSettingsStore(o.rt, o.store),
+		Endpoints:  tenantEndpoints{base: strings.TrimSuffix(o.s.cfg.BaseURL, "/")},
+		GoogleSync: o.googleSync,
+		SAMLHealth: o.samlHealth,
+		TestSignIn: func(w http.ResponseWriter, r *http.Request, _, source string) {
+			testSignIn(w, r, o.ssoSAML, o.ssoOAuth, source)
+		},
 		InviteURL: func(r *http.Request, token string) string {
 			return o.s.tenantURL(o.s.tenantName(r), "/invitations/accept?token="+url.QueryEscape(token))
 		},
