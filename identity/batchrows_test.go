@@ -67,7 +67,9 @@ func TestBatchWithoutSubjects(t *testing.T) {
 			}},
 		{name: "an empty attribute removes it", batch: identity.Batch{Update: true},
 			user: identity.BatchUser{User: identity.User{Email: "new@example.com", Attributes: map[string]string{"department": "", "phone": "1"}}}, action: identity.UserCreate,
-			check: func(t *testing.T, st identity.UserStep) { assert.Equal(t, map[string]string{"phone": "1"}, st.Want.Attributes) }},
+			check: func(t *testing.T, st identity.UserStep) {
+				assert.Equal(t, map[string]string{"phone": "1"}, st.Want.Attributes)
+			}},
 		{name: "Inactive with Update deactivates", batch: identity.Batch{Update: true},
 			user: identity.BatchUser{User: identity.User{Email: "cy@example.com"}, Inactive: true}, action: identity.UserUpdate,
 			check: func(t *testing.T, st identity.UserStep) { assert.False(t, st.Want.Active) }},
@@ -76,7 +78,7 @@ func TestBatchWithoutSubjects(t *testing.T) {
 			check: func(t *testing.T, st identity.UserStep) { assert.True(t, st.Restore) }},
 		{name: "Restore, listed Inactive", batch: identity.Batch{Restore: true}, user: identity.BatchUser{User: identity.User{Email: "bob@example.com"}, Inactive: true}, action: identity.UserKeep},
 		{name: "Restore the policy forbids", batch: identity.Batch{Restore: true}, user: row("bob@example.com"), action: identity.UserRefuse,
-			cfg: identity.Config{Sources: map[string]identity.SourcePolicy{"import": {Create: true, Email: identity.EmailTrusted}}},
+			cfg:   identity.Config{Sources: map[string]identity.SourcePolicy{"import": {Create: true, Email: identity.EmailTrusted}}},
 			check: func(t *testing.T, st identity.UserStep) { wantPolicy(t, st.Err, identity.ActionRestore) }},
 		{name: "create the policy forbids", user: row("new@example.com"), action: identity.UserRefuse,
 			cfg:   identity.Config{Sources: map[string]identity.SourcePolicy{"import": {Email: identity.EmailTrusted}}},
