@@ -463,8 +463,13 @@ func (d *Directory) PlanBatch(ctx context.Context, r Reader, source Source, b Ba
 	if len(b.Groups) > 0 && string(source) != d.cfg.GroupSource {
 		return nil, fmt.Errorf("identity: %q is not the tenant's group source (%q): %w", source, d.cfg.GroupSource, ErrNotAllowed)
 	}
+	r, err := indexUsers(ctx, r, b)
+	if err != nil {
+		return nil, err
+	}
 	pl := &batchPlanner{
-		BatchPlan: &BatchPlan{Source: source, batch: b, policy: d.Policy(source), Emails: make(map[string]string)},
+		BatchPlan: &BatchPlan{Source: source, batch: b, policy: d.Policy(source), Emails: make(map[string]string),
+			Users: make([]UserStep, 0, len(b.Users))},
 		r:         r, local: make(map[string]string), suspended: make(map[string]bool),
 		deactivate: make(map[string]User), claimed: make(map[string]string), known: make(map[string]User),
 		groupSource: d.cfg.GroupSource,

@@ -138,23 +138,20 @@ func (pl *batchPlanner) planMissing(ctx context.Context) error {
 			found[st.Current.ID] = true
 		}
 	}
-	emails := make(map[string]bool)
+	ix, ok := pl.r.(*indexedReader) // indexUsers read every user
+	if !ok {
+		return fmt.Errorf("identity: the users of a batch with DeactivateMissing are not indexed: %w", ErrInvalid)
+	}
 	var active []User
-	err := eachUser(ctx, pl.r, func(u User) {
-		if u.Email != "" {
-			emails[NormalizeEmail(u.Email)] = true
-		}
+	for _, u := range ix.all {
 		if u.Active {
 			active = append(active, u)
 		}
-	})
-	if err != nil {
-		return err
 	}
 	pl.Synced += len(active)
 	for _, u := range active {
 		name := NormalizeUserName(u.UserName)
-		if u.Email == "" || found[u.ID] || listed[NormalizeEmail(u.Email)] || listed[name] && !emails[name] {
+		if u.Email == "" || found[u.ID] || listed[NormalizeEmail(u.Email)] || listed[name] && !ix.hasEmail(name) {
 			continue
 		}
 		if pl.batch.Protect != nil && pl.batch.Protect(ctx, pl.r, u) {
