@@ -353,49 +353,78 @@ func (p *BatchPlan) Counts() BatchCounts {
 // deactivated; groups created, converted and updated; memberships added and
 // removed; and the plan's removed groups that lost members.
 func CountEvents(events []Event, plan *BatchPlan) BatchCounts {
-	var c BatchCounts
-	updated := make(map[string]bool)
-	renamed := make(map[string]bool)
-	emptied := make(map[string]bool)
-	removed := make(map[string]bool)
+	ec := newEventCounter(plan)
+	for i := range events {
+		ec.add(&events[i])
+	}
+	return ec.counts(plan)
+}
+
+// eventCounter counts the events of a batch's transaction one by one.
+type eventCounter struct {
+	c                                  BatchCounts
+	updated, renamed, emptied, removed map[string]bool
+}
+
+func newEventCounter(plan *BatchPlan) *eventCounter {
+	ec := &eventCounter{updated: make(map[string]bool), renamed: make(map[string]bool), emptied: make(map[string]bool), removed: make(map[string]bool)}
 	for _, g := range plan.Groups {
 		if g.Action == GroupRemoved {
-			removed[g.Current.ID] = true
+			ec.removed[g.Current.ID] = true
 		}
 	}
-	for _, e := range events {
-		switch e.Type {
-		case UserCreated:
-			c.UsersCreated++
-		case UserUpdated:
-			updated[e.UserID] = true
-		case UserRestored:
-			updated[e.UserID] = true
-			c.UsersRestored++
-		case UserDeactivated:
-			c.UsersDeactivated++
-		case GroupCreated:
-			c.GroupsCreated++
-		case GroupConverted:
-			c.GroupsConverted++
-		case GroupUpdated:
-			renamed[e.GroupID] = true
-		case MemberAdded:
-			c.MembersAdded++
-		case MemberRemoved:
-			c.MembersRemoved++
-			if removed[e.GroupID] {
-				emptied[e.GroupID] = true
-			}
+	return ec
+}
+
+func (ec *eventCounter) add(e *Event) {
+	c := &ec.c
+	switch e.Type {
+	case UserCreated:
+		c.UsersCreated++
+	case UserUpdated:
+		ec.updated[e.UserID] = true
+	case UserRestored:
+		ec.updated[e.UserID] = true
+		c.UsersRestored++
+	case UserDeactivated:
+		c.UsersDeactivated++
+	case GroupCreated:
+		c.GroupsCreated++
+	case GroupConverted:
+		c.GroupsConverted++
+	case GroupUpdated:
+		ec.renamed[e.GroupID] = true
+	case MemberAdded:
+		c.MembersAdded++
+	case MemberRemoved:
+		c.MembersRemoved++
+		if ec.removed[e.GroupID] {
+			ec.emptied[e.GroupID] = true
 		}
 	}
-	c.UsersUpdated, c.GroupsUpdated, c.GroupsEmptied = len(updated), len(renamed), len(emptied)
+}
+
+func (ec *eventCounter) counts(plan *BatchPlan) BatchCounts {
+	c := ec.c
+	c.UsersUpdated, c.GroupsUpdated, c.GroupsEmptied = len(ec.updated), len(ec.renamed), len(ec.emptied)
 	for _, st := range plan.Users {
 		if st.Action == UserRefuse {
 			c.UsersRefused++
 		}
 	}
 	return c
+}
+
+// countTx counts what the transaction did, as CountEvents, without
+// copying its events.
+func countTx(tx *Tx, plan *BatchPlan) BatchCounts {
+	ec := newEventCounter(plan)
+	for _, chunk := range tx.events.chunks {
+		for i := range chunk {
+			ec.add(&chunk[i])
+		}
+	}
+	return ec.counts(plan)
 }
 
 // ReconcileOptions tunes Directory.Reconcile.
@@ -437,7 +466,7 @@ func (d *Directory) Reconcile(ctx context.Context, source Source, b Batch, opts 
 		if err := tx.ApplyBatch(ctx, plan); err != nil {
 			return err
 		}
-		counts = CountEvents(tx.Events(), plan)
+		counts = countTx(tx, plan)
 		return nil
 	})
 	if err != nil {
