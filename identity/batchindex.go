@@ -21,6 +21,7 @@ const indexMin = 1000
 type indexedReader struct {
 	Reader
 	all        []User
+	byID       map[string]int
 	byEmail    map[string]int // NormalizeEmail -> index in all
 	byUserName map[string]int // NormalizeUserName -> index in all
 }
@@ -40,10 +41,11 @@ func indexUsers(ctx context.Context, r Reader, b Batch) (Reader, error) {
 			return r, nil
 		}
 	}
-	ix := &indexedReader{Reader: r, byEmail: make(map[string]int), byUserName: make(map[string]int)}
+	ix := &indexedReader{Reader: r, byID: make(map[string]int), byEmail: make(map[string]int), byUserName: make(map[string]int)}
 	err := eachUser(ctx, r, func(u User) {
 		i := len(ix.all)
 		ix.all = append(ix.all, u)
+		ix.byID[u.ID] = i
 		if u.UserName != "" {
 			ix.byUserName[NormalizeUserName(u.UserName)] = i
 		}
@@ -71,6 +73,23 @@ func firstByEmail(a, b User) bool {
 		return a.Updated.After(b.Updated)
 	}
 	return a.ID < b.ID
+}
+
+func (ix *indexedReader) User(_ context.Context, id string) (User, error) {
+	if i, ok := ix.byID[id]; ok {
+		return ix.all[i].Clone(), nil
+	}
+	return User{}, ErrNotFound
+}
+
+// UsersByLinks and MemberIDs keep the bulk path of the Reader underneath,
+// where it has one (BulkReader).
+func (ix *indexedReader) UsersByLinks(ctx context.Context, source string, subjects []string) (map[string]User, error) {
+	return usersByLinks(ctx, ix.Reader, source, subjects)
+}
+
+func (ix *indexedReader) MemberIDs(ctx context.Context, groupIDs []string) (map[string][]string, error) {
+	return memberIDs(ctx, ix.Reader, groupIDs)
 }
 
 func (ix *indexedReader) UserByEmail(_ context.Context, email string) (User, error) {

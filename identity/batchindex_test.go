@@ -50,6 +50,16 @@ func TestIndexedReaderAgreesWithStore(t *testing.T) {
 		assert.Equal(t, want.ID, got.ID, "UserByUserName(%q)", key)
 		assert.Equal(t, wantErr == nil, gotErr == nil, "UserByUserName(%q): %v, %v", key, wantErr, gotErr)
 	}
+	for _, u := range []string{"u0@example.com", "u3@example.com"} {
+		want := f.user(t, u)
+		got, err := ix.User(ctx, want.ID)
+		require.NoError(t, err)
+		assert.Equal(t, want, got)
+	}
+	_, err = ix.User(ctx, "nobody")
+	assert.ErrorIs(t, err, identity.ErrNotFound)
+	_, bulk := ix.(identity.BulkReader)
+	assert.True(t, bulk, "the bulk path stays")
 	u2, err := ix.UserByEmail(ctx, "u2@example.com")
 	require.NoError(t, err)
 	assert.False(t, u2.Active, "a deactivated holder is found when no active user holds the email")
