@@ -500,7 +500,7 @@ func (d *Directory) PlanBatch(ctx context.Context, r Reader, source Source, b Ba
 		BatchPlan: &BatchPlan{Source: source, batch: b, policy: d.Policy(source), Emails: make(map[string]string),
 			Users: make([]UserStep, 0, len(b.Users))},
 		r: r, local: make(map[string]string), suspended: make(map[string]bool),
-		deactivate: make(map[string]User), claimed: make(map[string]string), known: make(map[string]User),
+		deactivate: make(map[string]User), claimed: make(map[string]string, 2*len(b.Users)), known: make(map[string]User),
 		groupSource: d.cfg.GroupSource,
 	}
 	if b.SourceLabel == "" {
