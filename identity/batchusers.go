@@ -70,7 +70,7 @@ func claimant(bu BatchUser, i int) string {
 	if bu.Subject != "" {
 		return bu.Subject
 	}
-	return "\x00#" + strconv.Itoa(i) // no subject starts with a NUL
+	return "\x00#" + strconv.Itoa(i) // kept apart from printable subjects
 }
 
 // planUser resolves one listed user and decides what changes; who claims
