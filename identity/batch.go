@@ -48,6 +48,26 @@ type Batch struct {
 	// other is free: "<NamePrefix>removed-<id>", "<NamePrefix>rename-<id>".
 	// Empty means the source's name and "-".
 	NamePrefix string
+	// KeepEmails makes the listed email a key only: a found user keeps
+	// their email and userName (a file import, whose email column finds
+	// the user).
+	KeepEmails bool
+	// DeactivateMissing deactivates the active users the batch does not
+	// name: a user is named by a listed user's email (a listed user with
+	// Err included), by being found, or by their userName where a listed
+	// email is no user's email. A user without an email is never missing:
+	// no listed email names them. Protect, if set, keeps the users it
+	// reports. The fuse counts every active user as synced.
+	DeactivateMissing bool
+	Protect           func(ctx context.Context, r Reader, u User) bool
+	// SkipRefused lets Tx.ApplyBatch go on past a user the core refuses
+	// when the plan is applied (a conflict with a write the plan could not
+	// see): the step becomes a UserRefuse with the error, the user joins
+	// no group, and the batch goes on. Else ApplyBatch returns the error.
+	SkipRefused bool
+	// Progress, if set, is told how many of the plan's users ApplyBatch
+	// has carried out, of how many.
+	Progress func(done, total int)
 }
 
 // BatchUser is one user a batch source lists.
@@ -65,6 +85,24 @@ type BatchUser struct {
 	// link only, never created or changed, no member of any group, and
 	// deactivated with Batch.DeactivateSuspended.
 	Suspended bool
+	// Err refuses the user before any rule: the source found its entry
+	// wrong (a bad row of a file). The user is a UserRefuse step with Err,
+	// and its email still names a user for Batch.DeactivateMissing.
+	Err error
+	// Clear names the fields ("givenName", "familyName", "displayName")
+	// whose empty value clears the stored one with Batch.Update; other
+	// empty names leave the stored ones. An attribute of User.Attributes
+	// with an empty value is removed.
+	Clear []string
+	// SetGroups says that Groups are all the groups the user is to be in
+	// among those the source may manage (MayManage): a created user joins
+	// them; with Batch.Update a found user joins those they are not in and
+	// leaves the others the source may manage. A group named that does
+	// not exist is created as an internal group; one the source may not
+	// manage refuses the user (a *PolicyError). Without Batch.Update a
+	// found user's groups stay.
+	SetGroups bool
+	Groups    []string
 }
 
 // BatchGroup is one group of a batch source.
@@ -114,6 +152,19 @@ type UserStep struct {
 	Err error
 	// Inactive creates the user deactivated.
 	Inactive bool
+	// Index is the user's place in Batch.Users.
+	Index int
+	// Join names the groups (as the batch gives them; see
+	// BatchPlan.Named) the user joins, Leave the groups they leave: the
+	// plan of BatchUser.SetGroups.
+	Join  []string
+	Leave []Group
+}
+
+// Changes reports whether the step changes anything: the user, or their
+// groups.
+func (st UserStep) Changes() bool {
+	return st.Action == UserCreate || st.Action == UserUpdate || st.Action == UserKeep && len(st.Join)+len(st.Leave) > 0
 }
 
 // GroupAction is what a plan does to one group's record.
@@ -158,8 +209,12 @@ type BatchPlan struct {
 	Source Source
 	Users  []UserStep
 	Groups []GroupStep
-	// Deactivate lists the users the plan deactivates (suspended users and
-	// leavers), by ID, sorted.
+	// Named are the groups the users' BatchUser.Groups name and some user
+	// joins: GroupCreate (an internal group) or GroupKeep, Name as the
+	// batch first gives it. Their members join by UserStep.Join.
+	Named []GroupStep
+	// Deactivate lists the users the plan deactivates (suspended users,
+	// leavers and missing users), by ID, sorted.
 	Deactivate []User
 	// The fuse's figures: the memberships of the source's groups now and
 	// how many of them go; the users the source syncs (members of its
@@ -260,6 +315,14 @@ func (p *BatchPlan) Counts() BatchCounts {
 			}
 		case UserRefuse:
 			c.UsersRefused++
+			continue
+		}
+		c.MembersAdded += len(st.Join)
+		c.MembersRemoved += len(st.Leave)
+	}
+	for _, g := range p.Named {
+		if g.Action == GroupCreate {
+			c.GroupsCreated++
 		}
 	}
 	for _, g := range p.Groups {
@@ -290,49 +353,78 @@ func (p *BatchPlan) Counts() BatchCounts {
 // deactivated; groups created, converted and updated; memberships added and
 // removed; and the plan's removed groups that lost members.
 func CountEvents(events []Event, plan *BatchPlan) BatchCounts {
-	var c BatchCounts
-	updated := make(map[string]bool)
-	renamed := make(map[string]bool)
-	emptied := make(map[string]bool)
-	removed := make(map[string]bool)
+	ec := newEventCounter(plan)
+	for i := range events {
+		ec.add(&events[i])
+	}
+	return ec.counts(plan)
+}
+
+// eventCounter counts the events of a batch's transaction one by one.
+type eventCounter struct {
+	c                                  BatchCounts
+	updated, renamed, emptied, removed map[string]bool
+}
+
+func newEventCounter(plan *BatchPlan) *eventCounter {
+	ec := &eventCounter{updated: make(map[string]bool), renamed: make(map[string]bool), emptied: make(map[string]bool), removed: make(map[string]bool)}
 	for _, g := range plan.Groups {
 		if g.Action == GroupRemoved {
-			removed[g.Current.ID] = true
+			ec.removed[g.Current.ID] = true
 		}
 	}
-	for _, e := range events {
-		switch e.Type {
-		case UserCreated:
-			c.UsersCreated++
-		case UserUpdated:
-			updated[e.UserID] = true
-		case UserRestored:
-			updated[e.UserID] = true
-			c.UsersRestored++
-		case UserDeactivated:
-			c.UsersDeactivated++
-		case GroupCreated:
-			c.GroupsCreated++
-		case GroupConverted:
-			c.GroupsConverted++
-		case GroupUpdated:
-			renamed[e.GroupID] = true
-		case MemberAdded:
-			c.MembersAdded++
-		case MemberRemoved:
-			c.MembersRemoved++
-			if removed[e.GroupID] {
-				emptied[e.GroupID] = true
-			}
+	return ec
+}
+
+func (ec *eventCounter) add(e *Event) {
+	c := &ec.c
+	switch e.Type {
+	case UserCreated:
+		c.UsersCreated++
+	case UserUpdated:
+		ec.updated[e.UserID] = true
+	case UserRestored:
+		ec.updated[e.UserID] = true
+		c.UsersRestored++
+	case UserDeactivated:
+		c.UsersDeactivated++
+	case GroupCreated:
+		c.GroupsCreated++
+	case GroupConverted:
+		c.GroupsConverted++
+	case GroupUpdated:
+		ec.renamed[e.GroupID] = true
+	case MemberAdded:
+		c.MembersAdded++
+	case MemberRemoved:
+		c.MembersRemoved++
+		if ec.removed[e.GroupID] {
+			ec.emptied[e.GroupID] = true
 		}
 	}
-	c.UsersUpdated, c.GroupsUpdated, c.GroupsEmptied = len(updated), len(renamed), len(emptied)
+}
+
+func (ec *eventCounter) counts(plan *BatchPlan) BatchCounts {
+	c := ec.c
+	c.UsersUpdated, c.GroupsUpdated, c.GroupsEmptied = len(ec.updated), len(ec.renamed), len(ec.emptied)
 	for _, st := range plan.Users {
 		if st.Action == UserRefuse {
 			c.UsersRefused++
 		}
 	}
 	return c
+}
+
+// countTx counts what the transaction did, as CountEvents, without
+// copying its events.
+func countTx(tx *Tx, plan *BatchPlan) BatchCounts {
+	ec := newEventCounter(plan)
+	for _, chunk := range tx.events.chunks {
+		for i := range chunk {
+			ec.add(&chunk[i])
+		}
+	}
+	return ec.counts(plan)
 }
 
 // ReconcileOptions tunes Directory.Reconcile.
@@ -374,7 +466,7 @@ func (d *Directory) Reconcile(ctx context.Context, source Source, b Batch, opts 
 		if err := tx.ApplyBatch(ctx, plan); err != nil {
 			return err
 		}
-		counts = CountEvents(tx.Events(), plan)
+		counts = countTx(tx, plan)
 		return nil
 	})
 	if err != nil {
@@ -400,10 +492,16 @@ func (d *Directory) PlanBatch(ctx context.Context, r Reader, source Source, b Ba
 	if len(b.Groups) > 0 && string(source) != d.cfg.GroupSource {
 		return nil, fmt.Errorf("identity: %q is not the tenant's group source (%q): %w", source, d.cfg.GroupSource, ErrNotAllowed)
 	}
+	r, err := indexUsers(ctx, r, b)
+	if err != nil {
+		return nil, err
+	}
 	pl := &batchPlanner{
-		BatchPlan: &BatchPlan{Source: source, batch: b, policy: d.Policy(source), Emails: make(map[string]string)},
-		r:         r, local: make(map[string]string), suspended: make(map[string]bool),
-		deactivate: make(map[string]User), claimed: make(map[string]string), known: make(map[string]User),
+		BatchPlan: &BatchPlan{Source: source, batch: b, policy: d.Policy(source), Emails: make(map[string]string),
+			Users: make([]UserStep, 0, len(b.Users))},
+		r: r, local: make(map[string]string), suspended: make(map[string]bool),
+		deactivate: make(map[string]User), claimed: make(map[string]string, 2*len(b.Users)), known: make(map[string]User),
+		groupSource: d.cfg.GroupSource,
 	}
 	if b.SourceLabel == "" {
 		pl.batch.SourceLabel = string(source)
@@ -418,6 +516,12 @@ func (d *Directory) PlanBatch(ctx context.Context, r Reader, source Source, b Ba
 		if err := pl.planGroups(ctx); err != nil {
 			return nil, err
 		}
+	}
+	if err := pl.planUserGroups(ctx); err != nil {
+		return nil, err
+	}
+	if err := pl.planMissing(ctx); err != nil {
+		return nil, err
 	}
 	pl.Empty = len(b.Users) == 0 && !slices.ContainsFunc(b.Groups, func(g BatchGroup) bool { return len(g.Members) > 0 })
 	ids := slices.Sorted(maps.Keys(pl.deactivate))
@@ -445,4 +549,6 @@ type batchPlanner struct {
 	// the plan has read, by ID.
 	linked map[string]User
 	known  map[string]User
+	// groupSource is the tenant's group source.
+	groupSource string
 }

@@ -2,7 +2,9 @@ package identity
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/rollcall/rollcall/groups"
 )
@@ -24,8 +26,11 @@ func (tx *Tx) ApplyBatch(ctx context.Context, p *BatchPlan) error {
 	if p.Source != tx.source {
 		return fmt.Errorf("identity: a plan of %q applied by %q: %w", p.Source, tx.source, ErrInvalid)
 	}
-	ids, err := tx.applyUsers(ctx, p)
+	ids, byStep, err := tx.applyUsers(ctx, p)
 	if err != nil {
+		return err
+	}
+	if err := tx.applyNamed(ctx, p, byStep); err != nil {
 		return err
 	}
 	groupIDs, err := tx.applyGroups(ctx, p)
@@ -33,7 +38,7 @@ func (tx *Tx) ApplyBatch(ctx context.Context, p *BatchPlan) error {
 		return err
 	}
 	for i, st := range p.Groups {
-		if err := tx.applyMembers(ctx, groupIDs[i], st, ids); err != nil {
+		if err := tx.applyMembers(ctx, groupIDs[i], st, ids, p.batch.SkipRefused); err != nil {
 			return err
 		}
 	}
@@ -46,49 +51,113 @@ func (tx *Tx) ApplyBatch(ctx context.Context, p *BatchPlan) error {
 }
 
 // applyUsers creates, links and updates the plan's users, and returns the
-// ID of every user by subject.
-func (tx *Tx) applyUsers(ctx context.Context, p *BatchPlan) (map[string]string, error) {
+// ID of every user by subject, and by step ("" for a user refused).
+func (tx *Tx) applyUsers(ctx context.Context, p *BatchPlan) (map[string]string, []string, error) {
 	ids := make(map[string]string, len(p.Users))
-	var create []NewUser
-	var subjects []string
-	for _, st := range p.Users {
+	byStep := make([]string, len(p.Users))
+	var create []int
+	done := 0
+	for i := range p.Users {
+		st := &p.Users[i]
 		switch {
 		case st.Action == UserCreate:
-			create = append(create, NewUser{User: st.Want, Options: CreateOptions{Subject: st.Subject, Inactive: st.Inactive}})
-			subjects = append(subjects, st.Subject)
+			create = append(create, i)
 			continue
-		case st.Current.ID == "":
-			continue
-		}
-		ids[st.Subject] = st.Current.ID
-		if st.Link && st.Action != UserRefuse {
-			if err := tx.link(ctx, st.Current.ID, st.Subject); err != nil {
-				return nil, err
-			}
-		}
-		if st.Action != UserUpdate {
+		case st.Current.ID == "" || st.Action == UserRefuse:
 			continue
 		}
-		want := st.Want
-		if _, err := tx.UpdateUser(ctx, st.Current.ID, st.Current.Version, func(u *User) error {
-			setProfile(u, want)
-			return nil
-		}); err != nil {
-			return nil, fmt.Errorf("identity: update user %s: %w", st.Current.ID, err)
+		if err := tx.applyUser(ctx, p, st); err != nil {
+			return nil, nil, err
+		}
+		if st.Action != UserRefuse {
+			ids[st.Subject], byStep[i] = st.Current.ID, st.Current.ID
+		}
+		if done++; p.batch.Progress != nil {
+			p.batch.Progress(done, len(p.Users))
 		}
 	}
 	for len(create) > 0 {
-		n := min(len(create), createChunk)
-		created, err := tx.CreateUsers(ctx, create[:n])
+		if err := ctx.Err(); err != nil {
+			return nil, nil, err
+		}
+		chunk := create[:min(len(create), createChunk)]
+		refused, err := tx.createSteps(ctx, p, chunk, ids, byStep)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		for j, u := range created {
-			ids[subjects[j]] = u.ID
+		if refused >= 0 {
+			// Nobody was stored: the users before the refused one go in
+			// again without it.
+			create = append(slices.Clone(chunk[:refused]), create[refused+1:]...)
+			continue
 		}
-		create, subjects = create[n:], subjects[n:]
+		create = create[len(chunk):]
+		if done += len(chunk); p.batch.Progress != nil {
+			p.batch.Progress(done, len(p.Users))
+		}
 	}
-	return ids, nil
+	return ids, byStep, nil
+}
+
+// applyUser links and updates one found user as its step says. With
+// SkipRefused a change the core refuses makes the step a UserRefuse.
+func (tx *Tx) applyUser(ctx context.Context, p *BatchPlan, st *UserStep) error {
+	if st.Link {
+		if err := tx.link(ctx, st.Current.ID, st.Subject); err != nil {
+			return tx.refuseStep(p, st, err)
+		}
+	}
+	if st.Action != UserUpdate {
+		return nil
+	}
+	want := st.Want
+	if _, err := tx.UpdateUser(ctx, st.Current.ID, st.Current.Version, func(u *User) error {
+		setProfile(u, want)
+		return nil
+	}); err != nil {
+		return tx.refuseStep(p, st, fmt.Errorf("identity: update user %s: %w", st.Current.ID, err))
+	}
+	return nil
+}
+
+// refuseStep makes st a UserRefuse with err where the plan's batch goes on
+// past a refused user and the core refused the values; else it returns err.
+func (tx *Tx) refuseStep(p *BatchPlan, st *UserStep, err error) error {
+	var ve *ValidationError
+	if !p.batch.SkipRefused || !(errors.As(err, &ve) || errors.Is(err, ErrNotAllowed) ||
+		errors.Is(err, ErrConflict) || errors.Is(err, ErrVersionMismatch)) {
+		return err
+	}
+	*st = refuse(*st, err)
+	st.Join, st.Leave = nil, nil
+	return nil
+}
+
+// createSteps stores the users of the plan's steps idx in one call of the
+// store, all or none. If the core refuses one and the batch goes on past
+// it, that step is refused, nobody is stored, and createSteps returns its
+// place in idx; else -1.
+func (tx *Tx) createSteps(ctx context.Context, p *BatchPlan, idx []int, ids map[string]string, byStep []string) (int, error) {
+	users := make([]NewUser, len(idx))
+	for j, i := range idx {
+		st := p.Users[i]
+		users[j] = NewUser{User: st.Want, Options: CreateOptions{Subject: st.Subject, Inactive: st.Inactive}}
+	}
+	created, err := tx.CreateUsers(ctx, users)
+	if err == nil {
+		for j, u := range created {
+			ids[p.Users[idx[j]].Subject], byStep[idx[j]] = u.ID, u.ID
+		}
+		return -1, nil
+	}
+	var ie *ItemError
+	if !errors.As(err, &ie) || ie.Index < 0 || ie.Index >= len(idx) {
+		return 0, err
+	}
+	if tx.refuseStep(p, &p.Users[idx[ie.Index]], ie.Err) != nil {
+		return 0, err
+	}
+	return ie.Index, nil
 }
 
 // applyGroups gives the removed groups their new names, renames, creates
@@ -174,23 +243,27 @@ func (tx *Tx) renameGroups(ctx context.Context, p *BatchPlan) error {
 	return nil
 }
 
-// applyMembers removes and adds a group's members as its step says.
-func (tx *Tx) applyMembers(ctx context.Context, groupID string, st GroupStep, ids map[string]string) error {
+// applyMembers removes and adds a group's members as its step says; with
+// skip, a subject whose user was refused is left out.
+func (tx *Tx) applyMembers(ctx context.Context, groupID string, st GroupStep, ids map[string]string, skip bool) error {
 	for _, id := range st.Remove {
 		if _, err := tx.RemoveMember(ctx, groupID, id); err != nil {
 			return fmt.Errorf("identity: members of group %s: %w", st.Name, err)
 		}
 	}
-	if len(st.Add) == 0 {
-		return nil
-	}
 	add := make([]string, 0, len(st.Add))
 	for _, s := range st.Add {
 		id, ok := ids[s]
+		if !ok && skip {
+			continue
+		}
 		if !ok {
 			return fmt.Errorf("identity: members of group %s: no user for subject %q: %w", st.Name, s, ErrInvalid)
 		}
 		add = append(add, id)
+	}
+	if len(add) == 0 {
+		return nil
 	}
 	if _, err := tx.AddMembers(ctx, groupID, add); err != nil {
 		return fmt.Errorf("identity: members of group %s: %w", st.Name, err)

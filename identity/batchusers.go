@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"strconv"
 	"strings"
 )
 
@@ -20,17 +21,22 @@ func (pl *batchPlanner) planUsers(ctx context.Context) error {
 	if pl.linked, err = usersByLinks(ctx, pl.r, string(pl.Source), subjects); err != nil {
 		return err
 	}
-	for _, bu := range pl.batch.Users {
+	for i, bu := range pl.batch.Users {
+		if bu.Err != nil {
+			pl.Users = append(pl.Users, UserStep{Subject: bu.Subject, Action: UserRefuse, Err: bu.Err, Index: i})
+			continue
+		}
 		if bu.Suspended {
 			if err := pl.suspend(ctx, bu); err != nil {
 				return err
 			}
 			continue
 		}
-		st, err := pl.planUser(ctx, bu)
+		st, err := pl.planUser(ctx, bu, claimant(bu, i))
 		if err != nil {
 			return err
 		}
+		st.Index = i
 		if st.Current.ID != "" {
 			pl.local[bu.Subject] = st.Current.ID
 			pl.Emails[st.Current.ID] = st.Current.Email
@@ -58,8 +64,18 @@ func (pl *batchPlanner) suspend(_ context.Context, bu BatchUser) error {
 	return nil
 }
 
-// planUser resolves one listed user and decides what changes.
-func (pl *batchPlanner) planUser(ctx context.Context, bu BatchUser) (UserStep, error) {
+// claimant is who claims the emails and userNames of the i-th listed user:
+// its subject, or its place for a source without subjects.
+func claimant(bu BatchUser, i int) string {
+	if bu.Subject != "" {
+		return bu.Subject
+	}
+	return "\x00#" + strconv.Itoa(i) // kept apart from printable subjects
+}
+
+// planUser resolves one listed user and decides what changes; who claims
+// the emails and userNames the plan gives the user.
+func (pl *batchPlanner) planUser(ctx context.Context, bu BatchUser, who string) (UserStep, error) {
 	st := UserStep{Subject: bu.Subject, Inactive: bu.Inactive}
 	src := bu.User.Clone()
 	src.Email = strings.TrimSpace(src.Email)
@@ -76,11 +92,11 @@ func (pl *batchPlanner) planUser(ctx context.Context, bu BatchUser) (UserStep, e
 		return st, err
 	}
 	if found == FoundNone {
-		return pl.planCreate(ctx, st, src)
+		return pl.planCreate(ctx, st, src, who)
 	}
-	st.Current, st.Link = cur, found == FoundByEmail
-	if pl.batch.Update && NormalizeEmail(src.Email) != NormalizeEmail(cur.Email) {
-		free, err := pl.emailFree(ctx, cur.ID, bu.Subject, src.Email)
+	st.Current, st.Link = cur, found == FoundByEmail && bu.Subject != ""
+	if pl.batch.Update && !pl.batch.KeepEmails && NormalizeEmail(src.Email) != NormalizeEmail(cur.Email) {
+		free, err := pl.emailFree(ctx, cur.ID, who, src.Email)
 		if err != nil {
 			return st, err
 		}
@@ -90,11 +106,13 @@ func (pl *batchPlanner) planUser(ctx context.Context, bu BatchUser) (UserStep, e
 	}
 	want := cur.Clone()
 	if pl.batch.Update {
-		mergeProfile(&want, src, true)
+		mergeProfile(&want, src, !pl.batch.KeepEmails)
+		clearFields(&want, src, bu.Clear)
 	}
-	if pl.batch.Restore && pl.policy.Restore && !cur.Active {
-		want.Active, st.Restore = true, true
+	if err := pl.activeRule(bu, cur, &want); err != nil {
+		return refuse(st, err), nil
 	}
+	st.Restore = want.Active && !cur.Active
 	confirmEmail(pl.policy, &want, src.Email, src.EmailVerified)
 	emailRule(pl.policy, cur, &want)
 	if err := normalizeUser(&want); err != nil {
@@ -109,15 +127,20 @@ func (pl *batchPlanner) planUser(ctx context.Context, bu BatchUser) (UserStep, e
 
 // planCreate plans a user no rule finds: created where the source may
 // create and the user's email and userName are free.
-func (pl *batchPlanner) planCreate(ctx context.Context, st UserStep, u User) (UserStep, error) {
+func (pl *batchPlanner) planCreate(ctx context.Context, st UserStep, u User, who string) (UserStep, error) {
 	if !pl.policy.Create {
-		return refuse(st, fmt.Errorf("identity: source %q may not create users: %w", pl.Source, ErrNotAllowed)), nil
+		return refuse(st, &PolicyError{Source: pl.Source, Action: ActionCreate}), nil
+	}
+	for k, v := range u.Attributes {
+		if v == "" {
+			delete(u.Attributes, k)
+		}
 	}
 	if err := normalizeUser(&u); err != nil {
 		return refuse(st, err), nil
 	}
 	if u.Email != "" {
-		free, err := pl.emailFree(ctx, "", st.Subject, u.Email)
+		free, err := pl.emailFree(ctx, "", who, u.Email)
 		if err != nil {
 			return st, err
 		}
@@ -127,7 +150,7 @@ func (pl *batchPlanner) planCreate(ctx context.Context, st UserStep, u User) (Us
 		}
 	}
 	nameKey := "n:" + NormalizeUserName(u.UserName)
-	if s, ok := pl.claimed[nameKey]; ok && s != st.Subject {
+	if s, ok := pl.claimed[nameKey]; ok && s != who {
 		return refuse(st, &ConflictError{Resource: "user", Field: "userName"}), nil
 	}
 	if _, err := pl.r.UserByUserName(ctx, u.UserName); err == nil {
@@ -135,7 +158,7 @@ func (pl *batchPlanner) planCreate(ctx context.Context, st UserStep, u User) (Us
 	} else if !errors.Is(err, ErrNotFound) {
 		return st, fmt.Errorf("identity: find user by userName: %w", err)
 	}
-	pl.claimed[nameKey] = st.Subject
+	pl.claimed[nameKey] = who
 	st.Action, st.Want = UserCreate, u
 	return st, nil
 }
@@ -160,6 +183,41 @@ func (pl *batchPlanner) emailFree(ctx context.Context, id, subject, email string
 	}
 	pl.claimed[key] = subject
 	return true, nil
+}
+
+// activeRule decides whether a found user is active as the plan leaves
+// them: with Update, a user listed Inactive is deactivated; with Restore,
+// a deactivated user not listed Inactive is restored. It returns a
+// *PolicyError where the source's policy does not allow the change.
+func (pl *batchPlanner) activeRule(bu BatchUser, cur User, want *User) error {
+	switch {
+	case pl.batch.Update && bu.Inactive && cur.Active:
+		if !pl.policy.Deactivate {
+			return &PolicyError{Source: pl.Source, Action: ActionDeactivate}
+		}
+		want.Active = false
+	case pl.batch.Restore && !bu.Inactive && !cur.Active:
+		if !pl.policy.Restore {
+			return &PolicyError{Source: pl.Source, Action: ActionRestore}
+		}
+		want.Active = true
+	}
+	return nil
+}
+
+// clearFields clears the fields of u named in fields whose value in src is
+// empty.
+func clearFields(u *User, src User, fields []string) {
+	for _, f := range fields {
+		switch f {
+		case "givenName":
+			u.GivenName = src.GivenName
+		case "familyName":
+			u.FamilyName = src.FamilyName
+		case "displayName":
+			u.DisplayName = src.DisplayName
+		}
+	}
 }
 
 func refuse(st UserStep, err error) UserStep {

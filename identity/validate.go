@@ -197,20 +197,6 @@ func normalizeUser(u *User) error {
 	return v.Err()
 }
 
-// Changes returns the fields that an update from before to after changes:
-// after is normalised and checked first, as Tx.UpdateUser does, which may
-// return a *ValidationError. No fields means Tx.UpdateUser would store
-// nothing. It lets a caller tell what an update would do without making it
-// (a dry run). What UpdateUser adds is the caller's to foresee: its policy
-// checks (restoring, say), and EmailVerified turning false with a new email.
-func Changes(before, after User) ([]string, error) {
-	after = after.Clone()
-	if err := normalizeUser(&after); err != nil {
-		return nil, err
-	}
-	return changedFields(before, after), nil
-}
-
 // changedFields names the fields that differ between two versions of a user,
 // in a fixed order. Attributes are named "attributes.<key>".
 func changedFields(a, b User) []string {

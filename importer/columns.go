@@ -152,21 +152,6 @@ const (
 	no
 )
 
-// user returns the user the record describes, for CreateUser.
-func (r *record) user() identity.User {
-	u := identity.User{Email: r.email, GivenName: r.given, FamilyName: r.family, DisplayName: r.display}
-	for _, a := range r.attrs {
-		if a.value == "" {
-			continue
-		}
-		if u.Attributes == nil {
-			u.Attributes = make(map[string]string, len(r.attrs))
-		}
-		u.Attributes[a.key] = a.value
-	}
-	return u
-}
-
 func (r *record) fail(col, msg string) {
 	if r.errs == nil {
 		r.errs = map[string][]string{}

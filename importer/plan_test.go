@@ -10,6 +10,7 @@ import (
 
 	"github.com/rollcall/rollcall/groups"
 	"github.com/rollcall/rollcall/identity"
+	"github.com/rollcall/rollcall/identity/identitytest"
 	"github.com/rollcall/rollcall/importer"
 	"github.com/rollcall/rollcall/storage/memory"
 )
@@ -360,5 +361,44 @@ func TestUserNameListsOnlyWithoutEmailMatch(t *testing.T) {
 	res := e.mustRun(t, "u.csv", "email\nalice@acme.example\nadmin@acme.example\n", importer.Options{Deactivate: true})
 	if res.Deleted != 1 || e.user(t, "x@old.example").Active {
 		t.Fatalf("x@old.example is not in the file: deleted %d, active %v\n%s", res.Deleted, e.user(t, "x@old.example").Active, jsonOf(t, res))
+	}
+}
+
+// TestPolicyMessages: where the tenant's policy for the import refuses a
+// create, a restore or a deactivation, the row's message comes from the
+// core's *identity.PolicyError, and the dry run says the same.
+func TestPolicyMessages(t *testing.T) {
+	ctx := context.Background()
+	for _, dry := range []bool{true, false} {
+		sink := &identitytest.Sink{}
+		dir, err := identity.New(memory.New().Tenant("acme"), identity.Config{Tenant: "acme", Events: sink,
+			Sources: map[string]identity.SourcePolicy{"import": {Email: identity.EmailTrusted}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, u := range []struct {
+			email  string
+			active bool
+		}{{"gone@acme.example", false}, {"here@acme.example", true}} {
+			if _, err := dir.CreateUser(ctx, identity.SourceManual, identity.User{Email: u.email}, identity.CreateOptions{Inactive: !u.active}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		sink.Reset()
+		im, _ := importer.New(importer.Config{})
+		file := "email,active\nnew@acme.example,\ngone@acme.example,\nhere@acme.example,false\n"
+		res, err := im.Import(ctx, dir, strings.NewReader(file), int64(len(file)), importer.Options{Filename: "p.csv", Update: true, Restore: true, DryRun: dry})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := map[int]string{2: "The import may not create users.", 3: "The import may not restore users.", 4: "The import may not change this user."}
+		for row, msg := range want {
+			if got := res.ErrorMessages[row][importer.ColEmail]; !slices.Equal(got, []string{msg}) {
+				t.Errorf("dry=%v row %d: %q, want %q", dry, row, got, msg)
+			}
+		}
+		if !slices.Equal(res.Errors, []int{2, 3, 4}) || len(sink.Events()) != 0 {
+			t.Fatalf("dry=%v: %s, events %v", dry, jsonOf(t, res), sink.Types())
+		}
 	}
 }

@@ -1,0 +1,4 @@
+package identity
+
+// IndexUsers exports indexUsers to the tests of the package.
+var IndexUsers = indexUsers
