@@ -236,6 +236,14 @@ func (o *operator) dispatch(w http.ResponseWriter, r *http.Request, id, path str
 	r2 := r.Clone(r.Context())
 	r2.URL.Path, r2.URL.RawPath = path, ""
 	if id == o.s.cfg.Tenant {
+		// The configured tenant is served from its configuration file,
+		// except the connections its admin set up in the portal (kept as
+		// settings): those are the runtime's, under /t/{tenant}/.
+		if src, err := o.rt.Resolve(r.Context(), id); err == nil && connectionPath(path) {
+			ctx := context.WithValue(r.Context(), viewKey{}, &view{name: id, src: src})
+			o.tenantHandler.ServeHTTP(w, r2.WithContext(ctx))
+			return
+		}
 		o.configured.ServeHTTP(w, r2)
 		return
 	}
@@ -395,4 +403,15 @@ func (o *operator) tenantExists(r *http.Request) (string, error) {
 		return "", err
 	}
 	return id, nil
+}
+
+// connectionPath reports whether path is a route of a connection: SCIM,
+// SAML or OAuth.
+func connectionPath(path string) bool {
+	for _, p := range []string{"/scim/v2/", "/saml/", "/oauth/"} {
+		if strings.HasPrefix(path, p) {
+			return true
+		}
+	}
+	return false
 }
