@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"github.com/rollcall/rollcall/netguard"
 	"net/http"
 	"os"
 	"strconv"
@@ -56,6 +57,12 @@ type operator struct {
 
 // openOperator returns the operator API over the database, or nil (and no
 // error) when no keyring can be had: PostgreSQL without EnvSettingsKeys.
+// EnvConnectionAllow names the environment variable that lists the address
+// ranges (CIDR, comma-separated) that runtime tenants' connections may fetch
+// from although special (loopback, private, link-local): an IdP inside the
+// host's network, say. By default such addresses are refused.
+const EnvConnectionAllow = "ROLLCALL_CONNECTION_ALLOW"
+
 func openOperator(s *server, db *sqlstore.DB, where storeFlags, getenv func(string) string) (*operator, error) {
 	if db == nil {
 		return nil, nil
@@ -70,11 +77,19 @@ func openOperator(s *server, db *sqlstore.DB, where storeFlags, getenv func(stri
 		return nil, err
 	}
 	s.events = h
+	// A tenant's admin enters the SAML metadata URLs and OpenID issuers of
+	// its connections: they are fetched through a client that refuses
+	// internal addresses, unless EnvConnectionAllow lists them.
+	allow, err := allowList(getenv, EnvConnectionAllow)
+	if err != nil {
+		return nil, err
+	}
 	rt, err := tenant.New(tenant.Config{
-		Events:   h,
-		Settings: store,
-		Stores:   s.stores.store,
-		Keys:     s.stores.keys,
+		HTTPClient: netguard.New(netguard.Config{Allow: allow}).Client(),
+		Events:     h,
+		Settings:   store,
+		Stores:     s.stores.store,
+		Keys:       s.stores.keys,
 		SCIMBaseURL: func(id string) string {
 			return s.tenantURL(id, "/scim/v2")
 		},

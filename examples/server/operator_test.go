@@ -27,6 +27,12 @@ import (
 // run does, on a private in-memory SQLite database.
 func newOperatorServer(t *testing.T) *testServer {
 	t.Helper()
+	return newOperatorServerEnv(t, nil)
+}
+
+// newOperatorServerEnv is newOperatorServer with the environment vars.
+func newOperatorServerEnv(t *testing.T, vars map[string]string) *testServer {
+	t.Helper()
 	cfg, err := loadConfig("", env(map[string]string{EnvAdminToken: testToken}))
 	require.NoError(t, err)
 	logs := &syncBuffer{}
@@ -37,7 +43,7 @@ func newOperatorServer(t *testing.T) *testServer {
 	t.Cleanup(func() { require.NoError(t, closeStore()) })
 	s, err := newServer(cfg, stores, logger)
 	require.NoError(t, err)
-	op, err := openOperator(s, stores.db, where, env(nil))
+	op, err := openOperator(s, stores.db, where, env(vars))
 	require.NoError(t, err)
 	require.NotNil(t, op)
 	ts := httptest.NewServer(op.wrap(s.handler()))

@@ -44,15 +44,9 @@ func newHooks(db *sqlstore.DB, keys *settings.Keyring, getenv func(string) strin
 	if db == nil || keys == nil {
 		return nil, nil
 	}
-	var allow []netip.Prefix
-	if v := strings.TrimSpace(getenv(EnvWebhookAllow)); v != "" {
-		for part := range strings.SplitSeq(v, ",") {
-			p, err := netip.ParsePrefix(strings.TrimSpace(part))
-			if err != nil {
-				return nil, fmt.Errorf("%s: %q: want a CIDR range like 10.0.0.0/8", EnvWebhookAllow, part)
-			}
-			allow = append(allow, p)
-		}
+	allow, err := allowList(getenv, EnvWebhookAllow)
+	if err != nil {
+		return nil, err
 	}
 	timeout := cfg.Timeout
 	if timeout == 0 {
@@ -540,4 +534,21 @@ func (s *server) eventSink() identity.EventSink {
 		return nil
 	}
 	return s.events
+}
+
+// allowList reads a comma-separated list of CIDR ranges from the
+// environment variable name: the special addresses (loopback, private...)
+// that outbound requests may reach all the same.
+func allowList(getenv func(string) string, name string) ([]netip.Prefix, error) {
+	var allow []netip.Prefix
+	if v := strings.TrimSpace(getenv(name)); v != "" {
+		for part := range strings.SplitSeq(v, ",") {
+			p, err := netip.ParsePrefix(strings.TrimSpace(part))
+			if err != nil {
+				return nil, fmt.Errorf("%s: %q: want a CIDR range like 10.0.0.0/8", name, part)
+			}
+			allow = append(allow, p)
+		}
+	}
+	return allow, nil
 }
