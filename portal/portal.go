@@ -48,10 +48,13 @@ const (
 	SectionSSO    Section = "sso"
 	SectionSCIM   Section = "scim"
 	SectionGoogle Section = "google"
+	// SectionWebhooks shows the tenant's webhook endpoints and their
+	// deliveries, read only: the operator manages them.
+	SectionWebhooks Section = "webhooks"
 )
 
 // AllSections lists every section, in menu order.
-var AllSections = []Section{SectionUsers, SectionGroups, SectionImport, SectionEvents, SectionSSO, SectionSCIM, SectionGoogle}
+var AllSections = []Section{SectionUsers, SectionGroups, SectionImport, SectionEvents, SectionSSO, SectionSCIM, SectionGoogle, SectionWebhooks}
 
 // Tenant is what a request is for: the tenant's Directory and the KeyStore
 // that keeps its setup links (shared by every instance of the host).
@@ -116,6 +119,10 @@ type Config struct {
 	// section's buttons: with DryRun it only lists the changes; with Force it
 	// applies a sync the safety fuse stopped (googlesync.WithForce).
 	GoogleSync func(ctx context.Context, tenant string, opts GoogleSyncOptions) (googlesync.Report, error)
+	// Webhooks, when set, returns the tenant's webhook store: the webhooks
+	// section lists its endpoints, their state and recent deliveries (read
+	// only; never a secret). Nil hides the section.
+	Webhooks func(tenant string) identity.WebhookStore
 	// TestSignIn, when set, starts a test sign-in of a live connection of
 	// the tenant (source "saml:<name>" or "oauth:<name>"): it answers the
 	// browser with the redirect to the IdP (saml.Handler.TestLogin,

@@ -28,6 +28,7 @@ import (
 // env is a portal for two tenants, acme and globex, told apart by the
 // request's host name, mounted at /portal/.
 type env struct {
+	db      *memory.DB
 	t       *testing.T
 	clock   *identitytest.Clock
 	h       *portal.Handler
@@ -38,7 +39,7 @@ type env struct {
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	db := memory.New()
-	e := &env{t: t, clock: identitytest.NewClock(), tenants: map[string]portal.Tenant{}}
+	e := &env{t: t, db: db, clock: identitytest.NewClock(), tenants: map[string]portal.Tenant{}}
 	for _, name := range []string{"acme", "globex"} {
 		dir, err := identity.New(db.Tenant(name), identity.Config{Tenant: name, GroupSource: "scim", Clock: e.clock})
 		if err != nil {
@@ -61,6 +62,7 @@ func newEnv(t *testing.T) *env {
 		SessionKey: bytes.Repeat([]byte{7}, 32),
 		Importer:   im,
 		InviteURL:  func(_ *http.Request, token string) string { return "https://app.example/accept#" + token },
+		Webhooks:   func(tenant string) identity.WebhookStore { return db.Webhooks(tenant) },
 		Clock:      e.clock,
 	})
 	if err != nil {

@@ -23,6 +23,8 @@ type call struct {
 	// settingsOff hides the sections of the settings from the menu: the
 	// host gave no Config.Settings.
 	settingsOff bool
+	// webhooksOff hides the webhooks section: the host keeps none.
+	webhooksOff bool
 }
 
 func (c *call) dir() *identity.Directory { return c.tenant.Directory }
@@ -72,6 +74,7 @@ func (h *Handler) routes() *http.ServeMux {
 	mux.Handle("POST /groups/{id}/members/{user}/remove", h.in(SectionGroups, h.removeMember))
 
 	mux.Handle("GET /events", h.in(SectionEvents, h.events))
+	mux.Handle("GET /webhooks", h.in(SectionWebhooks, h.webhooks))
 
 	mux.Handle("GET /sso", h.in(SectionSSO, h.sso))
 	mux.Handle("POST /sso/password", limited(64<<10, h.in(SectionSSO, h.ssoOnly)))
@@ -122,7 +125,8 @@ func (h *Handler) in(s Section, fn func(c *call) error) http.Handler {
 			return
 		}
 		c := &call{w: w, r: r, tenant: t, v: v, base: base, active: s,
-			ctx: identity.WithActor(r.Context(), v.Admin.Name), settingsOff: h.cfg.Settings == nil}
+			ctx: identity.WithActor(r.Context(), v.Admin.Name), settingsOff: h.cfg.Settings == nil,
+			webhooksOff: h.cfg.Webhooks == nil}
 		if s != "" && !v.Admin.may(s) {
 			h.fail(w, r, c.page("Not allowed", nil), http.StatusForbidden, "Your access does not include this section.")
 			return
@@ -141,7 +145,8 @@ func (h *Handler) in(s Section, fn func(c *call) error) http.Handler {
 func (c *call) page(title string, data any) page {
 	var allowed []Section
 	for _, s := range AllSections {
-		if c.v.Admin.may(s) && !(c.settingsOff && (s == SectionSSO || s == SectionSCIM || s == SectionGoogle)) {
+		if c.v.Admin.may(s) && !(c.settingsOff && (s == SectionSSO || s == SectionSCIM || s == SectionGoogle)) &&
+			!(s == SectionWebhooks && c.webhooksOff) {
 			allowed = append(allowed, s)
 		}
 	}

@@ -127,3 +127,30 @@ func TestPortalTestSignIn(t *testing.T) {
 	r.Body.Close()
 	assert.Equal(t, http.StatusForbidden, r.StatusCode)
 }
+
+// A runtime tenant's webhook endpoints, added through the operator API, are
+// listed in its portal, without their secrets.
+func TestPortalWebhooks(t *testing.T) {
+	ts := newOperatorServer(t)
+	ts.newTenant(t, "acme", map[string]any{})
+	res := ts.call(t, "POST", "/api/v1/tenants/acme/webhooks", map[string]any{"url": "https://hooks.acme.example/in"})
+	require.Equal(t, http.StatusCreated, res.status, "%s", res.body)
+	secret := decode[map[string]any](t, res)["secret"].(string)
+	res = ts.call(t, "POST", "/api/v1/tenants/acme/portal-links", nil)
+	require.Equal(t, http.StatusCreated, res.status, "%s", res.body)
+	link, err := url.Parse(decode[map[string]any](t, res)["link"].(string))
+	require.NoError(t, err)
+	jar, err := cookiejar.New(nil)
+	require.NoError(t, err)
+	client := &http.Client{Jar: jar}
+	r, err := client.PostForm(ts.URL+"/t/acme/portal/setup", url.Values{"token": {link.Query().Get("token")}})
+	require.NoError(t, err)
+	r.Body.Close()
+	r, err = client.Get(ts.URL + "/t/acme/portal/webhooks")
+	require.NoError(t, err)
+	page, _ := io.ReadAll(r.Body)
+	r.Body.Close()
+	require.Equal(t, http.StatusOK, r.StatusCode, "%s", page)
+	assert.Contains(t, string(page), "https://hooks.acme.example/in")
+	assert.NotContains(t, string(page), strings.TrimPrefix(secret, "whsec_"))
+}

@@ -29,6 +29,7 @@ func (o *operator) attachPortal() error {
 	cfg.Endpoints = tenantEndpoints{base: strings.TrimSuffix(o.s.cfg.BaseURL, "/")}
 	cfg.GoogleSync = o.googleSync
 	cfg.SAMLHealth = o.samlHealth
+	cfg.Webhooks = o.webhookStores()
 	p, err := portal.New(cfg)
 	if err != nil {
 		return err

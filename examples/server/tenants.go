@@ -309,6 +309,7 @@ func (o *operator) buildTenantMux() error {
 		Endpoints:  tenantEndpoints{base: strings.TrimSuffix(o.s.cfg.BaseURL, "/")},
 		GoogleSync: o.googleSync,
 		SAMLHealth: o.samlHealth,
+		Webhooks:   o.webhookStores(),
 		TestSignIn: func(w http.ResponseWriter, r *http.Request, _, source string) {
 			testSignIn(w, r, o.ssoSAML, o.ssoOAuth, source)
 		},
@@ -414,4 +415,13 @@ func connectionPath(path string) bool {
 		}
 	}
 	return false
+}
+
+// webhookStores returns the tenants' webhook stores for the portal, or nil
+// where the server keeps no webhooks.
+func (o *operator) webhookStores() func(tenant string) identity.WebhookStore {
+	if o.hooks == nil {
+		return nil
+	}
+	return o.hooks.store
 }
