@@ -127,6 +127,11 @@ func (c UserCond) holds(u User) bool {
 	case FieldAttribute:
 		return textHolds(asciiLower(u.Attributes[c.Key]), c.Op, asciiLower(c.Value))
 	}
+	if c.Field == FieldEmail && c.Op == OpEq && c.Value != "" {
+		// An address equals another in the canonical form, as the
+		// stores' unique index compares them.
+		return u.Email != "" && NormalizeEmail(u.Email) == NormalizeEmail(c.Value)
+	}
 	var s string
 	switch c.Field {
 	case FieldUserName:

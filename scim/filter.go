@@ -2,6 +2,7 @@ package scim
 
 import (
 	"encoding/json"
+	"github.com/rollcall/rollcall/identity"
 	"regexp"
 	"slices"
 	"strings"
@@ -392,7 +393,10 @@ func compare(a *attr, v any, op filter.CompareOperator, cv any) bool {
 	if !ok || !ok2 {
 		return false
 	}
-	if !a.CaseExact {
+	switch {
+	case a.Email && op == filter.EQ:
+		s, cs = identity.NormalizeEmail(s), identity.NormalizeEmail(cs)
+	case !a.CaseExact:
 		s, cs = strings.ToLower(s), strings.ToLower(cs)
 	}
 	switch op {

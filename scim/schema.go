@@ -41,6 +41,9 @@ type attr struct {
 	RefTypes   []string
 	Canonical  []string
 	Desc       string
+	// Email marks an address: compared in the core's canonical form
+	// (identity.NormalizeEmail), as the stores compare it.
+	Email bool
 }
 
 func (a *attr) sub(name string) *attr { return findAttr(a.Sub, name) }
@@ -121,7 +124,11 @@ var userSchema = &schema{ID: URIUser, Name: "User", Desc: "User Account", Attrs:
 	}},
 }}
 
-var emailsAttr = multiValue("emails", "Email addresses, all kept; the primary (else work, else first) one is the user's email.", "work", "home", "other")
+var emailsAttr = func() *attr {
+	a := multiValue("emails", "Email addresses, all kept; the primary (else work, else first) one is the user's email.", "work", "home", "other")
+	a.sub("value").Email = true
+	return a
+}()
 
 var photosAttr = func() *attr {
 	a := multiValue("photos", "URLs of photos of the user.", "photo", "thumbnail")

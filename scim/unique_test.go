@@ -1,6 +1,7 @@
 package scim_test
 
 import (
+	"net/url"
 	"strings"
 	"testing"
 )
@@ -55,5 +56,26 @@ func TestBodyNotUTF8(t *testing.T) {
 	}
 	if n := e.do("GET", "/Users", "").must(t, 200).total(); n != 0 {
 		t.Errorf("%d users stored, want none", n)
+	}
+}
+
+// TestEmailFilterCanonical: an email filter compares addresses in the core's
+// canonical form, so a full-width or IDNA spelling finds the user, as the
+// stores would.
+func TestEmailFilterCanonical(t *testing.T) {
+	e := newEnv(t)
+	id := e.do("POST", "/Users", `{"userName":"ann","emails":[{"value":"ann@müller.example","primary":true}]}`).must(t, 201).str("id")
+	for _, f := range []string{
+		`emails.value eq "ＡＮＮ@müller.example"`,
+		`emails.value eq "ann@xn--mller-kva.example"`,
+		`emails[value eq "ANN@MÜLLER.EXAMPLE"]`,
+	} {
+		r := e.do("GET", "/Users?filter="+url.QueryEscape(f), "").must(t, 200)
+		if r.total() != 1 || r.str("Resources.0.id") != id {
+			t.Errorf("filter %s: %s", f, r.Raw)
+		}
+	}
+	if r := e.do("GET", "/Users?filter="+url.QueryEscape(`emails.value eq "bob@müller.example"`), "").must(t, 200); r.total() != 0 {
+		t.Errorf("another address matched: %s", r.Raw)
 	}
 }

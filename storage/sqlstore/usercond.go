@@ -82,6 +82,9 @@ func condExpr(d Dialect, c identity.UserCond) (string, []any) {
 			if v == "" {
 				return col + " = ''", nil
 			}
+			if c.Field == identity.FieldEmail {
+				v = identity.NormalizeEmail(c.Value) // email_key holds the canonical form
+			}
 			return col + " = ? AND " + col + " <> ''", []any{v}
 		case identity.OpPresent:
 			return col + " <> ''", nil
