@@ -387,6 +387,12 @@ func locate(text io.Reader, comma rune, off int64) (row, col int) {
 	for {
 		r, cells, err := src.Next()
 		if err != nil {
+			if row == 0 {
+				// The text before the byte does not parse (a quote left
+				// open): count its lines and delimiters instead.
+				line := prefix[bytes.LastIndexByte(prefix, '\n')+1:]
+				row, col = bytes.Count(prefix, []byte{'\n'})+1, bytes.Count(line, []byte(string(comma)))+1
+			}
 			return row, col
 		}
 		row, col = r, len(cells)
