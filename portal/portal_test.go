@@ -417,8 +417,10 @@ func TestUserActions(t *testing.T) {
 	if status, _ := c.get("/users/" + u.ID); status != http.StatusNotFound {
 		t.Errorf("page of a deleted user: %d", status)
 	}
-	if status, _ := c.get("/users?q=%00"); status != http.StatusBadRequest {
-		t.Errorf("q=NUL: %d, want 400", status)
+	for _, q := range []string{"%00", "%E2%80%AE", "%E2%80%8B", "%FF"} { // NUL, RLO, zero-width space, not UTF-8
+		if status, _ := c.get("/users?q=" + q); status != http.StatusBadRequest {
+			t.Errorf("q=%s: %d, want 400", q, status)
+		}
 	}
 }
 

@@ -6,7 +6,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/rollcall/rollcall/identity"
 )
@@ -34,12 +33,13 @@ type inviteData struct {
 	Expires time.Time
 }
 
-// query reads a search or cursor parameter: at most 200 characters of valid
-// UTF-8 with no control character, else errBadRequest.
+// query reads a search or cursor parameter: at most 200 bytes of valid
+// UTF-8 with no control, bidi-override or invisible character
+// (identity.TextProblem), else errBadRequest.
 func query(r *http.Request, name string) (string, error) {
 	v := strings.TrimSpace(r.URL.Query().Get(name))
-	if len(v) > 200 || !utf8.ValidString(v) || strings.ContainsFunc(v, func(c rune) bool { return c < 0x20 || c == 0x7f }) {
-		return "", fmt.Errorf("%w: the parameter %s is not valid", errBadRequest, name)
+	if msg := identity.TextProblem(v, 200); msg != "" {
+		return "", fmt.Errorf("%w: the parameter %s %s", errBadRequest, name, msg)
 	}
 	return v, nil
 }
