@@ -24,19 +24,11 @@ type groupsData struct {
 }
 
 func (h *Handler) groups(c *call) error {
-	q, err := query(c.r, "q")
+	v, err := queries(c.r, "q", "after", "kind")
 	if err != nil {
 		return err
 	}
-	after, err := query(c.r, "after")
-	if err != nil {
-		return err
-	}
-	kind, err := query(c.r, "kind")
-	if err != nil {
-		return err
-	}
-	d, err := h.listGroups(c, q, kind, after)
+	d, err := h.listGroups(c, v[0], v[2], v[1])
 	if err != nil {
 		return err
 	}

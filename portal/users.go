@@ -44,16 +44,26 @@ func query(r *http.Request, name string) (string, error) {
 	return v, nil
 }
 
+// queries reads several parameters with query: the values in the order of
+// the names.
+func queries(r *http.Request, names ...string) ([]string, error) {
+	out := make([]string, len(names))
+	for i, name := range names {
+		v, err := query(r, name)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = v
+	}
+	return out, nil
+}
+
 func (h *Handler) users(c *call) error {
-	q, err := query(c.r, "q")
+	v, err := queries(c.r, "q", "after")
 	if err != nil {
 		return err
 	}
-	after, err := query(c.r, "after")
-	if err != nil {
-		return err
-	}
-	data, err := h.listUsers(c, q, after)
+	data, err := h.listUsers(c, v[0], v[1])
 	if err != nil {
 		return err
 	}

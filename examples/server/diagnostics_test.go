@@ -91,19 +91,9 @@ func TestPortalTestSignIn(t *testing.T) {
 	}
 	res := ts.call(t, "POST", "/api/v1/tenants", map[string]any{"id": "acme", "settings": map[string]any{"saml": []any{conn}}})
 	require.Equal(t, http.StatusCreated, res.status, "%s", res.body)
-	res = ts.call(t, "POST", "/api/v1/tenants/acme/portal-links", nil)
-	require.Equal(t, http.StatusCreated, res.status, "%s", res.body)
-	link, err := url.Parse(decode[map[string]any](t, res)["link"].(string))
-	require.NoError(t, err)
-	jar, err := cookiejar.New(nil)
-	require.NoError(t, err)
-	client := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	r, err := client.PostForm(ts.URL+"/t/acme/portal/setup", url.Values{"token": {link.Query().Get("token")}})
-	require.NoError(t, err)
-	r.Body.Close()
-	require.Equal(t, http.StatusSeeOther, r.StatusCode)
+	client := portalSession(t, ts, "acme")
 
-	r, err = client.Get(ts.URL + "/t/acme/portal/sso/saml/okta")
+	r, err := client.Get(ts.URL + "/t/acme/portal/sso/saml/okta")
 	require.NoError(t, err)
 	page, _ := io.ReadAll(r.Body)
 	r.Body.Close()
@@ -136,21 +126,31 @@ func TestPortalWebhooks(t *testing.T) {
 	res := ts.call(t, "POST", "/api/v1/tenants/acme/webhooks", map[string]any{"url": "https://hooks.acme.example/in"})
 	require.Equal(t, http.StatusCreated, res.status, "%s", res.body)
 	secret := decode[map[string]any](t, res)["secret"].(string)
-	res = ts.call(t, "POST", "/api/v1/tenants/acme/portal-links", nil)
-	require.Equal(t, http.StatusCreated, res.status, "%s", res.body)
-	link, err := url.Parse(decode[map[string]any](t, res)["link"].(string))
-	require.NoError(t, err)
-	jar, err := cookiejar.New(nil)
-	require.NoError(t, err)
-	client := &http.Client{Jar: jar}
-	r, err := client.PostForm(ts.URL+"/t/acme/portal/setup", url.Values{"token": {link.Query().Get("token")}})
-	require.NoError(t, err)
-	r.Body.Close()
-	r, err = client.Get(ts.URL + "/t/acme/portal/webhooks")
+	client := portalSession(t, ts, "acme")
+	r, err := client.Get(ts.URL + "/t/acme/portal/webhooks")
 	require.NoError(t, err)
 	page, _ := io.ReadAll(r.Body)
 	r.Body.Close()
 	require.Equal(t, http.StatusOK, r.StatusCode, "%s", page)
 	assert.Contains(t, string(page), "https://hooks.acme.example/in")
 	assert.NotContains(t, string(page), strings.TrimPrefix(secret, "whsec_"))
+}
+
+// portalSession mints a setup link of the tenant's portal through the
+// operator API and redeems it: the client that returns holds the session,
+// and follows no redirect.
+func portalSession(t *testing.T, ts *testServer, tenant string) *http.Client {
+	t.Helper()
+	res := ts.call(t, "POST", "/api/v1/tenants/"+tenant+"/portal-links", nil)
+	require.Equal(t, http.StatusCreated, res.status, "%s", res.body)
+	link, err := url.Parse(decode[map[string]any](t, res)["link"].(string))
+	require.NoError(t, err)
+	jar, err := cookiejar.New(nil)
+	require.NoError(t, err)
+	client := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	r, err := client.PostForm(ts.URL+"/t/"+tenant+"/portal/setup", url.Values{"token": {link.Query().Get("token")}})
+	require.NoError(t, err)
+	r.Body.Close()
+	require.Equal(t, http.StatusSeeOther, r.StatusCode)
+	return client
 }
