@@ -43,6 +43,11 @@ const maxXMLDepth = 1024
 // cap of one text (maxRowText), but each costs memory of its own.
 const maxXMLAttrs = 1024
 
+// maxXMLName caps the bytes of an element's or attribute's name: the
+// names of spreadsheet XML are short, and a longer one is refused as a
+// limit (the XML may be well formed), not as malformed.
+const maxXMLName = 256
+
 func newXMLScanner(r io.Reader) *xmlScanner {
 	return &xmlScanner{r: bufio.NewReaderSize(r, 64<<10), names: map[string]string{}}
 }
@@ -303,8 +308,11 @@ func (s *xmlScanner) readName() ([]byte, error) {
 			}
 			return s.text, nil
 		}
-		if c == '<' || c == '"' || c == '\'' || len(s.text) > 256 {
+		if c == '<' || c == '"' || c == '\'' {
 			return nil, errXML
+		}
+		if len(s.text) == maxXMLName {
+			return nil, &LimitError{What: "length of an XML name (bytes)", Limit: maxXMLName}
 		}
 		s.text = append(s.text, c)
 	}
