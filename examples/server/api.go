@@ -289,17 +289,23 @@ func setActive(active bool) apiFunc {
 		if err != nil {
 			return err
 		}
-		u, err := dir.UpdateUser(r.Context(), identity.SourceManual, r.PathValue("id"), version, func(u *identity.User) error {
+		return updateAndAnswer(w, r, dir, version, func(u *identity.User) error {
 			u.Active = active
 			return nil
 		})
-		if err != nil {
-			return err
-		}
-		setETag(w, u)
-		writeJSON(w, http.StatusOK, toUserJSON(u))
-		return nil
 	}
+}
+
+// updateAndAnswer changes the user of the path with fn, at version (0: any),
+// and answers the user with its ETag.
+func updateAndAnswer(w http.ResponseWriter, r *http.Request, dir *identity.Directory, version int64, fn func(*identity.User) error) error {
+	u, err := dir.UpdateUser(r.Context(), identity.SourceManual, r.PathValue("id"), version, fn)
+	if err != nil {
+		return err
+	}
+	setETag(w, u)
+	writeJSON(w, http.StatusOK, toUserJSON(u))
+	return nil
 }
 
 // GET /api/v1/groups?q=&kind=&source=&limit=&offset=&after=

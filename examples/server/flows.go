@@ -55,7 +55,7 @@ func updateUser(w http.ResponseWriter, r *http.Request, dir *identity.Directory)
 	if err := decodeJSON(w, r, &req); err != nil {
 		return err
 	}
-	u, err := dir.UpdateUser(r.Context(), identity.SourceManual, r.PathValue("id"), version, func(u *identity.User) error {
+	return updateAndAnswer(w, r, dir, version, func(u *identity.User) error {
 		for _, f := range []struct {
 			from *string
 			to   *string
@@ -70,12 +70,6 @@ func updateUser(w http.ResponseWriter, r *http.Request, dir *identity.Directory)
 		}
 		return nil
 	})
-	if err != nil {
-		return err
-	}
-	setETag(w, u)
-	writeJSON(w, http.StatusOK, toUserJSON(u))
-	return nil
 }
 
 // DELETE /api/v1/users/{id}: the user, their links, memberships and
