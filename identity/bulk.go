@@ -65,11 +65,11 @@ func memberIDs(ctx context.Context, r Reader, groupIDs []string) (map[string][]s
 }
 
 func (r readOnly) UsersByLinks(ctx context.Context, source string, subjects []string) (map[string]User, error) {
-	return usersByLinks(ctx, r.r, source, subjects)
+	return usersByLinks(ctx, r.Reader, source, subjects)
 }
 
 func (r readOnly) MemberIDs(ctx context.Context, groupIDs []string) (map[string][]string, error) {
-	return memberIDs(ctx, r.r, groupIDs)
+	return memberIDs(ctx, r.Reader, groupIDs)
 }
 
 func (r dirReader) UsersByLinks(ctx context.Context, source string, subjects []string) (map[string]User, error) {

@@ -372,47 +372,9 @@ func (r dirReader) UserGroups(ctx context.Context, userID string) ([]Group, erro
 	return r.d.reading(ctx).UserGroups(ctx, userID)
 }
 
-// readOnly is a Reader over a store that hides its writes.
-type readOnly struct{ r Reader }
-
-func (r readOnly) User(ctx context.Context, id string) (User, error) { return r.r.User(ctx, id) }
-func (r readOnly) UserByEmail(ctx context.Context, email string) (User, error) {
-	return r.r.UserByEmail(ctx, email)
-}
-func (r readOnly) UserByUserName(ctx context.Context, name string) (User, error) {
-	return r.r.UserByUserName(ctx, name)
-}
-func (r readOnly) UserByExternalID(ctx context.Context, externalID string) (User, error) {
-	return r.r.UserByExternalID(ctx, externalID)
-}
-func (r readOnly) UsersByEmail(ctx context.Context, email string) ([]User, error) {
-	return r.r.UsersByEmail(ctx, email)
-}
-func (r readOnly) UsersByExternalID(ctx context.Context, externalID string) ([]User, error) {
-	return r.r.UsersByExternalID(ctx, externalID)
-}
-func (r readOnly) UserByLink(ctx context.Context, source, subject string) (User, error) {
-	return r.r.UserByLink(ctx, source, subject)
-}
-func (r readOnly) ListUsers(ctx context.Context, q UserQuery) (UserPage, error) {
-	return r.r.ListUsers(ctx, q)
-}
-func (r readOnly) Links(ctx context.Context, userID string) ([]Link, error) {
-	return r.r.Links(ctx, userID)
-}
-func (r readOnly) Group(ctx context.Context, id string) (Group, error) { return r.r.Group(ctx, id) }
-func (r readOnly) GroupByName(ctx context.Context, name string) (Group, error) {
-	return r.r.GroupByName(ctx, name)
-}
-func (r readOnly) GroupByExternalID(ctx context.Context, externalID string) (Group, error) {
-	return r.r.GroupByExternalID(ctx, externalID)
-}
-func (r readOnly) ListGroups(ctx context.Context, q GroupQuery) (GroupPage, error) {
-	return r.r.ListGroups(ctx, q)
-}
-func (r readOnly) UserGroups(ctx context.Context, userID string) ([]Group, error) {
-	return r.r.UserGroups(ctx, userID)
-}
+// readOnly is a Reader over a store that hides its writes: the embedded
+// interface carries the Reader's methods only.
+type readOnly struct{ Reader }
 
 // Tx is one transaction of the core on behalf of one source. It is valid only
 // inside the function given to Do or DryRun; pass its methods the context that

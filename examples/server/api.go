@@ -132,6 +132,12 @@ func listUsers(w http.ResponseWriter, r *http.Request, dir *identity.Directory) 
 	default:
 		return badRequest("bad query parameter", fieldJSON{Field: "active", Message: "must be true or false"})
 	}
+	return writeUsers(w, r, dir, q)
+}
+
+// writeUsers answers the page of users q selects: {"users": [...],
+// "total": n}.
+func writeUsers(w http.ResponseWriter, r *http.Request, dir *identity.Directory, q identity.UserQuery) error {
 	page, err := dir.Reader().ListUsers(r.Context(), q)
 	if err != nil {
 		return err

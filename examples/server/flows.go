@@ -229,19 +229,7 @@ func listMembers(w http.ResponseWriter, r *http.Request, dir *identity.Directory
 	if q.Limit, q.Offset, q.After, err = paging(r.URL.Query()); err != nil {
 		return err
 	}
-	page, err := dir.Reader().ListUsers(r.Context(), q)
-	if err != nil {
-		return err
-	}
-	users := make([]userJSON, len(page.Users))
-	for i, u := range page.Users {
-		users[i] = toUserJSON(u)
-	}
-	writeJSON(w, http.StatusOK, struct {
-		Users []userJSON `json:"users"`
-		Total int        `json:"total"`
-	}{users, page.Total})
-	return nil
+	return writeUsers(w, r, dir, q)
 }
 
 // PUT and DELETE /api/v1/groups/{id}/members/{user}: add or remove a member

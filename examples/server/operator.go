@@ -434,30 +434,6 @@ func (o *operator) promoteKey(w http.ResponseWriter, r *http.Request) error {
 // checked for expiry.
 const certSweepInterval = 24 * time.Hour
 
-// runTasks runs the runtime tenants' background work until ctx ends: the
-// sweep of their expired keys, and the certificate expiry warnings (at
-// start, then daily). It returns at once when o is nil.
-func (o *operator) runTasks(ctx context.Context) {
-	if o == nil {
-		return
-	}
-	keys := time.NewTicker(keySweepInterval)
-	defer keys.Stop()
-	certs := time.NewTicker(certSweepInterval)
-	defer certs.Stop()
-	o.sweepCertificates(ctx)
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-certs.C:
-			o.sweepCertificates(ctx)
-		case <-keys.C:
-			o.sweepKeys(ctx)
-		}
-	}
-}
-
 func (o *operator) sweepCertificates(ctx context.Context) {
 	n, err := o.rt.SweepCertificates(ctx)
 	if err != nil && ctx.Err() == nil {

@@ -9,7 +9,6 @@ import (
 	"maps"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/rollcall/rollcall/googlesync"
@@ -64,7 +63,7 @@ type server struct {
 	oauth        map[string]*oauth.Connection // by provider name
 	oauthHandler *oauth.Handler               // their login and callback
 	importer     *importer.Handler            // import, export, templates
-	google       *googlesync.Syncer           // runs in runTasks
+	google       *googlesync.Syncer           // runs in the background work (tasks.go)
 	portal       *portal.Handler              // at /portal/
 	// events wakes the webhook delivery after each change (webhooks.go);
 	// nil for none.
@@ -240,41 +239,3 @@ func (r *statusRecorder) WriteHeader(status int) {
 
 // Unwrap lets http.ResponseController reach the underlying writer.
 func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
-
-// runTasks runs the server's background work until ctx ends, and returns
-// once all of it has stopped: the sweep of the tenant's expired keys, and the
-// Google sync when it is configured.
-func (s *server) runTasks(ctx context.Context) {
-	var wg sync.WaitGroup
-	wg.Go(func() { s.sweepKeys(ctx, s.cfg.Tenant, keySweepInterval) })
-	s.startGoogleSync(ctx, &wg)
-	wg.Wait()
-}
-
-// sweepKeys deletes the tenant's expired keys every interval until ctx ends:
-// anyone can start an SSO login, and each start leaves a key until it
-// expires. A multi-tenant host sweeps every tenant, or has its store sweep
-// them all at once.
-func (s *server) sweepKeys(ctx context.Context, tenant string, interval time.Duration) {
-	tick := time.NewTicker(interval)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
-		if s.stores.optimize != nil {
-			if err := s.stores.optimize(ctx); err != nil && ctx.Err() == nil {
-				s.logger.WarnContext(ctx, "optimize the database", "err", err)
-			}
-		}
-		n, err := s.stores.keys(tenant).DeleteExpired(ctx)
-		switch {
-		case err != nil && ctx.Err() == nil:
-			s.logger.WarnContext(ctx, "delete expired keys", "tenant", tenant, "err", err)
-		case n > 0:
-			s.logger.DebugContext(ctx, "deleted expired keys", "tenant", tenant, "keys", n)
-		}
-	}
-}

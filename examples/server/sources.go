@@ -1,13 +1,11 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"maps"
 	"net/http"
 	"os"
 	"slices"
-	"sync"
 	"time"
 
 	"github.com/rollcall/rollcall/googlesync"
@@ -306,16 +304,4 @@ func (s *server) newGoogleSyncer() (*googlesync.Syncer, error) {
 		return nil, fmt.Errorf("field \"google\": %w", err)
 	}
 	return syncer, nil
-}
-
-// startGoogleSync runs the Google sync in wg when it is configured: at once,
-// then every interval, until ctx ends. Each sync logs its report; a failed
-// one is logged and the next runs as planned.
-func (s *server) startGoogleSync(ctx context.Context, wg *sync.WaitGroup) {
-	if s.google == nil {
-		return
-	}
-	runner := &googlesync.Runner{Syncer: s.google, Interval: s.cfg.Google.Interval.D(),
-		OnReport: func(r googlesync.Report, err error) { s.flows.recordSync(s.cfg.Tenant, r, err) }}
-	wg.Go(func() { _ = runner.Run(ctx) })
 }

@@ -2,11 +2,9 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"mime/multipart"
 	"net/http"
 	"net/url"
@@ -14,7 +12,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -386,37 +383,4 @@ func restartKeepsData(t *testing.T, storeFlags []string) string {
 func TestDBAndPostgresExclusive(t *testing.T) {
 	err := run(t.Context(), []string{"-db", "x.db", "-postgres", "postgres://localhost/x"}, env(nil), io.Discard, nil)
 	assert.ErrorContains(t, err, "not both")
-}
-
-func TestSweepKeys(t *testing.T) {
-	cfg, err := loadConfig("", env(map[string]string{EnvAdminToken: testToken}))
-	require.NoError(t, err)
-	logs := &syncBuffer{}
-	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	stores, closeStore, err := openStore(t.Context(), storeFlags{sqlite: ":memory:"}, logger)
-	require.NoError(t, err)
-	defer func() { require.NoError(t, closeStore()) }()
-	s, err := newServer(cfg, stores, logger)
-	require.NoError(t, err)
-
-	keys := stores.keys(cfg.Tenant)
-	for i := range 3 {
-		ok, err := keys.SetIfAbsent(t.Context(), fmt.Sprintf("test:expired:%d", i), []byte("x"), time.Now().Add(-time.Second))
-		require.NoError(t, err)
-		require.True(t, ok)
-	}
-	ok, err := keys.SetIfAbsent(t.Context(), "test:live", []byte("y"), time.Now().Add(time.Hour))
-	require.NoError(t, err)
-	require.True(t, ok)
-
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan struct{})
-	go func() { s.sweepKeys(ctx, cfg.Tenant, 10*time.Millisecond); close(done) }()
-	require.Eventually(t, func() bool { return strings.Contains(logs.String(), "deleted expired keys") }, 10*time.Second, 10*time.Millisecond)
-	cancel()
-	<-done // it stops with its context
-	assert.Contains(t, logs.String(), "keys=3")
-	v, err := keys.Take(t.Context(), "test:live")
-	require.NoError(t, err, "a live key stays")
-	assert.Equal(t, "y", string(v))
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/rollcall/rollcall/settings"
 	"math/rand/v2"
 	"net/http"
 	"strings"
@@ -183,21 +184,16 @@ func (b *background) startDelivery(tenant string) {
 // the Google sync of each runtime tenant with Google on, and stops those of
 // the tenants deleted or disabled since.
 func (b *background) scanTenants(ctx context.Context) {
+	ts, ok := b.runtimeTenants(ctx)
+	if !ok {
+		return
+	}
 	tenants := []string{b.s.cfg.Tenant}
 	versions := map[string]int64{}
-	if b.o != nil {
-		ts, err := b.o.store.Tenants(ctx)
-		if err != nil {
-			if ctx.Err() == nil {
-				b.s.logger.WarnContext(ctx, "list tenants", "err", err)
-			}
-			return
-		}
-		for _, t := range ts {
-			if !t.Disabled {
-				tenants = append(tenants, t.ID)
-				versions[t.ID] = t.Version
-			}
+	for _, t := range ts {
+		if !t.Disabled {
+			tenants = append(tenants, t.ID)
+			versions[t.ID] = t.Version
 		}
 	}
 	hooks, google := map[string]bool{}, map[string]bool{googleJob(b.s.cfg.Tenant): b.s.google != nil}
@@ -468,22 +464,33 @@ func (o *operator) syncNow(w http.ResponseWriter, r *http.Request) error {
 // sweepDiagnostics trims every tenant's sign-in diagnostics log to its
 // bounds (identity.PruneDiagnostics: 7 days, 10,000 entries by default).
 func (b *background) sweepDiagnostics(ctx context.Context) {
+	ts, ok := b.runtimeTenants(ctx)
+	if !ok {
+		return
+	}
 	tenants := []string{b.s.cfg.Tenant}
-	if b.o != nil {
-		ts, err := b.o.store.Tenants(ctx)
-		if err != nil {
-			if ctx.Err() == nil {
-				b.s.logger.WarnContext(ctx, "list tenants", "err", err)
-			}
-			return
-		}
-		for _, t := range ts {
-			tenants = append(tenants, t.ID)
-		}
+	for _, t := range ts {
+		tenants = append(tenants, t.ID)
 	}
 	for _, id := range tenants {
 		if _, err := identity.PruneDiagnostics(ctx, b.s.stores.db.Diagnostics(id), nil, 0, 0); err != nil && ctx.Err() == nil {
 			b.s.logger.WarnContext(ctx, "prune the diagnostics log", "tenant", id, "err", err)
 		}
 	}
+}
+
+// runtimeTenants lists the runtime tenants (none without the operator
+// API); it reports false, having logged why, when they cannot be read.
+func (b *background) runtimeTenants(ctx context.Context) ([]settings.Tenant, bool) {
+	if b.o == nil {
+		return nil, true
+	}
+	ts, err := b.o.store.Tenants(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			b.s.logger.WarnContext(ctx, "list tenants", "err", err)
+		}
+		return nil, false
+	}
+	return ts, true
 }

@@ -48,6 +48,8 @@ func TestSweepUnderLease(t *testing.T) {
 	}
 	expired("acme")
 	expired(s.cfg.Tenant)
+	_, err = s.stores.keys(s.cfg.Tenant).SetIfAbsent(t.Context(), "test:live", []byte("y"), time.Now().Add(time.Hour))
+	require.NoError(t, err)
 
 	_, ok, err := b.leases.Acquire(t.Context(), jobKeySweep, "B", time.Minute)
 	require.NoError(t, err)
@@ -65,6 +67,9 @@ func TestSweepUnderLease(t *testing.T) {
 		require.NoError(t, err)
 		assert.Zero(t, n, "the sweep ran on A: %s", tenant)
 	}
+	v, err := s.stores.keys(s.cfg.Tenant).Take(t.Context(), "test:live")
+	require.NoError(t, err, "a live key stays")
+	assert.Equal(t, "y", string(v))
 	_, err = b.leases.Lease(t.Context(), jobKeySweep)
 	assert.ErrorIs(t, err, identity.ErrNotFound, "released when done")
 
