@@ -550,18 +550,7 @@ func (q *request) findGroups(lq listQuery, offset, limit int) ([]doc, int, error
 	} else {
 		gq := identity.GroupQuery{Kind: groups.External, Source: identity.SourceSCIM, Limit: 1000}
 		if lq.expr == nil && !sorted {
-			page, err := rd.ListGroups(ctx, identity.GroupQuery{Kind: gq.Kind, Source: gq.Source, Offset: offset, Limit: max(limit, 1)})
-			if err != nil {
-				return nil, 0, err
-			}
-			for _, g := range page.Groups[:min(limit, len(page.Groups))] {
-				d, err := render(g, withMembers)
-				if err != nil {
-					return nil, 0, err
-				}
-				p.docs = append(p.docs, d)
-			}
-			return projectAll(groupType, p.docs, lq), page.Total, nil
+			return q.groupPage(lq, offset, limit, withMembers)
 		}
 		for {
 			page, err := rd.ListGroups(ctx, gq)
@@ -587,19 +576,50 @@ func (q *request) findGroups(lq listQuery, offset, limit int) ([]doc, int, error
 		}
 	}
 	if withMembers && !filterMembers {
-		for i, d := range p.docs {
-			ms, err := members(ctx, rd, d["id"].(string))
-			if err != nil {
-				return nil, 0, err
-			}
-			list := make([]any, 0, len(ms))
-			for _, u := range ms {
-				list = append(list, memberDoc(u, q.base))
-			}
-			p.docs[i]["members"] = list
+		if err := q.fillMembers(ctx, rd, p.docs); err != nil {
+			return nil, 0, err
 		}
 	}
 	return projectAll(groupType, p.docs, lq), p.total, nil
+}
+
+// groupPage answers a list of groups with neither a filter nor a sort: one
+// page of the store's, and its total.
+func (q *request) groupPage(lq listQuery, offset, limit int, withMembers bool) ([]doc, int, error) {
+	ctx := q.r.Context()
+	rd := q.dir.Reader()
+	page, err := rd.ListGroups(ctx, identity.GroupQuery{Kind: groups.External, Source: identity.SourceSCIM, Offset: offset, Limit: max(limit, 1)})
+	if err != nil {
+		return nil, 0, err
+	}
+	var docs []doc
+	for _, g := range page.Groups[:min(limit, len(page.Groups))] {
+		var ms []identity.User
+		if withMembers {
+			if ms, err = members(ctx, rd, g.ID); err != nil {
+				return nil, 0, err
+			}
+		}
+		docs = append(docs, groupDoc(g, q.base, ms))
+	}
+	return projectAll(groupType, docs, lq), page.Total, nil
+}
+
+// fillMembers sets the members of each group document of a page, read after
+// the filter and the page chose the groups.
+func (q *request) fillMembers(ctx context.Context, rd identity.Reader, docs []doc) error {
+	for i, d := range docs {
+		ms, err := members(ctx, rd, d["id"].(string))
+		if err != nil {
+			return err
+		}
+		list := make([]any, 0, len(ms))
+		for _, u := range ms {
+			list = append(list, memberDoc(u, q.base))
+		}
+		docs[i]["members"] = list
+	}
+	return nil
 }
 
 func projectAll(rt *resourceType, ds []doc, lq listQuery) []doc {
