@@ -124,3 +124,79 @@ func TestGroupsWhenSCIMIsNotTheGroupSource(t *testing.T) {
 	e.do("POST", "/Groups", `{"displayName":"Sales"}`).must(t, 403)
 	e.do("GET", "/Groups", "").must(t, 200)
 }
+
+// The three ways a group list is answered: a page of the store's (no filter,
+// no sort), candidates filtered and sorted in Go with the members read after
+// the page is chosen, and a filter on members (read with each candidate).
+// Each returns the members only when they are asked for.
+func TestGroupListPaths(t *testing.T) {
+	e := newEnv(t)
+	if r := e.do("GET", "/Groups", "").must(t, 200); r.total() != 0 || r.Body["Resources"] == nil {
+		t.Errorf("empty list: %s", r.Raw)
+	}
+	u1 := e.createUser(t, "u1@example.com")
+	u2 := e.createUser(t, "u2@example.com")
+	ids := map[string]string{
+		"Gamma": e.createGroup(t, "Gamma", u1),
+		"Alpha": e.createGroup(t, "Alpha", u1, u2),
+		"Beta":  e.createGroup(t, "Beta"),
+	}
+	members := func(t *testing.T, g any) []string {
+		t.Helper()
+		var out []string
+		ms, _ := walk(g, "members").([]any)
+		for _, m := range ms {
+			out = append(out, walk(m, "value").(string))
+		}
+		return out
+	}
+	wantMembers := map[string]int{"Gamma": 1, "Alpha": 2, "Beta": 0}
+
+	// The store's page: every group with its members, totals from the store.
+	r := e.do("GET", "/Groups?startIndex=1&count=10", "").must(t, 200)
+	if r.total() != 3 || len(r.resources()) != 3 {
+		t.Fatalf("page: %s", r.Raw)
+	}
+	for _, g := range r.resources() {
+		name := walk(g, "displayName").(string)
+		if walk(g, "id") != ids[name] || len(members(t, g)) != wantMembers[name] {
+			t.Errorf("page: %s: %v", name, g)
+		}
+	}
+	second := walk(r.resources()[1], "id")
+	r = e.do("GET", "/Groups?startIndex=2&count=1", "").must(t, 200)
+	if r.total() != 3 || len(r.resources()) != 1 || walk(r.resources()[0], "id") != second {
+		t.Errorf("second page, want %v: %s", second, r.Raw)
+	}
+	r = e.do("GET", "/Groups?excludedAttributes=members", "").must(t, 200)
+	for _, g := range r.resources() {
+		if walk(g, "members") != nil {
+			t.Errorf("members returned though excluded: %v", g)
+		}
+	}
+
+	// Filtered and sorted in Go: the members are filled in after the page.
+	r = e.do("GET", "/Groups?filter="+url.QueryEscape(`displayName co "a"`)+"&sortBy=displayName&startIndex=1&count=2", "").must(t, 200)
+	if r.total() != 3 || len(r.resources()) != 2 {
+		t.Fatalf("sorted: %s", r.Raw)
+	}
+	if walk(r.resources()[0], "displayName") != "Alpha" || walk(r.resources()[1], "displayName") != "Beta" {
+		t.Errorf("sorted order: %s", r.Raw)
+	}
+	if got := members(t, r.resources()[0]); len(got) != 2 {
+		t.Errorf("Alpha's members %v", got)
+	}
+	r = e.do("GET", "/Groups?filter="+url.QueryEscape(`displayName co "a"`)+"&sortBy=displayName&attributes=displayName", "").must(t, 200)
+	for _, g := range r.resources() {
+		if walk(g, "members") != nil {
+			t.Errorf("members returned though not asked for: %v", g)
+		}
+	}
+
+	// A filter on members is checked against the members read with each
+	// candidate.
+	r = e.do("GET", "/Groups?filter="+url.QueryEscape(`displayName sw "a" and members pr`), "").must(t, 200)
+	if r.total() != 1 || walk(r.resources()[0], "id") != ids["Alpha"] {
+		t.Errorf("members pr: %s", r.Raw)
+	}
+}
