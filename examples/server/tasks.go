@@ -462,25 +462,22 @@ func (o *operator) syncNow(w http.ResponseWriter, r *http.Request) error {
 }
 
 // sweepDiagnostics trims every tenant's sign-in diagnostics log to its
-// bounds (identity.PruneDiagnostics: 7 days, 10,000 entries by default).
+// bounds (identity.PruneDiagnostics: 7 days, 10,000 entries by default): the
+// configured tenant's to the defaults, each runtime tenant's to the bounds of
+// its settings' diagnostics section (tenant.Runtime.PruneDiagnostics).
 func (b *background) sweepDiagnostics(ctx context.Context) {
-	ts, ok := b.runtimeTenants(ctx)
-	if !ok {
+	id := b.s.cfg.Tenant
+	if _, err := identity.PruneDiagnostics(ctx, b.s.stores.db.Diagnostics(id), nil, 0, 0); err != nil && ctx.Err() == nil {
+		b.s.logger.WarnContext(ctx, "prune the diagnostics log", "tenant", id, "err", err)
+	}
+	if b.o == nil {
 		return
 	}
-	tenants := []string{b.s.cfg.Tenant}
-	for _, t := range ts {
-		tenants = append(tenants, t.ID)
-	}
-	for _, id := range tenants {
-		if _, err := identity.PruneDiagnostics(ctx, b.s.stores.db.Diagnostics(id), nil, 0, 0); err != nil && ctx.Err() == nil {
-			b.s.logger.WarnContext(ctx, "prune the diagnostics log", "tenant", id, "err", err)
-		}
+	if _, err := b.o.rt.PruneDiagnostics(ctx); err != nil && ctx.Err() == nil {
+		b.s.logger.WarnContext(ctx, "prune the runtime tenants' diagnostics logs", "err", err)
 	}
 }
 
-// runtimeTenants lists the runtime tenants (none without the operator
-// API); it reports false, having logged why, when they cannot be read.
 func (b *background) runtimeTenants(ctx context.Context) ([]settings.Tenant, bool) {
 	if b.o == nil {
 		return nil, true
