@@ -114,7 +114,7 @@ func (s *server) routes() *http.ServeMux {
 		_, _ = w.Write([]byte("ok"))
 	})
 	s.mountAdmin(mux)
-	s.mountImport(mux)
+	s.mountImport(mux, s.importer)
 	s.mountSCIM(mux)
 	s.mountSAML(mux)
 	s.mountOAuth(mux)

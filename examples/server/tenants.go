@@ -290,7 +290,8 @@ func (o *operator) byHost(next http.Handler) http.Handler {
 func (o *operator) buildTenantMux() error {
 	mux := http.NewServeMux()
 	o.s.mountAdmin(mux)
-	o.s.mountImport(mux)
+	o.imports = newTenantImports(o.s)
+	o.s.mountImport(mux, o.imports)
 	o.s.mountDiagnostics(mux)
 	viewName := func(r *http.Request) string { return o.s.tenantName(r) }
 	o.scim = http.StripPrefix("/scim/v2", o.rt.SCIMHandler(viewName))
@@ -302,7 +303,7 @@ func (o *operator) buildTenantMux() error {
 			if v == nil {
 				return portal.Tenant{}, identity.ErrNotFound
 			}
-			return portal.Tenant{Directory: v.src.Directory, Keys: v.src.Keys}, nil
+			return portal.Tenant{Directory: v.src.Directory, Keys: v.src.Keys, Importer: v.src.Importer}, nil
 		},
 		SessionKey: o.portalKey,
 		Settings:   portal.NewSettingsStore(o.rt, o.store),
