@@ -188,6 +188,23 @@ func (w CertificateWarning) Event(tenant string, now time.Time) identity.Event {
 	}
 }
 
+// WarningAt returns the warning due at now for a certificate of the source
+// ("saml:<name>") that ends at notAfter, with the smallest of the WarnBefore
+// thresholds its expiry is within; false when it is within none. which names
+// the certificate: "sp:<key ID>", "idp:<index in the metadata>".
+func WarningAt(source, which string, notAfter, now time.Time) (CertificateWarning, bool) {
+	var within time.Duration
+	for _, d := range WarnBefore {
+		if notAfter.Sub(now) <= d && (within == 0 || d < within) {
+			within = d
+		}
+	}
+	if within == 0 {
+		return CertificateWarning{}, false
+	}
+	return CertificateWarning{Source: source, Certificate: which, NotAfter: notAfter, Within: within}, true
+}
+
 // CertificateWarnings lists the SP certificates (active and next keys) and
 // the IdP certificates of static IdP metadata that expire within one of the
 // WarnBefore thresholds from now, with the smallest threshold crossed. A
@@ -195,14 +212,8 @@ func (w CertificateWarning) Event(tenant string, now time.Time) identity.Event {
 func (s *Settings) CertificateWarnings(now time.Time) []CertificateWarning {
 	var out []CertificateWarning
 	add := func(src, which string, notAfter time.Time) {
-		var within time.Duration
-		for _, d := range WarnBefore {
-			if notAfter.Sub(now) <= d && (within == 0 || d < within) {
-				within = d
-			}
-		}
-		if within > 0 {
-			out = append(out, CertificateWarning{Source: src, Certificate: which, NotAfter: notAfter, Within: within})
+		if w, ok := WarningAt(src, which, notAfter, now); ok {
+			out = append(out, w)
 		}
 	}
 	for _, c := range s.SAML {

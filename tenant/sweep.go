@@ -3,9 +3,57 @@ package tenant
 import (
 	"context"
 	"errors"
+	"fmt"
+	"time"
 
 	"github.com/rollcall/rollcall/identity"
+	"github.com/rollcall/rollcall/saml"
+	"github.com/rollcall/rollcall/settings"
 )
+
+// liveWarnings returns the warnings due for the IdP certificates of the
+// tenant's SAML connections whose metadata comes from a URL: the settings do
+// not hold them, the live connection does (saml.Connection.Health). Each
+// such connection's metadata is fetched again first, so that a certificate
+// the IdP rolled over since is the one judged; if the fetch fails, the
+// metadata loaded before is judged, and the failure is the connection's
+// health (and logged). A certificate is named "idp:<index in the metadata>",
+// as for static metadata.
+func (r *Runtime) liveWarnings(ctx context.Context, id string, st settings.Settings, now time.Time) []settings.CertificateWarning {
+	var urls bool
+	for _, c := range st.SAML {
+		urls = urls || c.IdPMetadataURL != ""
+	}
+	if !urls {
+		return nil
+	}
+	src, err := r.Resolve(ctx, id)
+	if err != nil {
+		r.logger.WarnContext(ctx, "tenant: certificate sweep: resolve", "tenant", id, "error", err)
+		return nil
+	}
+	var out []settings.CertificateWarning
+	for _, c := range st.SAML {
+		conn := src.SAML[c.Name]
+		if c.IdPMetadataURL == "" || conn == nil {
+			continue
+		}
+		if err := conn.Refresh(ctx); err != nil {
+			r.logger.WarnContext(ctx, "tenant: certificate sweep: IdP metadata", "tenant", id, "source", conn.Source(), "error", err)
+		}
+		i := 0
+		for _, cert := range conn.Health().Certificates {
+			if cert.Owner != saml.OwnerIdP {
+				continue // the SP's are the settings' keys, swept as such
+			}
+			if w, ok := settings.WarningAt(conn.Source(), fmt.Sprintf("idp:%d", i), cert.NotAfter, now); ok {
+				out = append(out, w)
+			}
+			i++
+		}
+	}
+	return out
+}
 
 // PruneDiagnostics trims the diagnostics log (Config.Diagnostics) of every
 // tenant, disabled ones included, to the bounds of its settings

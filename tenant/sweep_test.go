@@ -2,7 +2,21 @@ package tenant_test
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/base64"
 	"fmt"
+	"io"
+	"math/big"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"slices"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -85,5 +99,107 @@ func TestPruneDiagnosticsPerTenant(t *testing.T) {
 	}
 	if got, _ := count("acme"); got != 100 {
 		t.Errorf("acme keeps %d entries after a day, want 100 (its age bound is the default 7 days)", got)
+	}
+}
+
+// idpCertificate returns a self-signed certificate, base64 DER, valid until
+// notAfter.
+func idpCertificate(t *testing.T, notAfter time.Time) string {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(notAfter.Unix()), Subject: pkix.Name{CommonName: "idp.example.test"},
+		NotBefore: notAfter.Add(-365 * 24 * time.Hour), NotAfter: notAfter,
+		KeyUsage: x509.KeyUsageDigitalSignature,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return base64.StdEncoding.EncodeToString(der)
+}
+
+// TestSweepCertificatesMetadataURL: the IdP certificate of metadata fetched
+// from a URL (served here, expiring in 20 days) is warned of once, with the
+// 30-day threshold, over two sweeps, as a certificate.expiring event; at 6
+// days it is warned of again, with the 7-day threshold.
+func TestSweepCertificatesMetadataURL(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	notAfter := e.clock.Now().Add(20 * 24 * time.Hour).Truncate(time.Second)
+	md := regexp.MustCompile(`<ds:X509Certificate>[^<]+</ds:X509Certificate>`).ReplaceAllString(idpMetadata(t),
+		"<ds:X509Certificate>"+idpCertificate(t, notAfter)+"</ds:X509Certificate>")
+	var fetches atomic.Int32
+	idp := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fetches.Add(1)
+		w.Header().Set("Content-Type", "application/samlmetadata+xml")
+		_, _ = io.WriteString(w, md)
+	}))
+	t.Cleanup(idp.Close)
+	rt, err := tenant.New(tenant.Config{
+		Settings:   e.store,
+		Stores:     func(id string) identity.Store { return e.db.Tenant(id) },
+		Keys:       func(id string) identity.KeyStore { return e.db.Keys(id, e.clock) },
+		Clock:      e.clock,
+		HTTPClient: idp.Client(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := settings.Settings{SAML: []settings.SAML{{
+		Name: "okta", IdPMetadataURL: idp.URL + "/metadata", EntityID: "https://sp.example/acme",
+		ACSURL: "https://sp.example/saml/okta/acs",
+	}}}
+	if _, err := rt.Create(ctx, "acme", st); err != nil {
+		t.Fatal(err)
+	}
+	idpEvents := func() []identity.Event {
+		evs, err := e.db.Tenant("acme").Events(ctx, 0, 1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []identity.Event
+		for _, ev := range evs {
+			if ev.Type == settings.CertificateExpiring && strings.HasPrefix(ev.Fields[0], "idp:") {
+				out = append(out, ev)
+			}
+		}
+		return out
+	}
+	for sweep := 1; sweep <= 2; sweep++ {
+		n, err := rt.SweepCertificates(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := map[int]int{1: 1, 2: 0}[sweep]; n != want {
+			t.Errorf("sweep %d recorded %d warnings, want %d", sweep, n, want)
+		}
+		e.clock.Advance(24 * time.Hour)
+	}
+	evs := idpEvents()
+	if len(evs) != 1 {
+		t.Fatalf("%d IdP warnings after two sweeps, want 1: %+v", len(evs), evs)
+	}
+	want := []string{"idp:0", "notAfter=" + notAfter.UTC().Format(time.RFC3339), "within=30d"}
+	if ev := evs[0]; ev.Source != "saml:okta" || !slices.Equal(ev.Fields, want) {
+		t.Errorf("event %+v, want source saml:okta and fields %v", ev, want)
+	}
+	if fetches.Load() < 2 {
+		t.Errorf("the metadata was fetched %d times, want once per sweep at least", fetches.Load())
+	}
+
+	e.clock.Set(notAfter.Add(-6 * 24 * time.Hour))
+	if _, err := rt.SweepCertificates(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rt.SweepCertificates(ctx); err != nil {
+		t.Fatal(err)
+	}
+	evs = idpEvents()
+	if len(evs) != 2 || evs[1].Fields[2] != "within=7d" || evs[1].Fields[0] != "idp:0" {
+		t.Fatalf("IdP warnings at 6 days: %+v, want a second one, within=7d", evs)
 	}
 }
