@@ -304,7 +304,6 @@ func (o *operator) deleteTenant(w http.ResponseWriter, r *http.Request) error {
 	if err := o.rt.Delete(r.Context(), pathTenant(r)); err != nil {
 		return err
 	}
-	o.s.flows.forget(pathTenant(r))
 	o.imports.forget(pathTenant(r))
 	w.WriteHeader(http.StatusNoContent)
 	return nil

@@ -328,8 +328,8 @@ func (b *background) storeTrouble(ctx context.Context, what, tenant string, err 
 	return b.runner.RetryEvery()
 }
 
-// syncGoogle runs one sync of the tenant under its lease, and logs its
-// report. It returns lease.ErrHeld if a sync of the tenant runs on another
+// syncGoogle runs one sync of the tenant under its lease, logs its report
+// and keeps it as the tenant's sync.completed event. It returns lease.ErrHeld if a sync of the tenant runs on another
 // replica (or on this one).
 func (b *background) syncGoogle(ctx context.Context, tenant string, syncer *googlesync.Syncer) error {
 	// The lease keeps other replicas out; this keeps out the other callers
@@ -348,6 +348,11 @@ func (b *background) syncGoogle(ctx context.Context, tenant string, syncer *goog
 	}()
 	return b.runner.Run(ctx, googleJob(tenant), func(ctx context.Context) error {
 		rep, err := syncer.Sync(ctx)
+		if dir, derr := b.s.tenantDirectory(ctx, tenant); derr == nil {
+			b.s.recordSync(ctx, dir, rep, err)
+		} else if ctx.Err() == nil {
+			b.s.logger.WarnContext(ctx, "google sync: keep the report", "tenant", tenant, "err", derr)
+		}
 		if err != nil {
 			if ctx.Err() == nil {
 				b.s.logger.WarnContext(ctx, "google sync", "tenant", tenant, "err", err)
