@@ -188,11 +188,20 @@ func (w CertificateWarning) Event(tenant string, now time.Time) identity.Event {
 	}
 }
 
+// WarnAfterExpiry is how long after its expiry a certificate is still
+// warned of (with the smallest threshold); after it, it is not, so that a
+// sweep's record of the warnings sent can expire.
+const WarnAfterExpiry = 30 * 24 * time.Hour
+
 // WarningAt returns the warning due at now for a certificate of the source
 // ("saml:<name>") that ends at notAfter, with the smallest of the WarnBefore
-// thresholds its expiry is within; false when it is within none. which names
+// thresholds its expiry is within; false when it is within none, or ended
+// more than WarnAfterExpiry ago. which names
 // the certificate: "sp:<key ID>", "idp:<index in the metadata>".
 func WarningAt(source, which string, notAfter, now time.Time) (CertificateWarning, bool) {
+	if now.Sub(notAfter) > WarnAfterExpiry {
+		return CertificateWarning{}, false
+	}
 	var within time.Duration
 	for _, d := range WarnBefore {
 		if notAfter.Sub(now) <= d && (within == 0 || d < within) {

@@ -246,7 +246,9 @@ func (r *Runtime) SweepCertificates(ctx context.Context) (int, error) {
 // warn records the warning's event unless it was recorded before.
 func (r *Runtime) warn(ctx context.Context, id string, w settings.CertificateWarning, now time.Time) (bool, error) {
 	key := fmt.Sprintf("tenant:certwarn:%s:%s:%s:%d", w.Source, w.Certificate, w.NotAfter.UTC().Format(time.RFC3339), w.Within/time.Hour)
-	first, err := r.cfg.Keys(id).SetIfAbsent(ctx, key, nil, w.NotAfter.Add(24*time.Hour))
+	// Kept as long as the certificate is warned of at all: else an expired
+	// one would be warned of again at each sweep.
+	first, err := r.cfg.Keys(id).SetIfAbsent(ctx, key, nil, w.NotAfter.Add(settings.WarnAfterExpiry+24*time.Hour))
 	if err != nil || !first {
 		return false, err
 	}

@@ -202,4 +202,19 @@ func TestSweepCertificatesMetadataURL(t *testing.T) {
 	if len(evs) != 2 || evs[1].Fields[2] != "within=7d" || evs[1].Fields[0] != "idp:0" {
 		t.Fatalf("IdP warnings at 6 days: %+v, want a second one, within=7d", evs)
 	}
+
+	// Once expired, it is not warned of again at each sweep, nor once the
+	// record of the warning could expire.
+	for _, after := range []time.Duration{2, 10, 29, 31, 40, 400} {
+		e.clock.Set(notAfter.Add(after * 24 * time.Hour))
+		if _, err := e.db.Keys("acme", e.clock).DeleteExpired(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := rt.SweepCertificates(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if evs = idpEvents(); len(evs) != 2 {
+		t.Errorf("%d IdP warnings after the expiry, want still 2: %+v", len(evs), evs[2:])
+	}
 }
