@@ -216,8 +216,9 @@ func WarningAt(source, which string, notAfter, now time.Time) (CertificateWarnin
 
 // CertificateWarnings lists the SP certificates (active and next keys) and
 // the IdP certificates of static IdP metadata that expire within one of the
-// WarnBefore thresholds from now, with the smallest threshold crossed. A
-// host sends each once (see package tenant's sweep).
+// WarnBefore thresholds from now, with the smallest threshold crossed (see
+// WarningAt: not those expired more than WarnAfterExpiry ago). A host sends
+// each once (see package tenant's sweep).
 func (s *Settings) CertificateWarnings(now time.Time) []CertificateWarning {
 	var out []CertificateWarning
 	add := func(src, which string, notAfter time.Time) {
