@@ -467,19 +467,23 @@ func (o *operator) syncNow(w http.ResponseWriter, r *http.Request) error {
 }
 
 // sweepDiagnostics trims every tenant's sign-in diagnostics log to its
-// bounds (identity.PruneDiagnostics: 7 days, 10,000 entries by default): the
-// configured tenant's to the defaults, each runtime tenant's to the bounds of
-// its settings' diagnostics section (tenant.Runtime.PruneDiagnostics).
+// bounds (identity.PruneDiagnostics: 7 days, 10,000 entries by default): each
+// tenant with settings in the operator's store (the runtime tenants, and the
+// configured one once its portal saved some) to the bounds of their
+// diagnostics section (tenant.Runtime.PruneDiagnostics), the configured
+// tenant without settings to the defaults.
 func (b *background) sweepDiagnostics(ctx context.Context) {
 	id := b.s.cfg.Tenant
+	if b.o != nil {
+		if _, err := b.o.rt.PruneDiagnostics(ctx); err != nil && ctx.Err() == nil {
+			b.s.logger.WarnContext(ctx, "prune the tenants' diagnostics logs", "err", err)
+		}
+		if _, err := b.o.store.Version(ctx, id); err == nil {
+			return // pruned to its settings' bounds
+		}
+	}
 	if _, err := identity.PruneDiagnostics(ctx, b.s.stores.db.Diagnostics(id), nil, 0, 0); err != nil && ctx.Err() == nil {
 		b.s.logger.WarnContext(ctx, "prune the diagnostics log", "tenant", id, "err", err)
-	}
-	if b.o == nil {
-		return
-	}
-	if _, err := b.o.rt.PruneDiagnostics(ctx); err != nil && ctx.Err() == nil {
-		b.s.logger.WarnContext(ctx, "prune the runtime tenants' diagnostics logs", "err", err)
 	}
 }
 

@@ -172,8 +172,17 @@ func TestDiagnosticsBoundsPerTenant(t *testing.T) {
 			require.NoError(t, err)
 		}
 	}
+	// The configured tenant, once it has settings, keeps 30 days rather
+	// than the default 7; the ten-day-old entry stays.
+	_, err := b.o.rt.Create(t.Context(), s.cfg.Tenant, settings.Settings{Diagnostics: settings.Diagnostics{MaxAge: settings.Duration(30 * 24 * time.Hour)}})
+	require.NoError(t, err)
+	for _, age := range []time.Duration{10, 40} {
+		_, err := s.stores.db.Diagnostics(s.cfg.Tenant).RecordAttempt(t.Context(), identity.Attempt{Connection: "scim", Step: "request",
+			Time: time.Now().Add(-age * 24 * time.Hour)})
+		require.NoError(t, err)
+	}
 	b.sweep(t.Context(), jobDiagSweep)
-	for id, want := range map[string]int{"acme": 100, "beta": 150} {
+	for id, want := range map[string]int{"acme": 100, "beta": 150, s.cfg.Tenant: 1} {
 		left, err := s.stores.db.Diagnostics(id).Attempts(t.Context(), identity.AttemptQuery{Limit: 1000})
 		require.NoError(t, err)
 		assert.Len(t, left, want, id)
