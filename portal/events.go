@@ -18,7 +18,7 @@ type eventsData struct {
 var eventTypes = []identity.EventType{
 	identity.UserCreated, identity.UserUpdated, identity.UserDeactivated, identity.UserRestored, identity.UserDeleted,
 	identity.UserInvited, identity.UserLinked, identity.GroupCreated, identity.GroupUpdated, identity.GroupConverted,
-	identity.GroupDeleted, identity.MemberAdded, identity.MemberRemoved,
+	identity.GroupDeleted, identity.MemberAdded, identity.MemberRemoved, identity.ConnectionTested, identity.SyncCompleted,
 	settings.TenantCreated, settings.SettingsChanged, settings.TokenIssued, settings.TokenRevoked, settings.CertificateExpiring,
 }
 

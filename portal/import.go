@@ -138,8 +138,17 @@ func errorRows(res *importer.Result) []errorRow {
 	return rows
 }
 
+// importer returns the request tenant's importer: its own, else the
+// Config's; nil when the import is off.
+func (h *Handler) importer(c *call) *importer.Importer {
+	if c.tenant.Importer != nil {
+		return c.tenant.Importer
+	}
+	return h.cfg.Importer
+}
+
 func (h *Handler) importPage(c *call) error {
-	h.render(c.w, c.r, http.StatusOK, "import", c.page("Import and export", &importData{Enabled: h.cfg.Importer != nil}))
+	h.render(c.w, c.r, http.StatusOK, "import", c.page("Import and export", &importData{Enabled: h.importer(c) != nil}))
 	return nil
 }
 
@@ -177,15 +186,16 @@ func fileFormat(r *http.Request) (string, error) {
 // preview reads the uploaded file and shows its dry run: what applying it
 // would do. The file waits in memory for the apply.
 func (h *Handler) preview(c *call) error {
-	if h.cfg.Importer == nil {
+	im := h.importer(c)
+	if im == nil {
 		return identity.ErrNotFound
 	}
-	limit := h.cfg.Importer.Config().MaxFileSize
+	limit := im.Config().MaxFileSize
 	c.r.Body = http.MaxBytesReader(c.w, c.r.Body, limit+1<<20)
 	if err := c.r.ParseMultipartForm(8 << 20); err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			return errBadRequestf("the file is larger than %d MB", limit>>20)
+			return errBadRequestf("the file is larger than %s", sizeText(limit))
 		}
 		return errBadRequestf("the upload could not be read; choose the file again")
 	}
@@ -200,7 +210,7 @@ func (h *Handler) preview(c *call) error {
 		return err
 	}
 	if int64(len(data)) > limit {
-		return errBadRequestf("the file is larger than %d MB", limit>>20)
+		return errBadRequestf("the file is larger than %s", sizeText(limit))
 	}
 	opts := importer.Options{Filename: fh.Filename, Update: c.r.PostFormValue("update") != "",
 		Deactivate: c.r.PostFormValue("deactivate") != "", Restore: c.r.PostFormValue("restore") != ""}
@@ -219,11 +229,26 @@ func (h *Handler) preview(c *call) error {
 
 func (h *Handler) dryRun(c *call, data []byte, opts importer.Options) (*importer.Result, error) {
 	opts.DryRun = true
-	res, err := h.cfg.Importer.Import(c.ctx, c.dir(), bytes.NewReader(data), int64(len(data)), opts)
+	im := h.importer(c)
+	if im == nil {
+		return nil, identity.ErrNotFound
+	}
+	res, err := im.Import(c.ctx, c.dir(), bytes.NewReader(data), int64(len(data)), opts)
 	if err != nil {
 		return nil, importError(err)
 	}
 	return res, nil
+}
+
+// sizeText writes a size limit for the admin: "10 MB", "512 KB", "900 bytes".
+func sizeText(n int64) string {
+	switch {
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return fmt.Sprintf("%d MB", n>>20)
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return fmt.Sprintf("%d KB", n>>10)
+	}
+	return fmt.Sprintf("%d bytes", n)
 }
 
 // importError turns a file's error into words for the admin.
@@ -257,7 +282,7 @@ func (h *Handler) apply(c *call) error {
 		h.render(c.w, c.r, http.StatusConflict, "import", c.page("Import preview", d))
 		return nil
 	}
-	res, err := h.cfg.Importer.Import(c.ctx, c.dir(), bytes.NewReader(pi.data), int64(len(pi.data)), pi.opts)
+	res, err := h.importer(c).Import(c.ctx, c.dir(), bytes.NewReader(pi.data), int64(len(pi.data)), pi.opts)
 	if err != nil {
 		return importError(err)
 	}

@@ -64,6 +64,10 @@ type Tenant struct {
 	// Attempts, when set, is the tenant's diagnostics log: the SSO and SCIM
 	// pages list the recent sign-in attempts and SCIM requests from it.
 	Attempts identity.DiagnosticsLog
+	// Importer, when set, is the tenant's own importer (its import
+	// settings: size limits, threshold): the import section uses it instead
+	// of Config.Importer, and is on for this tenant.
+	Importer *importer.Importer
 }
 
 // Admin is who uses the portal: a name for the events of their changes
@@ -89,7 +93,8 @@ type Config struct {
 	// random bytes, the same on every instance of the host. Changing it ends
 	// every session.
 	SessionKey []byte
-	// Importer, when set, turns the import section on.
+	// Importer, when set, turns the import section on for every tenant
+	// whose Tenant.Importer is nil.
 	Importer *importer.Importer
 	// InviteURL returns the link an invited user follows to accept the
 	// invitation with its token. Nil shows the token itself.

@@ -613,3 +613,34 @@ func TestEventsPage(t *testing.T) {
 		t.Errorf("before=zz: %d, want 400", status)
 	}
 }
+
+// TestImportPerTenant: a tenant's own importer (Tenant.Importer) replaces
+// Config.Importer for it: its size limit refuses a file another tenant, on
+// the Config's importer, previews.
+func TestImportPerTenant(t *testing.T) {
+	e := newEnv(t)
+	small, err := importer.New(importer.Config{MaxFileSize: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	acme := e.tenants["acme"]
+	acme.Importer = small
+	e.tenants["acme"] = acme
+	csv := "email,first_name,last_name\n" + strings.Repeat("someone@acme.example,Some,One\n", 5) // over 100 bytes
+	for _, tc := range []struct {
+		tenant string
+		status int
+		want   string
+	}{
+		{"acme", http.StatusBadRequest, "the file is larger than 100 bytes"},
+		{"globex", http.StatusOK, `<span id="count-created">1</span>`},
+	} {
+		c := e.client(tc.tenant)
+		tok := c.csrf(c.signIn(tc.tenant))
+		body, ct := multipartFile(t, "users.csv", []byte(csv), map[string]string{"csrf": tok})
+		status, page := c.do(http.MethodPost, "/import/preview", body, ct)
+		if status != tc.status || !strings.Contains(page, tc.want) {
+			t.Errorf("%s: %d, want %d with %q\n%s", tc.tenant, status, tc.status, tc.want, page)
+		}
+	}
+}

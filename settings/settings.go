@@ -32,6 +32,9 @@ type Settings struct {
 	SCIM      *SCIM     `json:"scim,omitempty"`
 	Google    *Google   `json:"google,omitempty"`
 	Import    Import    `json:"import"`
+	// Diagnostics bounds the tenant's diagnostics log (its sign-in
+	// attempts and SCIM requests), pruned by the host's sweep.
+	Diagnostics Diagnostics `json:"diagnostics,omitzero"`
 }
 
 // Directory is the tenant's policy, applied by its identity.Directory.
@@ -214,6 +217,23 @@ type Import struct {
 	KeepUnknownColumns bool    `json:"keepUnknownColumns,omitempty"`
 	Threshold          float64 `json:"threshold,omitempty"`
 }
+
+// Diagnostics bounds the tenant's diagnostics log: the host's sweep
+// (identity.PruneDiagnostics) deletes the entries older than MaxAge and
+// beyond the newest MaxEntries. Zero means the default,
+// identity.DefaultDiagnosticsMaxAge (7 days) and
+// identity.DefaultDiagnosticsMaxEntries (10,000).
+type Diagnostics struct {
+	MaxAge     Duration `json:"maxAge,omitempty"`
+	MaxEntries int      `json:"maxEntries,omitempty"`
+}
+
+// Upper bounds of Diagnostics: a log kept longer or larger belongs in the
+// host's own log store.
+const (
+	MaxDiagnosticsAge     = 365 * 24 * time.Hour
+	MaxDiagnosticsEntries = 1_000_000
+)
 
 // Duration is a time.Duration written in JSON as Go writes it ("90s",
 // "24h"); a number is read as nanoseconds.

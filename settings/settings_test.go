@@ -66,6 +66,10 @@ func TestValidateValid(t *testing.T) {
 	if got := s.GroupSource(); got != "saml:okta" {
 		t.Errorf("GroupSource = %q, want saml:okta", got)
 	}
+	s.Diagnostics = settings.Diagnostics{MaxAge: settings.Duration(24 * time.Hour), MaxEntries: 100}
+	if err := s.Validate(); err != nil {
+		t.Errorf("diagnostics bounds of a day and 100 entries: %v", err)
+	}
 	var zero settings.Settings
 	if err := zero.Validate(); err != nil || zero.GroupSource() != "" {
 		t.Errorf("zero settings: %v, %q", err, zero.GroupSource())
@@ -114,6 +118,15 @@ func TestValidateNamesFields(t *testing.T) {
 		{"google suspended", func(s *settings.Settings) { s.Google.Suspended = "skip" }, "google.suspended"},
 		{"google filter", func(s *settings.Settings) { s.Google.GroupFilter = "[" }, "google.groupFilter"},
 		{"import", func(s *settings.Settings) { s.Import.Threshold = -0.5 }, "import"},
+		{"diagnostics age negative", func(s *settings.Settings) { s.Diagnostics.MaxAge = -1 }, "diagnostics.maxAge"},
+		{"diagnostics age tiny", func(s *settings.Settings) { s.Diagnostics.MaxAge = settings.Duration(time.Second) }, "diagnostics.maxAge"},
+		{"diagnostics age huge", func(s *settings.Settings) {
+			s.Diagnostics.MaxAge = settings.Duration(settings.MaxDiagnosticsAge + time.Hour)
+		}, "diagnostics.maxAge"},
+		{"diagnostics entries negative", func(s *settings.Settings) { s.Diagnostics.MaxEntries = -5 }, "diagnostics.maxEntries"},
+		{"diagnostics entries huge", func(s *settings.Settings) {
+			s.Diagnostics.MaxEntries = settings.MaxDiagnosticsEntries + 1
+		}, "diagnostics.maxEntries"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := valid(t)

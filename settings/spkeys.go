@@ -188,21 +188,42 @@ func (w CertificateWarning) Event(tenant string, now time.Time) identity.Event {
 	}
 }
 
+// WarnAfterExpiry is how long after its expiry a certificate is still
+// warned of (with the smallest threshold); after it, it is not, so that a
+// sweep's record of the warnings sent can expire.
+const WarnAfterExpiry = 30 * 24 * time.Hour
+
+// WarningAt returns the warning due at now for a certificate of the source
+// ("saml:<name>") that ends at notAfter, with the smallest of the WarnBefore
+// thresholds its expiry is within; false when it is within none, or ended
+// more than WarnAfterExpiry ago. which names
+// the certificate: "sp:<key ID>", "idp:<index in the metadata>".
+func WarningAt(source, which string, notAfter, now time.Time) (CertificateWarning, bool) {
+	if now.Sub(notAfter) > WarnAfterExpiry {
+		return CertificateWarning{}, false
+	}
+	var within time.Duration
+	for _, d := range WarnBefore {
+		if notAfter.Sub(now) <= d && (within == 0 || d < within) {
+			within = d
+		}
+	}
+	if within == 0 {
+		return CertificateWarning{}, false
+	}
+	return CertificateWarning{Source: source, Certificate: which, NotAfter: notAfter, Within: within}, true
+}
+
 // CertificateWarnings lists the SP certificates (active and next keys) and
 // the IdP certificates of static IdP metadata that expire within one of the
-// WarnBefore thresholds from now, with the smallest threshold crossed. A
-// host sends each once (see package tenant's sweep).
+// WarnBefore thresholds from now, with the smallest threshold crossed (see
+// WarningAt: not those expired more than WarnAfterExpiry ago). A host sends
+// each once (see package tenant's sweep).
 func (s *Settings) CertificateWarnings(now time.Time) []CertificateWarning {
 	var out []CertificateWarning
 	add := func(src, which string, notAfter time.Time) {
-		var within time.Duration
-		for _, d := range WarnBefore {
-			if notAfter.Sub(now) <= d && (within == 0 || d < within) {
-				within = d
-			}
-		}
-		if within > 0 {
-			out = append(out, CertificateWarning{Source: src, Certificate: which, NotAfter: notAfter, Within: within})
+		if w, ok := WarningAt(src, which, notAfter, now); ok {
+			out = append(out, w)
 		}
 	}
 	for _, c := range s.SAML {

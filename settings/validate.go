@@ -10,6 +10,7 @@ import (
 	"path"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/rollcall/rollcall/groups"
 	"github.com/rollcall/rollcall/identity"
@@ -80,6 +81,7 @@ func (s *Settings) Validate() error {
 	if im.MaxFileSize < 0 || im.MaxRows < 0 || im.MaxUncompressed < 0 || im.Threshold < 0 {
 		v.add("import", "maxFileSize, maxRows, maxUncompressed and threshold must not be negative")
 	}
+	s.Diagnostics.validate(&v)
 	for _, r := range s.secrets() {
 		if r.s.sealed != "" {
 			v.add(r.path, "a sealed value is not accepted: give the value")
@@ -90,6 +92,15 @@ func (s *Settings) Validate() error {
 			src[0].name, src[0].field, src[1].name, src[1].field)
 	}
 	return v.err()
+}
+
+func (d Diagnostics) validate(v *validation) {
+	if d.MaxAge < 0 || d.MaxAge.D() > MaxDiagnosticsAge || d.MaxAge > 0 && d.MaxAge.D() < time.Minute {
+		v.add("diagnostics.maxAge", "want a duration from 1m to 8760h (365 days), or 0 for the default of 7 days")
+	}
+	if d.MaxEntries < 0 || d.MaxEntries > MaxDiagnosticsEntries {
+		v.add("diagnostics.maxEntries", "want 1 to %d entries, or 0 for the default of 10000", MaxDiagnosticsEntries)
+	}
 }
 
 type groupSource struct{ name, field string }

@@ -204,8 +204,10 @@ func (r *Runtime) CompleteKeyRollover(ctx context.Context, id, connection string
 // or IdP certificate of an enabled tenant that expires within 30 days, and
 // again within 7 (settings.CertificateWarnings), once per certificate and
 // threshold on any number of processes (a key in the tenant's KeyStore
-// remembers it). It returns how many events it recorded. A host runs it
-// daily.
+// remembers it). The IdP certificates of metadata fetched from a URL are
+// those of the live connection, its metadata fetched again first (see
+// liveWarnings). It returns how many events it recorded. A host runs it
+// daily, under a lease so that one replica does.
 func (r *Runtime) SweepCertificates(ctx context.Context) (int, error) {
 	tenants, err := r.cfg.Settings.Tenants(ctx)
 	if err != nil {
@@ -226,7 +228,9 @@ func (r *Runtime) SweepCertificates(ctx context.Context) (int, error) {
 			errs = append(errs, err)
 			continue
 		}
-		for _, w := range st.CertificateWarnings(now) {
+		warnings := st.CertificateWarnings(now)
+		warnings = append(warnings, r.liveWarnings(ctx, t.ID, st, now)...)
+		for _, w := range warnings {
 			sent, err := r.warn(ctx, t.ID, w, now)
 			if err != nil {
 				errs = append(errs, err)
@@ -242,7 +246,9 @@ func (r *Runtime) SweepCertificates(ctx context.Context) (int, error) {
 // warn records the warning's event unless it was recorded before.
 func (r *Runtime) warn(ctx context.Context, id string, w settings.CertificateWarning, now time.Time) (bool, error) {
 	key := fmt.Sprintf("tenant:certwarn:%s:%s:%s:%d", w.Source, w.Certificate, w.NotAfter.UTC().Format(time.RFC3339), w.Within/time.Hour)
-	first, err := r.cfg.Keys(id).SetIfAbsent(ctx, key, nil, w.NotAfter.Add(24*time.Hour))
+	// Kept as long as the certificate is warned of at all: else an expired
+	// one would be warned of again at each sweep.
+	first, err := r.cfg.Keys(id).SetIfAbsent(ctx, key, nil, w.NotAfter.Add(settings.WarnAfterExpiry+24*time.Hour))
 	if err != nil || !first {
 		return false, err
 	}

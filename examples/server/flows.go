@@ -260,8 +260,8 @@ var errNoGoogle = &requestError{status: http.StatusNotFound, message: "Google sy
 
 // POST /api/v1/google/sync {"dryRun", "force"}: run a sync now and answer its
 // report; a dry run changes nothing and lists its plan. It waits for a sync
-// already running.
-func (s *server) syncGoogle(w http.ResponseWriter, r *http.Request, _ *identity.Directory) error {
+// already running. The report is kept as the tenant's sync.completed event.
+func (s *server) syncGoogle(w http.ResponseWriter, r *http.Request, dir *identity.Directory) error {
 	syncer := s.googleOf(r)
 	if syncer == nil {
 		return errNoGoogle
@@ -283,23 +283,56 @@ func (s *server) syncGoogle(w http.ResponseWriter, r *http.Request, _ *identity.
 		opts = append(opts, googlesync.WithForce())
 	}
 	report, err := syncer.Sync(r.Context(), opts...)
-	s.flows.recordSync(s.tenantName(r), report, err)
+	s.recordSync(r.Context(), dir, report, err)
 	if err != nil {
 		s.logger.WarnContext(r.Context(), "google sync", "tenant", s.tenantName(r), "err", err)
 	}
-	writeJSON(w, http.StatusOK, toSyncJSON(lastSync{report: report, err: err, at: time.Now()}))
+	writeJSON(w, http.StatusOK, toSyncJSON(lastSync{report: report, errText: errText(err), at: time.Now()}))
 	return nil
 }
 
-// GET /api/v1/google/sync: the last sync this process ran for the tenant,
-// by its schedule or on demand.
-func (s *server) lastGoogleSync(w http.ResponseWriter, r *http.Request, _ *identity.Directory) error {
+func errText(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
+// recordSync keeps a sync's report as a sync.completed event of the tenant's
+// log (identity.Directory.RecordSync), where every replica, and a process
+// started later, reads it.
+func (s *server) recordSync(ctx context.Context, dir *identity.Directory, report googlesync.Report, err error) {
+	if rerr := dir.RecordSync(ctx, identity.Google, googlesync.ReportFields(report, err)); rerr != nil && ctx.Err() == nil {
+		s.logger.WarnContext(ctx, "google sync: keep the report", "tenant", dir.Tenant(), "err", rerr)
+	}
+}
+
+// readLastSync returns the tenant's last Google sync from its event log, and
+// false if none has run.
+func readLastSync(ctx context.Context, dir *identity.Directory) (lastSync, bool, error) {
+	ev, ok, err := dir.LastSync(ctx, identity.Google)
+	if err != nil || !ok {
+		return lastSync{}, false, err
+	}
+	rep, text, omitted, err := googlesync.ReadReportFields(ev.Fields)
+	if err != nil {
+		return lastSync{}, false, err
+	}
+	return lastSync{report: rep, errText: text, at: ev.Time, omitted: omitted}, true, nil
+}
+
+// GET /api/v1/google/sync: the tenant's last sync, by its schedule or on
+// demand, run by any replica.
+func (s *server) lastGoogleSync(w http.ResponseWriter, r *http.Request, dir *identity.Directory) error {
 	if s.googleOf(r) == nil {
 		return errNoGoogle
 	}
-	last, ok := s.flows.lastSync(s.tenantName(r))
+	last, ok, err := readLastSync(r.Context(), dir)
+	if err != nil {
+		return err
+	}
 	if !ok {
-		return &requestError{status: http.StatusNotFound, message: "no Google sync has run since this server started"}
+		return &requestError{status: http.StatusNotFound, message: "no Google sync of this tenant has run yet"}
 	}
 	writeJSON(w, http.StatusOK, toSyncJSON(last))
 	return nil
@@ -330,6 +363,9 @@ type syncJSON struct {
 	APICalls         int              `json:"apiCalls"`
 	Retries          int              `json:"retries"`
 	Changes          []syncChangeJSON `json:"changes"`
+	// ChangesOmitted counts the changes of a dry run that the kept report
+	// leaves out (it keeps the first 100); the POST's answer has them all.
+	ChangesOmitted int `json:"changesOmitted,omitempty"`
 }
 
 type syncChangeJSON struct {
@@ -353,9 +389,7 @@ func toSyncJSON(l lastSync) syncJSON {
 		},
 		Changes: make([]syncChangeJSON, len(rp.Changes)),
 	}
-	if l.err != nil {
-		out.Error = l.err.Error()
-	}
+	out.Error, out.ChangesOmitted = l.errText, l.omitted
 	for i, c := range rp.Changes {
 		out.Changes[i] = syncChangeJSON{Action: c.Action, Group: c.Group, User: c.User}
 	}

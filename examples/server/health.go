@@ -128,10 +128,13 @@ func (s *server) health(w http.ResponseWriter, r *http.Request, dir *identity.Di
 	}
 	h.SCIM.Last = s.attempts(ctx, name, "scim")
 	h.Google.Enabled = s.googleOf(r) != nil
-	if last, ok := s.flows.lastSync(name); ok {
-		h.Google.LastSync = last.at
-		if last.err != nil {
-			h.Google.LastError = last.err.Error()
+	if h.Google.Enabled {
+		last, ok, err := readLastSync(ctx, dir)
+		if err != nil {
+			return err
+		}
+		if ok {
+			h.Google.LastSync, h.Google.LastError = last.at, last.errText
 		}
 	}
 	writeJSON(w, http.StatusOK, h)

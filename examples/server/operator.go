@@ -50,6 +50,9 @@ type operator struct {
 	// portal's test sign-in.
 	ssoSAML  *saml.Handler
 	ssoOAuth *oauth.Handler
+	// imports serves the runtime tenants' import API, each with its own
+	// import settings.
+	imports *tenantImports
 	// portal is the runtime tenants' portal, signed with portalKey.
 	portal    *portal.Handler
 	portalKey []byte
@@ -301,7 +304,7 @@ func (o *operator) deleteTenant(w http.ResponseWriter, r *http.Request) error {
 	if err := o.rt.Delete(r.Context(), pathTenant(r)); err != nil {
 		return err
 	}
-	o.s.flows.forget(pathTenant(r))
+	o.imports.forget(pathTenant(r))
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

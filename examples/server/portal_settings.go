@@ -57,7 +57,9 @@ func (o *operator) googleSync(ctx context.Context, tenant string, run portal.Goo
 	if run.Force {
 		opts = append(opts, googlesync.WithForce())
 	}
-	return src.Google.Sync(ctx, opts...)
+	rep, err := src.Google.Sync(ctx, opts...)
+	o.s.recordSync(ctx, src.Directory, rep, err)
+	return rep, err
 }
 
 // samlHealth returns the state of a tenant's live SAML connection.

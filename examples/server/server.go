@@ -114,7 +114,7 @@ func (s *server) routes() *http.ServeMux {
 		_, _ = w.Write([]byte("ok"))
 	})
 	s.mountAdmin(mux)
-	s.mountImport(mux)
+	s.mountImport(mux, s.importer)
 	s.mountSCIM(mux)
 	s.mountSAML(mux)
 	s.mountOAuth(mux)
@@ -148,6 +148,19 @@ func (s *server) directoryOf(tenant string) (*identity.Directory, error) {
 		Events:        s.eventSink(),
 		Logger:        s.logger,
 	})
+}
+
+// tenantDirectory returns the Directory of a tenant by its ID: the
+// configured tenant's, or a runtime tenant's from the runtime.
+func (s *server) tenantDirectory(ctx context.Context, tenant string) (*identity.Directory, error) {
+	if tenant == s.cfg.Tenant || s.flows.rt == nil {
+		return s.directoryOf(tenant)
+	}
+	src, err := s.flows.rt.Resolve(ctx, tenant)
+	if err != nil {
+		return nil, err
+	}
+	return src.Directory, nil
 }
 
 // apiFunc is a handler of the admin API: it gets the tenant's Directory and

@@ -165,16 +165,17 @@ func oauthProvider(name string, p OAuthProvider) oauth.Provider {
 	return oauth.Discover(name, p.Issuer)
 }
 
-// mountImport mounts the file import and export behind the admin token, as
-// the reference API has them.
-func (s *server) mountImport(mux *http.ServeMux) {
+// mountImport mounts the file import and export of h (the configured
+// tenant's importer.Handler, or the runtime tenants' tenantImports) behind
+// the admin token, as the reference API has them.
+func (s *server) mountImport(mux *http.ServeMux, h http.Handler) {
 	noStore := func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Cache-Control", "no-store")
 			next.ServeHTTP(w, r)
 		})
 	}
-	imp := s.requireAdmin(noStore(s.importer))
+	imp := s.requireAdmin(noStore(h))
 	mux.Handle("POST /api/v1/users/import", imp)
 	mux.Handle("GET /api/v1/users/import", imp) // 405 with Allow, not GET /api/v1/users/{id}
 	mux.Handle("GET /api/v1/users/export", imp)

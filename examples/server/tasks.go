@@ -328,8 +328,8 @@ func (b *background) storeTrouble(ctx context.Context, what, tenant string, err 
 	return b.runner.RetryEvery()
 }
 
-// syncGoogle runs one sync of the tenant under its lease, and logs its
-// report. It returns lease.ErrHeld if a sync of the tenant runs on another
+// syncGoogle runs one sync of the tenant under its lease, logs its report
+// and keeps it as the tenant's sync.completed event. It returns lease.ErrHeld if a sync of the tenant runs on another
 // replica (or on this one).
 func (b *background) syncGoogle(ctx context.Context, tenant string, syncer *googlesync.Syncer) error {
 	// The lease keeps other replicas out; this keeps out the other callers
@@ -348,6 +348,11 @@ func (b *background) syncGoogle(ctx context.Context, tenant string, syncer *goog
 	}()
 	return b.runner.Run(ctx, googleJob(tenant), func(ctx context.Context) error {
 		rep, err := syncer.Sync(ctx)
+		if dir, derr := b.s.tenantDirectory(ctx, tenant); derr == nil {
+			b.s.recordSync(ctx, dir, rep, err)
+		} else if ctx.Err() == nil {
+			b.s.logger.WarnContext(ctx, "google sync: keep the report", "tenant", tenant, "err", derr)
+		}
 		if err != nil {
 			if ctx.Err() == nil {
 				b.s.logger.WarnContext(ctx, "google sync", "tenant", tenant, "err", err)
@@ -462,25 +467,26 @@ func (o *operator) syncNow(w http.ResponseWriter, r *http.Request) error {
 }
 
 // sweepDiagnostics trims every tenant's sign-in diagnostics log to its
-// bounds (identity.PruneDiagnostics: 7 days, 10,000 entries by default).
+// bounds (identity.PruneDiagnostics: 7 days, 10,000 entries by default): each
+// tenant with settings in the operator's store (the runtime tenants, and the
+// configured one once its portal saved some) to the bounds of their
+// diagnostics section (tenant.Runtime.PruneDiagnostics), the configured
+// tenant without settings to the defaults.
 func (b *background) sweepDiagnostics(ctx context.Context) {
-	ts, ok := b.runtimeTenants(ctx)
-	if !ok {
-		return
-	}
-	tenants := []string{b.s.cfg.Tenant}
-	for _, t := range ts {
-		tenants = append(tenants, t.ID)
-	}
-	for _, id := range tenants {
-		if _, err := identity.PruneDiagnostics(ctx, b.s.stores.db.Diagnostics(id), nil, 0, 0); err != nil && ctx.Err() == nil {
-			b.s.logger.WarnContext(ctx, "prune the diagnostics log", "tenant", id, "err", err)
+	id := b.s.cfg.Tenant
+	if b.o != nil {
+		if _, err := b.o.rt.PruneDiagnostics(ctx); err != nil && ctx.Err() == nil {
+			b.s.logger.WarnContext(ctx, "prune the tenants' diagnostics logs", "err", err)
 		}
+		if _, err := b.o.store.Version(ctx, id); err == nil {
+			return // pruned to its settings' bounds
+		}
+	}
+	if _, err := identity.PruneDiagnostics(ctx, b.s.stores.db.Diagnostics(id), nil, 0, 0); err != nil && ctx.Err() == nil {
+		b.s.logger.WarnContext(ctx, "prune the diagnostics log", "tenant", id, "err", err)
 	}
 }
 
-// runtimeTenants lists the runtime tenants (none without the operator
-// API); it reports false, having logged why, when they cannot be read.
 func (b *background) runtimeTenants(ctx context.Context) ([]settings.Tenant, bool) {
 	if b.o == nil {
 		return nil, true

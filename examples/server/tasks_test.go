@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"log/slog"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -145,4 +146,45 @@ func TestSealedWebhooks(t *testing.T) {
 	_, err = h.store("globex").Endpoint(t.Context(), copied.ID)
 	assert.ErrorIs(t, err, settings.ErrSealed)
 	assert.NotContains(t, err.Error(), secret)
+}
+
+// TestDiagnosticsBoundsPerTenant: the diagnostics sweep prunes each runtime
+// tenant's log to the bounds of its settings: a tenant bounded to 100
+// entries keeps its newest 100, another on the defaults keeps all of its
+// 150. The bounds are checked by field through the operator API.
+func TestDiagnosticsBoundsPerTenant(t *testing.T) {
+	ts := newOperatorServer(t)
+	res := ts.call(t, "POST", "/api/v1/tenants", map[string]any{"id": "bad", "settings": map[string]any{
+		"diagnostics": map[string]any{"maxAge": "1s", "maxEntries": -1},
+	}})
+	require.Equal(t, http.StatusUnprocessableEntity, res.status, "%s", res.body)
+	assert.ElementsMatch(t, []string{"diagnostics.maxAge", "diagnostics.maxEntries"}, decode[apiError](t, res).fieldNames())
+
+	b, s := newBackgroundOn(t, nil)
+	for id, st := range map[string]settings.Settings{
+		"acme": {Diagnostics: settings.Diagnostics{MaxEntries: 100}},
+		"beta": {},
+	} {
+		_, err := b.o.rt.Create(t.Context(), id, st)
+		require.NoError(t, err)
+		for range 150 {
+			_, err := s.stores.db.Diagnostics(id).RecordAttempt(t.Context(), identity.Attempt{Connection: "scim", Step: "request"})
+			require.NoError(t, err)
+		}
+	}
+	// The configured tenant, once it has settings, keeps 30 days rather
+	// than the default 7; the ten-day-old entry stays.
+	_, err := b.o.rt.Create(t.Context(), s.cfg.Tenant, settings.Settings{Diagnostics: settings.Diagnostics{MaxAge: settings.Duration(30 * 24 * time.Hour)}})
+	require.NoError(t, err)
+	for _, age := range []time.Duration{10, 40} {
+		_, err := s.stores.db.Diagnostics(s.cfg.Tenant).RecordAttempt(t.Context(), identity.Attempt{Connection: "scim", Step: "request",
+			Time: time.Now().Add(-age * 24 * time.Hour)})
+		require.NoError(t, err)
+	}
+	b.sweep(t.Context(), jobDiagSweep)
+	for id, want := range map[string]int{"acme": 100, "beta": 150, s.cfg.Tenant: 1} {
+		left, err := s.stores.db.Diagnostics(id).Attempts(t.Context(), identity.AttemptQuery{Limit: 1000})
+		require.NoError(t, err)
+		assert.Len(t, left, want, id)
+	}
 }

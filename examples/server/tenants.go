@@ -13,7 +13,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/rollcall/rollcall/googlesync"
@@ -43,30 +42,31 @@ func checkTenantFrom(v string) error {
 }
 
 // flowState is what the per-tenant flows share beside the server: how a
-// request names its tenant, the key of the tenant admin tokens, and the last
-// Google sync of each tenant.
+// request names its tenant and the key of the tenant admin tokens. The last
+// Google sync of each tenant is an event of its log (lastSync).
 type flowState struct {
 	from     string
 	tokenKey []byte
 	// rt is the runtime of the operator's tenants; nil without the operator.
 	rt       *tenant.Runtime
 	settings settings.Store
-
-	mu    sync.Mutex
-	syncs map[string]lastSync
 }
 
-// lastSync is a tenant's last Google sync in this process.
+// lastSync is a tenant's last Google sync, as its sync.completed event keeps
+// it (or as it just ran).
 type lastSync struct {
-	report googlesync.Report
-	err    error
-	at     time.Time
+	report  googlesync.Report
+	errText string // "" for a sync that succeeded
+	at      time.Time
+	// omitted counts the changes of a dry run the event left out
+	// (googlesync.MaxEventChanges).
+	omitted int
 }
 
 func newFlowState() *flowState {
 	key := make([]byte, 32)
 	_, _ = rand.Read(key) // crypto/rand.Read never fails
-	return &flowState{from: tenantFromPath, tokenKey: key, syncs: map[string]lastSync{}}
+	return &flowState{from: tenantFromPath, tokenKey: key}
 }
 
 // useKey derives the tenant admin tokens' key from the portal's session key,
@@ -78,25 +78,6 @@ func (f *flowState) useKey(portalKey []byte) {
 	m := hmac.New(sha256.New, portalKey)
 	m.Write([]byte("rollcall tenant admin token"))
 	f.tokenKey = m.Sum(nil)
-}
-
-func (f *flowState) recordSync(tenant string, r googlesync.Report, err error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.syncs[tenant] = lastSync{report: r, err: err, at: time.Now()}
-}
-
-func (f *flowState) lastSync(tenant string) (lastSync, bool) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	l, ok := f.syncs[tenant]
-	return l, ok
-}
-
-func (f *flowState) forget(tenant string) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	delete(f.syncs, tenant)
 }
 
 // view is the tenant a request is for, when it is one of the operator's.
@@ -290,7 +271,8 @@ func (o *operator) byHost(next http.Handler) http.Handler {
 func (o *operator) buildTenantMux() error {
 	mux := http.NewServeMux()
 	o.s.mountAdmin(mux)
-	o.s.mountImport(mux)
+	o.imports = newTenantImports(o.s)
+	o.s.mountImport(mux, o.imports)
 	o.s.mountDiagnostics(mux)
 	viewName := func(r *http.Request) string { return o.s.tenantName(r) }
 	o.scim = http.StripPrefix("/scim/v2", o.rt.SCIMHandler(viewName))
@@ -302,7 +284,7 @@ func (o *operator) buildTenantMux() error {
 			if v == nil {
 				return portal.Tenant{}, identity.ErrNotFound
 			}
-			return portal.Tenant{Directory: v.src.Directory, Keys: v.src.Keys}, nil
+			return portal.Tenant{Directory: v.src.Directory, Keys: v.src.Keys, Importer: v.src.Importer}, nil
 		},
 		SessionKey: o.portalKey,
 		Settings:   portal.NewSettingsStore(o.rt, o.store),

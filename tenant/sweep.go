@@ -1,0 +1,98 @@
+package tenant
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/rollcall/rollcall/identity"
+	"github.com/rollcall/rollcall/saml"
+	"github.com/rollcall/rollcall/settings"
+)
+
+// liveWarnings returns the warnings due for the IdP certificates of the
+// tenant's SAML connections whose metadata comes from a URL: the settings do
+// not hold them, the live connection does (saml.Connection.Health). Each
+// such connection's metadata is fetched again first, so that a certificate
+// the IdP rolled over since is the one judged; if the fetch fails, the
+// metadata loaded before is judged, and the failure is the connection's
+// health (and logged). A certificate is named "idp:<index in the metadata>",
+// as for static metadata.
+func (r *Runtime) liveWarnings(ctx context.Context, id string, st settings.Settings, now time.Time) []settings.CertificateWarning {
+	var urls bool
+	for _, c := range st.SAML {
+		urls = urls || c.IdPMetadataURL != ""
+	}
+	if !urls {
+		return nil
+	}
+	src, err := r.Resolve(ctx, id)
+	if err != nil {
+		r.logger.WarnContext(ctx, "tenant: certificate sweep: resolve", "tenant", id, "error", err)
+		return nil
+	}
+	var out []settings.CertificateWarning
+	for _, c := range st.SAML {
+		conn := src.SAML[c.Name]
+		if c.IdPMetadataURL == "" || conn == nil {
+			continue
+		}
+		if err := conn.Refresh(ctx); err != nil {
+			r.logger.WarnContext(ctx, "tenant: certificate sweep: IdP metadata", "tenant", id, "source", conn.Source(), "error", err)
+		}
+		i := 0
+		for _, cert := range conn.Health().Certificates {
+			if cert.Owner != saml.OwnerIdP {
+				continue // the SP's are the settings' keys, swept as such
+			}
+			if w, ok := settings.WarningAt(conn.Source(), fmt.Sprintf("idp:%d", i), cert.NotAfter, now); ok {
+				out = append(out, w)
+			}
+			i++
+		}
+	}
+	return out
+}
+
+// PruneDiagnostics trims the diagnostics log (Config.Diagnostics) of every
+// tenant, disabled ones included, to the bounds of its settings
+// (settings.Diagnostics: 7 days and 10,000 entries unless set), and returns
+// how many entries it deleted. A host runs it from its background sweep,
+// under a lease so that one replica does it; without Config.Diagnostics it
+// does nothing.
+func (r *Runtime) PruneDiagnostics(ctx context.Context) (int, error) {
+	if r.cfg.Diagnostics == nil {
+		return 0, nil
+	}
+	tenants, err := r.cfg.Settings.Tenants(ctx)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	var errs []error
+	for _, t := range tenants {
+		st, err := r.cfg.Settings.Settings(ctx, t.ID)
+		if errors.Is(err, identity.ErrNotFound) {
+			continue // deleted meanwhile
+		}
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		log := r.cfg.Diagnostics(t.ID)
+		if log == nil {
+			continue
+		}
+		d := st.Diagnostics
+		pruned, err := identity.PruneDiagnostics(ctx, log, r.clock, d.MaxAge.D(), d.MaxEntries)
+		n += pruned
+		if err != nil {
+			errs = append(errs, err)
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	return n, errors.Join(errs...)
+}
