@@ -281,8 +281,21 @@ func TestSAMLDraftThenActivate(t *testing.T) {
 	if status != http.StatusOK || !strings.Contains(page, `id="draft-note"`) || !strings.Contains(page, "https://idp.example.test/metadata") {
 		t.Fatalf("draft: %d\n%s", status, page)
 	}
-	if _, err := e.store.Version(context.Background(), "acme"); !errors.Is(err, identity.ErrNotFound) {
-		t.Errorf("a draft changed the settings: %v", err)
+	// A new connection's draft is in the settings as a draft, with its SP
+	// key: the runtime builds it for test sign-ins only.
+	drafted := e.settings().SAMLConnection("okta")
+	if drafted == nil || !drafted.Draft || len(drafted.Keys) != 1 || drafted.ACSURL != e.srv.URL+"/t/acme/saml/okta/acs" {
+		t.Fatalf("drafted connection: %+v", drafted)
+	}
+	src, err := e.rt.Resolve(context.Background(), "acme")
+	if err != nil || src.SAML["okta"] == nil {
+		t.Fatalf("the draft is not built: %v", err)
+	}
+	if _, err := src.SAML["okta"].Login(context.Background(), src.Keys, ""); !errors.Is(err, saml.ErrDraft) {
+		t.Errorf("a real login through the draft: %v, want saml.ErrDraft", err)
+	}
+	if status, page := c.get("/sso"); status != http.StatusOK || !strings.Contains(page, "okta</a> (draft)") {
+		t.Errorf("the SSO page does not list the draft as one: %d\n%s", status, page)
 	}
 	// Activate: the connection is written, with its SP key; the page shows
 	// the IdP's entity ID and certificate, never a key.
@@ -297,7 +310,8 @@ func TestSAMLDraftThenActivate(t *testing.T) {
 		t.Errorf("no health of the live connection:\n%s", page)
 	}
 	conn := e.settings().SAMLConnection("okta")
-	if conn == nil || conn.Preset != "okta" || !conn.SyncGroups || conn.GroupFormat != "list" || len(conn.Keys) == 0 ||
+	if conn == nil || conn.Draft || conn.Preset != "okta" || !conn.SyncGroups || conn.GroupFormat != "list" || len(conn.Keys) != 1 ||
+		conn.Keys[0].Certificate != drafted.Keys[0].Certificate ||
 		conn.ACSURL != e.srv.URL+"/t/acme/saml/okta/acs" || !strings.Contains(conn.IdPMetadata, "idp.example.test") {
 		t.Fatalf("stored connection: %+v", conn)
 	}
@@ -529,5 +543,24 @@ func TestTestSignInButton(t *testing.T) {
 	}
 	if status, _ := c.post("/sso/test", url.Values{"csrf": {c.csrf(page)}, "source": {"ldap:x"}}); status != http.StatusNotFound {
 		t.Errorf("unknown kind: %d, want 404", status)
+	}
+	// A new connection saved as a draft can be tested: the runtime has it.
+	_, page = c.get("/sso/saml?name=trial&idp=generic")
+	fields = map[string]string{"csrf": c.csrf(page), "version": version(page), "preset": "", "action": "draft"}
+	if status, page := c.postFiles("/sso/saml/trial", fields, map[string][]byte{"metadataFile": md}); status != http.StatusOK ||
+		!strings.Contains(page, `<button type="submit" id="test-signin"`) || !strings.Contains(page, `id="draft-note"`) {
+		t.Fatalf("a draft without a test button: %d\n%s", status, page)
+	}
+	c.post("/sso/test", url.Values{"csrf": {c.csrf(page)}, "source": {"saml:trial"}})
+	if len(got) != 2 || got[1] != "acme saml:trial" {
+		t.Errorf("test sign-ins started: %v", got)
+	}
+	// A draft over a live connection is not what the runtime has: its
+	// button is disabled.
+	_, page = c.get("/sso/saml/okta")
+	fields = map[string]string{"csrf": c.csrf(page), "version": version(page), "preset": "okta", "action": "draft"}
+	if status, page := c.postFiles("/sso/saml/okta", fields, map[string][]byte{"metadataFile": md}); status != http.StatusOK ||
+		!strings.Contains(page, `disabled id="test-signin"`) {
+		t.Fatalf("a draft over a live connection: %d\n%s", status, page)
 	}
 }

@@ -156,6 +156,9 @@ func (c *Connection) acs(ctx context.Context, dir *identity.Directory, keys iden
 		res.IDPInitiated = true
 		res.RelayState = SafeRelayState(p.RelayState)
 	}
+	if c.cfg.Draft && res.Test == nil {
+		return res, reject(ReasonDraft, ErrDraft)
+	}
 
 	a, err := parse(st.sp, raw, possible, c.acsURL)
 	if err != nil {
