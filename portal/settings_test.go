@@ -535,11 +535,15 @@ func TestTestSignInButton(t *testing.T) {
 	if status, _ := c.post("/sso/test", url.Values{"source": {"saml:okta"}}); status != http.StatusForbidden {
 		t.Errorf("test without the CSRF token: %d, want 403", status)
 	}
-	// The client follows the host's redirect to the IdP, which does not
-	// answer here: the recorded call is what counts.
-	c.post("/sso/test", url.Values{"csrf": {c.csrf(page)}, "source": {"saml:okta"}})
+	// The host's redirect to the IdP is answered as a page that goes on
+	// there: the form-action 'self' of the page would stop the redirect.
+	status, cont := c.post("/sso/test", url.Values{"csrf": {c.csrf(page)}, "source": {"saml:okta"}})
 	if len(got) != 1 || got[0] != "acme saml:okta" {
 		t.Errorf("test sign-ins started: %v", got)
+	}
+	if status != http.StatusOK || !strings.Contains(cont, `<meta http-equiv="refresh" content="0; url=/idp/sso?SAMLRequest=x">`) ||
+		!strings.Contains(cont, `id="continue-idp" href="/idp/sso?SAMLRequest=x"`) {
+		t.Errorf("the page that goes on to the IdP: %d\n%s", status, cont)
 	}
 	if status, _ := c.post("/sso/test", url.Values{"csrf": {c.csrf(page)}, "source": {"ldap:x"}}); status != http.StatusNotFound {
 		t.Errorf("unknown kind: %d, want 404", status)

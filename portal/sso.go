@@ -3,7 +3,9 @@ package portal
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
+	"net/url"
 	"regexp"
 	"slices"
 	"strings"
@@ -434,13 +436,52 @@ func (h *Handler) deleteOAuth(c *call) error {
 
 // testSignIn starts a test sign-in of a connection the runtime has, active
 // or a draft (form field "source": "saml:<name>" or "oauth:<name>"),
-// through the host.
+// through the host. The host answers with a redirect to the IdP, which the
+// browser would not follow: the portal's form-action 'self' applies to a
+// form's redirects too. So a redirect is answered as a page that goes on to
+// the IdP (a meta refresh, and a link), with the host's cookies.
 func (h *Handler) testSignIn(c *call) error {
 	source := c.r.PostFormValue("source")
 	kind, name, _ := strings.Cut(source, ":")
 	if h.cfg.TestSignIn == nil || (kind != "saml" && kind != "oauth") || name == "" {
 		return identity.ErrNotFound
 	}
-	h.cfg.TestSignIn(c.w, c.r.WithContext(c.ctx), c.dir().Tenant(), source)
+	rc := &redirectCatcher{ResponseWriter: c.w}
+	h.cfg.TestSignIn(rc, c.r.WithContext(c.ctx), c.dir().Tenant(), source)
+	if rc.location == "" {
+		return nil
+	}
+	u, err := url.Parse(rc.location)
+	local := err == nil && u.Scheme == "" && u.Host == "" && strings.HasPrefix(u.Path, "/") && !strings.HasPrefix(rc.location, "//")
+	if err != nil || !local && ((u.Scheme != "https" && u.Scheme != "http") || u.Host == "") {
+		return fmt.Errorf("portal: test sign-in of %s: the host redirected to %q, not to an http(s) URL or a path", source, rc.location)
+	}
+	p := c.page("Test sign-in", u.String())
+	p.Refresh = u.String()
+	h.render(c.w, c.r, http.StatusOK, "continue", p)
 	return nil
+}
+
+// redirectCatcher keeps a redirect (its Location) instead of sending it;
+// any other answer goes through.
+type redirectCatcher struct {
+	http.ResponseWriter
+	location string
+}
+
+func (rc *redirectCatcher) WriteHeader(code int) {
+	if loc := rc.Header().Get("Location"); code >= 300 && code < 400 && loc != "" {
+		rc.location = loc
+		rc.Header().Del("Location")
+		rc.Header().Del("Content-Type")
+		return
+	}
+	rc.ResponseWriter.WriteHeader(code)
+}
+
+func (rc *redirectCatcher) Write(b []byte) (int, error) {
+	if rc.location != "" {
+		return len(b), nil // the body of the redirect
+	}
+	return rc.ResponseWriter.Write(b)
 }
