@@ -17,6 +17,7 @@ import (
 	"github.com/rollcall/rollcall/googlesync"
 	"github.com/rollcall/rollcall/identity"
 	"github.com/rollcall/rollcall/identity/identitytest"
+	"github.com/rollcall/rollcall/oauth"
 	"github.com/rollcall/rollcall/portal"
 	"github.com/rollcall/rollcall/saml"
 	"github.com/rollcall/rollcall/settings"
@@ -453,6 +454,52 @@ func TestOAuthSecretIsWriteOnly(t *testing.T) {
 	o := e.settings().OAuthProvider("google")
 	if o == nil || string(o.ClientSecret.Value()) != "SUPERSECRET" || o.ClientID != "client-2" {
 		t.Fatalf("stored: %+v", o)
+	}
+}
+
+// An OAuth provider saved as a draft is in the settings as one: the runtime
+// builds it for test sign-ins only, the page lists it as a draft with a
+// Test sign-in button; saved with "Save provider", it is active.
+func TestOAuthDraftThenActivate(t *testing.T) {
+	e := newSettingsEnv(t, func(c *portal.Config) {
+		c.TestSignIn = func(w http.ResponseWriter, r *http.Request, tenant, source string) {}
+	})
+	c := e.client("acme")
+	c.signIn("acme")
+	_, page := c.get("/sso")
+	form := url.Values{"csrf": {c.csrf(page)}, "name": {"google"}, "kind": {"google"}, "clientID": {"client-1"},
+		"clientSecret": {"s"}, "action": {"draft"}}
+	status, page := c.post("/sso/oauth", form)
+	if status != http.StatusOK || !strings.Contains(page, "<td>google (draft)</td>") || !strings.Contains(page, `id="test-oauth-google"`) {
+		t.Fatalf("draft: %d\n%s", status, page)
+	}
+	if o := e.settings().OAuthProvider("google"); o == nil || !o.Draft {
+		t.Fatalf("stored draft: %+v", o)
+	}
+	ctx := context.Background()
+	src, err := e.rt.Resolve(ctx, "acme")
+	if err != nil || src.OAuth["google"] == nil {
+		t.Fatalf("the draft is not built: %v", err)
+	}
+	if _, err := src.OAuth["google"].Begin(ctx, src.Keys, ""); !errors.Is(err, oauth.ErrDraft) {
+		t.Errorf("a real login through the draft: %v, want oauth.ErrDraft", err)
+	}
+	if _, err := src.OAuth["google"].BeginTest(ctx, src.Keys); err != nil {
+		t.Errorf("a test login of the draft: %v", err)
+	}
+	form.Set("csrf", c.csrf(page))
+	form.Set("action", "activate")
+	if status, page = c.post("/sso/oauth", form); status != http.StatusOK || strings.Contains(page, "(draft)") {
+		t.Fatalf("activate: %d\n%s", status, page)
+	}
+	if o := e.settings().OAuthProvider("google"); o == nil || o.Draft {
+		t.Fatalf("stored after activation: %+v", o)
+	}
+	if src, err = e.rt.Resolve(ctx, "acme"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := src.OAuth["google"].Begin(ctx, src.Keys, ""); err != nil {
+		t.Errorf("a real login after activation: %v", err)
 	}
 }
 
