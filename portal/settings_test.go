@@ -277,7 +277,17 @@ func TestSAMLDraftThenActivate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Without the IdP's metadata yet, the draft is kept beside the
+	// settings: it would not build.
 	fields := map[string]string{"csrf": c.csrf(page), "version": version(page), "preset": "okta", "action": "draft"}
+	status, page = c.postFiles("/sso/saml/okta", fields, nil)
+	if status != http.StatusOK || !strings.Contains(page, `id="draft-note"`) || !strings.Contains(page, "Sign-ins use nothing") {
+		t.Fatalf("draft without metadata: %d\n%s", status, page)
+	}
+	if _, err := e.store.Version(context.Background(), "acme"); !errors.Is(err, identity.ErrNotFound) {
+		t.Errorf("a draft without metadata changed the settings: %v", err)
+	}
+	fields["csrf"], fields["version"] = c.csrf(page), version(page)
 	status, page = c.postFiles("/sso/saml/okta", fields, map[string][]byte{"metadataFile": md})
 	if status != http.StatusOK || !strings.Contains(page, `id="draft-note"`) || !strings.Contains(page, "https://idp.example.test/metadata") {
 		t.Fatalf("draft: %d\n%s", status, page)

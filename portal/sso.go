@@ -294,8 +294,9 @@ func (h *Handler) saveSAML(c *call) error {
 		return err
 	}
 	asDraft := c.r.PostFormValue("action") == "draft"
-	if asDraft && !isNew && !conn.Draft {
-		// A draft of a change to a live connection stays beside it.
+	if asDraft && (!isNew && !conn.Draft || d.IdPMetadata == "" && d.IdPMetadataURL == "") {
+		// A draft of a change to a live connection stays beside it; so does
+		// a new one without the IdP's metadata yet, which would not build.
 		if err := h.writeDraft(c, conn.Name, d); err != nil {
 			return err
 		}
