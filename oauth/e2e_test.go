@@ -15,6 +15,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/rollcall/rollcall/identity"
@@ -41,6 +42,10 @@ type host struct {
 	db   *memory.DB
 	dir  *identity.Directory
 	logs *syncBuffer
+	// cfg is the connection's Config and conn the connection the handler
+	// resolves: a test replaces it (a draft activated).
+	cfg  oauth.Config
+	conn atomic.Pointer[oauth.Connection]
 
 	mu       sync.Mutex
 	signedIn []oauth.Result
@@ -63,7 +68,7 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-func newHost(t *testing.T) *host {
+func newHost(t *testing.T, opts ...func(*oauth.Config)) *host {
 	t.Helper()
 	h := &host{t: t, db: memory.New(), logs: &syncBuffer{}}
 	h.srv = httptest.NewUnstartedServer(nil)
@@ -71,23 +76,29 @@ func newHost(t *testing.T) *host {
 	h.op = oidctestserver.Start(t, redirect, alice, carol, bob, dave, eve)
 
 	logger := slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	conn, err := oauth.New(oauth.Config{
+	h.cfg = oauth.Config{
 		Provider:       oauth.Discover("zitadel", h.op.Issuer),
 		ClientID:       oidctestserver.ClientID,
 		ClientSecret:   oidctestserver.ClientSecret,
 		RedirectURL:    redirect,
 		AllowedDomains: []string{"Example.com"},
 		Logger:         logger,
-	})
+	}
+	for _, o := range opts {
+		o(&h.cfg)
+	}
+	conn, err := oauth.New(h.cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
+	h.conn.Store(conn)
 	h.dir, err = identity.New(h.db.Tenant("acme"), identity.Config{Tenant: "acme", Logger: logger})
 	if err != nil {
 		t.Fatal(err)
 	}
 	handler, err := oauth.NewHandler(oauth.HandlerConfig{
 		Resolve: func(r *http.Request) (oauth.Target, error) {
+			conn := h.conn.Load()
 			if r.PathValue("provider") != conn.Provider().Name {
 				return oauth.Target{}, fmt.Errorf("provider %q: %w", r.PathValue("provider"), oauth.ErrNoConnection)
 			}

@@ -59,6 +59,9 @@ func (c *Connection) Begin(ctx context.Context, keys identity.KeyStore, returnTo
 }
 
 func (c *Connection) begin(ctx context.Context, keys identity.KeyStore, returnTo string, test bool) (Login, error) {
+	if c.cfg.Draft && !test {
+		return Login{}, ErrDraft
+	}
 	returnTo, err := c.returnURL(returnTo)
 	if err != nil {
 		return Login{}, err
@@ -157,6 +160,8 @@ func (c *Connection) finish(ctx context.Context, dir *identity.Directory, keys i
 	var res Result
 	if p.Test {
 		res.Test = &Test{}
+	} else if c.cfg.Draft {
+		return res, ErrDraft
 	}
 	if cb.Error != "" {
 		return res, fmt.Errorf("%w: %.64q: %.200q", ErrDenied, cb.Error, cb.ErrorDescription)

@@ -192,6 +192,7 @@ var statuses = []struct {
 	{ErrState, http.StatusBadRequest},
 	{ErrExchange, http.StatusBadRequest},
 	{ErrDenied, http.StatusForbidden},
+	{ErrDraft, http.StatusForbidden},
 	{ErrToken, http.StatusForbidden},
 	{ErrRefused, http.StatusForbidden},
 	{ErrGroups, http.StatusForbidden},

@@ -48,6 +48,9 @@ var (
 	// ErrProvider: the provider could not be reached (discovery, keys,
 	// userinfo).
 	ErrProvider = errors.New("oauth: provider unavailable")
+	// ErrDraft: the provider is a draft (Config.Draft): only a test login
+	// may use it, nobody signs in through it until it is activated.
+	ErrDraft = errors.New("oauth: the provider is a draft: only a test login may use it")
 )
 
 // DefaultLoginTTL is how long a login may take between the login handler and
@@ -108,6 +111,10 @@ type Config struct {
 	// LoginTTL bounds the time from login to callback. Default
 	// DefaultLoginTTL (10 minutes).
 	LoginTTL time.Duration
+	// Draft marks a provider not in use yet, kept to be tested before it is
+	// activated: it runs test logins only (BeginTest). Begin returns
+	// ErrDraft, and so does Finish for the callback of any other login.
+	Draft bool
 	// HTTPClient makes the requests to the provider. Default
 	// a client with a DefaultHTTPTimeout timeout, so that a provider that
 	// hangs cannot hold logins (or go-oidc's key refresh) forever. A host

@@ -24,6 +24,7 @@ const (
 	ReasonToken            = "token"              // ErrToken
 	ReasonProvider         = "provider"           // ErrProvider: an outage
 	ReasonReturnURL        = "return_url"         // ErrReturnURL
+	ReasonDraft            = "draft"              // ErrDraft: a real login through a draft
 	ReasonDomainNotAllowed = "domain_not_allowed" // ErrRefused: hd or email domain
 	ReasonEmailUnverified  = "email_unverified"   // ErrRefused: no verified email
 	ReasonTenantNotAllowed = "tenant_not_allowed" // ErrRefused: Entra tenant
@@ -61,6 +62,7 @@ func Reason(err error) string {
 		{ErrProvider, ReasonProvider},
 		{ErrToken, ReasonToken},
 		{ErrReturnURL, ReasonReturnURL},
+		{ErrDraft, ReasonDraft},
 		{identity.ErrDeactivated, ReasonDeactivated},
 		{identity.ErrNotAllowed, ReasonNotAllowed},
 		{identity.ErrConflict, ReasonConflict},

@@ -80,3 +80,53 @@ func TestFlowTestLoginReportsRefusal(t *testing.T) {
 		t.Errorf("bob: %v", err)
 	}
 }
+
+// A draft provider (Config.Draft) runs test logins only: a real login is
+// refused with ErrDraft before the provider is asked, the test reports and
+// writes nothing but connection.tested, and once activated (the same
+// registration, Draft false) the real sign-in creates the user.
+func TestDraftProviderTestsThenActivates(t *testing.T) {
+	h := newHost(t, func(c *oauth.Config) { c.Draft = true })
+	ctx := context.Background()
+	if _, err := h.conn.Load().Begin(ctx, h.db.Keys("acme", nil), ""); !errors.Is(err, oauth.ErrDraft) || oauth.Reason(err) != oauth.ReasonDraft {
+		t.Fatalf("Begin on a draft: %v, want ErrDraft", err)
+	}
+	resp, err := browser(t).Get(h.srv.URL + "/oauth/zitadel/login")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden {
+		t.Errorf("login through a draft: %s, want 403", resp.Status)
+	}
+
+	status, rep := h.testLogin(browser(t), alice)
+	if status != http.StatusOK || rep.Reason != "" || rep.Resolved != identity.ResolvedNew || rep.User.Email != alice.Email {
+		t.Fatalf("test of the draft: %d %+v\n%s", status, rep, h.logs)
+	}
+	if _, err := h.dir.Reader().UserByEmail(ctx, alice.Email); !errors.Is(err, identity.ErrNotFound) {
+		t.Errorf("the test created the user: %v", err)
+	}
+	evs, err := h.dir.Events(ctx, 0, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(evs) != 1 || evs[0].Type != identity.ConnectionTested {
+		t.Fatalf("events after the test %+v, want one connection.tested", evs)
+	}
+
+	cfg := h.cfg
+	cfg.Draft = false
+	live, err := oauth.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.conn.Store(live)
+	if status, loc, body := h.signIn(browser(t), alice, "/desk"); status != http.StatusSeeOther || loc != "/desk" {
+		t.Fatalf("sign-in after activation: %d %q %q\n%s", status, loc, body, h.logs)
+	}
+	u, err := h.dir.Reader().UserByEmail(ctx, alice.Email)
+	if err != nil || u.GivenName != alice.FirstName {
+		t.Errorf("user after activation: %+v %v", u, err)
+	}
+}

@@ -41,6 +41,9 @@ type page struct {
 	Error    string
 	Fields   []identity.FieldError
 	Data     any
+	// Refresh, when set, sends the browser on to this URL at once (a meta
+	// refresh: a navigation the page's form-action does not restrict).
+	Refresh string
 }
 
 func (h *Handler) routes() *http.ServeMux {

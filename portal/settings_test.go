@@ -17,6 +17,7 @@ import (
 	"github.com/rollcall/rollcall/googlesync"
 	"github.com/rollcall/rollcall/identity"
 	"github.com/rollcall/rollcall/identity/identitytest"
+	"github.com/rollcall/rollcall/oauth"
 	"github.com/rollcall/rollcall/portal"
 	"github.com/rollcall/rollcall/saml"
 	"github.com/rollcall/rollcall/settings"
@@ -276,13 +277,36 @@ func TestSAMLDraftThenActivate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Without the IdP's metadata yet, the draft is kept beside the
+	// settings: it would not build.
 	fields := map[string]string{"csrf": c.csrf(page), "version": version(page), "preset": "okta", "action": "draft"}
+	status, page = c.postFiles("/sso/saml/okta", fields, nil)
+	if status != http.StatusOK || !strings.Contains(page, `id="draft-note"`) || !strings.Contains(page, "Sign-ins use nothing") {
+		t.Fatalf("draft without metadata: %d\n%s", status, page)
+	}
+	if _, err := e.store.Version(context.Background(), "acme"); !errors.Is(err, identity.ErrNotFound) {
+		t.Errorf("a draft without metadata changed the settings: %v", err)
+	}
+	fields["csrf"], fields["version"] = c.csrf(page), version(page)
 	status, page = c.postFiles("/sso/saml/okta", fields, map[string][]byte{"metadataFile": md})
 	if status != http.StatusOK || !strings.Contains(page, `id="draft-note"`) || !strings.Contains(page, "https://idp.example.test/metadata") {
 		t.Fatalf("draft: %d\n%s", status, page)
 	}
-	if _, err := e.store.Version(context.Background(), "acme"); !errors.Is(err, identity.ErrNotFound) {
-		t.Errorf("a draft changed the settings: %v", err)
+	// A new connection's draft is in the settings as a draft, with its SP
+	// key: the runtime builds it for test sign-ins only.
+	drafted := e.settings().SAMLConnection("okta")
+	if drafted == nil || !drafted.Draft || len(drafted.Keys) != 1 || drafted.ACSURL != e.srv.URL+"/t/acme/saml/okta/acs" {
+		t.Fatalf("drafted connection: %+v", drafted)
+	}
+	src, err := e.rt.Resolve(context.Background(), "acme")
+	if err != nil || src.SAML["okta"] == nil {
+		t.Fatalf("the draft is not built: %v", err)
+	}
+	if _, err := src.SAML["okta"].Login(context.Background(), src.Keys, ""); !errors.Is(err, saml.ErrDraft) {
+		t.Errorf("a real login through the draft: %v, want saml.ErrDraft", err)
+	}
+	if status, page := c.get("/sso"); status != http.StatusOK || !strings.Contains(page, "okta</a> (draft)") {
+		t.Errorf("the SSO page does not list the draft as one: %d\n%s", status, page)
 	}
 	// Activate: the connection is written, with its SP key; the page shows
 	// the IdP's entity ID and certificate, never a key.
@@ -297,7 +321,8 @@ func TestSAMLDraftThenActivate(t *testing.T) {
 		t.Errorf("no health of the live connection:\n%s", page)
 	}
 	conn := e.settings().SAMLConnection("okta")
-	if conn == nil || conn.Preset != "okta" || !conn.SyncGroups || conn.GroupFormat != "list" || len(conn.Keys) == 0 ||
+	if conn == nil || conn.Draft || conn.Preset != "okta" || !conn.SyncGroups || conn.GroupFormat != "list" || len(conn.Keys) != 1 ||
+		conn.Keys[0].Certificate != drafted.Keys[0].Certificate ||
 		conn.ACSURL != e.srv.URL+"/t/acme/saml/okta/acs" || !strings.Contains(conn.IdPMetadata, "idp.example.test") {
 		t.Fatalf("stored connection: %+v", conn)
 	}
@@ -442,6 +467,52 @@ func TestOAuthSecretIsWriteOnly(t *testing.T) {
 	}
 }
 
+// An OAuth provider saved as a draft is in the settings as one: the runtime
+// builds it for test sign-ins only, the page lists it as a draft with a
+// Test sign-in button; saved with "Save provider", it is active.
+func TestOAuthDraftThenActivate(t *testing.T) {
+	e := newSettingsEnv(t, func(c *portal.Config) {
+		c.TestSignIn = func(w http.ResponseWriter, r *http.Request, tenant, source string) {}
+	})
+	c := e.client("acme")
+	c.signIn("acme")
+	_, page := c.get("/sso")
+	form := url.Values{"csrf": {c.csrf(page)}, "name": {"google"}, "kind": {"google"}, "clientID": {"client-1"},
+		"clientSecret": {"s"}, "action": {"draft"}}
+	status, page := c.post("/sso/oauth", form)
+	if status != http.StatusOK || !strings.Contains(page, "<td>google (draft)</td>") || !strings.Contains(page, `id="test-oauth-google"`) {
+		t.Fatalf("draft: %d\n%s", status, page)
+	}
+	if o := e.settings().OAuthProvider("google"); o == nil || !o.Draft {
+		t.Fatalf("stored draft: %+v", o)
+	}
+	ctx := context.Background()
+	src, err := e.rt.Resolve(ctx, "acme")
+	if err != nil || src.OAuth["google"] == nil {
+		t.Fatalf("the draft is not built: %v", err)
+	}
+	if _, err := src.OAuth["google"].Begin(ctx, src.Keys, ""); !errors.Is(err, oauth.ErrDraft) {
+		t.Errorf("a real login through the draft: %v, want oauth.ErrDraft", err)
+	}
+	if _, err := src.OAuth["google"].BeginTest(ctx, src.Keys); err != nil {
+		t.Errorf("a test login of the draft: %v", err)
+	}
+	form.Set("csrf", c.csrf(page))
+	form.Set("action", "activate")
+	if status, page = c.post("/sso/oauth", form); status != http.StatusOK || strings.Contains(page, "(draft)") {
+		t.Fatalf("activate: %d\n%s", status, page)
+	}
+	if o := e.settings().OAuthProvider("google"); o == nil || o.Draft {
+		t.Fatalf("stored after activation: %+v", o)
+	}
+	if src, err = e.rt.Resolve(ctx, "acme"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := src.OAuth["google"].Begin(ctx, src.Keys, ""); err != nil {
+		t.Errorf("a real login after activation: %v", err)
+	}
+}
+
 func TestSetupLinkScopedToSCIM(t *testing.T) {
 	e := newSettingsEnv(t)
 	c := e.client("acme")
@@ -521,13 +592,36 @@ func TestTestSignInButton(t *testing.T) {
 	if status, _ := c.post("/sso/test", url.Values{"source": {"saml:okta"}}); status != http.StatusForbidden {
 		t.Errorf("test without the CSRF token: %d, want 403", status)
 	}
-	// The client follows the host's redirect to the IdP, which does not
-	// answer here: the recorded call is what counts.
-	c.post("/sso/test", url.Values{"csrf": {c.csrf(page)}, "source": {"saml:okta"}})
+	// The host's redirect to the IdP is answered as a page that goes on
+	// there: the form-action 'self' of the page would stop the redirect.
+	status, cont := c.post("/sso/test", url.Values{"csrf": {c.csrf(page)}, "source": {"saml:okta"}})
 	if len(got) != 1 || got[0] != "acme saml:okta" {
 		t.Errorf("test sign-ins started: %v", got)
 	}
+	if status != http.StatusOK || !strings.Contains(cont, `<meta http-equiv="refresh" content="0; url=/idp/sso?SAMLRequest=x">`) ||
+		!strings.Contains(cont, `id="continue-idp" href="/idp/sso?SAMLRequest=x"`) {
+		t.Errorf("the page that goes on to the IdP: %d\n%s", status, cont)
+	}
 	if status, _ := c.post("/sso/test", url.Values{"csrf": {c.csrf(page)}, "source": {"ldap:x"}}); status != http.StatusNotFound {
 		t.Errorf("unknown kind: %d, want 404", status)
+	}
+	// A new connection saved as a draft can be tested: the runtime has it.
+	_, page = c.get("/sso/saml?name=trial&idp=generic")
+	fields = map[string]string{"csrf": c.csrf(page), "version": version(page), "preset": "", "action": "draft"}
+	if status, page := c.postFiles("/sso/saml/trial", fields, map[string][]byte{"metadataFile": md}); status != http.StatusOK ||
+		!strings.Contains(page, `<button type="submit" id="test-signin"`) || !strings.Contains(page, `id="draft-note"`) {
+		t.Fatalf("a draft without a test button: %d\n%s", status, page)
+	}
+	c.post("/sso/test", url.Values{"csrf": {c.csrf(page)}, "source": {"saml:trial"}})
+	if len(got) != 2 || got[1] != "acme saml:trial" {
+		t.Errorf("test sign-ins started: %v", got)
+	}
+	// A draft over a live connection is not what the runtime has: its
+	// button is disabled.
+	_, page = c.get("/sso/saml/okta")
+	fields = map[string]string{"csrf": c.csrf(page), "version": version(page), "preset": "okta", "action": "draft"}
+	if status, page := c.postFiles("/sso/saml/okta", fields, map[string][]byte{"metadataFile": md}); status != http.StatusOK ||
+		!strings.Contains(page, `disabled id="test-signin"`) {
+		t.Fatalf("a draft over a live connection: %d\n%s", status, page)
 	}
 }

@@ -3,7 +3,9 @@ package portal
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
+	"net/url"
 	"regexp"
 	"slices"
 	"strings"
@@ -18,15 +20,18 @@ import (
 type samlView struct {
 	Name, Preset, IdPMetadataURL, IdPEntityID, GroupFormat string
 	HasMetadataXML, SyncGroups                             bool
-	Endpoints                                              SAMLEndpoints
-	Guide                                                  guide
-	IdP                                                    *saml.IdPInfo
-	IdPError                                               string
+	// Draft: the connection is in the settings as a draft (test sign-ins
+	// only, see settings.SAML.Draft).
+	Draft     bool
+	Endpoints SAMLEndpoints
+	Guide     guide
+	IdP       *saml.IdPInfo
+	IdPError  string
 }
 
 type oauthView struct {
 	Name, Kind, Issuer, Tenant, ClientID, RedirectURL, GroupFormat string
-	SecretSet, SyncGroups                                          bool
+	SecretSet, SyncGroups, Draft                                   bool
 }
 
 type ssoData struct {
@@ -37,10 +42,16 @@ type ssoData struct {
 	OAuth       []oauthView
 	SAMLGuides  []guide
 	OAuthGuides []guide
+	// CanTest shows the Test sign-in buttons of the OAuth providers.
+	CanTest bool
 }
 
 type samlEditData struct {
-	Version    int64
+	Version int64
+	// New: the connection is not in the settings yet. Draft: the form shows
+	// a draft kept over the live connection (KeyStore), which the live
+	// connection does not use (Conn.Draft is a connection that is a draft
+	// in the settings: built, test sign-ins only).
 	New, Draft bool
 	Conn       samlView
 	Guides     []guide
@@ -49,7 +60,8 @@ type samlEditData struct {
 	Attempts   []identity.Attempt
 	HasLog     bool
 	// CanTest shows the Test sign-in button: the host can test, and the
-	// connection is live (saved and active, not a draft).
+	// runtime has the connection the form shows (active, or a draft in the
+	// settings; not a draft over a live connection).
 	CanTest bool
 }
 
@@ -69,7 +81,7 @@ func draftKey(name string) string { return "portal:draft:saml:" + name }
 func (h *Handler) view(c *call, s settings.SAML) samlView {
 	v := samlView{Name: s.Name, Preset: s.Preset, IdPMetadataURL: s.IdPMetadataURL, IdPEntityID: s.IdPEntityID,
 		GroupFormat: s.GroupFormat, HasMetadataXML: s.IdPMetadata != "", SyncGroups: s.SyncGroups,
-		Guide: guideOfPreset(s.Preset)}
+		Draft: s.Draft, Guide: guideOfPreset(s.Preset)}
 	if h.cfg.Endpoints != nil {
 		v.Endpoints = h.cfg.Endpoints.SAML(c.dir().Tenant(), s.Name)
 	}
@@ -93,13 +105,14 @@ func (h *Handler) ssoData(c *call) (any, error) {
 		return nil, err
 	}
 	d := &ssoData{Version: st.Version, SSOOnly: st.Directory.SSOOnly, GroupSource: st.GroupSource(),
-		SAMLGuides: samlGuides, OAuthGuides: oauthGuides}
+		SAMLGuides: samlGuides, OAuthGuides: oauthGuides, CanTest: h.cfg.TestSignIn != nil}
 	for _, s := range st.SAML {
 		d.SAML = append(d.SAML, h.view(c, s))
 	}
 	for _, o := range st.OAuth {
 		v := oauthView{Name: o.Name, Kind: o.Kind, Issuer: o.Issuer, Tenant: o.Tenant, ClientID: o.ClientID,
-			RedirectURL: o.RedirectURL, GroupFormat: o.GroupFormat, SecretSet: o.ClientSecret.IsSet(), SyncGroups: o.SyncGroups}
+			RedirectURL: o.RedirectURL, GroupFormat: o.GroupFormat, SecretSet: o.ClientSecret.IsSet(), SyncGroups: o.SyncGroups,
+			Draft: o.Draft}
 		d.OAuth = append(d.OAuth, v)
 	}
 	return d, nil
@@ -280,12 +293,17 @@ func (h *Handler) saveSAML(c *call) error {
 		_, err = h.refused(c, err, "SAML connection "+conn.Name, "saml", again)
 		return err
 	}
-	if c.r.PostFormValue("action") == "draft" {
+	asDraft := c.r.PostFormValue("action") == "draft"
+	if asDraft && (!isNew && !conn.Draft || d.IdPMetadata == "" && d.IdPMetadataURL == "") {
+		// A draft of a change to a live connection stays beside it; so does
+		// a new one without the IdP's metadata yet, which would not build.
 		if err := h.writeDraft(c, conn.Name, d); err != nil {
 			return err
 		}
 		return c.see("/sso/saml/"+conn.Name, "draft")
 	}
+	// A new connection saved as a draft goes to the settings as one (its SP
+	// key made, test sign-ins only); activating it keeps that key.
 	_, err = h.update(c, func(s *settings.Settings) error {
 		cur := s.SAMLConnection(conn.Name)
 		if cur == nil {
@@ -298,6 +316,7 @@ func (h *Handler) saveSAML(c *call) error {
 			cur = &s.SAML[len(s.SAML)-1]
 		}
 		d.apply(cur)
+		cur.Draft = asDraft
 		return nil
 	})
 	if ok, err := h.refused(c, err, "SAML connection "+conn.Name, "saml", again); ok || err != nil {
@@ -305,6 +324,9 @@ func (h *Handler) saveSAML(c *call) error {
 	}
 	if _, err := c.tenant.Keys.Take(c.ctx, draftKey(conn.Name)); err != nil && !errors.Is(err, identity.ErrNotFound) {
 		return err
+	}
+	if asDraft {
+		return c.see("/sso/saml/"+conn.Name, "draft")
 	}
 	return c.see("/sso/saml/"+conn.Name, "activated")
 }
@@ -366,6 +388,7 @@ func (h *Handler) saveOAuth(c *call) error {
 	}
 	secret := c.r.PostFormValue("clientSecret")
 	o.SyncGroups = c.r.PostFormValue("syncGroups") == "on"
+	o.Draft = c.r.PostFormValue("action") == "draft"
 	if h.cfg.Endpoints != nil && o.Name != "" {
 		o.RedirectURL = h.cfg.Endpoints.OAuthRedirect(c.dir().Tenant(), o.Name)
 	}
@@ -390,6 +413,9 @@ func (h *Handler) saveOAuth(c *call) error {
 	if ok, err := h.refused(c, err, "Single sign-on", "sso", func() (any, error) { return h.ssoData(c) }); ok || err != nil {
 		return err
 	}
+	if o.Draft {
+		return c.see("/sso", "draft")
+	}
 	return c.see("/sso", "updated")
 }
 
@@ -409,14 +435,54 @@ func (h *Handler) deleteOAuth(c *call) error {
 	return c.see("/sso", "deleted")
 }
 
-// testSignIn starts a test sign-in of a live connection (form field
-// "source": "saml:<name>" or "oauth:<name>") through the host.
+// testSignIn starts a test sign-in of a connection the runtime has, active
+// or a draft (form field "source": "saml:<name>" or "oauth:<name>"),
+// through the host. The host answers with a redirect to the IdP, which the
+// browser would not follow: the portal's form-action 'self' applies to a
+// form's redirects too. So a redirect is answered as a page that goes on to
+// the IdP (a meta refresh, and a link), with the host's cookies.
 func (h *Handler) testSignIn(c *call) error {
 	source := c.r.PostFormValue("source")
 	kind, name, _ := strings.Cut(source, ":")
 	if h.cfg.TestSignIn == nil || (kind != "saml" && kind != "oauth") || name == "" {
 		return identity.ErrNotFound
 	}
-	h.cfg.TestSignIn(c.w, c.r.WithContext(c.ctx), c.dir().Tenant(), source)
+	rc := &redirectCatcher{ResponseWriter: c.w}
+	h.cfg.TestSignIn(rc, c.r.WithContext(c.ctx), c.dir().Tenant(), source)
+	if rc.location == "" {
+		return nil
+	}
+	u, err := url.Parse(rc.location)
+	local := err == nil && u.Scheme == "" && u.Host == "" && strings.HasPrefix(u.Path, "/") && !strings.HasPrefix(rc.location, "//")
+	if err != nil || !local && ((u.Scheme != "https" && u.Scheme != "http") || u.Host == "") {
+		return fmt.Errorf("portal: test sign-in of %s: the host redirected to %q, not to an http(s) URL or a path", source, rc.location)
+	}
+	p := c.page("Test sign-in", u.String())
+	p.Refresh = u.String()
+	h.render(c.w, c.r, http.StatusOK, "continue", p)
 	return nil
+}
+
+// redirectCatcher keeps a redirect (its Location) instead of sending it;
+// any other answer goes through.
+type redirectCatcher struct {
+	http.ResponseWriter
+	location string
+}
+
+func (rc *redirectCatcher) WriteHeader(code int) {
+	if loc := rc.Header().Get("Location"); code >= 300 && code < 400 && loc != "" {
+		rc.location = loc
+		rc.Header().Del("Location")
+		rc.Header().Del("Content-Type")
+		return
+	}
+	rc.ResponseWriter.WriteHeader(code)
+}
+
+func (rc *redirectCatcher) Write(b []byte) (int, error) {
+	if rc.location != "" {
+		return len(b), nil // the body of the redirect
+	}
+	return rc.ResponseWriter.Write(b)
 }

@@ -40,6 +40,8 @@ func Reason(err error) string {
 		return f.reason
 	case errors.Is(err, ErrRelayState):
 		return ReasonRelayState
+	case errors.Is(err, ErrDraft):
+		return ReasonDraft
 	case errors.Is(err, identity.ErrDeactivated):
 		return ReasonDeactivated
 	case errors.Is(err, identity.ErrNotAllowed):

@@ -36,7 +36,13 @@ const (
 	ReasonSubject        = "subject"         // no usable link subject (transient NameID...)
 	ReasonGroups         = "groups"          // the groups claim cannot be read, or is over the limit
 	ReasonInvalid        = "invalid"         // another failure reported by crewjam
+	ReasonDraft          = "draft"           // not the answer to a test login, and the connection is a draft
 )
+
+// ErrDraft is returned by Login, and wrapped in the RejectError of ACS
+// (reason ReasonDraft), when the connection is a draft (Config.Draft): only
+// a test login may use it until it is activated.
+var ErrDraft = errors.New("saml: the connection is a draft: only a test login may use it")
 
 // RejectError is why a response was refused. Its message is for logs: show
 // the browser no more than that sign-in failed.

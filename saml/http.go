@@ -192,6 +192,7 @@ func status(err error) int {
 	case errors.Is(err, ErrRelayState):
 		return http.StatusBadRequest
 	case errors.Is(err, ErrRejected),
+		errors.Is(err, ErrDraft),
 		errors.Is(err, identity.ErrDeactivated),
 		errors.Is(err, identity.ErrNotAllowed),
 		errors.Is(err, identity.ErrConflict),

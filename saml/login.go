@@ -56,6 +56,9 @@ func (c *Connection) Login(ctx context.Context, keys identity.KeyStore, relaySta
 // under another key, which tells ACS to report and not sign in.
 func (c *Connection) login(ctx context.Context, keys identity.KeyStore, relayState string, test bool) (LoginRedirect, error) {
 	var lr LoginRedirect
+	if c.cfg.Draft && !test {
+		return lr, ErrDraft
+	}
 	if relayState != "" && SafeRelayState(relayState) == "" {
 		return lr, ErrRelayState
 	}

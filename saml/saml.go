@@ -164,6 +164,12 @@ type Config struct {
 	RequestTTL time.Duration
 	// MaxBodyBytes caps the body of a POST to the ACS. Zero means 1 MiB.
 	MaxBodyBytes int64
+
+	// Draft marks a connection not in use yet, kept to be tested before it
+	// is activated: it serves its metadata and test logins (TestLogin) only.
+	// Login returns ErrDraft, and ACS refuses every other response (an
+	// IdP-initiated one included) with a *RejectError of reason ReasonDraft.
+	Draft bool
 }
 
 // Deps are the services a Connection uses. The zero Deps is usable.

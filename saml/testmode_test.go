@@ -141,3 +141,29 @@ func TestSecretAttributesRedacted(t *testing.T) {
 		}
 	}
 }
+
+// A draft (Config.Draft) answers test logins only: Login is refused with
+// ErrDraft, and so is any response that is not to a test login (here a
+// real login's request and an IdP-initiated one, which the connection
+// would otherwise accept), with reason "draft"; a test login's response is
+// reported as for a live connection.
+func TestDraftAnswersTestLoginsOnly(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.Draft = true; c.AllowIDPInitiated = true })
+	ctx := context.Background()
+	if _, err := e.conn.Login(ctx, e.keys, ""); !errors.Is(err, ErrDraft) || Reason(err) != ReasonDraft {
+		t.Errorf("Login of a draft: %v, want ErrDraft", err)
+	}
+	if _, err := e.post(t, fixtureXML(t, "response-signed")); !errors.Is(err, ErrDraft) || Reason(err) != ReasonDraft || status(err) != http.StatusForbidden {
+		t.Errorf("a real login's response to a draft: %v, want reason draft", err)
+	}
+	if _, err := e.conn.ACS(ctx, e.dir, e.keys, Post{SAMLResponse: b64(fixtureXML(t, "idp-initiated"))}); Reason(err) != ReasonDraft {
+		t.Errorf("an IdP-initiated response to a draft: %v, want reason draft", err)
+	}
+	if _, err := e.dir.Reader().UserByEmail(ctx, "jane.doe@example.test"); !errors.Is(err, identity.ErrNotFound) {
+		t.Errorf("a draft signed someone in: %v", err)
+	}
+	res, err := e.postTest(t, fixtureXML(t, "both-signed"))
+	if err != nil || res.Test == nil || res.Test.Reason != "" || res.Test.Resolved != identity.ResolvedNew {
+		t.Fatalf("test login of a draft: %+v %v\n%s", res.Test, err, e.log)
+	}
+}

@@ -89,6 +89,12 @@ type SAML struct {
 	SessionLifetime   Duration `json:"sessionLifetime,omitempty"`
 	RequestTTL        Duration `json:"requestTTL,omitempty"`
 	MaxBodyBytes      int64    `json:"maxBodyBytes,omitempty"`
+
+	// Draft keeps the connection out of use: it is validated and built as
+	// any other (its SP key made, its metadata served, the one group source
+	// rule counting it) but runs test sign-ins only (saml.Config.Draft)
+	// until it is activated (Draft false), with the same key.
+	Draft bool `json:"draft,omitempty"`
 }
 
 // Mapping is saml.Mapping as data: a non-nil field replaces the preset's.
@@ -149,6 +155,10 @@ type OAuth struct {
 	SyncGroups  bool   `json:"syncGroups,omitempty"`
 	GroupsClaim string `json:"groupsClaim,omitempty"`
 	GroupFormat string `json:"groupFormat,omitempty"`
+
+	// Draft keeps the provider out of use: it runs test sign-ins only
+	// (oauth.Config.Draft) until it is activated (Draft false).
+	Draft bool `json:"draft,omitempty"`
 }
 
 // SCIM turns the tenant's SCIM endpoint on. Its bearer tokens are kept apart

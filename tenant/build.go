@@ -137,6 +137,7 @@ func (r *Runtime) buildSAML(id string, c settings.SAML) (*saml.Connection, error
 		NameIDFormat: c.NameIDFormat, SubjectAttribute: c.SubjectAttribute, GroupFormat: groups.Format(c.GroupFormat),
 		GroupLimit: c.GroupLimit, AllowIDPInitiated: c.AllowIDPInitiated, AllowSHA1: c.AllowSHA1, AllowRSA15: c.AllowRSA15,
 		SessionLifetime: c.SessionLifetime.D(), RequestTTL: c.RequestTTL.D(), MaxBodyBytes: c.MaxBodyBytes,
+		Draft: c.Draft,
 	}
 	if len(c.IdPMetadata) == 0 {
 		cfg.IdPMetadata = nil
@@ -211,7 +212,7 @@ func (r *Runtime) buildOAuth(id string, o settings.OAuth) (*oauth.Connection, er
 		Provider: p, ClientID: o.ClientID, ClientSecret: string(o.ClientSecret.Value()), RedirectURL: o.RedirectURL,
 		AllowedDomains: o.AllowedDomains, AllowedTenants: o.AllowedTenants, AllowUnverifiedEmail: o.AllowUnverifiedEmail,
 		ReturnURLs: o.ReturnURLs, DefaultReturnURL: o.DefaultReturnURL, LoginTTL: o.LoginTTL.D(),
-		GroupsClaim: o.GroupsClaim, GroupFormat: groups.Format(o.GroupFormat),
+		GroupsClaim: o.GroupsClaim, GroupFormat: groups.Format(o.GroupFormat), Draft: o.Draft,
 		HTTPClient: r.cfg.HTTPClient, Clock: r.cfg.Clock, Logger: r.logger, Diagnostics: r.diagnostics(id),
 	})
 }

@@ -83,7 +83,9 @@ type Sources struct {
 	Store     identity.Store
 	Keys      identity.KeyStore
 	Directory *identity.Directory
-	// SAML and OAuth hold the connections by name.
+	// SAML and OAuth hold the connections by name, drafts included: a
+	// draft's connection (settings' Draft) runs test sign-ins only, so the
+	// IdP set up while testing it needs no change when it is activated.
 	SAML  map[string]*saml.Connection
 	OAuth map[string]*oauth.Connection
 	// SCIM is the tenant's SCIM handler, nil when SCIM is off. It accepts

@@ -213,6 +213,7 @@ func (o *operator) mountSSO(mux *http.ServeMux, prefix string, tenantOf func(*ht
 				Created: res.Created, Linked: res.Linked, Expires: &expires, RelayState: res.RelayState,
 			})
 		},
+		Tested: samlTested,
 		Logger: o.s.logger,
 	}
 	if prefix == "" {
@@ -227,6 +228,7 @@ func (o *operator) mountSSO(mux *http.ServeMux, prefix string, tenantOf func(*ht
 			writeSignedIn(w, signedInJSON{Source: res.Source, UserID: res.User.ID, Email: res.User.Email,
 				Created: res.Created, Linked: res.Linked, ReturnTo: res.ReturnTo})
 		},
+		Tested: oauthTested,
 		Logger: o.s.logger,
 	})
 	if err == nil { // it fails only without Resolve or SignedIn

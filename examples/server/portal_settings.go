@@ -30,6 +30,9 @@ func (o *operator) attachPortal() error {
 	cfg.GoogleSync = o.googleSync
 	cfg.SAMLHealth = o.samlHealth
 	cfg.Webhooks = o.webhookStores()
+	cfg.TestSignIn = func(w http.ResponseWriter, r *http.Request, _, source string) {
+		testSignIn(w, r, o.ssoSAML, o.ssoOAuth, source)
+	}
 	p, err := portal.New(cfg)
 	if err != nil {
 		return err
