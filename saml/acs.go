@@ -120,41 +120,9 @@ func (c *Connection) acs(ctx context.Context, dir *identity.Directory, keys iden
 		return res, &failure{"metadata", err}
 	}
 
-	// InResponseTo: a request this SP issued, taken once; or none, for an
-	// IdP-initiated login where allowed.
-	possible := []string{""}
-	if len(pre.inResponseTo) > maxRequestID {
-		return res, reject(ReasonInResponseTo, fmt.Errorf("InResponseTo is longer than %d bytes", maxRequestID))
-	}
-	if pre.inResponseTo != "" {
-		stored, err := keys.Take(ctx, c.requestKey(pre.inResponseTo))
-		if errors.Is(err, identity.ErrNotFound) {
-			if stored, err = keys.Take(ctx, c.testKey(pre.inResponseTo)); err == nil {
-				res.Test = &Test{}
-			}
-		}
-		if errors.Is(err, identity.ErrNotFound) {
-			return res, reject(ReasonInResponseTo, fmt.Errorf("InResponseTo %q names no pending request", pre.inResponseTo))
-		}
-		if err != nil {
-			return res, &failure{"keystore", fmt.Errorf("saml: take pending request: %w", err)}
-		}
-		bound, relay := checkPending(stored, p.Binding)
-		if !bound && !c.cfg.UnboundRequests {
-			err := errors.New("the browser that posted the response did not start the login")
-			if p.Binding == "" && c.acsURL.Scheme == "http" {
-				err = fmt.Errorf("%w: %w", err, ErrHTTPBindingCookie)
-			}
-			return res, reject(ReasonBinding, err)
-		}
-		possible[0] = pre.inResponseTo
-		res.RelayState = relay
-	} else {
-		if !c.cfg.AllowIDPInitiated {
-			return res, reject(ReasonIDPInitiated, errors.New("the response names no request and IdP-initiated login is off"))
-		}
-		res.IDPInitiated = true
-		res.RelayState = SafeRelayState(p.RelayState)
+	possible, err := c.inResponseTo(ctx, keys, pre.inResponseTo, p, &res)
+	if err != nil {
+		return res, err
 	}
 
 	a, err := parse(st.sp, raw, possible, c.acsURL)
@@ -213,6 +181,48 @@ func (c *Connection) acs(ctx context.Context, dir *identity.Directory, keys iden
 	res.User, res.Created, res.Linked, res.Groups = signed.User, signed.Created, signed.Linked, signed.Groups
 	res.Expires = expires
 	return res, nil
+}
+
+// inResponseTo checks the request a response names: one this SP issued,
+// taken once from keys (a test login's sets res.Test); or none, for an
+// IdP-initiated login where allowed. It returns the request IDs crewjam
+// may accept, and sets res.RelayState and res.IDPInitiated.
+func (c *Connection) inResponseTo(ctx context.Context, keys identity.KeyStore, id string, p Post, res *Result) ([]string, error) {
+	possible := []string{""}
+	if len(id) > maxRequestID {
+		return nil, reject(ReasonInResponseTo, fmt.Errorf("InResponseTo is longer than %d bytes", maxRequestID))
+	}
+	if id == "" {
+		if !c.cfg.AllowIDPInitiated {
+			return nil, reject(ReasonIDPInitiated, errors.New("the response names no request and IdP-initiated login is off"))
+		}
+		res.IDPInitiated = true
+		res.RelayState = SafeRelayState(p.RelayState)
+		return possible, nil
+	}
+	stored, err := keys.Take(ctx, c.requestKey(id))
+	if errors.Is(err, identity.ErrNotFound) {
+		if stored, err = keys.Take(ctx, c.testKey(id)); err == nil {
+			res.Test = &Test{}
+		}
+	}
+	if errors.Is(err, identity.ErrNotFound) {
+		return nil, reject(ReasonInResponseTo, fmt.Errorf("InResponseTo %q names no pending request", id))
+	}
+	if err != nil {
+		return nil, &failure{"keystore", fmt.Errorf("saml: take pending request: %w", err)}
+	}
+	bound, relay := checkPending(stored, p.Binding)
+	if !bound && !c.cfg.UnboundRequests {
+		err := errors.New("the browser that posted the response did not start the login")
+		if p.Binding == "" && c.acsURL.Scheme == "http" {
+			err = fmt.Errorf("%w: %w", err, ErrHTTPBindingCookie)
+		}
+		return nil, reject(ReasonBinding, err)
+	}
+	possible[0] = id
+	res.RelayState = relay
+	return possible, nil
 }
 
 // ErrHTTPBindingCookie is the likely cause named when an SP-initiated

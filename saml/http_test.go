@@ -3,23 +3,30 @@ package saml
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/rollcall/rollcall/identity"
 )
 
 // mux mounts the handlers as a host would, for the one tenant of e.
 func (e *env) mux(signedIn func(http.ResponseWriter, *http.Request, Result)) *http.ServeMux {
-	h := &Handler{
-		Resolve: func(r *http.Request) (Tenant, error) {
-			if r.PathValue("connection") != e.conn.Name() {
-				return Tenant{}, errors.New("no such connection")
+	h, err := NewHandler(HandlerConfig{
+		Resolve: identity.Fixed(identity.Tenant{Directory: e.dir, Keys: e.keys}),
+		Connection: func(_ context.Context, _ identity.Tenant, name string) (*Connection, error) {
+			if name != e.conn.Name() {
+				return nil, fmt.Errorf("no connection %q: %w", name, identity.ErrNotFound)
 			}
-			return Tenant{Connection: e.conn, Directory: e.dir, Keys: e.keys}, nil
+			return e.conn, nil
 		},
 		SignedIn: signedIn,
+	})
+	if err != nil {
+		panic(err)
 	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /saml/{connection}/metadata", h.Metadata())

@@ -152,7 +152,7 @@ func (r *Runtime) buildSAML(id string, c settings.SAML) (*saml.Connection, error
 			DisplayName: m.DisplayName, Groups: m.Groups, GroupsOverage: m.GroupsOverage, Attributes: m.Attributes,
 		}
 	}
-	return saml.New(cfg, saml.Deps{HTTPClient: r.cfg.HTTPClient, Clock: r.cfg.Clock, Logger: r.logger, Diagnostics: r.diagnostics(id)})
+	return saml.New(cfg, r.deps(id))
 }
 
 // provider returns the oauth.Provider of o: the kind's own, with o's
@@ -231,6 +231,11 @@ func (r *Runtime) buildGoogle(g *settings.Google, dir *identity.Directory) (*goo
 		Concurrency: g.Concurrency, Retries: g.Retries, MinBackoff: g.MinBackoff.D(), MaxBackoff: g.MaxBackoff.D(),
 		Clock: r.cfg.Clock, Logger: r.logger,
 	}, googlesync.Deps{Directory: dir})
+}
+
+// deps are the services of a tenant's sources.
+func (r *Runtime) deps(id string) identity.Deps {
+	return identity.Deps{Clock: r.cfg.Clock, Logger: r.logger, HTTPClient: r.cfg.HTTPClient, Diagnostics: r.diagnostics(id)}
 }
 
 // diagnostics returns the tenant's diagnostics log, or nil if the host keeps

@@ -1,11 +1,13 @@
 package tenant
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
 	"strings"
 
+	"github.com/rollcall/rollcall/identity"
 	"github.com/rollcall/rollcall/oauth"
 	"github.com/rollcall/rollcall/saml"
 	"github.com/rollcall/rollcall/scim"
@@ -66,20 +68,38 @@ func (r *Runtime) SCIMHandler(tenantOf func(*http.Request) string) http.Handler 
 	})
 }
 
-// SAMLResolver returns the saml.Handler Resolve function: the tenant from
-// tenantOf, the connection from the path value "connection".
-func (r *Runtime) SAMLResolver(tenantOf func(*http.Request) string) func(*http.Request) (saml.Tenant, error) {
-	return func(req *http.Request) (saml.Tenant, error) {
+// Resolver returns the identity.Resolver of every tenant, for the SAML,
+// OAuth and import handlers: the tenant named by tenantOf, with its
+// Directory, key store and diagnostics log. An unknown or disabled tenant
+// is an error matching identity.ErrNotFound (404).
+func (r *Runtime) Resolver(tenantOf func(*http.Request) string) identity.Resolver {
+	return func(req *http.Request) (identity.Tenant, error) {
 		src, err := r.Resolve(req.Context(), tenantOf(req))
 		if err != nil {
-			return saml.Tenant{}, err
+			return identity.Tenant{}, err
 		}
-		c := src.SAML[req.PathValue("connection")]
-		if c == nil {
-			return saml.Tenant{}, fmt.Errorf("tenant %s: no SAML connection %q", src.Tenant, req.PathValue("connection"))
-		}
-		return saml.Tenant{Connection: c, Directory: src.Directory, Keys: src.Keys}, nil
+		return r.tenant(src), nil
 	}
+}
+
+// tenant returns the identity.Tenant of a tenant's Sources.
+func (r *Runtime) tenant(src *Sources) identity.Tenant {
+	return identity.Tenant{Directory: src.Directory, Keys: src.Keys, Diagnostics: r.diagnostics(src.Tenant)}
+}
+
+// SAMLConnection returns the tenant's SAML connection of that name, or an
+// error matching identity.ErrNotFound: the saml.HandlerConfig Connection
+// function.
+func (r *Runtime) SAMLConnection(ctx context.Context, t identity.Tenant, name string) (*saml.Connection, error) {
+	src, err := r.Resolve(ctx, t.Directory.Tenant())
+	if err != nil {
+		return nil, err
+	}
+	c := src.SAML[name]
+	if c == nil {
+		return nil, fmt.Errorf("tenant %s: no SAML connection %q: %w", src.Tenant, name, identity.ErrNotFound)
+	}
+	return c, nil
 }
 
 // OAuthResolver returns the oauth.Resolver of every tenant: the tenant from

@@ -6,12 +6,13 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"github.com/rollcall/rollcall/netguard"
 	"net/http"
 	"os"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/rollcall/rollcall/netguard"
 
 	"github.com/rollcall/rollcall/identity"
 	"github.com/rollcall/rollcall/oauth"
@@ -201,8 +202,9 @@ func pathTenant(r *http.Request) string { return r.PathValue("tenant") }
 // mountSSO mounts a runtime tenant's SAML and OAuth routes, the tenant
 // named by tenantOf.
 func (o *operator) mountSSO(mux *http.ServeMux, prefix string, tenantOf func(*http.Request) string) {
-	sh := &saml.Handler{
-		Resolve: o.rt.SAMLResolver(tenantOf),
+	sh, err := saml.NewHandler(saml.HandlerConfig{
+		Resolve:    o.rt.Resolver(tenantOf),
+		Connection: o.rt.SAMLConnection,
 		SignedIn: func(w http.ResponseWriter, r *http.Request, res saml.Result) {
 			expires := res.Expires
 			writeSignedIn(w, signedInJSON{
@@ -211,6 +213,9 @@ func (o *operator) mountSSO(mux *http.ServeMux, prefix string, tenantOf func(*ht
 			})
 		},
 		Logger: o.s.logger,
+	})
+	if err != nil { // it fails only without Resolve or Connection
+		panic(err)
 	}
 	if prefix == "" {
 		o.ssoSAML = sh

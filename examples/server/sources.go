@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"maps"
 	"net/http"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/rollcall/rollcall/googlesync"
 	"github.com/rollcall/rollcall/groups"
+	"github.com/rollcall/rollcall/identity"
 	"github.com/rollcall/rollcall/importer"
 	"github.com/rollcall/rollcall/oauth"
 	"github.com/rollcall/rollcall/saml"
@@ -149,7 +151,23 @@ func (s *server) newSAMLConnection(name string, c SAMLConnection) (*saml.Connect
 		SubjectAttribute:  c.SubjectAttribute,
 		AllowIDPInitiated: c.AllowIdPInitiated,
 		SessionLifetime:   c.SessionLifetime.D(),
-	}, saml.Deps{Logger: s.logger, Diagnostics: s.diagnostics(s.cfg.Tenant)})
+	}, s.deps())
+}
+
+// deps are the services of the configured tenant's sources.
+func (s *server) deps() identity.Deps {
+	return identity.Deps{Logger: s.logger, Diagnostics: s.diagnostics(s.cfg.Tenant)}
+}
+
+// resolve is the identity.Resolver of the SSO, SCIM and import handlers:
+// the request's tenant (a runtime tenant's, else the configured one).
+func (s *server) resolve(r *http.Request) (identity.Tenant, error) {
+	dir, err := s.directory(r)
+	if err != nil {
+		return identity.Tenant{}, err
+	}
+	tenant := s.tenantName(r)
+	return identity.Tenant{Directory: dir, Keys: s.stores.keys(tenant), Diagnostics: s.diagnostics(tenant)}, nil
 }
 
 // oauthProvider returns the provider a name of the configuration stands for.
@@ -195,18 +213,13 @@ func (s *server) mountSAML(mux *http.ServeMux) {
 	if len(s.saml) == 0 {
 		return
 	}
-	h := &saml.Handler{
-		Resolve: func(r *http.Request) (saml.Tenant, error) {
-			conn, ok := s.saml[r.PathValue("connection")]
-			if !ok {
-				return saml.Tenant{}, fmt.Errorf("no SAML connection %q", r.PathValue("connection"))
+	h, err := saml.NewHandler(saml.HandlerConfig{
+		Resolve: s.resolve,
+		Connection: func(_ context.Context, _ identity.Tenant, name string) (*saml.Connection, error) {
+			if conn, ok := s.saml[name]; ok {
+				return conn, nil
 			}
-			tenant, err := s.tenant(r)
-			if err != nil {
-				return saml.Tenant{}, err
-			}
-			dir, err := s.directoryOf(tenant)
-			return saml.Tenant{Connection: conn, Directory: dir, Keys: s.stores.keys(tenant)}, err
+			return nil, fmt.Errorf("no SAML connection %q: %w", name, identity.ErrNotFound)
 		},
 		SignedIn: func(w http.ResponseWriter, r *http.Request, res saml.Result) {
 			expires := res.Expires
@@ -216,6 +229,9 @@ func (s *server) mountSAML(mux *http.ServeMux) {
 			})
 		},
 		Logger: s.logger,
+	})
+	if err != nil { // it fails only without Resolve or Connection
+		panic(err)
 	}
 	mux.Handle("GET /saml/{connection}/metadata", h.Metadata())
 	mux.Handle("GET /saml/{connection}/login", h.Login())
