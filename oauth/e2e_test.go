@@ -77,8 +77,7 @@ func newHost(t *testing.T) *host {
 		ClientSecret:   oidctestserver.ClientSecret,
 		RedirectURL:    redirect,
 		AllowedDomains: []string{"Example.com"},
-		Logger:         logger,
-	})
+	}, identity.Deps{Logger: logger})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,11 +86,12 @@ func newHost(t *testing.T) *host {
 		t.Fatal(err)
 	}
 	handler, err := oauth.NewHandler(oauth.HandlerConfig{
-		Resolve: func(r *http.Request) (oauth.Target, error) {
-			if r.PathValue("provider") != conn.Provider().Name {
-				return oauth.Target{}, fmt.Errorf("provider %q: %w", r.PathValue("provider"), oauth.ErrNoConnection)
+		Resolve: identity.Fixed(identity.Tenant{Directory: h.dir, Keys: h.db.Keys("acme", nil)}),
+		Connection: func(_ context.Context, _ identity.Tenant, name string) (*oauth.Connection, error) {
+			if name != conn.Provider().Name {
+				return nil, fmt.Errorf("provider %q: %w", name, oauth.ErrNoConnection)
 			}
-			return oauth.Target{Connection: conn, Directory: h.dir, Keys: h.db.Keys("acme", nil)}, nil
+			return conn, nil
 		},
 		SignedIn: func(w http.ResponseWriter, r *http.Request, res oauth.Result) {
 			h.mu.Lock()

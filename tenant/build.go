@@ -212,8 +212,7 @@ func (r *Runtime) buildOAuth(id string, o settings.OAuth) (*oauth.Connection, er
 		AllowedDomains: o.AllowedDomains, AllowedTenants: o.AllowedTenants, AllowUnverifiedEmail: o.AllowUnverifiedEmail,
 		ReturnURLs: o.ReturnURLs, DefaultReturnURL: o.DefaultReturnURL, LoginTTL: o.LoginTTL.D(),
 		GroupsClaim: o.GroupsClaim, GroupFormat: groups.Format(o.GroupFormat),
-		HTTPClient: r.cfg.HTTPClient, Clock: r.cfg.Clock, Logger: r.logger, Diagnostics: r.diagnostics(id),
-	})
+	}, r.deps(id))
 }
 
 func (r *Runtime) buildGoogle(g *settings.Google, dir *identity.Directory) (*googlesync.Syncer, error) {

@@ -102,22 +102,17 @@ func (r *Runtime) SAMLConnection(ctx context.Context, t identity.Tenant, name st
 	return c, nil
 }
 
-// OAuthResolver returns the oauth.Resolver of every tenant: the tenant from
-// tenantOf, the provider from the path value "provider". An unknown or
-// disabled tenant is answered as an unknown provider (404).
-func (r *Runtime) OAuthResolver(tenantOf func(*http.Request) string) oauth.Resolver {
-	return func(req *http.Request) (oauth.Target, error) {
-		src, err := r.Resolve(req.Context(), tenantOf(req))
-		if errors.Is(err, ErrUnknown) {
-			return oauth.Target{}, fmt.Errorf("%w: %w", oauth.ErrNoConnection, err)
-		}
-		if err != nil {
-			return oauth.Target{}, err
-		}
-		c := src.OAuth[req.PathValue("provider")]
-		if c == nil {
-			return oauth.Target{}, fmt.Errorf("tenant %s: %w", src.Tenant, oauth.ErrNoConnection)
-		}
-		return oauth.Target{Connection: c, Directory: src.Directory, Keys: src.Keys}, nil
+// OAuthConnection returns the tenant's OAuth connection to the provider of
+// that name, or an error matching oauth.ErrNoConnection (and
+// identity.ErrNotFound): the oauth.HandlerConfig Connection function.
+func (r *Runtime) OAuthConnection(ctx context.Context, t identity.Tenant, name string) (*oauth.Connection, error) {
+	src, err := r.Resolve(ctx, t.Directory.Tenant())
+	if err != nil {
+		return nil, err
 	}
+	c := src.OAuth[name]
+	if c == nil {
+		return nil, fmt.Errorf("tenant %s: provider %q: %w", src.Tenant, name, oauth.ErrNoConnection)
+	}
+	return c, nil
 }

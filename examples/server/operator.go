@@ -224,14 +224,15 @@ func (o *operator) mountSSO(mux *http.ServeMux, prefix string, tenantOf func(*ht
 	mux.Handle("GET "+prefix+"/saml/{connection}/login", sh.Login())
 	mux.Handle("POST "+prefix+"/saml/{connection}/acs", sh.ACS())
 	oh, err := oauth.NewHandler(oauth.HandlerConfig{
-		Resolve: o.rt.OAuthResolver(tenantOf),
+		Resolve:    o.rt.Resolver(tenantOf),
+		Connection: o.rt.OAuthConnection,
 		SignedIn: func(w http.ResponseWriter, r *http.Request, res oauth.Result) {
 			writeSignedIn(w, signedInJSON{Source: res.Source, UserID: res.User.ID, Email: res.User.Email,
 				Created: res.Created, Linked: res.Linked, ReturnTo: res.ReturnTo})
 		},
 		Logger: o.s.logger,
 	})
-	if err == nil { // it fails only without Resolve or SignedIn
+	if err == nil { // it fails only without Resolve, Connection or SignedIn
 		if prefix == "" {
 			o.ssoOAuth = oh
 		}

@@ -86,9 +86,7 @@ func (s *server) buildSources() error {
 			GroupsClaim:          p.GroupsClaim,
 			GroupFormat:          groups.Format(p.GroupFormat),
 			GroupLimit:           s.cfg.Directory.GroupLimit,
-			Diagnostics:          s.diagnostics(s.cfg.Tenant),
-			Logger:               s.logger,
-		})
+		}, s.deps())
 		if err != nil {
 			return fmt.Errorf("field \"oauth.%s\": %w", name, err)
 		}
@@ -241,17 +239,12 @@ func (s *server) mountSAML(mux *http.ServeMux) {
 // newOAuthHandler returns the login and callback handlers of every provider.
 func (s *server) newOAuthHandler() (*oauth.Handler, error) {
 	return oauth.NewHandler(oauth.HandlerConfig{
-		Resolve: func(r *http.Request) (oauth.Target, error) {
-			conn, ok := s.oauth[r.PathValue("provider")]
-			if !ok {
-				return oauth.Target{}, fmt.Errorf("provider %q: %w", r.PathValue("provider"), oauth.ErrNoConnection)
+		Resolve: s.resolve,
+		Connection: func(_ context.Context, _ identity.Tenant, name string) (*oauth.Connection, error) {
+			if conn, ok := s.oauth[name]; ok {
+				return conn, nil
 			}
-			tenant, err := s.tenant(r)
-			if err != nil {
-				return oauth.Target{}, err
-			}
-			dir, err := s.directoryOf(tenant)
-			return oauth.Target{Connection: conn, Directory: dir, Keys: s.stores.keys(tenant)}, err
+			return nil, fmt.Errorf("provider %q: %w", name, oauth.ErrNoConnection)
 		},
 		SignedIn: func(w http.ResponseWriter, r *http.Request, res oauth.Result) {
 			writeSignedIn(w, signedInJSON{
