@@ -54,9 +54,10 @@ func (r *Runtime) build(id string, st settings.Settings) (*Sources, error) {
 	}
 	if c := st.SCIM; c != nil && c.Enabled {
 		h, err := scim.New(scim.Config{
-			Tenant: r.scimTenant(src), HardDelete: c.HardDelete, PatchNoContent: c.PatchNoContent,
-			MaxBodyBytes: c.MaxBodyBytes, MaxResults: c.MaxResults, BaseURL: r.cfg.SCIMBaseURL(id), Logger: r.logger,
-		})
+			Resolve: identity.Fixed(r.tenant(src)), Credentials: r.scimCredentials(src.Tenant),
+			HardDelete: c.HardDelete, PatchNoContent: c.PatchNoContent,
+			MaxBodyBytes: c.MaxBodyBytes, MaxResults: c.MaxResults, BaseURL: r.cfg.SCIMBaseURL(id),
+		}, r.deps(id))
 		if err != nil {
 			src.Errors[groups.SourceSCIM] = err
 		} else {

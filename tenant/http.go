@@ -14,24 +14,24 @@ import (
 	"github.com/rollcall/rollcall/settings"
 )
 
-// scimTenant is the Config.Tenant of a tenant's SCIM handler: it accepts a
-// bearer token of the tenant's (settings.CheckToken: looked up by hash,
-// compared in constant time, not expired, not revoked), and answers
+// scimCredentials is the Config.Credentials of a tenant's SCIM handler: it
+// accepts a bearer token of the tenant's (settings.CheckToken: looked up by
+// hash, compared in constant time, not expired, not revoked), and answers
 // anything else as an unknown tenant (401).
-func (r *Runtime) scimTenant(src *Sources) func(*http.Request) (scim.Tenant, error) {
-	return func(req *http.Request) (scim.Tenant, error) {
+func (r *Runtime) scimCredentials(id string) func(*http.Request, identity.Tenant) (scim.Credentials, error) {
+	return func(req *http.Request, _ identity.Tenant) (scim.Credentials, error) {
 		tok, ok := bearer(req)
 		if !ok {
-			return scim.Tenant{}, scim.ErrUnknownTenant
+			return scim.Credentials{}, scim.ErrUnknownTenant
 		}
-		t, err := settings.CheckToken(req.Context(), r.cfg.Settings, src.Tenant, tok, r.clock.Now())
+		t, err := settings.CheckToken(req.Context(), r.cfg.Settings, id, tok, r.clock.Now())
 		if errors.Is(err, settings.ErrBadToken) {
-			return scim.Tenant{}, scim.ErrUnknownTenant
+			return scim.Credentials{}, scim.ErrUnknownTenant
 		}
 		if err != nil {
-			return scim.Tenant{}, err
+			return scim.Credentials{}, err
 		}
-		return scim.Tenant{Directory: src.Directory, TokenHashes: [][]byte{t.Hash}, Diagnostics: r.diagnostics(src.Tenant)}, nil
+		return scim.Credentials{TokenHashes: [][]byte{t.Hash}}, nil
 	}
 }
 

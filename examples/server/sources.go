@@ -51,14 +51,11 @@ func (s *server) buildSources() error {
 		hash := scim.TokenHash(s.cfg.SCIM.Token)
 		s.cfg.SCIM.Token = "" // only the hash is kept
 		if s.scim, err = scim.New(scim.Config{
-			Tenant: func(r *http.Request) (scim.Tenant, error) {
-				d, err := s.directory(r)
-				return scim.Tenant{Directory: d, TokenHashes: [][]byte{hash}, Diagnostics: s.diagnostics(s.cfg.Tenant)}, err
-			},
+			Resolve:        s.resolve,
+			Credentials:    scim.Tokens(hash),
 			HardDelete:     s.cfg.SCIM.HardDelete,
 			PatchNoContent: s.cfg.SCIM.PatchNoContent,
-			Logger:         s.logger,
-		}); err != nil {
+		}, s.deps()); err != nil {
 			return fmt.Errorf("field \"scim\": %w", err)
 		}
 	}
