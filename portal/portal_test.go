@@ -47,7 +47,7 @@ func newEnv(t *testing.T) *env {
 		}
 		e.tenants[name] = portal.Tenant{Directory: dir, Keys: db.Keys(name, e.clock)}
 	}
-	im, err := importer.New(importer.Config{})
+	im, err := importer.New(importer.Config{}, identity.Deps{})
 	if err != nil {
 		t.Fatal(err)
 	}

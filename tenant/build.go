@@ -72,8 +72,8 @@ func (r *Runtime) build(id string, st settings.Settings) (*Sources, error) {
 	im := st.Import
 	if src.Importer, err = importer.New(importer.Config{
 		MaxFileSize: im.MaxFileSize, MaxRows: im.MaxRows, MaxUncompressed: im.MaxUncompressed,
-		KeepUnknownColumns: im.KeepUnknownColumns, Threshold: im.Threshold, Logger: r.logger,
-	}); err != nil {
+		KeepUnknownColumns: im.KeepUnknownColumns, Threshold: im.Threshold,
+	}, r.deps(id)); err != nil {
 		src.Errors[identity.SourceImport] = err
 	}
 	return src, nil

@@ -25,15 +25,14 @@ func (s *server) buildSources() error {
 	im, err := importer.New(importer.Config{
 		MaxFileSize: s.cfg.Import.MaxFileSize,
 		Threshold:   s.cfg.Import.Threshold,
-		Logger:      s.logger,
-	})
+	}, s.deps())
 	if err != nil {
 		return fmt.Errorf("field \"import\": %w", err)
 	}
 	if s.importer, err = importer.NewHandler(importer.HandlerConfig{
-		Importer:  im,
-		Directory: s.directory,
-		Logger:    s.logger,
+		Importer: im,
+		Resolve:  s.resolve,
+		Logger:   s.logger,
 	}); err != nil {
 		return err
 	}
