@@ -65,7 +65,7 @@ func (r *Runtime) build(id string, st settings.Settings) (*Sources, error) {
 		}
 	}
 	if g := st.Google; g != nil && g.Enabled {
-		if src.Google, err = r.buildGoogle(g, dir); err != nil {
+		if src.Google, err = r.buildGoogle(g); err != nil {
 			src.Errors[groups.SourceGoogle] = err
 		}
 	}
@@ -110,11 +110,7 @@ func (r *Runtime) check(id string, old, cand settings.Settings) error {
 		}
 	}
 	if g := cand.Google; g != nil && g.Enabled && touched("google") {
-		dir, err := identity.New(r.cfg.Stores(id), identity.Config{Tenant: id, GroupSource: groups.SourceGoogle})
-		if err == nil {
-			_, err = r.buildGoogle(g, dir)
-		}
-		if err != nil {
+		if _, err := r.buildGoogle(g); err != nil {
 			v.Add("google", err.Error())
 		}
 	}
@@ -216,7 +212,7 @@ func (r *Runtime) buildOAuth(id string, o settings.OAuth) (*oauth.Connection, er
 	}, r.deps(id))
 }
 
-func (r *Runtime) buildGoogle(g *settings.Google, dir *identity.Directory) (*googlesync.Syncer, error) {
+func (r *Runtime) buildGoogle(g *settings.Google) (*googlesync.Syncer, error) {
 	member := map[string]googlesync.MemberPolicy{"": googlesync.Skip, settings.PolicySkip: googlesync.Skip,
 		settings.PolicyInclude: googlesync.Include, settings.PolicyRefuse: googlesync.Refuse}
 	suspended := googlesync.Deactivate
@@ -229,8 +225,7 @@ func (r *Runtime) buildGoogle(g *settings.Google, dir *identity.Directory) (*goo
 		ExternalMembers: member[g.ExternalMembers], Suspended: suspended, DeactivateLeavers: g.DeactivateLeavers,
 		KeepDeactivated: g.KeepDeactivated, MaxRemove: g.MaxRemove, Force: g.Force, DryRun: g.DryRun,
 		Concurrency: g.Concurrency, Retries: g.Retries, MinBackoff: g.MinBackoff.D(), MaxBackoff: g.MaxBackoff.D(),
-		Clock: r.cfg.Clock, Logger: r.logger,
-	}, googlesync.Deps{Directory: dir})
+	}, identity.Deps{Clock: r.cfg.Clock, Logger: r.logger}) // Config.HTTPClient is for SSO: the Google API is reached directly
 }
 
 // deps are the services of a tenant's sources.

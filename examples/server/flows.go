@@ -261,7 +261,7 @@ var errNoGoogle = &requestError{status: http.StatusNotFound, message: "Google sy
 // POST /api/v1/google/sync {"dryRun", "force"}: run a sync now and answer its
 // report; a dry run changes nothing and lists its plan. It waits for a sync
 // already running.
-func (s *server) syncGoogle(w http.ResponseWriter, r *http.Request, _ *identity.Directory) error {
+func (s *server) syncGoogle(w http.ResponseWriter, r *http.Request, dir *identity.Directory) error {
 	syncer := s.googleOf(r)
 	if syncer == nil {
 		return errNoGoogle
@@ -282,7 +282,7 @@ func (s *server) syncGoogle(w http.ResponseWriter, r *http.Request, _ *identity.
 	if req.Force {
 		opts = append(opts, googlesync.WithForce())
 	}
-	report, err := syncer.Sync(r.Context(), opts...)
+	report, err := syncer.Sync(r.Context(), dir, opts...)
 	s.flows.recordSync(s.tenantName(r), report, err)
 	if err != nil {
 		s.logger.WarnContext(r.Context(), "google sync", "tenant", s.tenantName(r), "err", err)

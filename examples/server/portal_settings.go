@@ -57,7 +57,7 @@ func (o *operator) googleSync(ctx context.Context, tenant string, run portal.Goo
 	if run.Force {
 		opts = append(opts, googlesync.WithForce())
 	}
-	return src.Google.Sync(ctx, opts...)
+	return src.Google.Sync(ctx, src.Directory, opts...)
 }
 
 // samlHealth returns the state of a tenant's live SAML connection.

@@ -288,10 +288,6 @@ func (s *server) newGoogleSyncer() (*googlesync.Syncer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("field \"google.keyFile\": %w", err)
 	}
-	dir, err := s.directoryOf(s.cfg.Tenant)
-	if err != nil {
-		return nil, err
-	}
 	syncer, err := googlesync.New(googlesync.Config{
 		KeyJSON:           key,
 		Admin:             g.Admin,
@@ -303,8 +299,7 @@ func (s *server) newGoogleSyncer() (*googlesync.Syncer, error) {
 		DeactivateLeavers: g.DeactivateLeavers,
 		MaxRemove:         g.MaxRemove,
 		DryRun:            g.DryRun,
-		Logger:            s.logger,
-	}, googlesync.Deps{Directory: dir})
+	}, identity.Deps{Logger: s.logger})
 	if err != nil {
 		return nil, fmt.Errorf("field \"google\": %w", err)
 	}
