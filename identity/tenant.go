@@ -20,9 +20,10 @@ type Tenant struct {
 	// which belongs to one tenant, records to its Deps.Diagnostics). nil
 	// means the handler's Deps.Diagnostics.
 	Diagnostics DiagnosticsLog
-	// Logger, when set, receives the handlers' lines about the tenant's
-	// requests (with the tenant's own attributes, say); nil means the
-	// handler's logger.
+	// Logger, when set, receives the SAML, OAuth and SCIM handlers' lines
+	// about the tenant's requests (with the tenant's own attributes, say);
+	// nil means the handler's logger. A connection logs to its
+	// Deps.Logger.
 	Logger *slog.Logger
 }
 
