@@ -161,3 +161,32 @@ func TestHandlerBinding(t *testing.T) {
 		t.Errorf("UnboundRequests: %v", err)
 	}
 }
+
+// A resolver's error matching identity.ErrNotFound answers 404, any other
+// 500; NewHandler wants Resolve and Connection.
+func TestHandlerResolveErrors(t *testing.T) {
+	e := newEnv(t, nil)
+	for _, c := range []struct {
+		err  error
+		code int
+	}{
+		{fmt.Errorf("no tenant at this host: %w", identity.ErrNotFound), http.StatusNotFound},
+		{errors.New("database down"), http.StatusInternalServerError},
+	} {
+		h, err := NewHandler(HandlerConfig{
+			Resolve:    func(*http.Request) (identity.Tenant, error) { return identity.Tenant{}, c.err },
+			Connection: func(context.Context, identity.Tenant, string) (*Connection, error) { return e.conn, nil },
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := httptest.NewRecorder()
+		h.Metadata().ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/saml/acme/metadata", nil))
+		if w.Code != c.code || strings.Contains(w.Body.String(), "database") || strings.Contains(w.Body.String(), "tenant") {
+			t.Errorf("%v: %d %q, want %d", c.err, w.Code, w.Body, c.code)
+		}
+	}
+	if _, err := NewHandler(HandlerConfig{Resolve: identity.Fixed(identity.Tenant{Directory: e.dir, Keys: e.keys})}); err == nil {
+		t.Error("NewHandler without Connection: no error")
+	}
+}
