@@ -62,10 +62,10 @@ func BenchmarkSync(b *testing.B) {
 		var pull time.Duration
 		for b.Loop() {
 			b.StopTimer()
-			s := e.newSyncer(b, Config{}, newDir())
+			s, dir := e.newSyncer(b, Config{}), newDir()
 			b.StartTimer()
 			var err error
-			rep, err = s.Sync(context.Background())
+			rep, err = s.Sync(context.Background(), dir)
 			check(b, rep, err, benchFirstCalls)
 			pull += rep.PullDuration
 		}
@@ -73,12 +73,12 @@ func BenchmarkSync(b *testing.B) {
 		b.ReportMetric(float64(pull.Nanoseconds())/float64(b.N), "pull-ns/op")
 	})
 	b.Run("steady", func(b *testing.B) {
-		s := e.newSyncer(b, Config{}, newDir())
-		rep, err := s.Sync(context.Background())
+		s, dir := e.newSyncer(b, Config{}), newDir()
+		rep, err := s.Sync(context.Background(), dir)
 		check(b, rep, err, benchFirstCalls)
 		var pull time.Duration
 		for b.Loop() {
-			rep, err = s.Sync(context.Background())
+			rep, err = s.Sync(context.Background(), dir)
 			check(b, rep, err, benchSteadyCalls)
 			pull += rep.PullDuration
 			if rep.MembersAdded+rep.UsersUpdated != 0 {

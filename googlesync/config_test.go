@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"golang.org/x/oauth2"
@@ -34,24 +35,22 @@ func testDirectory(t *testing.T) *identity.Directory {
 }
 
 func TestNewValidates(t *testing.T) {
-	dir := testDirectory(t)
 	ts := oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "x"})
 	for _, tc := range []struct {
 		name string
 		cfg  Config
-		deps Deps
+		deps identity.Deps
 		want string
 	}{
-		{"no directory", Config{TokenSource: ts}, Deps{}, "nil Directory"},
-		{"no credentials", Config{}, Deps{Directory: dir}, "no credentials"},
-		{"two credentials", Config{TokenSource: ts, HTTPClient: http.DefaultClient}, Deps{Directory: dir}, "only one"},
-		{"key without admin", Config{KeyJSON: []byte("{}")}, Deps{Directory: dir}, "needs Admin"},
-		{"bad key", Config{KeyJSON: []byte("{"), Admin: "a@example.com"}, Deps{Directory: dir}, "service account key"},
-		{"customer and domain", Config{TokenSource: ts, Customer: "C1", Domain: "example.com"}, Deps{Directory: dir}, "not both"},
-		{"bad filter", Config{TokenSource: ts, GroupFilter: "[a"}, Deps{Directory: dir}, "GroupFilter"},
-		{"bad policy", Config{TokenSource: ts, CustomerMembers: 7}, Deps{Directory: dir}, "CustomerMembers"},
-		{"bad suspended", Config{TokenSource: ts, Suspended: 3}, Deps{Directory: dir}, "Suspended"},
-		{"negative fuse", Config{TokenSource: ts, MaxRemove: -1}, Deps{Directory: dir}, "MaxRemove"},
+		{"no credentials", Config{}, identity.Deps{}, "no credentials"},
+		{"two credentials", Config{TokenSource: ts, KeyJSON: []byte("{}"), Admin: "a@example.com"}, identity.Deps{}, "only one"},
+		{"key without admin", Config{KeyJSON: []byte("{}")}, identity.Deps{}, "needs Admin"},
+		{"bad key", Config{KeyJSON: []byte("{"), Admin: "a@example.com"}, identity.Deps{}, "service account key"},
+		{"customer and domain", Config{TokenSource: ts, Customer: "C1", Domain: "example.com"}, identity.Deps{}, "not both"},
+		{"bad filter", Config{TokenSource: ts, GroupFilter: "[a"}, identity.Deps{}, "GroupFilter"},
+		{"bad policy", Config{TokenSource: ts, CustomerMembers: 7}, identity.Deps{}, "CustomerMembers"},
+		{"bad suspended", Config{TokenSource: ts, Suspended: 3}, identity.Deps{}, "Suspended"},
+		{"negative fuse", Config{TokenSource: ts, MaxRemove: -1}, identity.Deps{}, "MaxRemove"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := New(tc.cfg, tc.deps)
@@ -60,7 +59,7 @@ func TestNewValidates(t *testing.T) {
 			}
 		})
 	}
-	s, err := New(Config{TokenSource: ts}, Deps{Directory: dir})
+	s, err := New(Config{TokenSource: ts}, identity.Deps{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,11 +128,11 @@ func TestDomainWideDelegation(t *testing.T) {
 		"client_id":      "1234567890",
 		"token_uri":      ts.URL + "/token",
 	})
-	s, err := New(Config{KeyJSON: keyJSON, Admin: "admin@example.com", Endpoint: ts.URL, Nested: true}, Deps{Directory: testDirectory(t)})
+	s, err := New(Config{KeyJSON: keyJSON, Admin: "admin@example.com", Endpoint: ts.URL, Nested: true}, identity.Deps{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep, err := s.Sync(context.Background())
+	rep, err := s.Sync(context.Background(), testDirectory(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -172,21 +171,47 @@ func TestTokenSourceAndHTTPClient(t *testing.T) {
 		api.ServeHTTP(w, r)
 	}))
 	defer ts.Close()
-	for _, cfg := range []Config{
-		{TokenSource: oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "static"}), Endpoint: ts.URL},
-		{HTTPClient: ts.Client(), Endpoint: ts.URL + "/"},
+	var viaClient atomic.Int32
+	client := &http.Client{Transport: countingTransport{&viaClient}}
+	static := oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "static"})
+	for i, c := range []struct {
+		cfg     Config
+		deps    identity.Deps
+		auth    string
+		counted bool
+	}{
+		{Config{TokenSource: static, Endpoint: ts.URL}, identity.Deps{}, "Bearer static", false},
+		// The token over the Deps' client.
+		{Config{TokenSource: static, Endpoint: ts.URL}, identity.Deps{HTTPClient: client}, "Bearer static", true},
+		// The Deps' client alone: it adds the credentials itself (here none).
+		{Config{Endpoint: ts.URL + "/"}, identity.Deps{HTTPClient: client}, "", true},
 	} {
-		s, err := New(cfg, Deps{Directory: testDirectory(t)})
+		viaClient.Store(0)
+		mu.Lock()
+		auth = nil
+		mu.Unlock()
+		s, err := New(c.cfg, c.deps)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.Sync(context.Background()); err != nil {
+		if _, err := s.Sync(context.Background(), testDirectory(t)); err != nil {
 			t.Fatal(err)
 		}
+		mu.Lock()
+		if len(auth) == 0 || auth[0] != c.auth || auth[len(auth)-1] != c.auth {
+			t.Errorf("case %d: Authorization headers %q, want %q", i, auth, c.auth)
+		}
+		if n := int(viaClient.Load()); (n == len(auth)) != c.counted || c.counted && n == 0 {
+			t.Errorf("case %d: %d of %d requests through Deps.HTTPClient, want all: %v", i, n, len(auth), c.counted)
+		}
+		mu.Unlock()
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	if auth[0] != "Bearer static" || auth[len(auth)-1] != "" {
-		t.Fatalf("Authorization headers %q", auth)
-	}
+}
+
+// countingTransport counts the requests it sends.
+type countingTransport struct{ n *atomic.Int32 }
+
+func (t countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	t.n.Add(1)
+	return http.DefaultTransport.RoundTrip(r)
 }

@@ -37,14 +37,14 @@ func Example() {
 		Admin:       "admin@example.com",
 		GroupFilter: "team-*@example.com",
 		Nested:      true,
-		Logger:      logger,
-	}, googlesync.Deps{Directory: dir})
+	}, identity.Deps{Logger: logger})
 	if err != nil {
 		log.Fatal(err)
 	}
 	runner := &googlesync.Runner{
-		Syncer:   syncer,
-		Interval: 15 * time.Minute,
+		Syncer:    syncer,
+		Directory: dir,
+		Interval:  15 * time.Minute,
 		OnReport: func(r googlesync.Report, err error) {
 			if err != nil {
 				logger.Error("google sync", "err", err)
@@ -57,16 +57,17 @@ func Example() {
 // An admin previews a sync before running it, then forces it past the fuse.
 func ExampleSyncer_Sync() {
 	var syncer *googlesync.Syncer // from googlesync.New
+	var dir *identity.Directory   // the tenant's, from identity.New
 	if syncer == nil {
 		return
 	}
 	ctx := context.Background()
-	plan, err := syncer.Sync(ctx, googlesync.WithDryRun())
+	plan, err := syncer.Sync(ctx, dir, googlesync.WithDryRun())
 	if err != nil {
 		log.Fatal(err)
 	}
 	log.Printf("would add %d and remove %d memberships", plan.MembersAdded, plan.MembersRemoved)
-	if _, err := syncer.Sync(ctx, googlesync.WithForce()); err != nil {
+	if _, err := syncer.Sync(ctx, dir, googlesync.WithForce()); err != nil {
 		log.Fatal(err)
 	}
 }

@@ -77,9 +77,9 @@ const (
 	Ignore
 )
 
-// Config configures a Syncer. Exactly one of KeyJSON, TokenSource and
-// HTTPClient gives the credentials; every other field has a documented
-// default for its zero value.
+// Config configures a Syncer. The credentials are one of KeyJSON,
+// TokenSource, Service, or else the Deps.HTTPClient itself; every other
+// field has a documented default for its zero value.
 type Config struct {
 	// KeyJSON is a service account's JSON key with domain-wide delegation;
 	// Admin is the Workspace administrator the service account impersonates
@@ -89,9 +89,9 @@ type Config struct {
 	Admin   string
 	// TokenSource, instead of KeyJSON, gives the access tokens.
 	TokenSource oauth2.TokenSource
-	// HTTPClient, instead of KeyJSON and TokenSource, sends the API requests
-	// as they are: it must add the credentials itself.
-	HTTPClient *http.Client
+	// Service, when set, is the Directory API client to use instead of one
+	// built from the credentials (and Endpoint and Deps.HTTPClient).
+	Service *admin.Service
 	// Endpoint overrides the API's base URL (https://admin.googleapis.com/):
 	// a proxy, or a fake in tests.
 	Endpoint string
@@ -150,34 +150,23 @@ type Config struct {
 	// jitter, up to MaxBackoff. Defaults 500ms and 30s. A Retry-After longer
 	// than MaxBackoff stops the retries.
 	MinBackoff, MaxBackoff time.Duration
-
-	// Clock tells the time of the reports; nil means the system clock.
-	Clock identity.Clock
-	// Logger receives a line per sync and the warnings; nil discards.
-	Logger *slog.Logger
 }
 
-// Deps are what a Syncer works with.
-type Deps struct {
-	// Directory is the tenant's core; its GroupSource must be "google".
-	Directory *identity.Directory
-	// Service, when set, is the Directory API client to use instead of one
-	// built from the Config's credentials.
-	Service *admin.Service
-}
-
-// Syncer syncs one tenant's Google groups into its directory. Its methods
-// are safe for concurrent use, and it never runs two syncs at once: build
-// one Syncer per tenant and share it (a Runner and an admin's "sync now"
-// button, say).
+// Syncer syncs one Google Workspace account's groups into the directory
+// each Sync is given. Its methods are safe for concurrent use, and it never
+// runs two syncs at once: build one Syncer per tenant and share it (a
+// Runner and an admin's "sync now" button, say).
 type Syncer struct {
 	cfg    Config
-	dir    *identity.Directory
 	svc    *admin.Service
 	clock  identity.Clock
 	logger *slog.Logger
 
 	running sync.Mutex // held by the sync in progress
+	// dir and log are the directory and logger of the sync in progress:
+	// set by Sync, and read, under running.
+	dir *identity.Directory
+	log *slog.Logger
 
 	// sleep waits between retries; tests replace it.
 	sleep func(ctx context.Context, d time.Duration) error
@@ -185,47 +174,76 @@ type Syncer struct {
 	jitter func() float64
 }
 
-// New returns a Syncer for the tenant of deps.Directory. It returns an error
-// if the configuration is invalid or the credentials cannot be read.
-func New(cfg Config, deps Deps) (*Syncer, error) {
-	if deps.Directory == nil {
-		return nil, errors.New("googlesync: nil Directory")
+// New returns a Syncer. It returns an error if the configuration is invalid
+// or the credentials cannot be read.
+//
+// deps.HTTPClient sends the API requests (and the token requests of
+// KeyJSON); without KeyJSON, TokenSource and Service, it must add the
+// credentials itself. nil means http.DefaultClient's transport. deps.Clock
+// tells the time of the reports; deps.Logger receives a line per sync and
+// the warnings.
+func New(cfg Config, deps identity.Deps) (*Syncer, error) {
+	if err := cfg.validate(deps.HTTPClient != nil); err != nil {
+		return nil, err
 	}
-	creds := 0
-	for _, set := range []bool{cfg.KeyJSON != nil, cfg.TokenSource != nil, cfg.HTTPClient != nil} {
-		if set {
-			creds++
+	cfg.defaults()
+	s := &Syncer{
+		cfg: cfg, svc: cfg.Service, clock: deps.Clock, logger: deps.Logger,
+		sleep: sleepCtx, jitter: rand.Float64,
+	}
+	if s.clock == nil {
+		s.clock = identity.SystemClock
+	}
+	if s.logger == nil {
+		s.logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	s.logger = s.logger.With("source", Source)
+	if s.svc == nil {
+		svc, err := newService(cfg, deps.HTTPClient)
+		if err != nil {
+			return nil, err
 		}
+		s.svc = svc
 	}
+	return s, nil
+}
+
+// validate checks cfg; client tells whether Deps has an HTTP client.
+func (cfg *Config) validate(client bool) error {
 	switch {
-	case deps.Service == nil && creds == 0:
-		return nil, errors.New("googlesync: no credentials: set KeyJSON and Admin, TokenSource or HTTPClient")
-	case creds > 1:
-		return nil, errors.New("googlesync: set only one of KeyJSON, TokenSource and HTTPClient")
+	case cfg.Service == nil && cfg.KeyJSON == nil && cfg.TokenSource == nil && !client:
+		return errors.New("googlesync: no credentials: set KeyJSON and Admin, TokenSource, Service or a Deps.HTTPClient that adds them")
+	case cfg.KeyJSON != nil && cfg.TokenSource != nil:
+		return errors.New("googlesync: set only one of KeyJSON and TokenSource")
 	case cfg.KeyJSON != nil && cfg.Admin == "":
-		return nil, errors.New("googlesync: KeyJSON needs Admin, the administrator to impersonate")
+		return errors.New("googlesync: KeyJSON needs Admin, the administrator to impersonate")
 	case cfg.Customer != "" && cfg.Domain != "":
-		return nil, errors.New("googlesync: set Customer or Domain, not both")
+		return errors.New("googlesync: set Customer or Domain, not both")
 	case cfg.MaxRemove < 0:
-		return nil, fmt.Errorf("googlesync: negative MaxRemove %g", cfg.MaxRemove)
+		return fmt.Errorf("googlesync: negative MaxRemove %g", cfg.MaxRemove)
 	case cfg.Concurrency < 0:
-		return nil, fmt.Errorf("googlesync: negative Concurrency %d", cfg.Concurrency)
+		return fmt.Errorf("googlesync: negative Concurrency %d", cfg.Concurrency)
 	case cfg.MinBackoff < 0 || cfg.MaxBackoff < 0:
-		return nil, errors.New("googlesync: negative backoff")
+		return errors.New("googlesync: negative backoff")
 	}
 	if cfg.GroupFilter != "" {
 		if _, err := path.Match(strings.ToLower(cfg.GroupFilter), ""); err != nil {
-			return nil, fmt.Errorf("googlesync: GroupFilter %q: %w", cfg.GroupFilter, err)
+			return fmt.Errorf("googlesync: GroupFilter %q: %w", cfg.GroupFilter, err)
 		}
 	}
 	for name, p := range map[string]MemberPolicy{"CustomerMembers": cfg.CustomerMembers, "ExternalMembers": cfg.ExternalMembers} {
 		if p < Skip || p > Refuse {
-			return nil, fmt.Errorf("googlesync: unknown %s policy %d", name, int(p))
+			return fmt.Errorf("googlesync: unknown %s policy %d", name, int(p))
 		}
 	}
 	if cfg.Suspended != Deactivate && cfg.Suspended != Ignore {
-		return nil, fmt.Errorf("googlesync: unknown Suspended policy %d", int(cfg.Suspended))
+		return fmt.Errorf("googlesync: unknown Suspended policy %d", int(cfg.Suspended))
 	}
+	return nil
+}
+
+// defaults sets the defaults of cfg's zero fields.
+func (cfg *Config) defaults() {
 	if cfg.Customer == "" && cfg.Domain == "" {
 		cfg.Customer = "my_customer"
 	}
@@ -247,31 +265,17 @@ func New(cfg Config, deps Deps) (*Syncer, error) {
 	if cfg.MaxBackoff < cfg.MinBackoff {
 		cfg.MaxBackoff = cfg.MinBackoff
 	}
-	s := &Syncer{
-		cfg: cfg, dir: deps.Directory, svc: deps.Service, clock: cfg.Clock, logger: cfg.Logger,
-		sleep: sleepCtx, jitter: rand.Float64,
-	}
-	if s.clock == nil {
-		s.clock = identity.SystemClock
-	}
-	if s.logger == nil {
-		s.logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	}
-	s.logger = s.logger.With("tenant", deps.Directory.Tenant(), "source", Source)
-	if s.svc == nil {
-		svc, err := newService(cfg)
-		if err != nil {
-			return nil, err
-		}
-		s.svc = svc
-	}
-	return s, nil
 }
 
-// newService builds the Directory API client from the Config's credentials.
-func newService(cfg Config) (*admin.Service, error) {
+// newService builds the Directory API client from the Config's credentials,
+// over client (nil: http.DefaultClient).
+func newService(cfg Config, client *http.Client) (*admin.Service, error) {
 	ctx := context.Background()
-	client := cfg.HTTPClient
+	if client != nil {
+		ctx = context.WithValue(ctx, oauth2.HTTPClient, client)
+	} else {
+		client = http.DefaultClient
+	}
 	switch {
 	case cfg.KeyJSON != nil:
 		jwt, err := google.JWTConfigFromJSON(cfg.KeyJSON, Scopes...)

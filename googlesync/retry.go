@@ -94,7 +94,7 @@ func (s *Syncer) call(ctx context.Context, c *counter, what string, do func(ctx 
 			}
 			d = max(d, ra)
 		}
-		s.logger.Debug("googlesync: retrying", "call", what, "delay", d, "err", err)
+		s.log.Debug("googlesync: retrying", "call", what, "delay", d, "err", err)
 		c.retries.Add(1)
 		if err := s.sleep(ctx, d); err != nil {
 			return fmt.Errorf("%s: %w", what, err)

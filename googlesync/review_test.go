@@ -16,11 +16,11 @@ func TestSyncSuspendedIgnoredIsNoLeaver(t *testing.T) {
 	ctx := context.Background()
 	api := fixture()
 	e := newEnv(t, api, Config{Nested: true, Suspended: Ignore, DeactivateLeavers: true, MaxRemove: 1})
-	if _, err := e.syncer.Sync(ctx); err != nil {
+	if _, err := e.syncer.Sync(ctx, e.dir); err != nil {
 		t.Fatal(err)
 	}
 	api.setMembers("g4", "s:u7", "u:u8")
-	rep, err := e.syncer.Sync(ctx)
+	rep, err := e.syncer.Sync(ctx, e.dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -30,7 +30,7 @@ func TestSyncSuspendedIgnoredIsNoLeaver(t *testing.T) {
 	}
 	// A real leaver is still deactivated.
 	api.setMembers("g4", "s:u7")
-	if _, err := e.syncer.Sync(ctx); err != nil {
+	if _, err := e.syncer.Sync(ctx, e.dir); err != nil {
 		t.Fatal(err)
 	}
 	hal, _ := e.dir.Reader().UserByLink(ctx, "google", "u8")
@@ -52,13 +52,13 @@ func TestSyncFollowsEmailPolicy(t *testing.T) {
 			t.Fatal(err)
 		}
 		e.dir = dir
-		e.syncer = e.newSyncer(t, Config{Nested: true}, dir)
+		e.syncer = e.newSyncer(t, Config{Nested: true})
 		return dir
 	}
 	t.Run("not verified", func(t *testing.T) {
 		e := newEnv(t, fixture(), Config{})
 		dir := newDir(t, e, identity.SourcePolicy{Create: true, Email: identity.EmailTrusted, Restore: true})
-		if _, err := e.syncer.Sync(ctx); err != nil {
+		if _, err := e.syncer.Sync(ctx, e.dir); err != nil {
 			t.Fatal(err)
 		}
 		ann, err := dir.Reader().UserByLink(ctx, "google", "u1")
@@ -75,7 +75,7 @@ func TestSyncFollowsEmailPolicy(t *testing.T) {
 		if _, err := dir.CreateUser(ctx, identity.SourceManual, identity.User{Email: "bob@example.com"}, identity.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
-		rep, err := e.syncer.Sync(ctx)
+		rep, err := e.syncer.Sync(ctx, e.dir)
 		if err != nil {
 			t.Fatalf("sync failed on a user the policy does not let Google claim: %v", err)
 		}
@@ -95,7 +95,7 @@ func TestSyncRenameChainAndSwap(t *testing.T) {
 	ctx := context.Background()
 	api := fixture()
 	e := newEnv(t, api, Config{Nested: true})
-	if _, err := e.syncer.Sync(ctx); err != nil {
+	if _, err := e.syncer.Sync(ctx, e.dir); err != nil {
 		t.Fatal(err)
 	}
 	rename := func(names map[string]string) {
@@ -119,13 +119,13 @@ func TestSyncRenameChainAndSwap(t *testing.T) {
 	// g4 (Sales) is listed before g5 (All): Sales takes All's name while
 	// All becomes "All Old".
 	rename(map[string]string{"g4": "All", "g5": "All Old"})
-	if _, err := e.syncer.Sync(ctx); err != nil {
+	if _, err := e.syncer.Sync(ctx, e.dir); err != nil {
 		t.Fatalf("chained rename: %v", err)
 	}
 	check(map[string]string{"g4": "All", "g5": "All Old"})
 	// Engineering and Backend swap names.
 	rename(map[string]string{"g1": "Backend", "g2": "Engineering"})
-	rep, err := e.syncer.Sync(ctx)
+	rep, err := e.syncer.Sync(ctx, e.dir)
 	if err != nil {
 		t.Fatalf("swap: %v", err)
 	}
@@ -142,17 +142,17 @@ func TestSyncRenameOntoRemovedGroup(t *testing.T) {
 	ctx := context.Background()
 	api := fixture()
 	e := newEnv(t, api, Config{Nested: true})
-	if _, err := e.syncer.Sync(ctx); err != nil {
+	if _, err := e.syncer.Sync(ctx, e.dir); err != nil {
 		t.Fatal(err)
 	}
 	api.removeGroup("g5") // All: deleted in Google
-	rep, err := e.syncer.Sync(ctx)
+	rep, err := e.syncer.Sync(ctx, e.dir)
 	if err != nil || rep.GroupsEmptied != 1 {
 		t.Fatalf("after the delete: %+v, %v", rep, err)
 	}
 	api.renameGroup("g4", "All") // Sales takes the name All
 	for range 2 {                // and the next sync finds nothing to do
-		if rep, err = e.syncer.Sync(ctx); err != nil {
+		if rep, err = e.syncer.Sync(ctx, e.dir); err != nil {
 			t.Fatalf("rename onto the removed group's name: %v", err)
 		}
 	}
@@ -190,7 +190,7 @@ func TestSyncConvertedGroupMakesNoLeavers(t *testing.T) {
 	// The fuse would stop a sync that ends every membership it found:
 	// force it, so that only the leaver rule stands between zed and
 	// deactivation.
-	rep, err := e.syncer.Sync(ctx, WithForce())
+	rep, err := e.syncer.Sync(ctx, e.dir, WithForce())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -213,14 +213,14 @@ func TestSyncFreedNameTakenInSameSync(t *testing.T) {
 	ctx := context.Background()
 	api := fixture()
 	e := newEnv(t, api, Config{Nested: true})
-	if _, err := e.syncer.Sync(ctx); err != nil {
+	if _, err := e.syncer.Sync(ctx, e.dir); err != nil {
 		t.Fatal(err)
 	}
 	api.removeGroup("g5")
 	api.renameGroup("g4", "All")
 	api.addGroup("g6", "all-old@example.com", "All (removed from Google)", "u:u1")
 	for range 2 {
-		if _, err := e.syncer.Sync(ctx); err != nil {
+		if _, err := e.syncer.Sync(ctx, e.dir); err != nil {
 			t.Fatalf("sync: %v", err)
 		}
 	}
@@ -251,7 +251,7 @@ func TestSyncHolderKeepsItsName(t *testing.T) {
 	ctx := context.Background()
 	api := fixture()
 	e := newEnv(t, api, Config{Nested: true})
-	if _, err := e.syncer.Sync(ctx); err != nil {
+	if _, err := e.syncer.Sync(ctx, e.dir); err != nil {
 		t.Fatal(err)
 	}
 	eng, err := e.dir.Reader().GroupByExternalID(ctx, "g1")
@@ -263,7 +263,7 @@ func TestSyncHolderKeepsItsName(t *testing.T) {
 	api.members["g0"] = nil
 	api.setMembersLocked("g0", "u:u7")
 	api.mu.Unlock()
-	rep, err := e.syncer.Sync(ctx)
+	rep, err := e.syncer.Sync(ctx, e.dir)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,12 +4,17 @@ import (
 	"context"
 	"errors"
 	"time"
+
+	"github.com/rollcall/rollcall/identity"
 )
 
-// Runner repeats a Syncer's sync on an interval until its context ends. Its
-// zero Interval and Jitter have defaults; Syncer is required.
+// Runner repeats a Syncer's sync of one Directory on an interval until its
+// context ends. Its zero Interval and Jitter have defaults; Syncer and
+// Directory are required.
 type Runner struct {
 	Syncer *Syncer
+	// Directory is the tenant's core the syncs apply to.
+	Directory *identity.Directory
 	// Interval is the time from the end of one sync to the start of the next.
 	// Default 15 minutes.
 	Interval time.Duration
@@ -28,17 +33,17 @@ type Runner struct {
 // one runs as planned. A sync that finds another running (ErrBusy) is
 // skipped: two syncs of one Syncer never overlap.
 func (r *Runner) Run(ctx context.Context) error {
-	if r.Syncer == nil {
-		return errors.New("googlesync: Runner without a Syncer")
+	if r.Syncer == nil || r.Directory == nil {
+		return errors.New("googlesync: Runner without a Syncer or a Directory")
 	}
 	s := r.Syncer
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		rep, err := s.Sync(ctx, r.Options...)
+		rep, err := s.Sync(ctx, r.Directory, r.Options...)
 		if errors.Is(err, ErrBusy) {
-			s.logger.Info("googlesync: a sync is running; this one is skipped")
+			s.logger.Info("googlesync: a sync is running; this one is skipped", "tenant", r.Directory.Tenant())
 		}
 		if r.OnReport != nil && ctx.Err() == nil {
 			r.OnReport(rep, err)

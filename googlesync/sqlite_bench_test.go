@@ -116,9 +116,9 @@ func BenchmarkSyncSQLite(b *testing.B) {
 		for b.Loop() {
 			b.StopTimer()
 			dir, _ := open(b)
-			s := e.newSyncer(b, Config{}, dir)
+			s := e.newSyncer(b, Config{})
 			b.StartTimer()
-			rep, err := s.Sync(context.Background())
+			rep, err := s.Sync(context.Background(), dir)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -131,14 +131,14 @@ func BenchmarkSyncSQLite(b *testing.B) {
 	})
 	b.Run("nochange", func(b *testing.B) {
 		dir, writes := open(b)
-		s := e.newSyncer(b, Config{}, dir)
-		if _, err := s.Sync(context.Background()); err != nil {
+		s := e.newSyncer(b, Config{})
+		if _, err := s.Sync(context.Background(), dir); err != nil {
 			b.Fatal(err)
 		}
 		var apply time.Duration
 		for b.Loop() {
 			writes.Store(0)
-			rep, err := s.Sync(context.Background())
+			rep, err := s.Sync(context.Background(), dir)
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -24,38 +24,43 @@ func WithForce() Option { return func(o *options) { o.force = true } }
 func WithDryRun() Option { return func(o *options) { o.dry = true } }
 
 // Sync pulls the groups, members and new users from Google, then applies them
-// to the directory in one transaction of the source "google": users created
+// to dir, the tenant's directory, in one transaction of the source "google": users created
 // (linked to their Google ID) or updated, groups created or converted
 // (ExternalID = the Google group ID), memberships set to what Google says
 // (only the differences are written), suspended users and, per Config,
 // leavers deactivated.
 //
 // A failure while pulling changes nothing. It returns ErrBusy if a sync of
-// this Syncer is running, an error matching identity.ErrNotAllowed if the
+// this Syncer is running (for any directory), an error matching identity.ErrNotAllowed if the
 // tenant's group source is not "google", ErrEmptyPull, a *ThresholdError
 // (ErrThreshold), ErrRefused, a *googleapi.Error from the API once the
 // retries are spent, or the core's errors. The Report is returned in every
 // case: on error it holds the pull's counts and API calls, and no change.
-func (s *Syncer) Sync(ctx context.Context, opts ...Option) (Report, error) {
+func (s *Syncer) Sync(ctx context.Context, dir *identity.Directory, opts ...Option) (Report, error) {
 	o := options{force: s.cfg.Force, dry: s.cfg.DryRun}
 	for _, f := range opts {
 		f(&o)
 	}
-	rep := Report{Tenant: s.dir.Tenant(), DryRun: o.dry, Forced: o.force, Start: s.clock.Now()}
+	if dir == nil {
+		return Report{DryRun: o.dry, Forced: o.force, Start: s.clock.Now()}, errors.New("googlesync: nil Directory")
+	}
+	rep := Report{Tenant: dir.Tenant(), DryRun: o.dry, Forced: o.force, Start: s.clock.Now()}
 	if !s.running.TryLock() {
 		return rep, ErrBusy
 	}
 	defer s.running.Unlock()
+	s.dir, s.log = dir, s.logger.With("tenant", dir.Tenant())
+	defer func() { s.dir, s.log = nil, nil }()
 	began := time.Now()
 	var c counter
 	err := s.sync(ctx, &c, o, &rep, began)
 	rep.APICalls, rep.Retries = int(c.calls.Load()), int(c.retries.Load())
 	rep.Duration = time.Since(began)
 	if err != nil {
-		s.logger.Warn("googlesync: sync failed", "err", err, "api_calls", rep.APICalls, "duration", rep.Duration)
+		s.log.Warn("googlesync: sync failed", "err", err, "api_calls", rep.APICalls, "duration", rep.Duration)
 		return rep, err
 	}
-	s.logger.Info("googlesync: synced", "dry_run", rep.DryRun, "groups", rep.Groups, "users", rep.Users,
+	s.log.Info("googlesync: synced", "dry_run", rep.DryRun, "groups", rep.Groups, "users", rep.Users,
 		"groups_created", rep.GroupsCreated, "groups_converted", rep.GroupsConverted,
 		"members_added", rep.MembersAdded, "members_removed", rep.MembersRemoved,
 		"users_created", rep.UsersCreated, "users_deactivated", rep.UsersDeactivated,
@@ -144,10 +149,10 @@ func (s *Syncer) noteConflicts(plan *identity.BatchPlan, rep *Report) {
 		switch {
 		case st.Action == identity.UserRefuse:
 			rep.Skipped.Conflicts++
-			s.logger.Warn("googlesync: user skipped", "google_id", st.Subject, "err", st.Err)
+			s.log.Warn("googlesync: user skipped", "google_id", st.Subject, "err", st.Err)
 		case st.KeepEmail:
 			rep.Skipped.Conflicts++
-			s.logger.Warn("googlesync: new email of a user is taken or invalid; kept the old one", "user", st.Current.ID)
+			s.log.Warn("googlesync: new email of a user is taken or invalid; kept the old one", "user", st.Current.ID)
 		}
 	}
 }

@@ -49,21 +49,19 @@ func newEnv(t testing.TB, api *fakeAPI, cfg Config) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.syncer = e.newSyncer(t, cfg, e.dir)
+	e.syncer = e.newSyncer(t, cfg)
 	return e
 }
 
-func (e *env) newSyncer(t testing.TB, cfg Config, dir *identity.Directory) *Syncer {
+func (e *env) newSyncer(t testing.TB, cfg Config) *Syncer {
 	t.Helper()
 	svc, err := admin.NewService(context.Background(),
 		option.WithEndpoint(e.ts.URL+"/"), option.WithHTTPClient(e.ts.Client()))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Clock == nil {
-		cfg.Clock = identitytest.NewClock()
-	}
-	s, err := New(cfg, Deps{Directory: dir, Service: svc})
+	cfg.Service = svc
+	s, err := New(cfg, identity.Deps{Clock: identitytest.NewClock()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,7 +156,7 @@ var fixtureState = []string{
 func TestSyncFirstAndSecond(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t, fixture(), Config{Nested: true})
-	rep, err := e.syncer.Sync(ctx)
+	rep, err := e.syncer.Sync(ctx, e.dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,7 +187,7 @@ func TestSyncFirstAndSecond(t *testing.T) {
 
 	// A second sync changes nothing, writes nothing and asks for no user.
 	e.api.resetCounts()
-	rep, err = e.syncer.Sync(ctx)
+	rep, err = e.syncer.Sync(ctx, e.dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -207,7 +205,7 @@ func TestSyncFirstAndSecond(t *testing.T) {
 
 func TestSyncDirect(t *testing.T) {
 	e := newEnv(t, fixture(), Config{})
-	rep, err := e.syncer.Sync(context.Background())
+	rep, err := e.syncer.Sync(context.Background(), e.dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -229,7 +227,7 @@ func TestSyncChanges(t *testing.T) {
 	e := newEnv(t, api, Config{Nested: true})
 	// An internal group "Marketing" with ann, made by hand.
 	var mkt identity.Group
-	if _, err := e.syncer.Sync(ctx); err != nil {
+	if _, err := e.syncer.Sync(ctx, e.dir); err != nil {
 		t.Fatal(err)
 	}
 	ann, _ := e.dir.Reader().UserByLink(ctx, "google", "u1")
@@ -256,7 +254,7 @@ func TestSyncChanges(t *testing.T) {
 	api.mu.Unlock()
 	api.addGroup("g6", "marketing@example.com", "marketing", "u:u1") // converts Marketing
 	e.sink.Reset()
-	rep, err := e.syncer.Sync(ctx)
+	rep, err := e.syncer.Sync(ctx, e.dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -295,11 +293,11 @@ func TestSyncDeactivateLeavers(t *testing.T) {
 	ctx := context.Background()
 	api := fixture()
 	e := newEnv(t, api, Config{Nested: true, DeactivateLeavers: true})
-	if _, err := e.syncer.Sync(ctx); err != nil {
+	if _, err := e.syncer.Sync(ctx, e.dir); err != nil {
 		t.Fatal(err)
 	}
 	api.setMembers("g1", "u:u1", "u:u3", "g:g2")
-	rep, err := e.syncer.Sync(ctx)
+	rep, err := e.syncer.Sync(ctx, e.dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -314,7 +312,7 @@ func TestSyncMemberPolicies(t *testing.T) {
 	t.Run("include", func(t *testing.T) {
 		api := fixture()
 		e := newEnv(t, api, Config{CustomerMembers: Include, ExternalMembers: Include})
-		rep, err := e.syncer.Sync(ctx)
+		rep, err := e.syncer.Sync(ctx, e.dir)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -336,7 +334,7 @@ func TestSyncMemberPolicies(t *testing.T) {
 	})
 	t.Run("refuse", func(t *testing.T) {
 		e := newEnv(t, fixture(), Config{ExternalMembers: Refuse})
-		_, err := e.syncer.Sync(ctx)
+		_, err := e.syncer.Sync(ctx, e.dir)
 		if !errors.Is(err, ErrRefused) {
 			t.Fatalf("err = %v, want ErrRefused", err)
 		}
@@ -347,11 +345,11 @@ func TestSyncMemberPolicies(t *testing.T) {
 	t.Run("suspended ignored", func(t *testing.T) {
 		api := fixture()
 		e := newEnv(t, api, Config{Nested: true, Suspended: Ignore})
-		if _, err := e.syncer.Sync(ctx); err != nil {
+		if _, err := e.syncer.Sync(ctx, e.dir); err != nil {
 			t.Fatal(err)
 		}
 		api.setMembers("g4", "s:u7", "u:u8")
-		if _, err := e.syncer.Sync(ctx); err != nil {
+		if _, err := e.syncer.Sync(ctx, e.dir); err != nil {
 			t.Fatal(err)
 		}
 		gus, _ := e.dir.Reader().UserByLink(ctx, "google", "u7")
@@ -363,7 +361,7 @@ func TestSyncMemberPolicies(t *testing.T) {
 
 func TestSyncFilter(t *testing.T) {
 	e := newEnv(t, fixture(), Config{GroupFilter: "*ENG@example.com"})
-	rep, err := e.syncer.Sync(context.Background())
+	rep, err := e.syncer.Sync(context.Background(), e.dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -371,7 +369,7 @@ func TestSyncFilter(t *testing.T) {
 		t.Fatalf("report %+v", rep)
 	}
 	e2 := newEnv(t, fixture(), Config{GroupFilter: "sal*"}) // by name
-	if rep, err := e2.syncer.Sync(context.Background()); err != nil || rep.Groups != 1 {
+	if rep, err := e2.syncer.Sync(context.Background(), e2.dir); err != nil || rep.Groups != 1 {
 		t.Fatalf("report %+v, %v", rep, err)
 	}
 }
@@ -405,7 +403,7 @@ func TestSyncRetries(t *testing.T) {
 		return 500, "backendError", ""
 	}
 	e := newEnv(t, api, Config{Nested: true})
-	rep, err := e.syncer.Sync(context.Background())
+	rep, err := e.syncer.Sync(context.Background(), e.dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -430,7 +428,7 @@ func TestSyncRetriesBounded(t *testing.T) {
 		return 0, "", ""
 	}
 	e := newEnv(t, api, Config{Retries: 3})
-	rep, err := e.syncer.Sync(context.Background())
+	rep, err := e.syncer.Sync(context.Background(), e.dir)
 	var gerr *googleapi.Error
 	if !errors.As(err, &gerr) || gerr.Code != 503 {
 		t.Fatalf("err = %v, want the 503", err)
@@ -450,7 +448,7 @@ func TestSyncRetriesBounded(t *testing.T) {
 	} {
 		api.resetCounts()
 		api.fault = f
-		if _, err := e.syncer.Sync(context.Background()); err == nil || api.count("") != 1 {
+		if _, err := e.syncer.Sync(context.Background(), e.dir); err == nil || api.count("") != 1 {
 			t.Fatalf("err %v after %d calls, want an error after 1", err, api.count(""))
 		}
 	}
@@ -462,7 +460,7 @@ func TestSyncContextCancelled(t *testing.T) {
 	e := newEnv(t, api, Config{})
 	ctx, cancel := context.WithCancel(context.Background())
 	e.syncer.sleep = func(ctx context.Context, d time.Duration) error { cancel(); return sleepCtx(ctx, d) }
-	_, err := e.syncer.Sync(ctx)
+	_, err := e.syncer.Sync(ctx, e.dir)
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v, want context.Canceled", err)
 	}
@@ -472,7 +470,7 @@ func TestSyncFailureMidPull(t *testing.T) {
 	ctx := context.Background()
 	api := fixture()
 	e := newEnv(t, api, Config{Nested: true, Retries: -1})
-	if _, err := e.syncer.Sync(ctx); err != nil {
+	if _, err := e.syncer.Sync(ctx, e.dir); err != nil {
 		t.Fatal(err)
 	}
 	before := e.state(t)
@@ -487,7 +485,7 @@ func TestSyncFailureMidPull(t *testing.T) {
 		}
 		return 0, "", ""
 	}
-	if _, err := e.syncer.Sync(ctx, WithForce()); err == nil {
+	if _, err := e.syncer.Sync(ctx, e.dir, WithForce()); err == nil {
 		t.Fatal("sync succeeded")
 	}
 	same(t, "directory after a failed pull", e.state(t), before)
@@ -500,18 +498,18 @@ func TestSyncEmptyPull(t *testing.T) {
 	ctx := context.Background()
 	api := fixture()
 	e := newEnv(t, api, Config{Nested: true})
-	if _, err := e.syncer.Sync(ctx); err != nil {
+	if _, err := e.syncer.Sync(ctx, e.dir); err != nil {
 		t.Fatal(err)
 	}
 	for _, g := range []string{"g1", "g2", "g3", "g4", "g5"} {
 		api.removeGroup(g)
 	}
-	if _, err := e.syncer.Sync(ctx); !errors.Is(err, ErrEmptyPull) {
+	if _, err := e.syncer.Sync(ctx, e.dir); !errors.Is(err, ErrEmptyPull) {
 		t.Fatalf("err = %v, want ErrEmptyPull", err)
 	}
 	same(t, "directory after a refused sync", e.state(t), fixtureState)
 	// Forced, the groups that Google no longer has are emptied.
-	rep, err := e.syncer.Sync(ctx, WithForce())
+	rep, err := e.syncer.Sync(ctx, e.dir, WithForce())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -521,7 +519,7 @@ func TestSyncEmptyPull(t *testing.T) {
 	// A pull of groups without members is empty too.
 	e2 := newEnv(t, newFakeAPI(), Config{})
 	e2.api.addGroup("g1", "a@example.com", "A")
-	if _, err := e2.syncer.Sync(ctx); !errors.Is(err, ErrEmptyPull) {
+	if _, err := e2.syncer.Sync(ctx, e2.dir); !errors.Is(err, ErrEmptyPull) {
 		t.Fatalf("err = %v, want ErrEmptyPull", err)
 	}
 }
@@ -530,18 +528,18 @@ func TestSyncThreshold(t *testing.T) {
 	ctx := context.Background()
 	api := fixture()
 	e := newEnv(t, api, Config{Nested: true})
-	if _, err := e.syncer.Sync(ctx); err != nil {
+	if _, err := e.syncer.Sync(ctx, e.dir); err != nil {
 		t.Fatal(err)
 	}
 	// Engineering loses four of its five: 4 of 14 memberships, over 20%.
 	api.setMembers("g1", "u:u1")
-	_, err := e.syncer.Sync(ctx)
+	_, err := e.syncer.Sync(ctx, e.dir)
 	var te *ThresholdError
 	if !errors.As(err, &te) || !errors.Is(err, ErrThreshold) || te.What != "memberships" || te.Remove != 4 || te.Of != 14 {
 		t.Fatalf("err = %v, want a ThresholdError for 4 of 14 memberships", err)
 	}
 	same(t, "directory after a refused sync", e.state(t), fixtureState)
-	rep, err := e.syncer.Sync(ctx, WithForce())
+	rep, err := e.syncer.Sync(ctx, e.dir, WithForce())
 	if err != nil || rep.MembersRemoved != 4 {
 		t.Fatalf("forced: %+v, %v", rep, err)
 	}
@@ -550,16 +548,16 @@ func TestSyncThreshold(t *testing.T) {
 	// once, with MaxRemove at 30% so that the memberships (2 of 10) pass.
 	e.syncer.cfg.MaxRemove = 0.3
 	api.setMembers("g4", "s:u7", "s:u8")
-	_, err = e.syncer.Sync(ctx, WithDryRun())
+	_, err = e.syncer.Sync(ctx, e.dir, WithDryRun())
 	if !errors.As(err, &te) || te.What != "users" || te.Remove != 2 || te.Of != 6 {
 		t.Fatalf("err = %v, want a ThresholdError for 2 of 6 users", err)
 	}
 	e2 := newEnv(t, fixture(), Config{Nested: true, MaxRemove: 1})
-	if _, err := e2.syncer.Sync(ctx); err != nil {
+	if _, err := e2.syncer.Sync(ctx, e2.dir); err != nil {
 		t.Fatal(err)
 	}
 	e2.api.setMembers("g1", "u:u1")
-	if _, err := e2.syncer.Sync(ctx); err != nil {
+	if _, err := e2.syncer.Sync(ctx, e2.dir); err != nil {
 		t.Fatalf("MaxRemove 1 still refused: %v", err)
 	}
 }
@@ -567,7 +565,7 @@ func TestSyncThreshold(t *testing.T) {
 func TestSyncDryRun(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t, fixture(), Config{Nested: true, DryRun: true})
-	rep, err := e.syncer.Sync(ctx)
+	rep, err := e.syncer.Sync(ctx, e.dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -585,14 +583,14 @@ func TestSyncDryRun(t *testing.T) {
 	}
 
 	// The plan of a change, in detail.
-	if _, err := e.syncer.Sync(ctx, WithDryRun(), func(o *options) { o.dry = false }); err != nil {
+	if _, err := e.syncer.Sync(ctx, e.dir, WithDryRun(), func(o *options) { o.dry = false }); err != nil {
 		t.Fatal(err)
 	}
 	e.api.setMembers("g4", "s:u7", "u:u8", "u:u1")
 	e.api.mu.Lock()
 	e.api.groups[4].Name = "Everyone"
 	e.api.mu.Unlock()
-	rep, err = e.syncer.Sync(ctx)
+	rep, err = e.syncer.Sync(ctx, e.dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -614,8 +612,8 @@ func TestSyncNotGroupSource(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := e.newSyncer(t, Config{}, dir)
-	_, err = s.Sync(context.Background())
+	s := e.newSyncer(t, Config{})
+	_, err = s.Sync(context.Background(), dir)
 	if !errors.Is(err, identity.ErrNotAllowed) || !strings.Contains(err.Error(), `"scim"`) {
 		t.Fatalf("err = %v, want ErrNotAllowed naming the group source", err)
 	}
@@ -637,7 +635,7 @@ func TestSyncConflicts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep, err := e.syncer.Sync(ctx)
+	rep, err := e.syncer.Sync(ctx, e.dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -654,9 +652,9 @@ func TestSyncBusy(t *testing.T) {
 	api.gate = make(chan struct{})
 	e := newEnv(t, api, Config{Nested: true})
 	done := make(chan error)
-	go func() { _, err := e.syncer.Sync(context.Background()); done <- err }()
+	go func() { _, err := e.syncer.Sync(context.Background(), e.dir); done <- err }()
 	waitFor(t, func() bool { api.mu.Lock(); defer api.mu.Unlock(); return api.inflight == 1 })
-	if _, err := e.syncer.Sync(context.Background()); !errors.Is(err, ErrBusy) {
+	if _, err := e.syncer.Sync(context.Background(), e.dir); !errors.Is(err, ErrBusy) {
 		t.Fatalf("err = %v, want ErrBusy", err)
 	}
 	close(api.gate)
@@ -675,7 +673,7 @@ func TestRunner(t *testing.T) {
 	var reports []Report
 	var errs []error
 	run := func() error {
-		r := &Runner{Syncer: e.syncer, Interval: time.Millisecond, OnReport: func(rep Report, err error) {
+		r := &Runner{Syncer: e.syncer, Directory: e.dir, Interval: time.Millisecond, OnReport: func(rep Report, err error) {
 			mu.Lock()
 			defer mu.Unlock()
 			reports = append(reports, rep)
@@ -747,7 +745,7 @@ func TestSyncUsersByListing(t *testing.T) {
 	api.addGroup("g1", "all@example.com", "All", members...)
 	api.addGroup("g2", "gone@example.com", "Gone", "u:a01", "u:deleted")
 	e := newEnv(t, api, Config{Domain: "example.com"})
-	rep, err := e.syncer.Sync(context.Background())
+	rep, err := e.syncer.Sync(context.Background(), e.dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -761,7 +759,7 @@ func TestSyncUsersByListing(t *testing.T) {
 	api.removeGroup("g2")
 	e = newEnv(t, api, Config{Domain: "example.com"})
 	api.resetCounts()
-	if _, err := e.syncer.Sync(context.Background()); err != nil {
+	if _, err := e.syncer.Sync(context.Background(), e.dir); err != nil {
 		t.Fatal(err)
 	}
 	if api.count("users") != 4 || api.count("user") != 0 {
@@ -774,7 +772,7 @@ func TestSyncGroupNames(t *testing.T) {
 	api := fixture()
 	api.addGroup("g6", "eng2@example.com", "engineering", "u:u1") // the same name as g1
 	e := newEnv(t, api, Config{})
-	if _, err := e.syncer.Sync(ctx); err != nil {
+	if _, err := e.syncer.Sync(ctx, e.dir); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := e.dir.Reader().GroupByName(ctx, "eng2@example.com"); err != nil {
@@ -785,7 +783,7 @@ func TestSyncGroupNames(t *testing.T) {
 	sales, _ := e.dir.Reader().GroupByExternalID(ctx, "g4")
 	api.removeGroup("g4")
 	api.addGroup("g4b", "sales@example.com", "Sales", "u:u7", "u:u8")
-	rep, err := e.syncer.Sync(ctx)
+	rep, err := e.syncer.Sync(ctx, e.dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -799,7 +797,7 @@ func TestSyncGroupNames(t *testing.T) {
 	api.groups[len(api.groups)-1].Name = "Sales Old"
 	api.mu.Unlock()
 	api.addGroup("g7", "sales-new@example.com", "Sales", "u:u8")
-	if rep, err = e.syncer.Sync(ctx); err != nil {
+	if rep, err = e.syncer.Sync(ctx, e.dir); err != nil {
 		t.Fatal(err)
 	}
 	old, _ := e.dir.Reader().GroupByExternalID(ctx, "g4b")

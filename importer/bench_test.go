@@ -50,7 +50,7 @@ func BenchmarkCSVParse(b *testing.B) {
 
 func benchRead(b *testing.B, name, format string) {
 	f, size := benchFile(b, name)
-	im, _ := importer.New(importer.Config{})
+	im, _ := importer.New(importer.Config{}, identity.Deps{})
 	for b.Loop() {
 		src, err := im.OpenFormat(format, f, size)
 		if err != nil {
@@ -82,7 +82,7 @@ func BenchmarkReadXLS(b *testing.B)  { benchRead(b, "users_100k.xls", importer.F
 // whole file read, checked and planned, every row a user to create.
 func benchDryRun(b *testing.B, name string) {
 	f, size := benchFile(b, name)
-	im, _ := importer.New(importer.Config{KeepUnknownColumns: true})
+	im, _ := importer.New(importer.Config{KeepUnknownColumns: true}, identity.Deps{})
 	dir, err := identity.New(memory.New().Tenant("bench"), identity.Config{Tenant: "bench"})
 	if err != nil {
 		b.Fatal(err)
@@ -108,7 +108,7 @@ func BenchmarkDryRunXLS(b *testing.B)  { benchDryRun(b, "users_100k.xls") }
 // transaction of 100k created users and their group memberships.
 func BenchmarkApplyCSVSQLite(b *testing.B) {
 	f, size := benchFile(b, "users_100k.csv")
-	im, _ := importer.New(importer.Config{KeepUnknownColumns: true})
+	im, _ := importer.New(importer.Config{KeepUnknownColumns: true}, identity.Deps{})
 	ctx := context.Background()
 	for b.Loop() {
 		b.StopTimer()

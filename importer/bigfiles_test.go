@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/rollcall/rollcall/identity"
 	"github.com/rollcall/rollcall/importer"
 )
 
@@ -17,7 +18,7 @@ func TestBigFilesAgree(t *testing.T) {
 	if os.Getenv("ROLLCALL_BIGFILES") == "" {
 		t.Skip("set ROLLCALL_BIGFILES=1 and run sh importer/testdata/make-bench.sh")
 	}
-	im, _ := importer.New(importer.Config{})
+	im, _ := importer.New(importer.Config{}, identity.Deps{})
 	open := func(name string) map[int][]string {
 		f, err := os.Open(filepath.Join("testdata", "bench", name))
 		if err != nil {

@@ -19,7 +19,7 @@ func Example() {
 	if err != nil {
 		panic(err)
 	}
-	im, err := importer.New(importer.Config{})
+	im, err := importer.New(importer.Config{}, identity.Deps{})
 	if err != nil {
 		panic(err)
 	}
@@ -39,13 +39,14 @@ func Example() {
 // A host mounts the Handler behind its own authentication.
 func ExampleNewHandler() {
 	store := memory.New()
-	im, _ := importer.New(importer.Config{})
+	im, _ := importer.New(importer.Config{}, identity.Deps{})
 	h, err := importer.NewHandler(importer.HandlerConfig{
 		Importer: im,
-		Directory: func(r *http.Request) (*identity.Directory, error) {
+		Resolve: func(r *http.Request) (identity.Tenant, error) {
 			// The host's auth middleware has checked the bearer token and
 			// put the tenant in the context; here it is fixed.
-			return identity.New(store.Tenant("acme"), identity.Config{Tenant: "acme"})
+			dir, err := identity.New(store.Tenant("acme"), identity.Config{Tenant: "acme"})
+			return identity.Tenant{Directory: dir}, err
 		},
 	})
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/xuri/excelize/v2"
 
+	"github.com/rollcall/rollcall/identity"
 	"github.com/rollcall/rollcall/importer"
 )
 
@@ -84,7 +85,7 @@ func readAll(t testing.TB, im *importer.Importer, format string, f io.ReaderAt, 
 }
 
 func TestFixtureCells(t *testing.T) {
-	im, _ := importer.New(importer.Config{})
+	im, _ := importer.New(importer.Config{}, identity.Deps{})
 	for _, fx := range fixtureFiles {
 		t.Run(fx.file, func(t *testing.T) {
 			f, size := openFixture(t, fx.file)
@@ -176,7 +177,7 @@ func TestXLSXBuiltinDateIsISO(t *testing.T) {
 	if _, err := f.WriteTo(&buf); err != nil {
 		t.Fatal(err)
 	}
-	im, _ := importer.New(importer.Config{})
+	im, _ := importer.New(importer.Config{}, identity.Deps{})
 	rows := readAll(t, im, importer.FormatXLSX, bytes.NewReader(buf.Bytes()), int64(buf.Len()))
 	if got := rows[2]; !slices.Equal(got, []string{"ada@example.com", "2020-10-05"}) {
 		t.Fatalf("row 2: %q", got)

@@ -20,12 +20,12 @@ import (
 type HandlerConfig struct {
 	// Importer does the work; required.
 	Importer *Importer
-	// Directory returns the Directory of the request's tenant; required. The
-	// host authenticates the request (bearer token, session) before the
-	// Handler runs, and resolves the tenant here. An error matching
+	// Resolve returns the request's tenant; required. The host
+	// authenticates the request (bearer token, session) before the Handler
+	// runs, and resolves the tenant here. An error matching
 	// identity.ErrNotFound answers 404, identity.ErrNotAllowed 403, any other
 	// 500.
-	Directory func(*http.Request) (*identity.Directory, error)
+	Resolve identity.Resolver
 	// TempDir holds uploads while they are read; "" means os.TempDir().
 	TempDir string
 	// Logger receives request failures; nil discards.
@@ -45,11 +45,11 @@ type Handler struct {
 	log *slog.Logger
 }
 
-// NewHandler returns a Handler. It returns an error if Importer or Directory
+// NewHandler returns a Handler. It returns an error if Importer or Resolve
 // is missing.
 func NewHandler(cfg HandlerConfig) (*Handler, error) {
-	if cfg.Importer == nil || cfg.Directory == nil {
-		return nil, errors.New("importer: HandlerConfig needs Importer and Directory")
+	if cfg.Importer == nil || cfg.Resolve == nil {
+		return nil, errors.New("importer: HandlerConfig needs Importer and Resolve")
 	}
 	log := cfg.Logger
 	if log == nil {
@@ -191,10 +191,10 @@ func (h *Handler) export(w http.ResponseWriter, r *http.Request, format string) 
 }
 
 func (h *Handler) directory(w http.ResponseWriter, r *http.Request) (*identity.Directory, bool) {
-	dir, err := h.cfg.Directory(r)
+	t, err := h.cfg.Resolve(r)
 	switch {
-	case err == nil && dir != nil:
-		return dir, true
+	case err == nil && t.Directory != nil:
+		return t.Directory, true
 	case errors.Is(err, identity.ErrNotFound):
 		writeError(w, http.StatusNotFound, "not found")
 	case errors.Is(err, identity.ErrNotAllowed):

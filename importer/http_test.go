@@ -20,8 +20,8 @@ import (
 func newServer(t *testing.T, e *env) *httptest.Server {
 	t.Helper()
 	h, err := importer.NewHandler(importer.HandlerConfig{
-		Importer:  e.im,
-		Directory: func(*http.Request) (*identity.Directory, error) { return e.dir, nil },
+		Importer: e.im,
+		Resolve:  identity.Fixed(identity.Tenant{Directory: e.dir}),
 	})
 	if err != nil {
 		t.Fatal(err)

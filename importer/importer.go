@@ -59,8 +59,6 @@ type Config struct {
 	// *ThresholdError. Zero means DefaultThreshold (half); 1 or more never
 	// refuses.
 	Threshold float64
-	// Logger receives a line per import; nil discards.
-	Logger *slog.Logger
 }
 
 // Importer imports and exports the users of a tenant. It is safe for
@@ -71,7 +69,9 @@ type Importer struct {
 }
 
 // New returns an Importer. It returns an error if the Config is invalid.
-func New(cfg Config) (*Importer, error) {
+// deps.Logger receives a line per import; nil discards. The time of an
+// import's changes is its Directory's.
+func New(cfg Config, deps identity.Deps) (*Importer, error) {
 	if cfg.MaxFileSize < 0 || cfg.MaxRows < 0 || cfg.MaxUncompressed < 0 || cfg.MaxErrorRows < 0 || cfg.Threshold < 0 {
 		return nil, errors.New("importer: negative limit in Config")
 	}
@@ -90,7 +90,7 @@ func New(cfg Config) (*Importer, error) {
 	if cfg.Threshold == 0 {
 		cfg.Threshold = DefaultThreshold
 	}
-	log := cfg.Logger
+	log := deps.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}

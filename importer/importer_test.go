@@ -31,7 +31,7 @@ func newEnv(t testing.TB, cfg importer.Config) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	im, err := importer.New(cfg)
+	im, err := importer.New(cfg, identity.Deps{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/rollcall/rollcall/identity"
 )
 
 // BenchmarkCheckCSV reads and checks the 100k-row CSV into records, without
@@ -17,7 +19,7 @@ func BenchmarkCheckCSV(b *testing.B) {
 	defer f.Close()
 	st, _ := f.Stat()
 	b.SetBytes(st.Size())
-	im, _ := New(Config{KeepUnknownColumns: true})
+	im, _ := New(Config{KeepUnknownColumns: true}, identity.Deps{})
 	for b.Loop() {
 		var enc string
 		s, err := im.read(f, st.Size(), Options{Filename: "users_100k.csv"}, &enc)

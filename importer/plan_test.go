@@ -201,7 +201,7 @@ func TestCoreRefusesPlannedUser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	im, _ := importer.New(importer.Config{})
+	im, _ := importer.New(importer.Config{}, identity.Deps{})
 	file := "email,groups\na@acme.example,Team\nb@acme.example,Team\nlate@acme.example,Team\nc@acme.example,Team\n"
 	res, err := im.Import(ctx, dir, strings.NewReader(file), int64(len(file)), importer.Options{Filename: "users.csv"})
 	if err != nil {
@@ -332,7 +332,7 @@ func TestAgreeOnThresholdAndProtect(t *testing.T) {
 	}}
 	build := func() *env {
 		e := planEnv(t)
-		e.im, _ = importer.New(protect)
+		e.im, _ = importer.New(protect, identity.Deps{})
 		return e
 	}
 	// ada is listed, carl protected: dora and other would go, 2 of 4 active.
@@ -385,7 +385,7 @@ func TestPolicyMessages(t *testing.T) {
 			}
 		}
 		sink.Reset()
-		im, _ := importer.New(importer.Config{})
+		im, _ := importer.New(importer.Config{}, identity.Deps{})
 		file := "email,active\nnew@acme.example,\ngone@acme.example,\nhere@acme.example,false\n"
 		res, err := im.Import(ctx, dir, strings.NewReader(file), int64(len(file)), importer.Options{Filename: "p.csv", Update: true, Restore: true, DryRun: dry})
 		if err != nil {

@@ -46,7 +46,7 @@ func TestPostgresUserTakenDuringImport(t *testing.T) {
 			})
 			return u.Email == "dora@acme.example"
 		},
-	})
+	}, identity.Deps{})
 	if err != nil {
 		t.Fatal(err)
 	}

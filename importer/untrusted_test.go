@@ -246,7 +246,7 @@ func TestHTTPUploadLeavesNothing(t *testing.T) {
 	e.create(t, identity.User{Email: "old@acme.example"}, true)
 	h, err := importer.NewHandler(importer.HandlerConfig{
 		Importer: e.im, TempDir: dir,
-		Directory: func(*http.Request) (*identity.Directory, error) { return e.dir, nil },
+		Resolve: identity.Fixed(identity.Tenant{Directory: e.dir}),
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -123,11 +123,11 @@ func FuzzDecodeClaims(f *testing.F) {
 	})
 }
 
-func mustConnection(tb testing.TB, cfg Config) *Connection {
+func mustConnection(tb testing.TB, cfg Config, deps ...identity.Deps) *Connection {
 	tb.Helper()
 	cfg.ClientID = "client"
 	cfg.RedirectURL = "https://app.example/oauth/callback"
-	c, err := New(cfg)
+	c, err := New(cfg, append(deps, identity.Deps{})[0])
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -176,7 +176,7 @@ func TestAuthStyle(t *testing.T) {
 
 func TestNew(t *testing.T) {
 	ok := Config{Provider: Google, ClientID: "c", RedirectURL: "https://app.example/cb"}
-	if _, err := New(ok); err != nil {
+	if _, err := New(ok, identity.Deps{}); err != nil {
 		t.Fatal(err)
 	}
 	for name, mod := range map[string]func(*Config){
@@ -203,7 +203,7 @@ func TestNew(t *testing.T) {
 	} {
 		cfg := ok
 		mod(&cfg)
-		if _, err := New(cfg); err == nil {
+		if _, err := New(cfg, identity.Deps{}); err == nil {
 			t.Errorf("%s: no error", name)
 		}
 	}
@@ -213,7 +213,7 @@ func TestNew(t *testing.T) {
 		if p.Tenant == "organizations" {
 			cfg.AllowedTenants = []string{"t"}
 		}
-		c, err := New(cfg)
+		c, err := New(cfg, identity.Deps{})
 		if err != nil {
 			t.Errorf("%s: %v", p.Name, err)
 			continue

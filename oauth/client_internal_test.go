@@ -1,8 +1,12 @@
 package oauth
 
-import "testing"
+import (
+	"testing"
 
-// TestDefaultClientTimesOut: without Config.HTTPClient a connection's
+	"github.com/rollcall/rollcall/identity"
+)
+
+// TestDefaultClientTimesOut: without Deps.HTTPClient a connection's
 // requests to the provider are bounded, so a hung provider cannot hold
 // logins forever.
 func TestDefaultClientTimesOut(t *testing.T) {
@@ -12,7 +16,7 @@ func TestDefaultClientTimesOut(t *testing.T) {
 		ClientSecret:   "secret",
 		RedirectURL:    "https://desks.example/oauth/google/callback",
 		AllowedDomains: []string{"desks.example"},
-	})
+	}, identity.Deps{})
 	if err != nil {
 		t.Fatal(err)
 	}

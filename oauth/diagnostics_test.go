@@ -47,7 +47,7 @@ func TestDiagnosticsReasons(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			log := memory.NewDiagnostics(nil)
-			tn, f := groupTenant(t, "oauth:corp", oauth.Config{AllowedDomains: []string{"example.com"}, GroupLimit: 2, Diagnostics: log})
+			tn, f := groupTenant(t, "oauth:corp", oauth.Config{AllowedDomains: []string{"example.com"}, GroupLimit: 2}, identity.Deps{Diagnostics: log})
 			tc.claims["iss"] = f.URL
 			login := tn.begin()
 			f.mu.Lock()
@@ -80,7 +80,7 @@ func TestDiagnosticsReasons(t *testing.T) {
 	}
 	// A login that cannot start (discovery down) is recorded at the login step.
 	log := memory.NewDiagnostics(nil)
-	conn, err := oauth.New(oauth.Config{Provider: oauth.Discover("corp", "http://127.0.0.1:1"), ClientID: "c", RedirectURL: "https://app.example/cb", Diagnostics: log, HTTPClient: &http.Client{Timeout: time.Second}})
+	conn, err := oauth.New(oauth.Config{Provider: oauth.Discover("corp", "http://127.0.0.1:1"), ClientID: "c", RedirectURL: "https://app.example/cb"}, identity.Deps{Diagnostics: log, HTTPClient: &http.Client{Timeout: time.Second}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +102,7 @@ func TestDiagnosticsNoSecrets(t *testing.T) {
 		t.Fatal(err)
 	}
 	f := newFakeOP(t, identitytest.NewClock())
-	tn := newTenant(t, f, oauth.Config{Provider: oauth.Discover("corp", f.URL), AllowedDomains: []string{"example.com"}, Diagnostics: db.Diagnostics("acme")})
+	tn := newTenant(t, f, oauth.Config{Provider: oauth.Discover("corp", f.URL), AllowedDomains: []string{"example.com"}}, identity.Deps{Diagnostics: db.Diagnostics("acme")})
 	var states []string
 	for _, claims := range []map[string]any{
 		{"iss": f.URL, "sub": "n-1", "email": "ann@example.com", "email_verified": true},

@@ -45,6 +45,7 @@ type host struct {
 	// cfg is the connection's Config and conn the connection the handler
 	// resolves: a test replaces it (a draft activated).
 	cfg  oauth.Config
+	deps identity.Deps
 	conn atomic.Pointer[oauth.Connection]
 
 	mu       sync.Mutex
@@ -82,12 +83,12 @@ func newHost(t *testing.T, opts ...func(*oauth.Config)) *host {
 		ClientSecret:   oidctestserver.ClientSecret,
 		RedirectURL:    redirect,
 		AllowedDomains: []string{"Example.com"},
-		Logger:         logger,
 	}
 	for _, o := range opts {
 		o(&h.cfg)
 	}
-	conn, err := oauth.New(h.cfg)
+	h.deps = identity.Deps{Logger: logger}
+	conn, err := oauth.New(h.cfg, h.deps)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,12 +98,13 @@ func newHost(t *testing.T, opts ...func(*oauth.Config)) *host {
 		t.Fatal(err)
 	}
 	handler, err := oauth.NewHandler(oauth.HandlerConfig{
-		Resolve: func(r *http.Request) (oauth.Target, error) {
+		Resolve: identity.Fixed(identity.Tenant{Directory: h.dir, Keys: h.db.Keys("acme", nil)}),
+		Connection: func(_ context.Context, _ identity.Tenant, name string) (*oauth.Connection, error) {
 			conn := h.conn.Load()
-			if r.PathValue("provider") != conn.Provider().Name {
-				return oauth.Target{}, fmt.Errorf("provider %q: %w", r.PathValue("provider"), oauth.ErrNoConnection)
+			if name != conn.Provider().Name {
+				return nil, fmt.Errorf("provider %q: %w", name, oauth.ErrNoConnection)
 			}
-			return oauth.Target{Connection: conn, Directory: h.dir, Keys: h.db.Keys("acme", nil)}, nil
+			return conn, nil
 		},
 		SignedIn: func(w http.ResponseWriter, r *http.Request, res oauth.Result) {
 			h.mu.Lock()

@@ -12,6 +12,7 @@ import (
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
 
+	"github.com/rollcall/rollcall/identity"
 	"github.com/rollcall/rollcall/identity/identitytest"
 	"github.com/rollcall/rollcall/oauth"
 )
@@ -87,7 +88,7 @@ func TestErrorCauses(t *testing.T) {
 	t.Run("discovery down", func(t *testing.T) {
 		dead := httptest.NewServer(http.NotFoundHandler())
 		dead.Close()
-		conn, err := oauth.New(oauth.Config{Provider: oauth.Discover("corp", dead.URL), ClientID: clientID, RedirectURL: "https://app.example/cb"})
+		conn, err := oauth.New(oauth.Config{Provider: oauth.Discover("corp", dead.URL), ClientID: clientID, RedirectURL: "https://app.example/cb"}, identity.Deps{})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -14,9 +14,9 @@ import (
 )
 
 // A host mounts the login and callback handlers on its own mux. Its resolver
-// names the tenant of the request and picks that tenant's connection by the
-// {provider} path segment; the tenant's connections are built once with New
-// and kept.
+// names the tenant of the request, and its Connection function picks that
+// tenant's connection by the {provider} path segment; the tenant's
+// connections are built once with New and kept.
 func Example() {
 	db := memory.New()
 	google, err := oauth.New(oauth.Config{
@@ -25,21 +25,24 @@ func Example() {
 		ClientSecret:   "from-the-environment",
 		RedirectURL:    "https://desks.example/oauth/google/callback",
 		AllowedDomains: []string{"flexopus.com"},
-	})
+	}, identity.Deps{})
 	if err != nil {
 		panic(err)
 	}
 	connections := map[string]*oauth.Connection{"google": google}
 
 	handler, err := oauth.NewHandler(oauth.HandlerConfig{
-		Resolve: func(r *http.Request) (oauth.Target, error) {
+		Resolve: func(r *http.Request) (identity.Tenant, error) {
 			tenant := "acme" // from the host name, say
-			conn, ok := connections[r.PathValue("provider")]
-			if !ok {
-				return oauth.Target{}, oauth.ErrNoConnection
-			}
 			dir, err := identity.New(db.Tenant(tenant), identity.Config{Tenant: tenant})
-			return oauth.Target{Connection: conn, Directory: dir, Keys: db.Keys(tenant, nil)}, err
+			return identity.Tenant{Directory: dir, Keys: db.Keys(tenant, nil)}, err
+		},
+		Connection: func(_ context.Context, _ identity.Tenant, name string) (*oauth.Connection, error) {
+			conn, ok := connections[name] // the tenant's connections
+			if !ok {
+				return nil, oauth.ErrNoConnection
+			}
+			return conn, nil
 		},
 		SignedIn: func(w http.ResponseWriter, r *http.Request, res oauth.Result) {
 			// Start the host's own session for res.User here.

@@ -16,11 +16,11 @@ import (
 
 // groupTenant is a tenant whose group source is source, with a connection
 // "corp" to the fake.
-func groupTenant(t *testing.T, source string, cfg oauth.Config) (*tenant, *fakeOP) {
+func groupTenant(t *testing.T, source string, cfg oauth.Config, deps ...identity.Deps) (*tenant, *fakeOP) {
 	t.Helper()
 	f := newFakeOP(t, identitytest.NewClock())
 	cfg.Provider = oauth.Discover("corp", f.URL)
-	tn := newTenant(t, f, cfg)
+	tn := newTenant(t, f, cfg, deps...)
 	db := memory.New()
 	dir, err := identity.New(db.Tenant("acme"), identity.Config{Tenant: "acme", Clock: f.clock, GroupSource: source})
 	if err != nil {
@@ -151,7 +151,7 @@ func TestGroupsIgnoredUnlessSource(t *testing.T) {
 func TestNewGroupOptions(t *testing.T) {
 	for _, cfg := range []oauth.Config{{GroupFormat: "ldap"}, {GroupLimit: -1}, {GroupsClaim: "_claim_names"}} {
 		cfg.Provider, cfg.ClientID, cfg.RedirectURL = oauth.Discover("corp", "https://op.example"), "c", "https://app.example/cb"
-		if _, err := oauth.New(cfg); err == nil {
+		if _, err := oauth.New(cfg, identity.Deps{}); err == nil {
 			t.Errorf("New(%+v) accepted", cfg)
 		}
 	}

@@ -1,7 +1,9 @@
 package oauth_test
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -13,7 +15,7 @@ import (
 )
 
 func TestLoginHandlerCookie(t *testing.T) {
-	conn, err := oauth.New(oauth.Config{Provider: oauth.Google, ClientID: "c", RedirectURL: "https://desks.example/oauth/google/callback"})
+	conn, err := oauth.New(oauth.Config{Provider: oauth.Google, ClientID: "c", RedirectURL: "https://desks.example/oauth/google/callback"}, identity.Deps{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -23,10 +25,9 @@ func TestLoginHandlerCookie(t *testing.T) {
 		t.Fatal(err)
 	}
 	h, err := oauth.NewHandler(oauth.HandlerConfig{
-		Resolve: func(*http.Request) (oauth.Target, error) {
-			return oauth.Target{Connection: conn, Directory: dir, Keys: db.Keys("acme", nil)}, nil
-		},
-		SignedIn: func(http.ResponseWriter, *http.Request, oauth.Result) { t.Error("signed in") },
+		Resolve:    identity.Fixed(identity.Tenant{Directory: dir, Keys: db.Keys("acme", nil)}),
+		Connection: func(context.Context, identity.Tenant, string) (*oauth.Connection, error) { return conn, nil },
+		SignedIn:   func(http.ResponseWriter, *http.Request, oauth.Result) { t.Error("signed in") },
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -64,19 +65,52 @@ func TestLoginHandlerCookie(t *testing.T) {
 }
 
 func TestHandlerResolverError(t *testing.T) {
+	noConn := func(context.Context, identity.Tenant, string) (*oauth.Connection, error) {
+		t.Error("Connection called after Resolve failed")
+		return nil, nil
+	}
+	for _, c := range []struct {
+		err  error
+		code int
+	}{
+		{errors.New("database down"), http.StatusInternalServerError},
+		{fmt.Errorf("no tenant here: %w", identity.ErrNotFound), http.StatusNotFound},
+	} {
+		h, err := oauth.NewHandler(oauth.HandlerConfig{
+			Resolve:    func(*http.Request) (identity.Tenant, error) { return identity.Tenant{}, c.err },
+			Connection: noConn,
+			SignedIn:   func(http.ResponseWriter, *http.Request, oauth.Result) {},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, handler := range []http.Handler{h.Login(), h.Callback()} {
+			w := httptest.NewRecorder()
+			handler.ServeHTTP(w, httptest.NewRequest("GET", "/oauth/google/login", nil))
+			if w.Code != c.code || strings.Contains(w.Body.String(), "database") || strings.Contains(w.Body.String(), "tenant") {
+				t.Errorf("%v: %d %q, want %d", c.err, w.Code, w.Body, c.code)
+			}
+		}
+	}
+	db := memory.New()
+	dir, err := identity.New(db.Tenant("acme"), identity.Config{Tenant: "acme"})
+	if err != nil {
+		t.Fatal(err)
+	}
 	h, err := oauth.NewHandler(oauth.HandlerConfig{
-		Resolve:  func(*http.Request) (oauth.Target, error) { return oauth.Target{}, errors.New("database down") },
+		Resolve: identity.Fixed(identity.Tenant{Directory: dir, Keys: db.Keys("acme", nil)}),
+		Connection: func(_ context.Context, _ identity.Tenant, name string) (*oauth.Connection, error) {
+			return nil, fmt.Errorf("provider %q: %w", name, oauth.ErrNoConnection)
+		},
 		SignedIn: func(http.ResponseWriter, *http.Request, oauth.Result) {},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, handler := range []http.Handler{h.Login(), h.Callback()} {
-		w := httptest.NewRecorder()
-		handler.ServeHTTP(w, httptest.NewRequest("GET", "/oauth/google/login", nil))
-		if w.Code != http.StatusInternalServerError || strings.Contains(w.Body.String(), "database") {
-			t.Errorf("%d %q", w.Code, w.Body)
-		}
+	w := httptest.NewRecorder()
+	h.Login().ServeHTTP(w, httptest.NewRequest("GET", "/oauth/google/login", nil))
+	if w.Code != http.StatusNotFound {
+		t.Errorf("unknown provider: %d %q, want 404", w.Code, w.Body)
 	}
 	if _, err := oauth.NewHandler(oauth.HandlerConfig{}); err == nil {
 		t.Error("NewHandler without Resolve: no error")

@@ -1,6 +1,7 @@
 package oauth
 
 import (
+	"context"
 	"crypto/rand"
 	"errors"
 	"fmt"
@@ -12,29 +13,23 @@ import (
 	"github.com/rollcall/rollcall/identity"
 )
 
-// ErrNoConnection is what a Resolver returns, wrapped, when the request names
-// no connection of its tenant; the handlers answer 404.
+// ErrNoConnection is what HandlerConfig.Connection returns, wrapped, when
+// the tenant has no connection of that name; the handlers answer 404, as
+// for any error of Resolve or Connection that matches identity.ErrNotFound.
 var ErrNoConnection = errors.New("oauth: no such connection")
-
-// Target is what the handlers act on for one request: the tenant's
-// connection to the provider the request names, the tenant's Directory and
-// its KeyStore (which keeps the pending logins, and must be shared by every
-// instance of the host).
-type Target struct {
-	Connection *Connection
-	Directory  *identity.Directory
-	Keys       identity.KeyStore
-}
-
-// Resolver returns the Target of a request: its tenant (from the host name,
-// say) and the provider of r.PathValue("provider"). An error wrapping
-// ErrNoConnection answers 404, any other 500.
-type Resolver func(r *http.Request) (Target, error)
 
 // HandlerConfig configures the login and callback handlers.
 type HandlerConfig struct {
-	// Resolve returns the Target of a request. Required.
-	Resolve Resolver
+	// Resolve returns the tenant of a request (from the host name, say);
+	// its Keys keep the pending logins, and must be shared by every
+	// instance of the host. An error matching identity.ErrNotFound answers
+	// 404, any other 500. Required.
+	Resolve identity.Resolver
+	// Connection returns the tenant's connection to the provider of the
+	// given name, which the Handler takes from r.PathValue("provider"). An
+	// error wrapping ErrNoConnection or identity.ErrNotFound answers 404,
+	// any other 500. Required.
+	Connection func(ctx context.Context, t identity.Tenant, name string) (*Connection, error)
 	// SignedIn is called after a successful sign-in: it starts the host's
 	// session for res.User and sends the browser to res.ReturnTo, with
 	// http.Redirect(w, r, res.ReturnTo, http.StatusSeeOther) say. Required.
@@ -44,12 +39,20 @@ type HandlerConfig struct {
 	// answers the report as JSON.
 	Tested func(w http.ResponseWriter, r *http.Request, res Result)
 	// Logger receives each failure with its reason and a reference the
-	// browser is shown, and each sign-in at Info. Nil discards.
+	// browser is shown, and each sign-in at Info (the Tenant's Logger
+	// instead, when it has one). Nil discards.
 	Logger *slog.Logger
 }
 
-// Handler serves the login and callback endpoints of every connection its
-// Resolver knows. Build it with NewHandler.
+// target is what the handlers act on for one request: its tenant and the
+// connection it names.
+type target struct {
+	identity.Tenant
+	Connection *Connection
+}
+
+// Handler serves the login and callback endpoints of every connection of
+// every tenant its HandlerConfig finds. Build it with NewHandler.
 type Handler struct {
 	cfg    HandlerConfig
 	logger *slog.Logger
@@ -57,8 +60,8 @@ type Handler struct {
 
 // NewHandler validates cfg and returns the Handler.
 func NewHandler(cfg HandlerConfig) (*Handler, error) {
-	if cfg.Resolve == nil {
-		return nil, errors.New("oauth: HandlerConfig.Resolve is required")
+	if cfg.Resolve == nil || cfg.Connection == nil {
+		return nil, errors.New("oauth: HandlerConfig.Resolve and HandlerConfig.Connection are required")
 	}
 	if cfg.SignedIn == nil {
 		return nil, errors.New("oauth: HandlerConfig.SignedIn is required")
@@ -77,14 +80,14 @@ const cookieName = "rollcall_oauth_state"
 // it starts a login, binds its state to the browser in an HttpOnly cookie
 // scoped to the callback's path, and redirects to the provider.
 func (h *Handler) Login() http.Handler {
-	return h.start(func(r *http.Request, t Target) (Login, error) {
+	return h.start(func(r *http.Request, t target) (Login, error) {
 		return t.Connection.Begin(r.Context(), t.Keys, r.URL.Query().Get("return_to"))
 	})
 }
 
 // start serves a login's start: it binds the login begin makes to the
 // browser in a cookie and redirects to the provider.
-func (h *Handler) start(begin func(r *http.Request, t Target) (Login, error)) http.Handler {
+func (h *Handler) start(begin func(r *http.Request, t target) (Login, error)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "no-store")
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
@@ -94,13 +97,13 @@ func (h *Handler) start(begin func(r *http.Request, t Target) (Login, error)) ht
 		}
 		t, err := h.resolve(r)
 		if err != nil {
-			h.fail(w, r, "", "", err)
+			h.fail(w, r, target{}, err)
 			return
 		}
 		c := t.Connection
 		login, err := begin(r, t)
 		if err != nil {
-			h.fail(w, r, tenantOf(t), c.source, err)
+			h.fail(w, r, t, err)
 			return
 		}
 		http.SetCookie(w, c.cookie(login.State, int(c.cfg.LoginTTL.Seconds())))
@@ -122,7 +125,7 @@ func (h *Handler) Callback() http.Handler {
 		}
 		t, err := h.resolve(r)
 		if err != nil {
-			h.fail(w, r, "", "", err)
+			h.fail(w, r, target{}, err)
 			return
 		}
 		c := t.Connection
@@ -135,32 +138,44 @@ func (h *Handler) Callback() http.Handler {
 		cb.Reference = reference()
 		res, err := c.Finish(r.Context(), t.Directory, t.Keys, cb)
 		if err != nil {
-			h.failRef(w, r, tenantOf(t), c.source, err, cb.Reference)
+			h.failRef(w, r, t, err, cb.Reference)
 			return
 		}
 		if res.Test != nil {
 			h.tested(w, r, res)
 			return
 		}
-		h.logger.InfoContext(r.Context(), "oauth sign-in", "tenant", tenantOf(t), "source", c.source,
+		t.LoggerOr(h.logger).InfoContext(r.Context(), "oauth sign-in", "tenant", tenantOf(t), "source", c.source,
 			"user", res.User.ID, "created", res.Created, "linked", res.Linked)
 		h.cfg.SignedIn(w, r, res)
 	})
 }
 
-// resolve returns the request's Target, complete.
-func (h *Handler) resolve(r *http.Request) (Target, error) {
-	t, err := h.cfg.Resolve(r)
-	if err != nil {
-		return Target{}, fmt.Errorf("resolve: %w", err)
+// resolve returns the request's tenant and connection, complete. An error
+// matching identity.ErrNotFound is made an ErrNoConnection (404).
+func (h *Handler) resolve(r *http.Request) (target, error) {
+	var t target
+	var err error
+	t.Tenant, err = h.cfg.Resolve(r)
+	if err == nil && (t.Directory == nil || t.Keys == nil) {
+		return target{}, errors.New("resolve: the resolver returned a Tenant without Directory or Keys")
 	}
-	if t.Connection == nil || t.Directory == nil || t.Keys == nil {
-		return Target{}, errors.New("resolve: the resolver returned a Target without Connection, Directory or Keys")
+	if err == nil {
+		t.Connection, err = h.cfg.Connection(r.Context(), t.Tenant, r.PathValue("provider"))
+		if err == nil && t.Connection == nil {
+			err = fmt.Errorf("provider %q: %w", r.PathValue("provider"), ErrNoConnection)
+		}
+	}
+	if errors.Is(err, identity.ErrNotFound) && !errors.Is(err, ErrNoConnection) {
+		err = fmt.Errorf("%w: %w", ErrNoConnection, err)
+	}
+	if err != nil {
+		return target{}, fmt.Errorf("resolve: %w", err)
 	}
 	return t, nil
 }
 
-func tenantOf(t Target) string {
+func tenantOf(t target) string {
 	if t.Directory == nil {
 		return ""
 	}
@@ -215,8 +230,8 @@ func Status(err error) int {
 
 // fail logs err with a reference and shows the browser only a generic
 // message and the reference.
-func (h *Handler) fail(w http.ResponseWriter, r *http.Request, tenant, source string, err error) {
-	h.failRef(w, r, tenant, source, err, reference())
+func (h *Handler) fail(w http.ResponseWriter, r *http.Request, t target, err error) {
+	h.failRef(w, r, t, err, reference())
 }
 
 // reference returns a new reference for a failure page: what a user tells
@@ -224,13 +239,17 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, tenant, source st
 func reference() string { return rand.Text()[:10] }
 
 // failRef is fail with the reference ref.
-func (h *Handler) failRef(w http.ResponseWriter, r *http.Request, tenant, source string, err error, ref string) {
+func (h *Handler) failRef(w http.ResponseWriter, r *http.Request, t target, err error, ref string) {
 	status := Status(err)
 	level := slog.LevelWarn
 	if status >= 500 {
 		level = slog.LevelError
 	}
-	h.logger.Log(r.Context(), level, "oauth sign-in failed", "tenant", tenant, "source", source,
+	source := ""
+	if t.Connection != nil {
+		source = t.Connection.source
+	}
+	t.LoggerOr(h.logger).Log(r.Context(), level, "oauth sign-in failed", "tenant", tenantOf(t), "source", source,
 		"status", status, "reason", Reason(err), "reference", ref, "err", err)
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("X-Content-Type-Options", "nosniff")

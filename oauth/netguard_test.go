@@ -8,12 +8,13 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/rollcall/rollcall/identity"
 	"github.com/rollcall/rollcall/netguard"
 	"github.com/rollcall/rollcall/storage/memory"
 )
 
 // TestDiscoveryGuarded runs OIDC discovery through a netguard client given
-// as Config.HTTPClient: refused on loopback by default, done once the host
+// as Deps.HTTPClient: refused on loopback by default, done once the host
 // allows loopback.
 func TestDiscoveryGuarded(t *testing.T) {
 	var srv *httptest.Server
@@ -32,7 +33,7 @@ func TestDiscoveryGuarded(t *testing.T) {
 	defer srv.Close()
 	keys := memory.New().Keys("t", nil)
 
-	c := mustConnection(t, Config{Provider: Discover("idp", srv.URL), HTTPClient: netguard.New(netguard.Config{}).Client()})
+	c := mustConnection(t, Config{Provider: Discover("idp", srv.URL)}, identity.Deps{HTTPClient: netguard.New(netguard.Config{}).Client()})
 	if _, err := c.Begin(t.Context(), keys, ""); err == nil || !strings.Contains(err.Error(), "loopback") {
 		t.Errorf("Begin with a loopback issuer through the guard: %v, want the address refused", err)
 	}
@@ -41,7 +42,7 @@ func TestDiscoveryGuarded(t *testing.T) {
 	}
 
 	allow := netguard.New(netguard.Config{Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}})
-	c = mustConnection(t, Config{Provider: Discover("idp", srv.URL), HTTPClient: allow.Client()})
+	c = mustConnection(t, Config{Provider: Discover("idp", srv.URL)}, identity.Deps{HTTPClient: allow.Client()})
 	login, err := c.Begin(t.Context(), keys, "")
 	if err != nil {
 		t.Fatalf("Begin with loopback allowed: %v", err)

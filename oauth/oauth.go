@@ -115,26 +115,9 @@ type Config struct {
 	// activated: it runs test logins only (BeginTest). Begin returns
 	// ErrDraft, and so does Finish for the callback of any other login.
 	Draft bool
-	// HTTPClient makes the requests to the provider. Default
-	// a client with a DefaultHTTPTimeout timeout, so that a provider that
-	// hangs cannot hold logins (or go-oidc's key refresh) forever. A host
-	// that lets tenants enter issuer URLs should give a client that refuses
-	// internal addresses: netguard.New(netguard.Config{}).Client().
-	HTTPClient *http.Client
-	// Clock tells the time for the login's expiry and the ID token's. Nil
-	// means the system clock.
-	Clock identity.Clock
-	// Logger receives the reasons of refused sign-ins. Nil discards.
-	Logger *slog.Logger
-	// Diagnostics, when set, is the tenant's diagnostics log: Finish records
-	// every callback there, and Begin every login that fails, with the typed
-	// reason (see Reason), the subject and email once the ID token was
-	// verified, and Callback.Reference; never a token, a code or a secret. A
-	// failure to record is logged, and does not fail the sign-in.
-	Diagnostics identity.DiagnosticsLog
 }
 
-// DefaultHTTPTimeout bounds each request to a provider when Config.HTTPClient
+// DefaultHTTPTimeout bounds each request to a provider when Deps.HTTPClient
 // is nil.
 const DefaultHTTPTimeout = 30 * time.Second
 
@@ -147,6 +130,7 @@ type Connection struct {
 	clock   identity.Clock
 	logger  *slog.Logger
 	client  *http.Client
+	diag    identity.DiagnosticsLog
 	domains map[string]bool
 	tenants map[string]bool
 	returns map[string]bool
@@ -164,7 +148,18 @@ type endpoints struct {
 
 // New validates cfg and returns the Connection. It makes no request: a
 // discovered provider is asked on first use.
-func New(cfg Config) (*Connection, error) {
+//
+// deps.HTTPClient makes the requests to the provider; nil means a client
+// with a DefaultHTTPTimeout timeout, so that a provider that hangs cannot
+// hold logins (or go-oidc's key refresh) forever. deps.Clock tells the time
+// for the login's expiry and the ID token's. deps.Logger receives the
+// reasons of refused sign-ins. deps.Diagnostics, when set, is the tenant's
+// diagnostics log: Finish records every callback there, and Begin every
+// login that fails, with the typed reason (see Reason), the subject and
+// email once the ID token was verified, and Callback.Reference; never a
+// token, a code or a secret. A failure to record is logged, and does not
+// fail the sign-in.
+func New(cfg Config, deps identity.Deps) (*Connection, error) {
 	p := cfg.Provider
 	if err := p.validate(); err != nil {
 		return nil, fmt.Errorf("oauth: %w", err)
@@ -187,9 +182,10 @@ func New(cfg Config) (*Connection, error) {
 	c := &Connection{
 		cfg:     cfg,
 		source:  "oauth:" + p.Name,
-		clock:   cfg.Clock,
-		logger:  cfg.Logger,
-		client:  cfg.HTTPClient,
+		clock:   deps.Clock,
+		logger:  deps.Logger,
+		client:  deps.HTTPClient,
+		diag:    deps.Diagnostics,
 		domains: make(map[string]bool),
 		tenants: make(map[string]bool),
 		returns: make(map[string]bool),

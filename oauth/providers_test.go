@@ -158,14 +158,16 @@ type tenant struct {
 	clock *identitytest.Clock
 }
 
-func newTenant(t *testing.T, f *fakeOP, cfg oauth.Config) *tenant {
+// newTenant builds the connection of cfg with deps[0], if given, on f's clock.
+func newTenant(t *testing.T, f *fakeOP, cfg oauth.Config, deps ...identity.Deps) *tenant {
 	t.Helper()
 	cfg.ClientID, cfg.ClientSecret = clientID, clientSecret
 	if cfg.RedirectURL == "" {
 		cfg.RedirectURL = "https://app.example/oauth/" + cfg.Provider.Name + "/callback"
 	}
-	cfg.Clock = f.clock
-	conn, err := oauth.New(cfg)
+	d := append(deps, identity.Deps{})[0]
+	d.Clock = f.clock
+	conn, err := oauth.New(cfg, d)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -510,7 +512,7 @@ func TestState(t *testing.T) {
 	t.Run("other connection", func(t *testing.T) {
 		q := p
 		q.Name = "google-2"
-		other, err := oauth.New(oauth.Config{Provider: q, ClientID: clientID, RedirectURL: "https://app.example/cb", Clock: tn.clock})
+		other, err := oauth.New(oauth.Config{Provider: q, ClientID: clientID, RedirectURL: "https://app.example/cb"}, identity.Deps{Clock: tn.clock})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -77,7 +77,7 @@ func Reason(err error) string {
 // record writes an attempt to the diagnostics log, if there is one. The
 // detail is the error's message, which holds no token, code or secret.
 func (c *Connection) record(ctx context.Context, step string, err error, subject, email, userID, ref string) {
-	if c.cfg.Diagnostics == nil {
+	if c.diag == nil {
 		return
 	}
 	a := identity.Attempt{
@@ -87,7 +87,7 @@ func (c *Connection) record(ctx context.Context, step string, err error, subject
 	if err != nil {
 		a.Outcome, a.Reason, a.Detail = identity.OutcomeFailure, Reason(err), err.Error()
 	}
-	if _, rerr := c.cfg.Diagnostics.RecordAttempt(ctx, a); rerr != nil {
+	if _, rerr := c.diag.RecordAttempt(ctx, a); rerr != nil {
 		c.logger.ErrorContext(ctx, "oauth: record the attempt in the diagnostics log", "err", rerr)
 	}
 }

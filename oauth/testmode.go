@@ -54,7 +54,7 @@ func (c *Connection) reportTest(ctx context.Context, dir *identity.Directory, re
 // admin only (mount it behind the host's admin session). The callback then
 // answers the report through HandlerConfig.Tested.
 func (h *Handler) TestLogin() http.Handler {
-	return h.start(func(r *http.Request, t Target) (Login, error) {
+	return h.start(func(r *http.Request, t target) (Login, error) {
 		return t.Connection.BeginTest(r.Context(), t.Keys)
 	})
 }

@@ -117,7 +117,7 @@ func TestDraftProviderTestsThenActivates(t *testing.T) {
 
 	cfg := h.cfg
 	cfg.Draft = false
-	live, err := oauth.New(cfg)
+	live, err := oauth.New(cfg, h.deps)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -47,7 +47,7 @@ func newEnv(t *testing.T) *env {
 		}
 		e.tenants[name] = portal.Tenant{Directory: dir, Keys: db.Keys(name, e.clock)}
 	}
-	im, err := importer.New(importer.Config{})
+	im, err := importer.New(importer.Config{}, identity.Deps{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -619,7 +619,7 @@ func TestEventsPage(t *testing.T) {
 // the Config's importer, previews.
 func TestImportPerTenant(t *testing.T) {
 	e := newEnv(t)
-	small, err := importer.New(importer.Config{MaxFileSize: 100})
+	small, err := importer.New(importer.Config{MaxFileSize: 100}, identity.Deps{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -120,7 +120,7 @@ func (c *Connection) acs(ctx context.Context, dir *identity.Directory, keys iden
 		return res, &failure{"metadata", err}
 	}
 
-	possible, err := c.request(ctx, keys, pre.inResponseTo, p, &res)
+	possible, err := c.inResponseTo(ctx, keys, pre.inResponseTo, p, &res)
 	if err != nil {
 		return res, err
 	}
@@ -183,49 +183,52 @@ func (c *Connection) acs(ctx context.Context, dir *identity.Directory, keys iden
 	return res, nil
 }
 
-// request checks the request a response names (InResponseTo): one this SP
-// issued, a test login's included, taken once and bound to the browser; or
-// none, for an IdP-initiated login where allowed. A draft takes a test
-// login's only. It sets res's Test, RelayState and IDPInitiated, and returns
-// the request IDs the response may name.
-func (c *Connection) request(ctx context.Context, keys identity.KeyStore, inResponseTo string, p Post, res *Result) ([]string, error) {
+// inResponseTo checks the request a response names: one this SP issued,
+// taken once from keys (a test login's sets res.Test); or none, for an
+// IdP-initiated login where allowed. A draft takes a test login's only.
+// It returns the request IDs crewjam may accept, and sets res.RelayState
+// and res.IDPInitiated.
+func (c *Connection) inResponseTo(ctx context.Context, keys identity.KeyStore, id string, p Post, res *Result) ([]string, error) {
 	possible := []string{""}
-	if len(inResponseTo) > maxRequestID {
+	if len(id) > maxRequestID {
 		return nil, reject(ReasonInResponseTo, fmt.Errorf("InResponseTo is longer than %d bytes", maxRequestID))
 	}
-	if inResponseTo != "" {
-		stored, err := keys.Take(ctx, c.requestKey(inResponseTo))
-		if errors.Is(err, identity.ErrNotFound) {
-			if stored, err = keys.Take(ctx, c.testKey(inResponseTo)); err == nil {
-				res.Test = &Test{}
-			}
-		}
-		if errors.Is(err, identity.ErrNotFound) {
-			return nil, reject(ReasonInResponseTo, fmt.Errorf("InResponseTo %q names no pending request", inResponseTo))
-		}
-		if err != nil {
-			return nil, &failure{"keystore", fmt.Errorf("saml: take pending request: %w", err)}
-		}
-		bound, relay := checkPending(stored, p.Binding)
-		if !bound && !c.cfg.UnboundRequests {
-			err := errors.New("the browser that posted the response did not start the login")
-			if p.Binding == "" && c.acsURL.Scheme == "http" {
-				err = fmt.Errorf("%w: %w", err, ErrHTTPBindingCookie)
-			}
-			return nil, reject(ReasonBinding, err)
-		}
-		possible[0] = inResponseTo
-		res.RelayState = relay
-	} else {
+	if id == "" {
 		if !c.cfg.AllowIDPInitiated {
 			return nil, reject(ReasonIDPInitiated, errors.New("the response names no request and IdP-initiated login is off"))
 		}
 		res.IDPInitiated = true
 		res.RelayState = SafeRelayState(p.RelayState)
+		if c.cfg.Draft {
+			return nil, reject(ReasonDraft, ErrDraft)
+		}
+		return possible, nil
+	}
+	stored, err := keys.Take(ctx, c.requestKey(id))
+	if errors.Is(err, identity.ErrNotFound) {
+		if stored, err = keys.Take(ctx, c.testKey(id)); err == nil {
+			res.Test = &Test{}
+		}
+	}
+	if errors.Is(err, identity.ErrNotFound) {
+		return nil, reject(ReasonInResponseTo, fmt.Errorf("InResponseTo %q names no pending request", id))
+	}
+	if err != nil {
+		return nil, &failure{"keystore", fmt.Errorf("saml: take pending request: %w", err)}
+	}
+	bound, relay := checkPending(stored, p.Binding)
+	if !bound && !c.cfg.UnboundRequests {
+		err := errors.New("the browser that posted the response did not start the login")
+		if p.Binding == "" && c.acsURL.Scheme == "http" {
+			err = fmt.Errorf("%w: %w", err, ErrHTTPBindingCookie)
+		}
+		return nil, reject(ReasonBinding, err)
 	}
 	if c.cfg.Draft && res.Test == nil {
 		return nil, reject(ReasonDraft, ErrDraft)
 	}
+	possible[0] = id
+	res.RelayState = relay
 	return possible, nil
 }
 

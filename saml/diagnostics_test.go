@@ -23,7 +23,7 @@ func (e *env) withDiagnostics(t *testing.T, log identity.DiagnosticsLog, edit fu
 	if edit != nil {
 		edit(&cfg)
 	}
-	conn, err := New(cfg, Deps{Clock: e.clock, Logger: e.conn.logger, Diagnostics: log})
+	conn, err := New(cfg, identity.Deps{Clock: e.clock, Logger: e.conn.logger, Diagnostics: log})
 	if err != nil {
 		t.Fatal(err)
 	}

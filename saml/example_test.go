@@ -37,7 +37,7 @@ func ExampleConnection_ACS() {
 		Preset:      saml.PresetADFS, // memberOf as an LDAP array
 
 		AllowIDPInitiated: true, // the response names no request
-	}, saml.Deps{Clock: fixedClock{}}))
+	}, identity.Deps{Clock: fixedClock{}}))
 
 	db := memory.New()
 	dir := must(identity.New(db.Tenant("acme"), identity.Config{Tenant: "acme", GroupSource: groups.SAMLSource("acme"), Clock: fixedClock{}}))
@@ -56,19 +56,21 @@ func ExampleConnection_ACS() {
 // A host mounts the three handlers on its own mux, resolving the tenant and
 // connection of each request.
 func ExampleHandler() {
-	type tenant struct {
-		conns map[string]*saml.Connection
-		dir   *identity.Directory
-		keys  identity.KeyStore
-	}
-	tenants := map[string]*tenant{} // by host name, filled from the host's configuration
-	h := &saml.Handler{
-		Resolve: func(r *http.Request) (saml.Tenant, error) {
-			t := tenants[r.Host]
-			if t == nil || t.conns[r.PathValue("connection")] == nil {
-				return saml.Tenant{}, fmt.Errorf("no SAML connection %q for %q", r.PathValue("connection"), r.Host)
+	tenants := map[string]identity.Tenant{}                        // by host name, filled from the host's configuration
+	conns := map[*identity.Directory]map[string]*saml.Connection{} // by tenant and name
+	h, err := saml.NewHandler(saml.HandlerConfig{
+		Resolve: func(r *http.Request) (identity.Tenant, error) {
+			t, ok := tenants[r.Host]
+			if !ok {
+				return t, fmt.Errorf("no tenant at %q: %w", r.Host, identity.ErrNotFound)
 			}
-			return saml.Tenant{Connection: t.conns[r.PathValue("connection")], Directory: t.dir, Keys: t.keys}, nil
+			return t, nil
+		},
+		Connection: func(_ context.Context, t identity.Tenant, name string) (*saml.Connection, error) {
+			if c := conns[t.Directory][name]; c != nil {
+				return c, nil
+			}
+			return nil, fmt.Errorf("no SAML connection %q: %w", name, identity.ErrNotFound)
 		},
 		SignedIn: func(w http.ResponseWriter, r *http.Request, res saml.Result) {
 			// Set the host's own session cookie, to expire at res.Expires.
@@ -78,6 +80,9 @@ func ExampleHandler() {
 			}
 			http.Redirect(w, r, to, http.StatusSeeOther)
 		},
+	})
+	if err != nil {
+		log.Fatal(err)
 	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /saml/{connection}/metadata", h.Metadata())

@@ -84,7 +84,7 @@ func TestHealthRefreshFailure(t *testing.T) {
 	e := urlEnv(t, s, nil)
 	log := memory.NewDiagnostics(e.clock)
 	cfg := e.conn.cfg
-	conn, err := New(cfg, Deps{HTTPClient: s.Client(), Clock: e.clock, Logger: e.conn.logger, Diagnostics: log})
+	conn, err := New(cfg, identity.Deps{HTTPClient: s.Client(), Clock: e.clock, Logger: e.conn.logger, Diagnostics: log})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -97,7 +97,7 @@ func newEnv(t testing.TB, edit func(*Config)) *env {
 	e.clock.Set(received)
 	logger := slog.New(slog.NewTextHandler(e.log, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	var err error
-	e.conn, err = New(cfg, Deps{Clock: e.clock, Logger: logger})
+	e.conn, err = New(cfg, identity.Deps{Clock: e.clock, Logger: logger})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,9 +1,11 @@
 package saml
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -11,26 +13,16 @@ import (
 	"github.com/rollcall/rollcall/identity"
 )
 
-// Tenant is what a request resolves to: the connection it names and its
-// tenant's directory and key store.
-type Tenant struct {
-	Connection *Connection
-	Directory  *identity.Directory
-	Keys       identity.KeyStore
-}
-
-// Handler adapts a tenant's connections to net/http. The host mounts its
-// three handlers on its own mux, on paths that name the connection, for
-// instance:
-//
-//	mux.Handle("GET /saml/{connection}/metadata", h.Metadata())
-//	mux.Handle("GET /saml/{connection}/login", h.Login())
-//	mux.Handle("POST /saml/{connection}/acs", h.ACS())
-type Handler struct {
-	// Resolve finds the tenant and connection of a request (from its host
-	// name and r.PathValue("connection"), say). An error answers 404.
-	// Required.
-	Resolve func(r *http.Request) (Tenant, error)
+// HandlerConfig configures a Handler.
+type HandlerConfig struct {
+	// Resolve finds the tenant of a request (from its host name, say); its
+	// Keys are required. An error wrapping identity.ErrNotFound answers
+	// 404, any other 500. Required.
+	Resolve identity.Resolver
+	// Connection returns the tenant's connection of the given name, which
+	// the Handler takes from r.PathValue("connection"). An error wrapping
+	// identity.ErrNotFound answers 404, any other 500. Required.
+	Connection func(ctx context.Context, t identity.Tenant, name string) (*Connection, error)
 	// SignedIn is called after a successful sign-in: it sets the host's
 	// session, to end at res.Expires, and sends the browser on. nil means a
 	// 303 redirect to res.RelayState, or "/" (and no session: only for tests).
@@ -40,8 +32,39 @@ type Handler struct {
 	// the report as JSON.
 	Tested func(w http.ResponseWriter, r *http.Request, res Result)
 	// Logger receives the failures that happen before a connection is
-	// known; nil discards. A connection logs to its own Deps.Logger.
+	// known (else the Tenant's Logger); nil discards. A connection logs to
+	// its own Deps.Logger.
 	Logger *slog.Logger
+}
+
+// Handler adapts a tenant's connections to net/http. Build it with
+// NewHandler; the host mounts its handlers on its own mux, on paths that
+// name the connection, for instance:
+//
+//	mux.Handle("GET /saml/{connection}/metadata", h.Metadata())
+//	mux.Handle("GET /saml/{connection}/login", h.Login())
+//	mux.Handle("POST /saml/{connection}/acs", h.ACS())
+type Handler struct {
+	cfg    HandlerConfig
+	logger *slog.Logger
+}
+
+// NewHandler validates cfg and returns the Handler.
+func NewHandler(cfg HandlerConfig) (*Handler, error) {
+	if cfg.Resolve == nil || cfg.Connection == nil {
+		return nil, errors.New("saml: HandlerConfig needs Resolve and Connection")
+	}
+	logger := cfg.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &Handler{cfg: cfg, logger: logger}, nil
+}
+
+// target is what a request acts on: its tenant and the connection it names.
+type target struct {
+	identity.Tenant
+	Connection *Connection
 }
 
 // ReturnParam is the query parameter of the login URL that names where to go
@@ -57,7 +80,7 @@ func (h *Handler) Metadata() http.Handler {
 		}
 		md, err := t.Connection.Metadata()
 		if err != nil {
-			h.logger().ErrorContext(r.Context(), "saml: metadata", "source", t.Connection.Source(), "error", err)
+			t.LoggerOr(h.logger).ErrorContext(r.Context(), "saml: metadata", "source", t.Connection.Source(), "error", err)
 			fail(w, http.StatusInternalServerError)
 			return
 		}
@@ -71,14 +94,14 @@ func (h *Handler) Metadata() http.Handler {
 // "saml_<connection>", sent only to the ACS path, that binds the login to
 // this browser.
 func (h *Handler) Login() http.Handler {
-	return h.redirect("saml: login", func(r *http.Request, t Tenant) (LoginRedirect, error) {
+	return h.redirect("saml: login", func(r *http.Request, t target) (LoginRedirect, error) {
 		return t.Connection.Login(r.Context(), t.Keys, r.URL.Query().Get(ReturnParam))
 	})
 }
 
 // redirect serves a login's start: it sends the browser to the IdP with the
 // request start makes, bound to the browser by a cookie.
-func (h *Handler) redirect(what string, start func(r *http.Request, t Tenant) (LoginRedirect, error)) http.Handler {
+func (h *Handler) redirect(what string, start func(r *http.Request, t target) (LoginRedirect, error)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		t, ok := h.resolve(w, r)
 		if !ok {
@@ -132,8 +155,8 @@ func (h *Handler) ACS() http.Handler {
 			h.tested(w, r, res)
 			return
 		}
-		if h.SignedIn != nil {
-			h.SignedIn(w, r, res)
+		if h.cfg.SignedIn != nil {
+			h.cfg.SignedIn(w, r, res)
 			return
 		}
 		to := res.RelayState
@@ -163,24 +186,32 @@ func (c *Connection) bindingCookie(value string, maxAge int) *http.Cookie {
 	return ck
 }
 
-func (h *Handler) resolve(w http.ResponseWriter, r *http.Request) (Tenant, bool) {
-	t, err := h.Resolve(r)
-	if err == nil && (t.Connection == nil || t.Directory == nil || t.Keys == nil) {
-		err = errors.New("saml: the resolver returned an incomplete Tenant")
+// resolve finds the request's tenant and connection, or answers 404 (or
+// 500) and returns false.
+func (h *Handler) resolve(w http.ResponseWriter, r *http.Request) (target, bool) {
+	var t target
+	var err error
+	t.Tenant, err = h.cfg.Resolve(r)
+	if err == nil && (t.Directory == nil || t.Keys == nil) {
+		err = errors.New("saml: the resolver returned a Tenant without Directory or Keys")
 	}
-	if err != nil {
-		h.logger().InfoContext(r.Context(), "saml: no connection for the request", "path", r.URL.Path, "error", err)
+	if err == nil {
+		t.Connection, err = h.cfg.Connection(r.Context(), t.Tenant, r.PathValue("connection"))
+		if err == nil && t.Connection == nil {
+			err = fmt.Errorf("saml: no connection %q: %w", r.PathValue("connection"), identity.ErrNotFound)
+		}
+	}
+	if errors.Is(err, identity.ErrNotFound) {
+		t.LoggerOr(h.logger).InfoContext(r.Context(), "saml: no connection for the request", "path", r.URL.Path, "error", err)
 		fail(w, http.StatusNotFound)
 		return t, false
 	}
-	return t, true
-}
-
-func (h *Handler) logger() *slog.Logger {
-	if h.Logger == nil {
-		return slog.New(slog.NewTextHandler(io.Discard, nil))
+	if err != nil {
+		t.LoggerOr(h.logger).ErrorContext(r.Context(), "saml: resolve the request's connection", "path", r.URL.Path, "error", err)
+		fail(w, http.StatusInternalServerError)
+		return t, false
 	}
-	return h.Logger
+	return t, true
 }
 
 // status chooses the HTTP status of an error, from this table only.
@@ -231,8 +262,8 @@ func fail(w http.ResponseWriter, code int) {
 
 // tested answers a test login's report: through Tested, else as JSON.
 func (h *Handler) tested(w http.ResponseWriter, r *http.Request, res Result) {
-	if h.Tested != nil {
-		h.Tested(w, r, res)
+	if h.cfg.Tested != nil {
+		h.cfg.Tested(w, r, res)
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")

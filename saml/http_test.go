@@ -3,23 +3,30 @@ package saml
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/rollcall/rollcall/identity"
 )
 
 // mux mounts the handlers as a host would, for the one tenant of e.
 func (e *env) mux(signedIn func(http.ResponseWriter, *http.Request, Result)) *http.ServeMux {
-	h := &Handler{
-		Resolve: func(r *http.Request) (Tenant, error) {
-			if r.PathValue("connection") != e.conn.Name() {
-				return Tenant{}, errors.New("no such connection")
+	h, err := NewHandler(HandlerConfig{
+		Resolve: identity.Fixed(identity.Tenant{Directory: e.dir, Keys: e.keys}),
+		Connection: func(_ context.Context, _ identity.Tenant, name string) (*Connection, error) {
+			if name != e.conn.Name() {
+				return nil, fmt.Errorf("no connection %q: %w", name, identity.ErrNotFound)
 			}
-			return Tenant{Connection: e.conn, Directory: e.dir, Keys: e.keys}, nil
+			return e.conn, nil
 		},
 		SignedIn: signedIn,
+	})
+	if err != nil {
+		panic(err)
 	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /saml/{connection}/metadata", h.Metadata())
@@ -152,5 +159,34 @@ func TestHandlerBinding(t *testing.T) {
 	e.pending(t, fixtureRequest, "/desks")
 	if _, err := e.conn.ACS(context.Background(), e.dir, e.keys, Post{SAMLResponse: b64(fixtureXML(t, "both-signed"))}); err != nil {
 		t.Errorf("UnboundRequests: %v", err)
+	}
+}
+
+// A resolver's error matching identity.ErrNotFound answers 404, any other
+// 500; NewHandler wants Resolve and Connection.
+func TestHandlerResolveErrors(t *testing.T) {
+	e := newEnv(t, nil)
+	for _, c := range []struct {
+		err  error
+		code int
+	}{
+		{fmt.Errorf("no tenant at this host: %w", identity.ErrNotFound), http.StatusNotFound},
+		{errors.New("database down"), http.StatusInternalServerError},
+	} {
+		h, err := NewHandler(HandlerConfig{
+			Resolve:    func(*http.Request) (identity.Tenant, error) { return identity.Tenant{}, c.err },
+			Connection: func(context.Context, identity.Tenant, string) (*Connection, error) { return e.conn, nil },
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := httptest.NewRecorder()
+		h.Metadata().ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/saml/acme/metadata", nil))
+		if w.Code != c.code || strings.Contains(w.Body.String(), "database") || strings.Contains(w.Body.String(), "tenant") {
+			t.Errorf("%v: %d %q, want %d", c.err, w.Code, w.Body, c.code)
+		}
+	}
+	if _, err := NewHandler(HandlerConfig{Resolve: identity.Fixed(identity.Tenant{Directory: e.dir, Keys: e.keys})}); err == nil {
+		t.Error("NewHandler without Connection: no error")
 	}
 }

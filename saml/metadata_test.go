@@ -14,6 +14,8 @@ import (
 	"time"
 
 	crewjam "github.com/crewjam/saml"
+
+	"github.com/rollcall/rollcall/identity"
 )
 
 func TestMetadata(t *testing.T) {
@@ -97,7 +99,7 @@ func urlEnv(t *testing.T, s *metadataServer, edit func(*Config)) *env {
 	}
 	e := newEnv(t, func(c *Config) { *c = cfg })
 	// newEnv built the connection without the test server's client.
-	conn, err := New(cfg, Deps{HTTPClient: s.Client(), Clock: e.clock, Logger: e.conn.logger})
+	conn, err := New(cfg, identity.Deps{HTTPClient: s.Client(), Clock: e.clock, Logger: e.conn.logger})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -179,7 +181,7 @@ func TestParseIdPMetadata(t *testing.T) {
 	} {
 		cfg := testConfig(t)
 		cfg.IdPMetadata = bad
-		if _, err := New(cfg, Deps{}); err == nil {
+		if _, err := New(cfg, identity.Deps{}); err == nil {
 			t.Errorf("%s: New accepted the metadata", name)
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rollcall/rollcall/identity"
 	"github.com/rollcall/rollcall/netguard"
 )
 
@@ -26,7 +27,7 @@ func TestMetadataURLGuarded(t *testing.T) {
 		return c
 	}
 
-	conn, err := New(cfg, Deps{HTTPClient: client(netguard.New(netguard.Config{}))})
+	conn, err := New(cfg, identity.Deps{HTTPClient: client(netguard.New(netguard.Config{}))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,7 +39,7 @@ func TestMetadataURLGuarded(t *testing.T) {
 	}
 
 	allow := netguard.New(netguard.Config{Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}})
-	conn, err = New(cfg, Deps{HTTPClient: client(allow)})
+	conn, err = New(cfg, identity.Deps{HTTPClient: client(allow)})
 	if err != nil {
 		t.Fatal(err)
 	}

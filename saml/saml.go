@@ -172,25 +172,6 @@ type Config struct {
 	Draft bool
 }
 
-// Deps are the services a Connection uses. The zero Deps is usable.
-type Deps struct {
-	// HTTPClient fetches IdPMetadataURL; nil means a client with no
-	// redirects to non-https URLs. A host that lets tenants enter URLs should
-	// give a client whose dialer refuses internal addresses:
-	// netguard.New(netguard.Config{}).Client().
-	HTTPClient *http.Client
-	// Clock tells the time; nil means the system clock.
-	Clock identity.Clock
-	// Logger receives the reasons of rejected responses; nil discards.
-	Logger *slog.Logger
-	// Diagnostics, when set, is the tenant's diagnostics log: ACS records
-	// every response it handles there, and Login every login that fails,
-	// with the typed reason (see Reason), the subject and email once
-	// verified, and Post.Reference; never the response or a secret. A
-	// failure to record is logged, and does not fail the sign-in.
-	Diagnostics identity.DiagnosticsLog
-}
-
 // Connection is one tenant's connection to one IdP. It is safe for concurrent
 // use and meant to live as long as its configuration.
 type Connection struct {
@@ -226,71 +207,23 @@ type idpState struct {
 // New returns the connection cfg describes. It returns an error naming the
 // first invalid field. Static metadata (IdPMetadata) is parsed now; metadata
 // from a URL is fetched on first use (see Refresh).
-func New(cfg Config, deps Deps) (*Connection, error) {
-	if !validName(cfg.Name) {
-		return nil, fmt.Errorf("saml: Name %q: want letters, digits, '-', '_' or '.'", cfg.Name)
+//
+// deps.HTTPClient fetches IdPMetadataURL; nil means a client with no
+// redirects to non-https URLs. deps.Logger receives the reasons of rejected
+// responses. deps.Diagnostics, when set, is the tenant's diagnostics log:
+// ACS records every response it handles there, and Login every login that
+// fails, with the typed reason (see Reason), the subject and email once
+// verified, and Post.Reference; never the response or a secret. A failure
+// to record is logged, and does not fail the sign-in.
+func New(cfg Config, deps identity.Deps) (*Connection, error) {
+	acs, err := cfg.validate()
+	if err != nil {
+		return nil, err
 	}
-	if (len(cfg.IdPMetadata) == 0) == (cfg.IdPMetadataURL == "") {
-		return nil, errors.New("saml: want exactly one of IdPMetadata and IdPMetadataURL")
+	preset, err := cfg.defaults()
+	if err != nil {
+		return nil, err
 	}
-	if cfg.IdPMetadataURL != "" {
-		u, err := url.Parse(cfg.IdPMetadataURL)
-		if err != nil || u.Scheme != "https" || u.Host == "" {
-			return nil, fmt.Errorf("saml: IdPMetadataURL %q: want an absolute https URL", cfg.IdPMetadataURL)
-		}
-	}
-	if cfg.EntityID == "" {
-		return nil, errors.New("saml: EntityID is required")
-	}
-	acs, err := url.Parse(cfg.ACSURL)
-	if err != nil || (acs.Scheme != "https" && acs.Scheme != "http") || acs.Host == "" {
-		return nil, fmt.Errorf("saml: ACSURL %q: want an absolute http(s) URL", cfg.ACSURL)
-	}
-	if cfg.Key == nil || cfg.Certificate == nil {
-		return nil, errors.New("saml: Key and Certificate are required")
-	}
-	if !publicKeyMatches(cfg.Key, cfg.Certificate) {
-		return nil, errors.New("saml: Key does not match Certificate")
-	}
-	switch cfg.NameIDFormat {
-	case "":
-		cfg.NameIDFormat = NameIDUnspecified
-	case NameIDUnspecified, NameIDPersistent, NameIDEmail, NameIDTransient:
-	default:
-		return nil, fmt.Errorf("saml: NameIDFormat %q: want one of the persistent, unspecified, emailAddress or transient URNs", cfg.NameIDFormat)
-	}
-	if cfg.NameIDFormat == NameIDTransient && cfg.SubjectAttribute == "" {
-		return nil, errors.New("saml: a transient NameIDFormat needs a SubjectAttribute: a transient NameID cannot link a user")
-	}
-	preset, ok := presets[cfg.Preset]
-	if !ok {
-		return nil, fmt.Errorf("saml: unknown Preset %q", cfg.Preset)
-	}
-	if cfg.GroupFormat == "" {
-		cfg.GroupFormat = preset.format
-	}
-	if cfg.GroupFormat, err = groups.ParseFormat(string(cfg.GroupFormat)); err != nil {
-		return nil, fmt.Errorf("saml: GroupFormat: %w", err)
-	}
-	for name, d := range map[string]*time.Duration{
-		"MetadataTimeout": &cfg.MetadataTimeout, "MetadataRefresh": &cfg.MetadataRefresh,
-		"SessionLifetime": &cfg.SessionLifetime, "RequestTTL": &cfg.RequestTTL,
-	} {
-		if *d < 0 {
-			return nil, fmt.Errorf("saml: negative %s %s", name, *d)
-		}
-	}
-	if cfg.GroupLimit < 0 || cfg.MetadataMaxBytes < 0 || cfg.MaxBodyBytes < 0 {
-		return nil, errors.New("saml: negative GroupLimit, MetadataMaxBytes or MaxBodyBytes")
-	}
-	cfg.MetadataTimeout = orDefault(cfg.MetadataTimeout, DefaultMetadataTimeout)
-	cfg.MetadataRefresh = orDefault(cfg.MetadataRefresh, DefaultMetadataRefresh)
-	cfg.SessionLifetime = orDefault(cfg.SessionLifetime, DefaultSessionLifetime)
-	cfg.RequestTTL = orDefault(cfg.RequestTTL, DefaultRequestTTL)
-	cfg.MetadataMaxBytes = orDefault(cfg.MetadataMaxBytes, DefaultMetadataMaxBytes)
-	cfg.MaxBodyBytes = orDefault(cfg.MaxBodyBytes, DefaultMaxBodyBytes)
-	cfg.GroupLimit = orDefault(cfg.GroupLimit, groups.DefaultLimit)
-
 	c := &Connection{
 		cfg:     cfg,
 		source:  groups.SAMLSource(cfg.Name),
@@ -323,6 +256,82 @@ func New(cfg Config, deps Deps) (*Connection, error) {
 		c.idp.Store(st)
 	}
 	return c, nil
+}
+
+// validate checks the fields of cfg that have no default, and returns the
+// parsed ACSURL.
+func (cfg *Config) validate() (*url.URL, error) {
+	if !validName(cfg.Name) {
+		return nil, fmt.Errorf("saml: Name %q: want letters, digits, '-', '_' or '.'", cfg.Name)
+	}
+	if (len(cfg.IdPMetadata) == 0) == (cfg.IdPMetadataURL == "") {
+		return nil, errors.New("saml: want exactly one of IdPMetadata and IdPMetadataURL")
+	}
+	if cfg.IdPMetadataURL != "" {
+		u, err := url.Parse(cfg.IdPMetadataURL)
+		if err != nil || u.Scheme != "https" || u.Host == "" {
+			return nil, fmt.Errorf("saml: IdPMetadataURL %q: want an absolute https URL", cfg.IdPMetadataURL)
+		}
+	}
+	if cfg.EntityID == "" {
+		return nil, errors.New("saml: EntityID is required")
+	}
+	acs, err := url.Parse(cfg.ACSURL)
+	if err != nil || (acs.Scheme != "https" && acs.Scheme != "http") || acs.Host == "" {
+		return nil, fmt.Errorf("saml: ACSURL %q: want an absolute http(s) URL", cfg.ACSURL)
+	}
+	if cfg.Key == nil || cfg.Certificate == nil {
+		return nil, errors.New("saml: Key and Certificate are required")
+	}
+	if !publicKeyMatches(cfg.Key, cfg.Certificate) {
+		return nil, errors.New("saml: Key does not match Certificate")
+	}
+	return acs, nil
+}
+
+// defaults checks the fields of cfg that have a default, sets the defaults
+// of the zero ones, and returns the preset.
+func (cfg *Config) defaults() (preset, error) {
+	switch cfg.NameIDFormat {
+	case "":
+		cfg.NameIDFormat = NameIDUnspecified
+	case NameIDUnspecified, NameIDPersistent, NameIDEmail, NameIDTransient:
+	default:
+		return preset{}, fmt.Errorf("saml: NameIDFormat %q: want one of the persistent, unspecified, emailAddress or transient URNs", cfg.NameIDFormat)
+	}
+	if cfg.NameIDFormat == NameIDTransient && cfg.SubjectAttribute == "" {
+		return preset{}, errors.New("saml: a transient NameIDFormat needs a SubjectAttribute: a transient NameID cannot link a user")
+	}
+	p, ok := presets[cfg.Preset]
+	if !ok {
+		return preset{}, fmt.Errorf("saml: unknown Preset %q", cfg.Preset)
+	}
+	if cfg.GroupFormat == "" {
+		cfg.GroupFormat = p.format
+	}
+	var err error
+	if cfg.GroupFormat, err = groups.ParseFormat(string(cfg.GroupFormat)); err != nil {
+		return preset{}, fmt.Errorf("saml: GroupFormat: %w", err)
+	}
+	for name, d := range map[string]*time.Duration{
+		"MetadataTimeout": &cfg.MetadataTimeout, "MetadataRefresh": &cfg.MetadataRefresh,
+		"SessionLifetime": &cfg.SessionLifetime, "RequestTTL": &cfg.RequestTTL,
+	} {
+		if *d < 0 {
+			return preset{}, fmt.Errorf("saml: negative %s %s", name, *d)
+		}
+	}
+	if cfg.GroupLimit < 0 || cfg.MetadataMaxBytes < 0 || cfg.MaxBodyBytes < 0 {
+		return preset{}, errors.New("saml: negative GroupLimit, MetadataMaxBytes or MaxBodyBytes")
+	}
+	cfg.MetadataTimeout = orDefault(cfg.MetadataTimeout, DefaultMetadataTimeout)
+	cfg.MetadataRefresh = orDefault(cfg.MetadataRefresh, DefaultMetadataRefresh)
+	cfg.SessionLifetime = orDefault(cfg.SessionLifetime, DefaultSessionLifetime)
+	cfg.RequestTTL = orDefault(cfg.RequestTTL, DefaultRequestTTL)
+	cfg.MetadataMaxBytes = orDefault(cfg.MetadataMaxBytes, DefaultMetadataMaxBytes)
+	cfg.MaxBodyBytes = orDefault(cfg.MaxBodyBytes, DefaultMaxBodyBytes)
+	cfg.GroupLimit = orDefault(cfg.GroupLimit, groups.DefaultLimit)
+	return p, nil
 }
 
 // Name returns the connection's name.

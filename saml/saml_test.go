@@ -41,7 +41,7 @@ func TestNewValidates(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := testConfig(t)
 			tc.edit(&cfg)
-			_, err := New(cfg, Deps{})
+			_, err := New(cfg, identity.Deps{})
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("err = %v, want one naming %q", err, tc.want)
 			}
@@ -50,7 +50,7 @@ func TestNewValidates(t *testing.T) {
 }
 
 func TestNewDefaults(t *testing.T) {
-	c, err := New(testConfig(t), Deps{})
+	c, err := New(testConfig(t), identity.Deps{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -104,9 +104,9 @@ func secretName(name string) bool {
 // TestLogin redirects the browser to the IdP with a test login's
 // AuthnRequest (Connection.TestLogin). Mount it behind the host's admin
 // session: the ACS shows its report to the browser that started it (the
-// binding cookie), through Handler.Tested.
+// binding cookie), through HandlerConfig.Tested.
 func (h *Handler) TestLogin() http.Handler {
-	return h.redirect("saml: test login", func(r *http.Request, t Tenant) (LoginRedirect, error) {
+	return h.redirect("saml: test login", func(r *http.Request, t target) (LoginRedirect, error) {
 		return t.Connection.TestLogin(r.Context(), t.Keys)
 	})
 }

@@ -108,9 +108,13 @@ func TestTestLoginReportsRefusals(t *testing.T) {
 func TestHandlerTestLogin(t *testing.T) {
 	e := newEnv(t, nil)
 	mux := e.mux(func(http.ResponseWriter, *http.Request, Result) { t.Error("SignedIn called for a test") })
-	h := &Handler{Resolve: func(r *http.Request) (Tenant, error) {
-		return Tenant{Connection: e.conn, Directory: e.dir, Keys: e.keys}, nil
-	}}
+	h, err := NewHandler(HandlerConfig{
+		Resolve:    identity.Fixed(identity.Tenant{Directory: e.dir, Keys: e.keys}),
+		Connection: func(context.Context, identity.Tenant, string) (*Connection, error) { return e.conn, nil },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	mux.Handle("GET /saml/{connection}/test", h.TestLogin())
 	w := httptest.NewRecorder()
 	mux.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/saml/acme/test", nil))

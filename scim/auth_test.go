@@ -37,14 +37,18 @@ func newTenants(t *testing.T, names ...string) *tenants {
 // Tenants named in the URL (/scim/v2/{tenant}/...), each with its token.
 func TestTenantIsolationByURL(t *testing.T) {
 	ts := newTenants(t, "acme", "globex")
-	h, err := scim.New(scim.Config{Tenant: func(r *http.Request) (scim.Tenant, error) {
-		name := r.PathValue("tenant")
-		d, ok := ts.dirs[name]
-		if !ok {
-			return scim.Tenant{}, scim.ErrUnknownTenant
-		}
-		return scim.Tenant{Directory: d, TokenHashes: [][]byte{ts.hashes[name]}}, nil
-	}})
+	h, err := scim.New(scim.Config{
+		Resolve: func(r *http.Request) (identity.Tenant, error) {
+			d, ok := ts.dirs[r.PathValue("tenant")]
+			if !ok {
+				return identity.Tenant{}, scim.ErrUnknownTenant
+			}
+			return identity.Tenant{Directory: d}, nil
+		},
+		Credentials: func(_ *http.Request, t identity.Tenant) (scim.Credentials, error) {
+			return scim.Credentials{TokenHashes: [][]byte{ts.hashes[t.Directory.Tenant()]}}, nil
+		},
+	}, identity.Deps{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,14 +91,16 @@ func TestTenantIsolationByURL(t *testing.T) {
 // One URL for every tenant: the token finds the tenant.
 func TestTenantIsolationByToken(t *testing.T) {
 	ts := newTenants(t, "acme", "globex")
-	h, err := scim.New(scim.Config{Tenant: scim.TokenTenants(func(_ context.Context, hash []byte) (*identity.Directory, error) {
+	var cfg scim.Config
+	cfg.Resolve, cfg.Credentials = scim.TokenTenants(func(_ context.Context, hash []byte) (identity.Tenant, error) {
 		for n, want := range ts.hashes {
 			if bytes.Equal(want, hash) {
-				return ts.dirs[n], nil
+				return identity.Tenant{Directory: ts.dirs[n]}, nil
 			}
 		}
-		return nil, scim.ErrUnknownTenant
-	})})
+		return identity.Tenant{}, identity.ErrNotFound
+	})
+	h, err := scim.New(cfg, identity.Deps{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,10 +121,23 @@ func TestTenantIsolationByToken(t *testing.T) {
 }
 
 func TestTenantErrors(t *testing.T) {
-	h, _ := scim.New(scim.Config{Tenant: func(*http.Request) (scim.Tenant, error) { return scim.Tenant{}, errors.New("db down") }})
+	h, _ := scim.New(scim.Config{
+		Resolve:     func(*http.Request) (identity.Tenant, error) { return identity.Tenant{}, errors.New("db down") },
+		Credentials: scim.Tokens(scim.TokenHash(testToken)),
+	}, identity.Deps{})
 	(&env{t: t, h: h}).do("GET", "/Users", "").must(t, 500)
-	if _, err := scim.New(scim.Config{}); err == nil {
-		t.Error("New without Tenant")
+	// A tenant known, its credentials not readable: 500; not found: 401.
+	for err, code := range map[error]int{errors.New("db down"): 500, identity.ErrNotFound: 401} {
+		h, _ := scim.New(scim.Config{
+			Resolve: identity.Fixed(identity.Tenant{Directory: newEnv(t).dir}),
+			Credentials: func(*http.Request, identity.Tenant) (scim.Credentials, error) {
+				return scim.Credentials{TokenHashes: [][]byte{scim.TokenHash(testToken)}}, err
+			},
+		}, identity.Deps{})
+		(&env{t: t, h: h}).do("GET", "/Users", "").must(t, code)
+	}
+	if _, err := scim.New(scim.Config{}, identity.Deps{}); err == nil {
+		t.Error("New without Resolve and Credentials")
 	}
 }
 

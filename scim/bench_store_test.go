@@ -76,8 +76,8 @@ func newSQLiteBench(b *testing.B, key string, n int, cfg scim.Config) *sqliteBen
 	if err != nil {
 		b.Fatal(err)
 	}
-	cfg.Tenant = scim.SingleTenant(dir, scim.TokenHash(testToken))
-	h, err := scim.New(cfg)
+	cfg.Resolve, cfg.Credentials = identity.Fixed(identity.Tenant{Directory: dir}), scim.Tokens(scim.TokenHash(testToken))
+	h, err := scim.New(cfg, identity.Deps{})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -262,7 +262,7 @@ func BenchmarkThroughput(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			h, err := scim.New(scim.Config{Tenant: scim.SingleTenant(dir, scim.TokenHash(testToken))})
+			h, err := scim.New(scim.Config{Resolve: identity.Fixed(identity.Tenant{Directory: dir}), Credentials: scim.Tokens(scim.TokenHash(testToken))}, identity.Deps{})
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -49,8 +49,8 @@ func newBenchEnv(b *testing.B, key string, users int, cfg scim.Config) *benchEnv
 		}
 	}
 	runtime.GC() // start the benchmark with the seeding's garbage collected
-	cfg.Tenant = scim.SingleTenant(dir, scim.TokenHash(testToken))
-	h, err := scim.New(cfg)
+	cfg.Resolve, cfg.Credentials = identity.Fixed(identity.Tenant{Directory: dir}), scim.Tokens(scim.TokenHash(testToken))
+	h, err := scim.New(cfg, identity.Deps{})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -18,12 +18,16 @@ var errBadToken = errorf(http.StatusUnauthorized, "", "the bearer token is not o
 // token.
 const ReasonBadToken = "bad_token"
 
-// recordRequest writes a request's outcome to the tenant's diagnostics log,
-// if it has one: the method and path, the status, and the scimType
+// recordRequest writes a request's outcome to the tenant's diagnostics log
+// (else the Handler's), if it has one: the method and path, the status, and the scimType
 // (uniqueness, invalidFilter, invalidValue...) or the status's name as the
 // reason. A failure to record is no failure of the request.
-func recordRequest(r *http.Request, t Tenant, err error) {
-	if t.Diagnostics == nil {
+func (h *Handler) recordRequest(r *http.Request, t identity.Tenant, err error) {
+	log := t.Diagnostics
+	if log == nil {
+		log = h.diag
+	}
+	if log == nil {
 		return
 	}
 	a := identity.Attempt{Connection: string(identity.SCIM), Step: identity.StepRequest, Outcome: identity.OutcomeSuccess,
@@ -41,7 +45,7 @@ func recordRequest(r *http.Request, t Tenant, err error) {
 		a.Detail += ": " + strconv.Itoa(e.Status) + " " + e.Detail
 	}
 	// The request's context may end with the request; the log outlives it.
-	_, _ = t.Diagnostics.RecordAttempt(context.WithoutCancel(r.Context()), a)
+	_, _ = log.RecordAttempt(context.WithoutCancel(r.Context()), a)
 }
 
 // userInPath returns the id of /Users/{id}, else "".

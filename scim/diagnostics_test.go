@@ -17,8 +17,8 @@ func TestRequestsRecorded(t *testing.T) {
 	log := memory.NewDiagnostics(nil)
 	var e *env
 	e = newEnv(t, func(c *scim.Config, _ *identity.Config) {
-		c.Tenant = func(r *http.Request) (scim.Tenant, error) {
-			return scim.Tenant{Directory: e.dir, TokenHashes: [][]byte{scim.TokenHash(testToken)}, Diagnostics: log}, nil
+		c.Resolve = func(r *http.Request) (identity.Tenant, error) {
+			return identity.Tenant{Directory: e.dir, Diagnostics: log}, nil
 		}
 	})
 	body := `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"ada@acme.example","emails":[{"value":"ada@acme.example","primary":true}]}`

@@ -19,7 +19,10 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	h, err := scim.New(scim.Config{Tenant: scim.SingleTenant(dir, scim.TokenHash("s3cret"))})
+	h, err := scim.New(scim.Config{
+		Resolve:     identity.Fixed(identity.Tenant{Directory: dir}),
+		Credentials: scim.Tokens(scim.TokenHash("s3cret")),
+	}, identity.Deps{})
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -48,10 +48,13 @@ func newEnvOn(t testing.TB, store identity.Store, opts ...envOpt) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Tenant == nil {
-		cfg.Tenant = scim.SingleTenant(dir, scim.TokenHash(testToken))
+	if cfg.Resolve == nil {
+		cfg.Resolve = identity.Fixed(identity.Tenant{Directory: dir})
 	}
-	h, err := scim.New(cfg)
+	if cfg.Credentials == nil {
+		cfg.Credentials = scim.Tokens(scim.TokenHash(testToken))
+	}
+	h, err := scim.New(cfg, identity.Deps{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -106,11 +106,11 @@ func (i *Issuer) Verify(ctx context.Context, token string) error {
 func looksLikeJWT(tok string) bool { return strings.Count(tok, ".") == 2 }
 
 // verifyJWT reports whether one of the tenant's issuers accepts the token.
-func (h *Handler) verifyJWT(r *http.Request, t Tenant, tok string) bool {
-	if len(t.Issuers) == 0 || !looksLikeJWT(tok) {
+func (h *Handler) verifyJWT(r *http.Request, c Credentials, tok string) bool {
+	if len(c.Issuers) == 0 || !looksLikeJWT(tok) {
 		return false
 	}
-	for _, iss := range t.Issuers {
+	for _, iss := range c.Issuers {
 		err := iss.Verify(r.Context(), tok)
 		if err == nil {
 			return true

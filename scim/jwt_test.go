@@ -12,6 +12,7 @@ import (
 
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
+
 	"github.com/rollcall/rollcall/identity"
 	"github.com/rollcall/rollcall/identity/identitytest"
 	"github.com/rollcall/rollcall/scim"
@@ -73,9 +74,12 @@ func TestEntraClientCredentials(t *testing.T) {
 	}
 	e := newEnv(t, func(c *scim.Config, _ *identity.Config) {})
 	dir := e.dir
-	h, err := scim.New(scim.Config{Tenant: func(*http.Request) (scim.Tenant, error) {
-		return scim.Tenant{Directory: dir, TokenHashes: [][]byte{scim.TokenHash(testToken)}, Issuers: []*scim.Issuer{iss}}, nil
-	}})
+	h, err := scim.New(scim.Config{
+		Resolve: identity.Fixed(identity.Tenant{Directory: dir}),
+		Credentials: func(*http.Request, identity.Tenant) (scim.Credentials, error) {
+			return scim.Credentials{TokenHashes: [][]byte{scim.TokenHash(testToken)}, Issuers: []*scim.Issuer{iss}}, nil
+		},
+	}, identity.Deps{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,10 +1,11 @@
 package scim_test
 
 import (
-	"github.com/rollcall/rollcall/identity"
-	"github.com/rollcall/rollcall/scim"
 	"strings"
 	"testing"
+
+	"github.com/rollcall/rollcall/identity"
+	"github.com/rollcall/rollcall/scim"
 )
 
 // fixture is what each client-quirk case starts from: a user X to change,

@@ -10,6 +10,7 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -20,37 +21,39 @@ import (
 	"github.com/rollcall/rollcall/identity"
 )
 
-// Tenant is what a request is for: the tenant's Directory, the SHA-256 of
-// each bearer token the tenant accepts (more than one while a token is
-// rotated), and the issuers whose JWTs it accepts. Tokens themselves are
-// never kept.
-type Tenant struct {
-	Directory   *identity.Directory
+// Credentials are what a tenant's SCIM client may authenticate with: the
+// SHA-256 of each bearer token the tenant accepts (more than one while a
+// token is rotated), and the issuers whose JWTs it accepts. Tokens
+// themselves are never kept.
+type Credentials struct {
 	TokenHashes [][]byte
 	// Issuers, when set, also let in JWT bearer tokens that one of them
 	// accepts (Entra ID's client credentials; see NewIssuer).
 	Issuers []*Issuer
-	// Diagnostics, when set, records each request of the tenant's client
-	// (its outcome and typed reason, never a body or a token), for the
-	// tenant's admin; a request with a bad token is recorded too.
-	Diagnostics identity.DiagnosticsLog
 }
 
-// ErrUnknownTenant is what a Config.Tenant function returns (or wraps) when
-// the request names no tenant it knows: the client gets a 401, as for a bad
-// token, so that tenants cannot be probed.
-var ErrUnknownTenant = errors.New("scim: unknown tenant")
+// ErrUnknownTenant is what Config.Resolve or Config.Credentials may return
+// (or wrap) when the request names no tenant it knows: the client gets a
+// 401, as for a bad token, so that tenants cannot be probed. It matches
+// identity.ErrNotFound, which is answered alike.
+var ErrUnknownTenant = fmt.Errorf("scim: unknown tenant: %w", identity.ErrNotFound)
 
-// Config configures a Handler. Only Tenant is required; the zero value of
-// every other field is the documented default.
+// Config configures a Handler. Resolve and Credentials are required; the
+// zero value of every other field is the documented default.
 type Config struct {
-	// Tenant returns the tenant of a request: from its host, a path segment
-	// the host's mux extracted, or the bearer token itself (see TokenTenants).
-	// The Handler then accepts the request only if the SHA-256 of its bearer
-	// token equals one of the tenant's TokenHashes, compared in constant
-	// time. Return ErrUnknownTenant (401) if there is none; any other error
-	// is a 500.
-	Tenant func(r *http.Request) (Tenant, error)
+	// Resolve returns the tenant of a request: from its host, a path
+	// segment the host's mux extracted, or the bearer token itself (see
+	// TokenTenants). An error matching identity.ErrNotFound (or
+	// ErrUnknownTenant) answers 401, as a bad token does; any other error
+	// is a 500. The Tenant's Diagnostics, when set, records the request
+	// (else Deps.Diagnostics does).
+	Resolve identity.Resolver
+	// Credentials returns what the tenant's client may authenticate with
+	// (see Tokens). The Handler accepts the request only if the SHA-256 of
+	// its bearer token equals one of the TokenHashes, compared in constant
+	// time, or one of the Issuers accepts it. An error matching
+	// identity.ErrNotFound answers 401; any other error is a 500.
+	Credentials func(r *http.Request, t identity.Tenant) (Credentials, error)
 
 	// HardDelete is what DELETE /Users/{id} does by default now (RFC 7644,
 	// section 3.6: the user is deleted through the core, a later GET is a
@@ -93,26 +96,26 @@ type Config struct {
 
 	// MaxResults caps the count of one page of a list; 0 means 1000.
 	MaxResults int
-
-	// Logger receives request errors (Warn for 5xx, Debug for the rest);
-	// nil discards. Tokens are never logged.
-	Logger *slog.Logger
 }
 
-// Handler serves SCIM 2.0 for the tenants that Config.Tenant resolves. Mount
+// Handler serves SCIM 2.0 for the tenants that Config.Resolve finds. Mount
 // it under any prefix with http.StripPrefix:
 //
 //	mux.Handle("/scim/v2/", http.StripPrefix("/scim/v2", h))
 type Handler struct {
 	cfg     Config
 	logger  *slog.Logger
+	diag    identity.DiagnosticsLog
 	filters filterCache
 }
 
-// New returns a Handler, or an error if cfg is incomplete.
-func New(cfg Config) (*Handler, error) {
-	if cfg.Tenant == nil {
-		return nil, errors.New("scim: Config.Tenant is required")
+// New returns a Handler, or an error if cfg is incomplete. deps.Logger
+// receives request errors (Warn for 5xx, Debug for the rest; tokens are
+// never logged); deps.Diagnostics records the requests of a tenant whose
+// Tenant has no Diagnostics of its own.
+func New(cfg Config, deps identity.Deps) (*Handler, error) {
+	if cfg.Resolve == nil || cfg.Credentials == nil {
+		return nil, errors.New("scim: Config.Resolve and Config.Credentials are required")
 	}
 	if cfg.MaxBodyBytes < 0 || cfg.MaxResults < 0 {
 		return nil, errors.New("scim: negative MaxBodyBytes or MaxResults")
@@ -124,45 +127,50 @@ func New(cfg Config) (*Handler, error) {
 		cfg.MaxResults = 1000
 	}
 	cfg.BaseURL = strings.TrimSuffix(cfg.BaseURL, "/")
-	logger := cfg.Logger
+	logger := deps.Logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Handler{cfg: cfg, logger: logger}, nil
+	return &Handler{cfg: cfg, logger: logger, diag: deps.Diagnostics}, nil
 }
 
 // TokenHash returns the SHA-256 of a bearer token: what a host stores
-// instead of the token, and hands back in Tenant.TokenHashes.
+// instead of the token, and hands back in Credentials.TokenHashes.
 func TokenHash(token string) []byte {
 	h := sha256.Sum256([]byte(token))
 	return h[:]
 }
 
-// SingleTenant returns a Config.Tenant function for a host with one tenant
-// and one token, given by its hash.
-func SingleTenant(d *identity.Directory, tokenHash []byte) func(*http.Request) (Tenant, error) {
-	t := Tenant{Directory: d, TokenHashes: [][]byte{tokenHash}}
-	return func(*http.Request) (Tenant, error) { return t, nil }
+// Tokens returns a Config.Credentials function that gives every tenant the
+// tokens of these hashes: for a host with one tenant.
+func Tokens(hashes ...[]byte) func(*http.Request, identity.Tenant) (Credentials, error) {
+	c := Credentials{TokenHashes: hashes}
+	return func(*http.Request, identity.Tenant) (Credentials, error) { return c, nil }
 }
 
-// TokenTenants returns a Config.Tenant function that finds the tenant by the
-// hash of the request's bearer token, for a host that gives all its tenants
-// one SCIM URL. lookup gets the SHA-256 of the token (a lookup by hash of a
-// random token leaks nothing through its timing) and returns the Directory
-// of the tenant that holds it, or ErrUnknownTenant.
-func TokenTenants(lookup func(ctx context.Context, tokenHash []byte) (*identity.Directory, error)) func(*http.Request) (Tenant, error) {
-	return func(r *http.Request) (Tenant, error) {
+// TokenTenants returns the Config.Resolve and Config.Credentials of a host
+// that gives all its tenants one SCIM URL and finds the tenant by the hash
+// of the request's bearer token. lookup gets the SHA-256 of the token (a
+// lookup by hash of a random token leaks nothing through its timing) and
+// returns the tenant that holds it, or an error matching
+// identity.ErrNotFound. Use the two together: the Credentials accept the
+// token the lookup found the tenant by.
+func TokenTenants(lookup func(ctx context.Context, tokenHash []byte) (identity.Tenant, error)) (identity.Resolver, func(*http.Request, identity.Tenant) (Credentials, error)) {
+	resolve := func(r *http.Request) (identity.Tenant, error) {
 		tok, ok := bearer(r)
 		if !ok {
-			return Tenant{}, ErrUnknownTenant
+			return identity.Tenant{}, ErrUnknownTenant
 		}
-		h := TokenHash(tok)
-		d, err := lookup(r.Context(), h)
-		if err != nil {
-			return Tenant{}, err
-		}
-		return Tenant{Directory: d, TokenHashes: [][]byte{h}}, nil
+		return lookup(r.Context(), TokenHash(tok))
 	}
+	creds := func(r *http.Request, _ identity.Tenant) (Credentials, error) {
+		tok, ok := bearer(r)
+		if !ok {
+			return Credentials{}, ErrUnknownTenant
+		}
+		return Credentials{TokenHashes: [][]byte{TokenHash(tok)}}, nil
+	}
+	return resolve, creds
 }
 
 func bearer(r *http.Request) (string, bool) {
@@ -174,35 +182,39 @@ func bearer(r *http.Request) (string, bool) {
 	return tok, tok != ""
 }
 
-// authenticate returns the Directory of the request's tenant, or nil after
-// answering 401 (or 500).
-func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request) *Tenant {
+// authenticate returns the request's tenant, or false after answering 401
+// (or 500).
+func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request) (identity.Tenant, bool) {
 	tok, ok := bearer(r)
 	if !ok {
 		h.unauthorized(w, r, "missing bearer token")
-		return nil
+		return identity.Tenant{}, false
 	}
-	t, err := h.cfg.Tenant(r)
-	if errors.Is(err, ErrUnknownTenant) || errors.Is(err, identity.ErrNotFound) {
+	t, err := h.cfg.Resolve(r)
+	var creds Credentials
+	if err == nil {
+		creds, err = h.cfg.Credentials(r, t)
+	}
+	if errors.Is(err, identity.ErrNotFound) {
 		h.unauthorized(w, r, "unknown tenant")
-		return nil
+		return identity.Tenant{}, false
 	}
 	if err != nil {
 		h.logger.Warn("scim: resolve tenant", "err", err)
 		h.writeError(w, r, errorf(http.StatusInternalServerError, "", "internal error"))
-		return nil
+		return identity.Tenant{}, false
 	}
 	sum := TokenHash(tok)
 	match := 0
-	for _, want := range t.TokenHashes {
+	for _, want := range creds.TokenHashes {
 		match |= subtle.ConstantTimeCompare(sum, want)
 	}
-	if match != 1 && !h.verifyJWT(r, t, tok) || t.Directory == nil {
+	if match != 1 && !h.verifyJWT(r, creds, tok) || t.Directory == nil {
 		h.unauthorized(w, r, "bad token")
-		recordRequest(r, t, errBadToken)
-		return nil
+		h.recordRequest(r, t, errBadToken)
+		return identity.Tenant{}, false
 	}
-	return &t
+	return t, true
 }
 
 func (h *Handler) unauthorized(w http.ResponseWriter, r *http.Request, why string) {
@@ -222,8 +234,8 @@ type request struct {
 
 // ServeHTTP implements http.Handler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	t := h.authenticate(w, r)
-	if t == nil {
+	t, ok := h.authenticate(w, r)
+	if !ok {
 		return
 	}
 	dir := t.Directory
@@ -238,9 +250,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	req := &request{h: h, w: w, r: r, dir: dir, base: h.baseURL(r)}
 	err := req.route()
 	if err != nil {
-		h.writeError(w, r, err)
+		h.writeErrorTo(t.LoggerOr(h.logger), w, r, err)
 	}
-	recordRequest(r, *t, err)
+	h.recordRequest(r, t, err)
 }
 
 // baseURL is Config.BaseURL, or the URL the handler is mounted at.
@@ -388,12 +400,17 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	h.writeErrorTo(h.logger, w, r, err)
+}
+
+// writeErrorTo is writeError with the logger of the request's tenant.
+func (h *Handler) writeErrorTo(log *slog.Logger, w http.ResponseWriter, r *http.Request, err error) {
 	e, known := statusOf(err)
 	switch {
 	case !known || e.Status >= 500 && e.Status != http.StatusNotImplemented:
-		h.logger.Warn("scim: request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		log.Warn("scim: request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	default:
-		h.logger.Debug("scim: request refused", "method", r.Method, "path", r.URL.Path, "status", e.Status, "err", err)
+		log.Debug("scim: request refused", "method", r.Method, "path", r.URL.Path, "status", e.Status, "err", err)
 	}
 	body := map[string]any{"schemas": []string{URIError}, "status": strconv.Itoa(e.Status), "detail": e.Detail}
 	if e.ScimType != "" {

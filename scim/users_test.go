@@ -3,10 +3,11 @@ package scim_test
 import (
 	"errors"
 	"fmt"
-	"github.com/rollcall/rollcall/identity"
-	"github.com/rollcall/rollcall/scim"
 	"net/url"
 	"testing"
+
+	"github.com/rollcall/rollcall/identity"
+	"github.com/rollcall/rollcall/scim"
 )
 
 const fullUser = `{

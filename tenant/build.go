@@ -54,9 +54,10 @@ func (r *Runtime) build(id string, st settings.Settings) (*Sources, error) {
 	}
 	if c := st.SCIM; c != nil && c.Enabled {
 		h, err := scim.New(scim.Config{
-			Tenant: r.scimTenant(src), HardDelete: c.HardDelete, PatchNoContent: c.PatchNoContent,
-			MaxBodyBytes: c.MaxBodyBytes, MaxResults: c.MaxResults, BaseURL: r.cfg.SCIMBaseURL(id), Logger: r.logger,
-		})
+			Resolve: identity.Fixed(r.tenant(src)), Credentials: r.scimCredentials(src.Tenant),
+			HardDelete: c.HardDelete, PatchNoContent: c.PatchNoContent,
+			MaxBodyBytes: c.MaxBodyBytes, MaxResults: c.MaxResults, BaseURL: r.cfg.SCIMBaseURL(id),
+		}, r.deps(id))
 		if err != nil {
 			src.Errors[groups.SourceSCIM] = err
 		} else {
@@ -64,15 +65,15 @@ func (r *Runtime) build(id string, st settings.Settings) (*Sources, error) {
 		}
 	}
 	if g := st.Google; g != nil && g.Enabled {
-		if src.Google, err = r.buildGoogle(g, dir); err != nil {
+		if src.Google, err = r.buildGoogle(g); err != nil {
 			src.Errors[groups.SourceGoogle] = err
 		}
 	}
 	im := st.Import
 	if src.Importer, err = importer.New(importer.Config{
 		MaxFileSize: im.MaxFileSize, MaxRows: im.MaxRows, MaxUncompressed: im.MaxUncompressed,
-		KeepUnknownColumns: im.KeepUnknownColumns, Threshold: im.Threshold, Logger: r.logger,
-	}); err != nil {
+		KeepUnknownColumns: im.KeepUnknownColumns, Threshold: im.Threshold,
+	}, r.deps(id)); err != nil {
 		src.Errors[identity.SourceImport] = err
 	}
 	return src, nil
@@ -109,11 +110,7 @@ func (r *Runtime) check(id string, old, cand settings.Settings) error {
 		}
 	}
 	if g := cand.Google; g != nil && g.Enabled && touched("google") {
-		dir, err := identity.New(r.cfg.Stores(id), identity.Config{Tenant: id, GroupSource: groups.SourceGoogle})
-		if err == nil {
-			_, err = r.buildGoogle(g, dir)
-		}
-		if err != nil {
+		if _, err := r.buildGoogle(g); err != nil {
 			v.Add("google", err.Error())
 		}
 	}
@@ -153,7 +150,7 @@ func (r *Runtime) buildSAML(id string, c settings.SAML) (*saml.Connection, error
 			DisplayName: m.DisplayName, Groups: m.Groups, GroupsOverage: m.GroupsOverage, Attributes: m.Attributes,
 		}
 	}
-	return saml.New(cfg, saml.Deps{HTTPClient: r.cfg.HTTPClient, Clock: r.cfg.Clock, Logger: r.logger, Diagnostics: r.diagnostics(id)})
+	return saml.New(cfg, r.deps(id))
 }
 
 // provider returns the oauth.Provider of o: the kind's own, with o's
@@ -213,11 +210,10 @@ func (r *Runtime) buildOAuth(id string, o settings.OAuth) (*oauth.Connection, er
 		AllowedDomains: o.AllowedDomains, AllowedTenants: o.AllowedTenants, AllowUnverifiedEmail: o.AllowUnverifiedEmail,
 		ReturnURLs: o.ReturnURLs, DefaultReturnURL: o.DefaultReturnURL, LoginTTL: o.LoginTTL.D(),
 		GroupsClaim: o.GroupsClaim, GroupFormat: groups.Format(o.GroupFormat), Draft: o.Draft,
-		HTTPClient: r.cfg.HTTPClient, Clock: r.cfg.Clock, Logger: r.logger, Diagnostics: r.diagnostics(id),
-	})
+	}, r.deps(id))
 }
 
-func (r *Runtime) buildGoogle(g *settings.Google, dir *identity.Directory) (*googlesync.Syncer, error) {
+func (r *Runtime) buildGoogle(g *settings.Google) (*googlesync.Syncer, error) {
 	member := map[string]googlesync.MemberPolicy{"": googlesync.Skip, settings.PolicySkip: googlesync.Skip,
 		settings.PolicyInclude: googlesync.Include, settings.PolicyRefuse: googlesync.Refuse}
 	suspended := googlesync.Deactivate
@@ -230,8 +226,12 @@ func (r *Runtime) buildGoogle(g *settings.Google, dir *identity.Directory) (*goo
 		ExternalMembers: member[g.ExternalMembers], Suspended: suspended, DeactivateLeavers: g.DeactivateLeavers,
 		KeepDeactivated: g.KeepDeactivated, MaxRemove: g.MaxRemove, Force: g.Force, DryRun: g.DryRun,
 		Concurrency: g.Concurrency, Retries: g.Retries, MinBackoff: g.MinBackoff.D(), MaxBackoff: g.MaxBackoff.D(),
-		Clock: r.cfg.Clock, Logger: r.logger,
-	}, googlesync.Deps{Directory: dir})
+	}, identity.Deps{Clock: r.cfg.Clock, Logger: r.logger}) // not r.deps: Config.HTTPClient is for SSO, the Google API is reached directly
+}
+
+// deps are the services of a tenant's sources.
+func (r *Runtime) deps(id string) identity.Deps {
+	return identity.Deps{Clock: r.cfg.Clock, Logger: r.logger, HTTPClient: r.cfg.HTTPClient, Diagnostics: r.diagnostics(id)}
 }
 
 // diagnostics returns the tenant's diagnostics log, or nil if the host keeps

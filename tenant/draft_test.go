@@ -50,14 +50,18 @@ func TestDraftSAMLConnection(t *testing.T) {
 		mu       sync.Mutex
 		signedIn []saml.Result
 	)
-	h := &saml.Handler{
-		Resolve: rt.SAMLResolver(func(*http.Request) string { return "acme" }),
+	h, err := saml.NewHandler(saml.HandlerConfig{
+		Resolve:    rt.Resolver(func(*http.Request) string { return "acme" }),
+		Connection: rt.SAMLConnection,
 		SignedIn: func(w http.ResponseWriter, r *http.Request, res saml.Result) {
 			mu.Lock()
 			signedIn = append(signedIn, res)
 			mu.Unlock()
 			http.Redirect(w, r, "/home", http.StatusSeeOther)
 		},
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /saml/{connection}/metadata", h.Metadata())

@@ -1,35 +1,37 @@
 package tenant
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
 	"strings"
 
+	"github.com/rollcall/rollcall/identity"
 	"github.com/rollcall/rollcall/oauth"
 	"github.com/rollcall/rollcall/saml"
 	"github.com/rollcall/rollcall/scim"
 	"github.com/rollcall/rollcall/settings"
 )
 
-// scimTenant is the Config.Tenant of a tenant's SCIM handler: it accepts a
-// bearer token of the tenant's (settings.CheckToken: looked up by hash,
-// compared in constant time, not expired, not revoked), and answers
+// scimCredentials is the Config.Credentials of a tenant's SCIM handler: it
+// accepts a bearer token of the tenant's (settings.CheckToken: looked up by
+// hash, compared in constant time, not expired, not revoked), and answers
 // anything else as an unknown tenant (401).
-func (r *Runtime) scimTenant(src *Sources) func(*http.Request) (scim.Tenant, error) {
-	return func(req *http.Request) (scim.Tenant, error) {
+func (r *Runtime) scimCredentials(id string) func(*http.Request, identity.Tenant) (scim.Credentials, error) {
+	return func(req *http.Request, _ identity.Tenant) (scim.Credentials, error) {
 		tok, ok := bearer(req)
 		if !ok {
-			return scim.Tenant{}, scim.ErrUnknownTenant
+			return scim.Credentials{}, scim.ErrUnknownTenant
 		}
-		t, err := settings.CheckToken(req.Context(), r.cfg.Settings, src.Tenant, tok, r.clock.Now())
+		t, err := settings.CheckToken(req.Context(), r.cfg.Settings, id, tok, r.clock.Now())
 		if errors.Is(err, settings.ErrBadToken) {
-			return scim.Tenant{}, scim.ErrUnknownTenant
+			return scim.Credentials{}, scim.ErrUnknownTenant
 		}
 		if err != nil {
-			return scim.Tenant{}, err
+			return scim.Credentials{}, err
 		}
-		return scim.Tenant{Directory: src.Directory, TokenHashes: [][]byte{t.Hash}, Diagnostics: r.diagnostics(src.Tenant)}, nil
+		return scim.Credentials{TokenHashes: [][]byte{t.Hash}}, nil
 	}
 }
 
@@ -66,38 +68,51 @@ func (r *Runtime) SCIMHandler(tenantOf func(*http.Request) string) http.Handler 
 	})
 }
 
-// SAMLResolver returns the saml.Handler Resolve function: the tenant from
-// tenantOf, the connection from the path value "connection".
-func (r *Runtime) SAMLResolver(tenantOf func(*http.Request) string) func(*http.Request) (saml.Tenant, error) {
-	return func(req *http.Request) (saml.Tenant, error) {
+// Resolver returns the identity.Resolver of every tenant, for the SAML,
+// OAuth and import handlers: the tenant named by tenantOf, with its
+// Directory, key store and diagnostics log. An unknown or disabled tenant
+// is an error matching identity.ErrNotFound (404).
+func (r *Runtime) Resolver(tenantOf func(*http.Request) string) identity.Resolver {
+	return func(req *http.Request) (identity.Tenant, error) {
 		src, err := r.Resolve(req.Context(), tenantOf(req))
 		if err != nil {
-			return saml.Tenant{}, err
+			return identity.Tenant{}, err
 		}
-		c := src.SAML[req.PathValue("connection")]
-		if c == nil {
-			return saml.Tenant{}, fmt.Errorf("tenant %s: no SAML connection %q", src.Tenant, req.PathValue("connection"))
-		}
-		return saml.Tenant{Connection: c, Directory: src.Directory, Keys: src.Keys}, nil
+		return r.tenant(src), nil
 	}
 }
 
-// OAuthResolver returns the oauth.Resolver of every tenant: the tenant from
-// tenantOf, the provider from the path value "provider". An unknown or
-// disabled tenant is answered as an unknown provider (404).
-func (r *Runtime) OAuthResolver(tenantOf func(*http.Request) string) oauth.Resolver {
-	return func(req *http.Request) (oauth.Target, error) {
-		src, err := r.Resolve(req.Context(), tenantOf(req))
-		if errors.Is(err, ErrUnknown) {
-			return oauth.Target{}, fmt.Errorf("%w: %w", oauth.ErrNoConnection, err)
-		}
-		if err != nil {
-			return oauth.Target{}, err
-		}
-		c := src.OAuth[req.PathValue("provider")]
-		if c == nil {
-			return oauth.Target{}, fmt.Errorf("tenant %s: %w", src.Tenant, oauth.ErrNoConnection)
-		}
-		return oauth.Target{Connection: c, Directory: src.Directory, Keys: src.Keys}, nil
+// tenant returns the identity.Tenant of a tenant's Sources.
+func (r *Runtime) tenant(src *Sources) identity.Tenant {
+	return identity.Tenant{Directory: src.Directory, Keys: src.Keys, Diagnostics: r.diagnostics(src.Tenant)}
+}
+
+// SAMLConnection returns the tenant's SAML connection of that name, or an
+// error matching identity.ErrNotFound: the saml.HandlerConfig Connection
+// function.
+func (r *Runtime) SAMLConnection(ctx context.Context, t identity.Tenant, name string) (*saml.Connection, error) {
+	src, err := r.Resolve(ctx, t.Directory.Tenant())
+	if err != nil {
+		return nil, err
 	}
+	c := src.SAML[name]
+	if c == nil {
+		return nil, fmt.Errorf("tenant %s: no SAML connection %q: %w", src.Tenant, name, identity.ErrNotFound)
+	}
+	return c, nil
+}
+
+// OAuthConnection returns the tenant's OAuth connection to the provider of
+// that name, or an error matching oauth.ErrNoConnection (and
+// identity.ErrNotFound): the oauth.HandlerConfig Connection function.
+func (r *Runtime) OAuthConnection(ctx context.Context, t identity.Tenant, name string) (*oauth.Connection, error) {
+	src, err := r.Resolve(ctx, t.Directory.Tenant())
+	if err != nil {
+		return nil, err
+	}
+	c := src.OAuth[name]
+	if c == nil {
+		return nil, fmt.Errorf("tenant %s: provider %q: %w", src.Tenant, name, oauth.ErrNoConnection)
+	}
+	return c, nil
 }

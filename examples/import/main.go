@@ -89,7 +89,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	im, err := importer.New(importer.Config{KeepUnknownColumns: *keepUnknown})
+	im, err := importer.New(importer.Config{KeepUnknownColumns: *keepUnknown}, identity.Deps{})
 	if err != nil {
 		return err
 	}

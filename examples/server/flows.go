@@ -282,7 +282,7 @@ func (s *server) syncGoogle(w http.ResponseWriter, r *http.Request, dir *identit
 	if req.Force {
 		opts = append(opts, googlesync.WithForce())
 	}
-	report, err := syncer.Sync(r.Context(), opts...)
+	report, err := syncer.Sync(r.Context(), dir, opts...)
 	s.recordSync(r.Context(), dir, report, err)
 	if err != nil {
 		s.logger.WarnContext(r.Context(), "google sync", "tenant", s.tenantName(r), "err", err)

@@ -69,7 +69,7 @@ func importCSV(b *testing.B, ctx context.Context, path, dbPath string) time.Dura
 	if err != nil {
 		b.Fatal(err)
 	}
-	im, err := importer.New(importer.Config{KeepUnknownColumns: true})
+	im, err := importer.New(importer.Config{KeepUnknownColumns: true}, identity.Deps{})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -56,7 +56,7 @@ func (t *tenantImports) handler(tenant string, im *importer.Importer) (*importer
 	if cur, ok := t.m[tenant]; ok && cur.im == im {
 		return cur.h, nil
 	}
-	h, err := importer.NewHandler(importer.HandlerConfig{Importer: im, Directory: t.s.directory, Logger: t.logger})
+	h, err := importer.NewHandler(importer.HandlerConfig{Importer: im, Resolve: t.s.resolve, Logger: t.logger})
 	if err != nil {
 		return nil, err
 	}

@@ -6,12 +6,13 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"github.com/rollcall/rollcall/netguard"
 	"net/http"
 	"os"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/rollcall/rollcall/netguard"
 
 	"github.com/rollcall/rollcall/identity"
 	"github.com/rollcall/rollcall/oauth"
@@ -204,8 +205,9 @@ func pathTenant(r *http.Request) string { return r.PathValue("tenant") }
 // mountSSO mounts a runtime tenant's SAML and OAuth routes, the tenant
 // named by tenantOf.
 func (o *operator) mountSSO(mux *http.ServeMux, prefix string, tenantOf func(*http.Request) string) {
-	sh := &saml.Handler{
-		Resolve: o.rt.SAMLResolver(tenantOf),
+	sh, err := saml.NewHandler(saml.HandlerConfig{
+		Resolve:    o.rt.Resolver(tenantOf),
+		Connection: o.rt.SAMLConnection,
 		SignedIn: func(w http.ResponseWriter, r *http.Request, res saml.Result) {
 			expires := res.Expires
 			writeSignedIn(w, signedInJSON{
@@ -215,6 +217,9 @@ func (o *operator) mountSSO(mux *http.ServeMux, prefix string, tenantOf func(*ht
 		},
 		Tested: samlTested,
 		Logger: o.s.logger,
+	})
+	if err != nil { // it fails only without Resolve or Connection
+		panic(err)
 	}
 	if prefix == "" {
 		o.ssoSAML = sh
@@ -223,7 +228,8 @@ func (o *operator) mountSSO(mux *http.ServeMux, prefix string, tenantOf func(*ht
 	mux.Handle("GET "+prefix+"/saml/{connection}/login", sh.Login())
 	mux.Handle("POST "+prefix+"/saml/{connection}/acs", sh.ACS())
 	oh, err := oauth.NewHandler(oauth.HandlerConfig{
-		Resolve: o.rt.OAuthResolver(tenantOf),
+		Resolve:    o.rt.Resolver(tenantOf),
+		Connection: o.rt.OAuthConnection,
 		SignedIn: func(w http.ResponseWriter, r *http.Request, res oauth.Result) {
 			writeSignedIn(w, signedInJSON{Source: res.Source, UserID: res.User.ID, Email: res.User.Email,
 				Created: res.Created, Linked: res.Linked, ReturnTo: res.ReturnTo})
@@ -231,7 +237,7 @@ func (o *operator) mountSSO(mux *http.ServeMux, prefix string, tenantOf func(*ht
 		Tested: oauthTested,
 		Logger: o.s.logger,
 	})
-	if err == nil { // it fails only without Resolve or SignedIn
+	if err == nil { // it fails only without Resolve, Connection or SignedIn
 		if prefix == "" {
 			o.ssoOAuth = oh
 		}

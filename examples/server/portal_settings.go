@@ -60,7 +60,7 @@ func (o *operator) googleSync(ctx context.Context, tenant string, run portal.Goo
 	if run.Force {
 		opts = append(opts, googlesync.WithForce())
 	}
-	rep, err := src.Google.Sync(ctx, opts...)
+	rep, err := src.Google.Sync(ctx, src.Directory, opts...)
 	o.s.recordSync(ctx, src.Directory, rep, err)
 	return rep, err
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"maps"
 	"net/http"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/rollcall/rollcall/googlesync"
 	"github.com/rollcall/rollcall/groups"
+	"github.com/rollcall/rollcall/identity"
 	"github.com/rollcall/rollcall/importer"
 	"github.com/rollcall/rollcall/oauth"
 	"github.com/rollcall/rollcall/saml"
@@ -23,15 +25,14 @@ func (s *server) buildSources() error {
 	im, err := importer.New(importer.Config{
 		MaxFileSize: s.cfg.Import.MaxFileSize,
 		Threshold:   s.cfg.Import.Threshold,
-		Logger:      s.logger,
-	})
+	}, s.deps())
 	if err != nil {
 		return fmt.Errorf("field \"import\": %w", err)
 	}
 	if s.importer, err = importer.NewHandler(importer.HandlerConfig{
-		Importer:  im,
-		Directory: s.directory,
-		Logger:    s.logger,
+		Importer: im,
+		Resolve:  s.resolve,
+		Logger:   s.logger,
 	}); err != nil {
 		return err
 	}
@@ -49,14 +50,11 @@ func (s *server) buildSources() error {
 		hash := scim.TokenHash(s.cfg.SCIM.Token)
 		s.cfg.SCIM.Token = "" // only the hash is kept
 		if s.scim, err = scim.New(scim.Config{
-			Tenant: func(r *http.Request) (scim.Tenant, error) {
-				d, err := s.directory(r)
-				return scim.Tenant{Directory: d, TokenHashes: [][]byte{hash}, Diagnostics: s.diagnostics(s.cfg.Tenant)}, err
-			},
+			Resolve:        s.resolve,
+			Credentials:    scim.Tokens(hash),
 			HardDelete:     s.cfg.SCIM.HardDelete,
 			PatchNoContent: s.cfg.SCIM.PatchNoContent,
-			Logger:         s.logger,
-		}); err != nil {
+		}, s.deps()); err != nil {
 			return fmt.Errorf("field \"scim\": %w", err)
 		}
 	}
@@ -84,9 +82,7 @@ func (s *server) buildSources() error {
 			GroupsClaim:          p.GroupsClaim,
 			GroupFormat:          groups.Format(p.GroupFormat),
 			GroupLimit:           s.cfg.Directory.GroupLimit,
-			Diagnostics:          s.diagnostics(s.cfg.Tenant),
-			Logger:               s.logger,
-		})
+		}, s.deps())
 		if err != nil {
 			return fmt.Errorf("field \"oauth.%s\": %w", name, err)
 		}
@@ -149,7 +145,23 @@ func (s *server) newSAMLConnection(name string, c SAMLConnection) (*saml.Connect
 		SubjectAttribute:  c.SubjectAttribute,
 		AllowIDPInitiated: c.AllowIdPInitiated,
 		SessionLifetime:   c.SessionLifetime.D(),
-	}, saml.Deps{Logger: s.logger, Diagnostics: s.diagnostics(s.cfg.Tenant)})
+	}, s.deps())
+}
+
+// deps are the services of the configured tenant's sources.
+func (s *server) deps() identity.Deps {
+	return identity.Deps{Logger: s.logger, Diagnostics: s.diagnostics(s.cfg.Tenant)}
+}
+
+// resolve is the identity.Resolver of the SSO, SCIM and import handlers:
+// the request's tenant (a runtime tenant's, else the configured one).
+func (s *server) resolve(r *http.Request) (identity.Tenant, error) {
+	dir, err := s.directory(r)
+	if err != nil {
+		return identity.Tenant{}, err
+	}
+	tenant := s.tenantName(r)
+	return identity.Tenant{Directory: dir, Keys: s.stores.keys(tenant), Diagnostics: s.diagnostics(tenant)}, nil
 }
 
 // oauthProvider returns the provider a name of the configuration stands for.
@@ -196,18 +208,13 @@ func (s *server) mountSAML(mux *http.ServeMux) {
 	if len(s.saml) == 0 {
 		return
 	}
-	h := &saml.Handler{
-		Resolve: func(r *http.Request) (saml.Tenant, error) {
-			conn, ok := s.saml[r.PathValue("connection")]
-			if !ok {
-				return saml.Tenant{}, fmt.Errorf("no SAML connection %q", r.PathValue("connection"))
+	h, err := saml.NewHandler(saml.HandlerConfig{
+		Resolve: s.resolve,
+		Connection: func(_ context.Context, _ identity.Tenant, name string) (*saml.Connection, error) {
+			if conn, ok := s.saml[name]; ok {
+				return conn, nil
 			}
-			tenant, err := s.tenant(r)
-			if err != nil {
-				return saml.Tenant{}, err
-			}
-			dir, err := s.directoryOf(tenant)
-			return saml.Tenant{Connection: conn, Directory: dir, Keys: s.stores.keys(tenant)}, err
+			return nil, fmt.Errorf("no SAML connection %q: %w", name, identity.ErrNotFound)
 		},
 		SignedIn: func(w http.ResponseWriter, r *http.Request, res saml.Result) {
 			expires := res.Expires
@@ -217,6 +224,9 @@ func (s *server) mountSAML(mux *http.ServeMux) {
 			})
 		},
 		Logger: s.logger,
+	})
+	if err != nil { // it fails only without Resolve or Connection
+		panic(err)
 	}
 	mux.Handle("GET /saml/{connection}/metadata", h.Metadata())
 	mux.Handle("GET /saml/{connection}/login", h.Login())
@@ -226,17 +236,12 @@ func (s *server) mountSAML(mux *http.ServeMux) {
 // newOAuthHandler returns the login and callback handlers of every provider.
 func (s *server) newOAuthHandler() (*oauth.Handler, error) {
 	return oauth.NewHandler(oauth.HandlerConfig{
-		Resolve: func(r *http.Request) (oauth.Target, error) {
-			conn, ok := s.oauth[r.PathValue("provider")]
-			if !ok {
-				return oauth.Target{}, fmt.Errorf("provider %q: %w", r.PathValue("provider"), oauth.ErrNoConnection)
+		Resolve: s.resolve,
+		Connection: func(_ context.Context, _ identity.Tenant, name string) (*oauth.Connection, error) {
+			if conn, ok := s.oauth[name]; ok {
+				return conn, nil
 			}
-			tenant, err := s.tenant(r)
-			if err != nil {
-				return oauth.Target{}, err
-			}
-			dir, err := s.directoryOf(tenant)
-			return oauth.Target{Connection: conn, Directory: dir, Keys: s.stores.keys(tenant)}, err
+			return nil, fmt.Errorf("provider %q: %w", name, oauth.ErrNoConnection)
 		},
 		SignedIn: func(w http.ResponseWriter, r *http.Request, res oauth.Result) {
 			writeSignedIn(w, signedInJSON{
@@ -284,10 +289,6 @@ func (s *server) newGoogleSyncer() (*googlesync.Syncer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("field \"google.keyFile\": %w", err)
 	}
-	dir, err := s.directoryOf(s.cfg.Tenant)
-	if err != nil {
-		return nil, err
-	}
 	syncer, err := googlesync.New(googlesync.Config{
 		KeyJSON:           key,
 		Admin:             g.Admin,
@@ -299,8 +300,7 @@ func (s *server) newGoogleSyncer() (*googlesync.Syncer, error) {
 		DeactivateLeavers: g.DeactivateLeavers,
 		MaxRemove:         g.MaxRemove,
 		DryRun:            g.DryRun,
-		Logger:            s.logger,
-	}, googlesync.Deps{Directory: dir})
+	}, identity.Deps{Logger: s.logger})
 	if err != nil {
 		return nil, fmt.Errorf("field \"google\": %w", err)
 	}

@@ -4,12 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/rollcall/rollcall/settings"
 	"math/rand/v2"
 	"net/http"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/rollcall/rollcall/settings"
 
 	"github.com/rollcall/rollcall/googlesync"
 	"github.com/rollcall/rollcall/identity"
@@ -115,8 +116,9 @@ func (b *background) run(ctx context.Context) {
 	if b.s.google != nil {
 		tenant := b.s.cfg.Tenant
 		b.start(ctx, googleJob(tenant), func(ctx context.Context) {
-			b.googleLoop(ctx, tenant, func(context.Context, string) (*googlesync.Syncer, time.Duration, error) {
-				return b.s.google, b.s.cfg.Google.Interval.D(), nil
+			b.googleLoop(ctx, tenant, func(context.Context, string) (*googlesync.Syncer, *identity.Directory, time.Duration, error) {
+				dir, err := b.s.directoryOf(tenant)
+				return b.s.google, dir, b.s.cfg.Google.Interval.D(), err
 			})
 		})
 	}
@@ -250,23 +252,23 @@ type googleSeen struct {
 	on      bool
 }
 
-// googleSource returns a tenant's syncer and its interval.
-type googleSource func(ctx context.Context, tenant string) (*googlesync.Syncer, time.Duration, error)
+// googleSource returns a tenant's syncer, its directory and its interval.
+type googleSource func(ctx context.Context, tenant string) (*googlesync.Syncer, *identity.Directory, time.Duration, error)
 
-// googleOf returns a runtime tenant's syncer and interval.
-func (o *operator) googleOf(ctx context.Context, id string) (*googlesync.Syncer, time.Duration, error) {
+// googleOf returns a runtime tenant's syncer, directory and interval.
+func (o *operator) googleOf(ctx context.Context, id string) (*googlesync.Syncer, *identity.Directory, time.Duration, error) {
 	src, err := o.rt.Resolve(ctx, id)
 	if err != nil {
-		return nil, 0, err
+		return nil, nil, 0, err
 	}
 	st, err := o.store.Settings(ctx, id)
 	if err != nil {
-		return nil, 0, err
+		return nil, nil, 0, err
 	}
 	if src.Google == nil || st.Google == nil {
-		return nil, 0, fmt.Errorf("google sync of tenant %s: off, or its settings do not build (%v)", id, src.Errors)
+		return nil, nil, 0, fmt.Errorf("google sync of tenant %s: off, or its settings do not build (%v)", id, src.Errors)
 	}
-	return src.Google, st.Google.Interval.D(), nil
+	return src.Google, src.Directory, st.Google.Interval.D(), nil
 }
 
 // googleLoop syncs the tenant's Google groups once per interval across the
@@ -297,7 +299,7 @@ func (b *background) googleDue(ctx context.Context, tenant string, of googleSour
 	} else if !errors.Is(err, identity.ErrNotFound) {
 		return b.storeTrouble(ctx, "google sync lease", tenant, err)
 	}
-	syncer, interval, err := of(ctx, tenant)
+	syncer, dir, interval, err := of(ctx, tenant)
 	if err != nil {
 		return b.storeTrouble(ctx, "google sync", tenant, err)
 	}
@@ -311,7 +313,7 @@ func (b *background) googleDue(ctx context.Context, tenant string, of googleSour
 	if !ok {
 		return max(time.Until(l.Expires), time.Millisecond)
 	}
-	if err := b.syncGoogle(ctx, tenant, syncer); errors.Is(err, lease.ErrHeld) {
+	if err := b.syncGoogle(ctx, tenant, syncer, dir); errors.Is(err, lease.ErrHeld) {
 		// An on-demand sync runs elsewhere: it counts as this one.
 		return interval
 	}
@@ -331,7 +333,7 @@ func (b *background) storeTrouble(ctx context.Context, what, tenant string, err 
 // syncGoogle runs one sync of the tenant under its lease, logs its report
 // and keeps it as the tenant's sync.completed event. It returns lease.ErrHeld if a sync of the tenant runs on another
 // replica (or on this one).
-func (b *background) syncGoogle(ctx context.Context, tenant string, syncer *googlesync.Syncer) error {
+func (b *background) syncGoogle(ctx context.Context, tenant string, syncer *googlesync.Syncer, dir *identity.Directory) error {
 	// The lease keeps other replicas out; this keeps out the other callers
 	// of this replica, whose Acquire would renew the lease it holds.
 	b.mu.Lock()
@@ -347,12 +349,8 @@ func (b *background) syncGoogle(ctx context.Context, tenant string, syncer *goog
 		b.mu.Unlock()
 	}()
 	return b.runner.Run(ctx, googleJob(tenant), func(ctx context.Context) error {
-		rep, err := syncer.Sync(ctx)
-		if dir, derr := b.s.tenantDirectory(ctx, tenant); derr == nil {
-			b.s.recordSync(ctx, dir, rep, err)
-		} else if ctx.Err() == nil {
-			b.s.logger.WarnContext(ctx, "google sync: keep the report", "tenant", tenant, "err", derr)
-		}
+		rep, err := syncer.Sync(ctx, dir)
+		b.s.recordSync(ctx, dir, rep, err)
 		if err != nil {
 			if ctx.Err() == nil {
 				b.s.logger.WarnContext(ctx, "google sync", "tenant", tenant, "err", err)
@@ -434,11 +432,12 @@ func (o *operator) syncNow(w http.ResponseWriter, r *http.Request) error {
 		if o.s.google == nil {
 			return &requestError{status: http.StatusConflict, message: "the tenant's Google sync is off"}
 		}
-		of = func(context.Context, string) (*googlesync.Syncer, time.Duration, error) {
-			return o.s.google, o.s.cfg.Google.Interval.D(), nil
+		of = func(context.Context, string) (*googlesync.Syncer, *identity.Directory, time.Duration, error) {
+			dir, err := o.s.directoryOf(id)
+			return o.s.google, dir, o.s.cfg.Google.Interval.D(), err
 		}
 	}
-	syncer, interval, err := of(r.Context(), id)
+	syncer, dir, interval, err := of(r.Context(), id)
 	if err != nil {
 		if _, verr := o.store.Version(r.Context(), id); verr != nil {
 			return verr
@@ -449,7 +448,7 @@ func (o *operator) syncNow(w http.ResponseWriter, r *http.Request) error {
 	if b == nil {
 		return errors.New("google sync: the background work is not running")
 	}
-	err = b.syncGoogle(r.Context(), id, syncer)
+	err = b.syncGoogle(r.Context(), id, syncer, dir)
 	if errors.Is(err, lease.ErrHeld) {
 		return &requestError{status: http.StatusConflict, message: "a Google sync of the tenant is running"}
 	}

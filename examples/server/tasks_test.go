@@ -94,9 +94,9 @@ func TestGoogleDueHeld(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, ok)
 	calls := 0
-	wait := b.googleDue(t.Context(), "acme", func(context.Context, string) (*googlesync.Syncer, time.Duration, error) {
+	wait := b.googleDue(t.Context(), "acme", func(context.Context, string) (*googlesync.Syncer, *identity.Directory, time.Duration, error) {
 		calls++
-		return nil, time.Hour, nil
+		return nil, nil, time.Hour, nil
 	})
 	assert.Zero(t, calls, "not due: no sync")
 	assert.InDelta(t, time.Minute.Seconds(), wait.Seconds(), 2)
