@@ -27,6 +27,8 @@ const attemptColumns = "seq, time, connection, step, outcome, reason, detail, su
 // DiagnosticsLog is the identity.DiagnosticsLog of one tenant, from
 // DB.Diagnostics. Each method is one statement but PruneAttempts (two), and
 // none joins a Store's transaction: a failed sign-in records its attempt too.
+// On SQLite, entries recorded at the same time share a transaction (see
+// attemptBatcher).
 type DiagnosticsLog struct {
 	db     *DB
 	tenant string
@@ -43,11 +45,14 @@ func (db *DB) Diagnostics(tenant string) *DiagnosticsLog {
 func (l *DiagnosticsLog) RecordAttempt(ctx context.Context, a identity.Attempt) (identity.Attempt, error) {
 	a = identity.NormalizeAttempt(a, l.db.now())
 	a.Time = stamp(a.Time)
-	err := l.db.retryStmt(ctx, func(c conn) error {
-		err := c.row(ctx, insertAttempt, l.tenant, micros(a.Time), a.Connection, a.Step, string(a.Outcome), a.Reason,
-			a.Detail, a.Subject, a.Email, identity.NormalizeEmail(a.Email), a.UserID, a.Reference).Scan(&a.Seq)
-		return c.d.mapErr(err, "record attempt")
-	})
+	if l.db.dialect == SQLite {
+		var err error
+		if a, err = l.db.attempts.record(ctx, l.db, l.tenant, a); err != nil {
+			return identity.Attempt{}, err
+		}
+		return a, nil
+	}
+	err := l.db.retryStmt(ctx, func(c conn) error { return insertAttemptRow(ctx, c, l.tenant, &a) })
 	if err != nil {
 		return identity.Attempt{}, err
 	}

@@ -1,7 +1,10 @@
 package sqlstore
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"sync"
 	"testing"
 
 	"github.com/rollcall/rollcall/identity"
@@ -15,6 +18,67 @@ func TestDiagnosticsConformance(t *testing.T) {
 				db := b.open(t, Options{Clock: clock})
 				return func(tenant string) identity.DiagnosticsLog { return db.Diagnostics(tenant) }
 			})
+		})
+	}
+}
+
+// TestRecordAttemptBatched records from many goroutines at once, which on
+// SQLite share transactions, and checks that each caller got the Seq of its
+// own entry, that no entry was lost or doubled, and that a caller whose
+// context has ended records nothing.
+func TestRecordAttemptBatched(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			db := b.open(t, Options{})
+			const callers, each = 16, 25
+			got := make(map[int64]string)
+			var mu sync.Mutex
+			var wg sync.WaitGroup
+			for w := range callers {
+				wg.Go(func() {
+					log := db.Diagnostics(fmt.Sprintf("tenant-%d", w%2))
+					for i := range each {
+						ref := fmt.Sprintf("%d-%d", w, i)
+						a, err := log.RecordAttempt(t.Context(), identity.Attempt{Connection: "scim", Reference: ref})
+						if err != nil {
+							t.Errorf("RecordAttempt %s: %v", ref, err)
+							return
+						}
+						mu.Lock()
+						if prev, ok := got[a.Seq]; ok {
+							t.Errorf("seq %d returned for %s and %s", a.Seq, prev, ref)
+						}
+						got[a.Seq] = ref
+						mu.Unlock()
+					}
+				})
+			}
+			wg.Wait()
+			n := 0
+			for _, tenant := range []string{"tenant-0", "tenant-1"} {
+				as, err := db.Diagnostics(tenant).Attempts(t.Context(), identity.AttemptQuery{Limit: identity.MaxAttemptsPage})
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, a := range as {
+					if got[a.Seq] != a.Reference {
+						t.Errorf("entry %d of %s is %q, its caller was told %q", a.Seq, tenant, a.Reference, got[a.Seq])
+					}
+				}
+				n += len(as)
+			}
+			if n != callers*each {
+				t.Errorf("%d entries stored, want %d", n, callers*each)
+			}
+
+			ctx, cancel := context.WithCancel(t.Context())
+			cancel()
+			if _, err := db.Diagnostics("tenant-0").RecordAttempt(ctx, identity.Attempt{Connection: "scim", Reference: "late"}); !errors.Is(err, context.Canceled) {
+				t.Errorf("RecordAttempt under an ended context: %v, want context.Canceled", err)
+			}
+			if as, err := db.Diagnostics("tenant-0").Attempts(t.Context(), identity.AttemptQuery{Reference: "late"}); err != nil || len(as) != 0 {
+				t.Errorf("the late entry: %v, %v; want none", as, err)
+			}
 		})
 	}
 }

@@ -1,0 +1,118 @@
+package sqlstore
+
+import (
+	"context"
+	"sync"
+
+	"github.com/rollcall/rollcall/identity"
+)
+
+// A SQLite database commits one write transaction at a time, and a commit,
+// not the row it adds, is most of what a diagnostics entry costs (the WAL
+// frames of the table and of its six indexes, and the locks). A SCIM server
+// records an entry after every request, so under concurrent clients the
+// entries would take as much of the single writer as the requests'
+// own transactions. On SQLite the entries recorded at the same time are
+// therefore committed together: the first caller leads, waits for the write
+// connection, and then inserts every entry queued by then, in one
+// transaction; the others wait for that commit. Each caller still returns
+// after its entry is committed, with its Seq, and entries take their Seq in
+// the order they were queued.
+
+// pendingAttempt is an entry waiting for the batch that commits it.
+type pendingAttempt struct {
+	tenant string
+	a      identity.Attempt
+	// done receives nil once the entry is committed (a.Seq set), or an
+	// error; or errLead when the caller is to lead the next batch.
+	done chan error
+}
+
+// errLead tells a queued caller that it leads the next batch.
+var errLead = &leadSignal{}
+
+type leadSignal struct{}
+
+func (*leadSignal) Error() string { return "sqlstore: lead the next batch" }
+
+// attemptBatcher queues the entries of a SQLite DB's diagnostics logs.
+type attemptBatcher struct {
+	mu      sync.Mutex
+	pending []*pendingAttempt
+	// leading is true while a caller leads a batch: it has taken, or will
+	// take, the entries pending.
+	leading bool
+}
+
+// record commits a of tenant with the entries recorded at the same time and
+// returns it with its Seq.
+func (b *attemptBatcher) record(ctx context.Context, db *DB, tenant string, a identity.Attempt) (identity.Attempt, error) {
+	if err := ctx.Err(); err != nil {
+		return identity.Attempt{}, err
+	}
+	p := &pendingAttempt{tenant: tenant, a: a, done: make(chan error, 1)}
+	b.mu.Lock()
+	b.pending = append(b.pending, p)
+	lead := !b.leading
+	b.leading = true
+	b.mu.Unlock()
+	if !lead {
+		// The batch that takes p is bounded by the write connection, as
+		// a statement of p's own would be.
+		if err := <-p.done; err != errLead {
+			return p.a, err
+		}
+	}
+	b.lead(ctx, db)
+	err := <-p.done
+	return p.a, err
+}
+
+// lead commits one batch: the entries pending once the write connection is
+// had. Then it hands the lead to the first caller queued since, if any.
+func (b *attemptBatcher) lead(ctx context.Context, db *DB) {
+	ctx = context.WithoutCancel(ctx) // the batch holds other callers' entries
+	var batch []*pendingAttempt
+	err := db.runTx(ctx, txWrite, func(c conn) error {
+		if batch == nil { // not again on a retry: the same entries
+			b.mu.Lock()
+			batch, b.pending = b.pending, nil
+			b.mu.Unlock()
+		}
+		for _, p := range batch {
+			if err := insertAttemptRow(ctx, c, p.tenant, &p.a); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if batch == nil { // no transaction began: the entries pending fail
+		b.mu.Lock()
+		batch, b.pending = b.pending, nil
+		b.mu.Unlock()
+	}
+	if err != nil && len(batch) > 1 {
+		// One entry's failure is not the others': each on its own.
+		for _, p := range batch {
+			p.done <- db.retryStmt(ctx, func(c conn) error { return insertAttemptRow(ctx, c, p.tenant, &p.a) })
+		}
+	} else {
+		for _, p := range batch {
+			p.done <- err
+		}
+	}
+	b.mu.Lock()
+	if len(b.pending) > 0 {
+		b.pending[0].done <- errLead
+	} else {
+		b.leading = false
+	}
+	b.mu.Unlock()
+}
+
+// insertAttemptRow inserts a, normalized, as tenant's and sets its Seq.
+func insertAttemptRow(ctx context.Context, c conn, tenant string, a *identity.Attempt) error {
+	err := c.row(ctx, insertAttempt, tenant, micros(a.Time), a.Connection, a.Step, string(a.Outcome), a.Reason,
+		a.Detail, a.Subject, a.Email, identity.NormalizeEmail(a.Email), a.UserID, a.Reference).Scan(&a.Seq)
+	return c.d.mapErr(err, "record attempt")
+}
