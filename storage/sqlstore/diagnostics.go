@@ -61,39 +61,9 @@ func (l *DiagnosticsLog) RecordAttempt(ctx context.Context, a identity.Attempt) 
 
 // Attempts returns the entries q selects, newest first.
 func (l *DiagnosticsLog) Attempts(ctx context.Context, q identity.AttemptQuery) ([]identity.Attempt, error) {
-	var b strings.Builder
-	b.WriteString("SELECT " + attemptColumns + " FROM rollcall_attempts WHERE tenant = ?")
-	args := []any{l.tenant}
-	for _, f := range []struct {
-		cond string
-		v    string
-	}{{" AND connection = ?", q.Connection}, {" AND outcome = ?", string(q.Outcome)}, {" AND reference = ?", q.Reference}} {
-		if f.v != "" {
-			b.WriteString(f.cond)
-			args = append(args, f.v)
-		}
-	}
-	if q.User != "" {
-		// A union of three index lookups: as one OR, SQLite scans the
-		// tenant's entries instead.
-		b.WriteString(" AND seq IN (SELECT seq FROM rollcall_attempts WHERE tenant = ? AND user_id = ?" +
-			" UNION ALL SELECT seq FROM rollcall_attempts WHERE tenant = ? AND subject = ?")
-		args = append(args, l.tenant, q.User, l.tenant, q.User)
-		if key := identity.NormalizeEmail(q.User); key != "" {
-			b.WriteString(" UNION ALL SELECT seq FROM rollcall_attempts WHERE tenant = ? AND email_key = ?")
-			args = append(args, l.tenant, key)
-		}
-		b.WriteString(")")
-	}
-	if q.Before > 0 {
-		b.WriteString(" AND seq < ?")
-		args = append(args, q.Before)
-	}
-	b.WriteString(" ORDER BY seq DESC LIMIT ?")
-	args = append(args, identity.AttemptLimit(q))
-
+	query, args := attemptsQuery(l.tenant, q)
 	c := l.db.on(l.db.rdb, nil)
-	rows, err := c.query(ctx, b.String(), args...)
+	rows, err := c.query(ctx, query, args...)
 	if err != nil {
 		return nil, c.d.mapErr(err, "attempts")
 	}
@@ -141,4 +111,41 @@ func (l *DiagnosticsLog) PruneAttempts(ctx context.Context, before time.Time, ke
 		}
 	}
 	return int(n), nil
+}
+
+// attemptsQuery returns the query of Attempts and its arguments.
+func attemptsQuery(tenant string, q identity.AttemptQuery) (string, []any) {
+	var b strings.Builder
+	b.WriteString("SELECT " + attemptColumns + " FROM rollcall_attempts WHERE tenant = ?")
+	args := []any{tenant}
+	for _, f := range []struct {
+		cond string
+		v    string
+	}{{" AND connection = ?", q.Connection}, {" AND outcome = ?", string(q.Outcome)}, {" AND reference = ? AND reference <> ''", q.Reference}} {
+		if f.v != "" {
+			b.WriteString(f.cond)
+			args = append(args, f.v)
+		}
+	}
+	if q.User != "" {
+		// A union of three index lookups: as one OR, SQLite scans the
+		// tenant's entries instead. Each names its partial index's
+		// condition (col <> ''), which the value given implies.
+		b.WriteString(" AND seq IN (SELECT seq FROM rollcall_attempts WHERE tenant = ? AND user_id = ? AND user_id <> ''" +
+			" UNION ALL SELECT seq FROM rollcall_attempts WHERE tenant = ? AND subject = ? AND subject <> ''")
+		args = append(args, tenant, q.User, tenant, q.User)
+		if key := identity.NormalizeEmail(q.User); key != "" {
+			b.WriteString(" UNION ALL SELECT seq FROM rollcall_attempts WHERE tenant = ? AND email_key = ? AND email_key <> ''")
+			args = append(args, tenant, key)
+		}
+		b.WriteString(")")
+	}
+	if q.Before > 0 {
+		b.WriteString(" AND seq < ?")
+		args = append(args, q.Before)
+	}
+	b.WriteString(" ORDER BY seq DESC LIMIT ?")
+	args = append(args, identity.AttemptLimit(q))
+
+	return b.String(), args
 }

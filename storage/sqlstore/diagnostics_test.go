@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 
@@ -80,6 +81,46 @@ func TestRecordAttemptBatched(t *testing.T) {
 				t.Errorf("the late entry: %v, %v; want none", as, err)
 			}
 		})
+	}
+}
+
+// TestAttemptsUsePartialIndexes checks on SQLite that each lookup of
+// Attempts by reference and by user reads the partial index of its column,
+// which indexes only the entries that have a value: the query must name the
+// index's condition for the planner to take it. (PostgreSQL's planner picks
+// by the table's statistics, and scans a small table whatever the indexes.)
+func TestAttemptsUsePartialIndexes(t *testing.T) {
+	db := openSQLiteFile(t, Options{})
+	for _, c := range []struct {
+		q    identity.AttemptQuery
+		want []string
+	}{
+		{identity.AttemptQuery{Reference: "REF1"}, []string{"rollcall_attempts_reference"}},
+		{identity.AttemptQuery{User: "ann@example.com"},
+			[]string{"rollcall_attempts_user", "rollcall_attempts_subject", "rollcall_attempts_email"}},
+	} {
+		query, args := attemptsQuery("acme", c.q)
+		rows, err := db.rdb.QueryContext(t.Context(), "EXPLAIN QUERY PLAN "+query, args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var plan strings.Builder
+		for rows.Next() {
+			var id, parent, unused int
+			var detail string
+			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+				t.Fatal(err)
+			}
+			plan.WriteString(detail + "\n")
+		}
+		if err := rows.Close(); err != nil {
+			t.Fatal(err)
+		}
+		for _, index := range c.want {
+			if !strings.Contains(plan.String(), "INDEX "+index+" ") {
+				t.Errorf("%+v: the plan does not use %s:\n%s", c.q, index, plan.String())
+			}
+		}
 	}
 }
 
