@@ -68,38 +68,38 @@ func (b *attemptBatcher) record(ctx context.Context, db *DB, tenant string, a id
 	return p.a, err
 }
 
-// lead commits one batch: the entries pending once the write connection is
-// had. Then it hands the lead to the first caller queued since, if any.
+// lead commits one batch, the entries pending, and hands the lead to the
+// first caller queued meanwhile, if any. One entry is one statement; more
+// are one transaction, so as to be one commit.
 func (b *attemptBatcher) lead(ctx context.Context, db *DB) {
 	ctx = context.WithoutCancel(ctx) // the batch holds other callers' entries
-	var batch []*pendingAttempt
-	err := db.runTx(ctx, txWrite, func(c conn) error {
-		if batch == nil { // not again on a retry: the same entries
-			b.mu.Lock()
-			batch, b.pending = b.pending, nil
-			b.mu.Unlock()
-		}
-		for _, p := range batch {
-			if err := insertAttemptRow(ctx, c, p.tenant, &p.a); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if batch == nil { // no transaction began: the entries pending fail
-		b.mu.Lock()
-		batch, b.pending = b.pending, nil
-		b.mu.Unlock()
+	b.mu.Lock()
+	batch := b.pending
+	b.pending = nil
+	b.mu.Unlock()
+	one := func(p *pendingAttempt) error {
+		return db.retryStmt(ctx, func(c conn) error { return insertAttemptRow(ctx, c, p.tenant, &p.a) })
 	}
-	if err != nil && len(batch) > 1 {
-		// One entry's failure is not the others': each on its own.
-		for _, p := range batch {
-			p.done <- db.retryStmt(ctx, func(c conn) error { return insertAttemptRow(ctx, c, p.tenant, &p.a) })
-		}
+	var err error
+	if len(batch) == 1 {
+		err = one(batch[0])
 	} else {
-		for _, p := range batch {
-			p.done <- err
+		err = db.runTx(ctx, txWrite, func(c conn) error {
+			for _, p := range batch {
+				if err := insertAttemptRow(ctx, c, p.tenant, &p.a); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
+	for _, p := range batch {
+		if err != nil && len(batch) > 1 {
+			// One entry's failure is not the others': each on its own.
+			p.done <- one(p)
+			continue
 		}
+		p.done <- err
 	}
 	b.mu.Lock()
 	if len(b.pending) > 0 {
@@ -110,9 +110,18 @@ func (b *attemptBatcher) lead(ctx context.Context, db *DB) {
 	b.mu.Unlock()
 }
 
-// insertAttemptRow inserts a, normalized, as tenant's and sets its Seq.
+// insertAttemptRow inserts a, normalized, as tenant's and sets its Seq. On
+// SQLite the Seq is the row's ID, read without a result set: a query in a
+// transaction costs database/sql a goroutine that watches it.
 func insertAttemptRow(ctx context.Context, c conn, tenant string, a *identity.Attempt) error {
-	err := c.row(ctx, insertAttempt, tenant, micros(a.Time), a.Connection, a.Step, string(a.Outcome), a.Reason,
-		a.Detail, a.Subject, a.Email, identity.NormalizeEmail(a.Email), a.UserID, a.Reference).Scan(&a.Seq)
-	return c.d.mapErr(err, "record attempt")
+	args := []any{tenant, micros(a.Time), a.Connection, a.Step, string(a.Outcome), a.Reason,
+		a.Detail, a.Subject, a.Email, identity.NormalizeEmail(a.Email), a.UserID, a.Reference}
+	if c.d == SQLite {
+		res, err := c.exec(ctx, insertAttemptRowID, args...)
+		if err == nil {
+			a.Seq, err = res.LastInsertId()
+		}
+		return c.d.mapErr(err, "record attempt")
+	}
+	return c.d.mapErr(c.row(ctx, insertAttempt, args...).Scan(&a.Seq), "record attempt")
 }

@@ -13,7 +13,10 @@ var _ identity.DiagnosticsLog = (*DiagnosticsLog)(nil)
 var (
 	insertAttempt = prep("INSERT INTO rollcall_attempts (tenant, time, connection, step, outcome, reason, detail, " +
 		"subject, email, email_key, user_id, reference) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq")
-	pruneAttemptsAge = prep("DELETE FROM rollcall_attempts WHERE tenant = ? AND time < ?")
+	// insertAttemptRowID is insertAttempt for SQLite, whose seq is the
+	// row's ID.
+	insertAttemptRowID = prep(strings.TrimSuffix(insertAttempt, " RETURNING seq"))
+	pruneAttemptsAge   = prep("DELETE FROM rollcall_attempts WHERE tenant = ? AND time < ?")
 	// pruneAttemptsCount deletes every entry at or below the seq of the
 	// (keep+1)th newest; with fewer entries the subquery is NULL and nothing
 	// goes.
