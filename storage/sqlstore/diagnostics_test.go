@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/rollcall/rollcall/identity"
 	"github.com/rollcall/rollcall/storage/storagetest"
@@ -162,5 +163,131 @@ func BenchmarkDiagnostics(b *testing.B) {
 				}
 			})
 		})
+	}
+}
+
+// TestAttemptsRideTransactions holds SQLite's write connection in a
+// transaction while callers record entries, lets the transaction take them
+// (ride) and then commits it or rolls it back: committed, the riders are
+// stored once, with the Seq their callers got; rolled back, they are queued
+// again and stored by a caller of their own.
+func TestAttemptsRideTransactions(t *testing.T) {
+	for _, commit := range []bool{true, false} {
+		t.Run(fmt.Sprintf("commit=%v", commit), func(t *testing.T) {
+			db := openSQLiteFile(t, Options{})
+			ctx := t.Context()
+			tx, err := db.wdb.BeginTx(ctx, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			const callers = 6
+			log := db.Diagnostics("acme")
+			got := make([]identity.Attempt, callers)
+			var wg sync.WaitGroup
+			for i := range callers {
+				wg.Go(func() {
+					a, err := log.RecordAttempt(ctx, identity.Attempt{Connection: "scim", Reference: fmt.Sprintf("ref-%d", i)})
+					if err != nil {
+						t.Errorf("RecordAttempt: %v", err)
+					}
+					got[i] = a
+				})
+			}
+			// One caller leads, and waits for the connection; the others
+			// queue.
+			for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+				db.attempts.mu.Lock()
+				n := len(db.attempts.pending)
+				db.attempts.mu.Unlock()
+				if n == callers-1 {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("%d entries queued, want %d", n, callers-1)
+				}
+			}
+			riders := db.attempts.ride(ctx, db.on(db.wdb, tx))
+			if len(riders) != callers-1 {
+				t.Fatalf("%d riders, want %d", len(riders), callers-1)
+			}
+			if commit {
+				err = tx.Commit()
+			} else {
+				err = tx.Rollback()
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			db.attempts.settle(riders, commit)
+			wg.Wait()
+			stored, err := log.Attempts(ctx, identity.AttemptQuery{Limit: identity.MaxAttemptsPage})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(stored) != callers {
+				t.Fatalf("%d entries stored, want %d", len(stored), callers)
+			}
+			bySeq := map[int64]string{}
+			for _, a := range stored {
+				bySeq[a.Seq] = a.Reference
+			}
+			for i, a := range got {
+				if want := fmt.Sprintf("ref-%d", i); bySeq[a.Seq] != want {
+					t.Errorf("caller %d was told seq %d, which holds %q", i, a.Seq, bySeq[a.Seq])
+				}
+			}
+		})
+	}
+}
+
+// TestAttemptsRideStoreWrites records entries while other goroutines create
+// users, whose transactions carry the entries queued: every entry and every
+// user is stored once.
+func TestAttemptsRideStoreWrites(t *testing.T) {
+	db := openSQLiteFile(t, Options{})
+	ctx := t.Context()
+	st, log := db.Tenant("acme"), db.Diagnostics("acme")
+	const workers, each = 8, 20
+	seqs := make(chan int64, workers*each)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := range each {
+				name := fmt.Sprintf("u%d-%d@example.com", w, i)
+				if _, err := st.CreateUser(ctx, identity.User{UserName: name, Email: name, Active: true}); err != nil {
+					t.Errorf("CreateUser: %v", err)
+				}
+				a, err := log.RecordAttempt(ctx, identity.Attempt{Connection: "scim", Reference: name})
+				if err != nil {
+					t.Errorf("RecordAttempt: %v", err)
+				}
+				seqs <- a.Seq
+			}
+		})
+	}
+	wg.Wait()
+	close(seqs)
+	stored, err := log.Attempts(ctx, identity.AttemptQuery{Limit: identity.MaxAttemptsPage})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(stored) != workers*each {
+		t.Fatalf("%d entries stored, want %d", len(stored), workers*each)
+	}
+	have := map[int64]bool{}
+	for _, a := range stored {
+		have[a.Seq] = true
+	}
+	for s := range seqs {
+		if !have[s] {
+			t.Errorf("seq %d was returned and is not stored", s)
+		}
+	}
+	page, err := st.ListUsers(ctx, identity.UserQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if page.Total != workers*each {
+		t.Errorf("%d users, want %d", page.Total, workers*each)
 	}
 }
