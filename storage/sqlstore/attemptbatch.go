@@ -2,32 +2,29 @@ package sqlstore
 
 import (
 	"context"
-	"slices"
 	"sync"
 
 	"github.com/rollcall/rollcall/identity"
 )
 
-// A SQLite database commits one write transaction at a time, and a commit
-// is much of what a diagnostics entry costs: the WAL frames of the pages it
-// changes, and the locks. A SCIM server records an entry after every request,
-// so under concurrent clients the entries would take a good part of the
-// single writer from the requests' own transactions. On SQLite, therefore,
-// an entry is committed with others: the first caller leads, and inserts the
-// entries queued by then (one statement, or one transaction for more); the
-// entries queued while it does ride with the next write transaction of the
-// DB to commit (tryTx inserts them before its COMMIT), or else with the next
-// leader's batch. Each caller still returns once its entry is committed,
-// with its Seq. A transaction that fails or rolls back commits no entry: its
-// riders are queued again.
+// A SQLite database commits one write transaction at a time, and a commit,
+// not the row it adds, is most of what a diagnostics entry costs (the WAL
+// frames of the table and of its six indexes, and the locks). A SCIM server
+// records an entry after every request, so under concurrent clients the
+// entries would take as much of the single writer as the requests'
+// own transactions. On SQLite the entries recorded at the same time are
+// therefore committed together: the first caller leads, waits for the write
+// connection, and then inserts every entry queued by then, in one
+// transaction; the others wait for that commit. Each caller still returns
+// after its entry is committed, with its Seq, and entries take their Seq in
+// the order they were queued.
 
 // pendingAttempt is an entry waiting for the batch that commits it.
 type pendingAttempt struct {
 	tenant string
 	a      identity.Attempt
 	// done receives nil once the entry is committed (a.Seq set), or an
-	// error; and errLead when the caller is to lead the next batch, before
-	// or after its entry rode another transaction. So it holds two.
+	// error; or errLead when the caller is to lead the next batch.
 	done chan error
 }
 
@@ -53,7 +50,7 @@ func (b *attemptBatcher) record(ctx context.Context, db *DB, tenant string, a id
 	if err := ctx.Err(); err != nil {
 		return identity.Attempt{}, err
 	}
-	p := &pendingAttempt{tenant: tenant, a: a, done: make(chan error, 2)}
+	p := &pendingAttempt{tenant: tenant, a: a, done: make(chan error, 1)}
 	b.mu.Lock()
 	b.pending = append(b.pending, p)
 	lead := !b.leading
@@ -84,11 +81,9 @@ func (b *attemptBatcher) lead(ctx context.Context, db *DB) {
 		return db.retryStmt(ctx, func(c conn) error { return insertAttemptRow(ctx, c, p.tenant, &p.a) })
 	}
 	var err error
-	switch len(batch) {
-	case 0: // they rode a transaction while the lead was handed over
-	case 1:
+	if len(batch) == 1 {
 		err = one(batch[0])
-	default:
+	} else {
 		err = db.runTx(ctx, txWrite, func(c conn) error {
 			for _, p := range batch {
 				if err := insertAttemptRow(ctx, c, p.tenant, &p.a); err != nil {
@@ -113,50 +108,6 @@ func (b *attemptBatcher) lead(ctx context.Context, db *DB) {
 		b.leading = false
 	}
 	b.mu.Unlock()
-}
-
-// ride inserts the entries pending in c, a write transaction about to
-// commit, and returns them, for settle once the transaction has ended. An
-// entry that fails to insert goes back to the queue with those after it.
-func (b *attemptBatcher) ride(ctx context.Context, c conn) []*pendingAttempt {
-	b.mu.Lock()
-	riders := b.pending
-	b.pending = nil
-	b.mu.Unlock()
-	for i, p := range riders {
-		if err := insertAttemptRow(ctx, c, p.tenant, &p.a); err != nil {
-			b.requeue(riders[i:])
-			return riders[:i]
-		}
-	}
-	return riders
-}
-
-// settle tells riders that their transaction committed, or queues them
-// again.
-func (b *attemptBatcher) settle(riders []*pendingAttempt, committed bool) {
-	if !committed {
-		b.requeue(riders)
-		return
-	}
-	for _, p := range riders {
-		p.done <- nil
-	}
-}
-
-// requeue puts ps back at the head of the queue, in their order, and makes
-// one of them lead if no caller does.
-func (b *attemptBatcher) requeue(ps []*pendingAttempt) {
-	if len(ps) == 0 {
-		return
-	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.pending = append(slices.Clip(ps), b.pending...)
-	if !b.leading {
-		b.leading = true
-		b.pending[0].done <- errLead
-	}
 }
 
 // insertAttemptRow inserts a, normalized, as tenant's and sets its Seq. On

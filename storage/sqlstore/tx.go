@@ -258,15 +258,8 @@ func (db *DB) tryTx(ctx context.Context, kind txKind, fn func(c conn) error) (er
 	if err := fn(c); err != nil {
 		return err
 	}
-	var riders []*pendingAttempt
-	if kind != txRead && pool == db.wdb && db.dialect == SQLite {
-		// The diagnostics entries waiting for a commit take this one.
-		riders = db.attempts.ride(ctx, c)
-	}
 	committed = true
-	err = tx.Commit()
-	db.attempts.settle(riders, err == nil)
-	if err != nil {
+	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("sqlstore: commit: %w", err)
 	}
 	if c.stmts.wanted() {
