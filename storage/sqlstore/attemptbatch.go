@@ -7,17 +7,18 @@ import (
 	"github.com/rollcall/rollcall/identity"
 )
 
-// A SQLite database commits one write transaction at a time, and a commit,
-// not the row it adds, is most of what a diagnostics entry costs (the WAL
-// frames of the table and of its six indexes, and the locks). A SCIM server
-// records an entry after every request, so under concurrent clients the
-// entries would take as much of the single writer as the requests'
-// own transactions. On SQLite the entries recorded at the same time are
-// therefore committed together: the first caller leads, waits for the write
-// connection, and then inserts every entry queued by then, in one
-// transaction; the others wait for that commit. Each caller still returns
-// after its entry is committed, with its Seq, and entries take their Seq in
-// the order they were queued.
+// A SQLite database commits one write transaction at a time, and a
+// diagnostics entry's own commit costs far more than its row: the WAL frames
+// of the pages it changes (the table's, sqlite_sequence's and those of the
+// indexes that hold it) and the locks. A SCIM server records an entry after
+// every request, so under concurrent clients the entries took a good part of
+// the single writer from the requests' own transactions. On SQLite the
+// entries recorded at the same time therefore share a commit: the first
+// caller leads and inserts the entries queued by then (one statement for
+// one, a transaction for more); the entries queued meanwhile wait, and the
+// first of them leads the next batch. Each caller still returns once its
+// entry is committed, with its Seq, and entries take their Seq in the order
+// they were queued.
 
 // pendingAttempt is an entry waiting for the batch that commits it.
 type pendingAttempt struct {

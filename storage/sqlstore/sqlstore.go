@@ -93,12 +93,12 @@ type DB struct {
 	// wstmts and rstmts hold the statements prepared on wdb and rdb, for
 	// SQLite; nil for PostgreSQL.
 	wstmts, rstmts *stmtCache
+	owned          bool
+	clock          identity.Clock
+	log            *slog.Logger
+	maxRetries     int
 	// attempts commits the diagnostics entries of a SQLite DB in batches.
-	attempts   attemptBatcher
-	owned      bool
-	clock      identity.Clock
-	log        *slog.Logger
-	maxRetries int
+	attempts attemptBatcher
 }
 
 // OpenSQLite opens (creating if needed) the SQLite database at path and
