@@ -13,7 +13,10 @@ var _ identity.DiagnosticsLog = (*DiagnosticsLog)(nil)
 var (
 	insertAttempt = prep("INSERT INTO rollcall_attempts (tenant, time, connection, step, outcome, reason, detail, " +
 		"subject, email, email_key, user_id, reference) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq")
-	pruneAttemptsAge = prep("DELETE FROM rollcall_attempts WHERE tenant = ? AND time < ?")
+	// insertAttemptRowID is insertAttempt for SQLite, whose seq is the
+	// row's ID.
+	insertAttemptRowID = prep(strings.TrimSuffix(insertAttempt, " RETURNING seq"))
+	pruneAttemptsAge   = prep("DELETE FROM rollcall_attempts WHERE tenant = ? AND time < ?")
 	// pruneAttemptsCount deletes every entry at or below the seq of the
 	// (keep+1)th newest; with fewer entries the subquery is NULL and nothing
 	// goes.
@@ -27,6 +30,8 @@ const attemptColumns = "seq, time, connection, step, outcome, reason, detail, su
 // DiagnosticsLog is the identity.DiagnosticsLog of one tenant, from
 // DB.Diagnostics. Each method is one statement but PruneAttempts (two), and
 // none joins a Store's transaction: a failed sign-in records its attempt too.
+// On SQLite, entries recorded at the same time share a transaction (see
+// attemptBatcher).
 type DiagnosticsLog struct {
 	db     *DB
 	tenant string
@@ -43,11 +48,14 @@ func (db *DB) Diagnostics(tenant string) *DiagnosticsLog {
 func (l *DiagnosticsLog) RecordAttempt(ctx context.Context, a identity.Attempt) (identity.Attempt, error) {
 	a = identity.NormalizeAttempt(a, l.db.now())
 	a.Time = stamp(a.Time)
-	err := l.db.retryStmt(ctx, func(c conn) error {
-		err := c.row(ctx, insertAttempt, l.tenant, micros(a.Time), a.Connection, a.Step, string(a.Outcome), a.Reason,
-			a.Detail, a.Subject, a.Email, identity.NormalizeEmail(a.Email), a.UserID, a.Reference).Scan(&a.Seq)
-		return c.d.mapErr(err, "record attempt")
-	})
+	if l.db.dialect == SQLite {
+		var err error
+		if a, err = l.db.attempts.record(ctx, l.db, l.tenant, a); err != nil {
+			return identity.Attempt{}, err
+		}
+		return a, nil
+	}
+	err := l.db.retryStmt(ctx, func(c conn) error { return insertAttemptRow(ctx, c, l.tenant, &a) })
 	if err != nil {
 		return identity.Attempt{}, err
 	}
@@ -56,39 +64,9 @@ func (l *DiagnosticsLog) RecordAttempt(ctx context.Context, a identity.Attempt) 
 
 // Attempts returns the entries q selects, newest first.
 func (l *DiagnosticsLog) Attempts(ctx context.Context, q identity.AttemptQuery) ([]identity.Attempt, error) {
-	var b strings.Builder
-	b.WriteString("SELECT " + attemptColumns + " FROM rollcall_attempts WHERE tenant = ?")
-	args := []any{l.tenant}
-	for _, f := range []struct {
-		cond string
-		v    string
-	}{{" AND connection = ?", q.Connection}, {" AND outcome = ?", string(q.Outcome)}, {" AND reference = ?", q.Reference}} {
-		if f.v != "" {
-			b.WriteString(f.cond)
-			args = append(args, f.v)
-		}
-	}
-	if q.User != "" {
-		// A union of three index lookups: as one OR, SQLite scans the
-		// tenant's entries instead.
-		b.WriteString(" AND seq IN (SELECT seq FROM rollcall_attempts WHERE tenant = ? AND user_id = ?" +
-			" UNION ALL SELECT seq FROM rollcall_attempts WHERE tenant = ? AND subject = ?")
-		args = append(args, l.tenant, q.User, l.tenant, q.User)
-		if key := identity.NormalizeEmail(q.User); key != "" {
-			b.WriteString(" UNION ALL SELECT seq FROM rollcall_attempts WHERE tenant = ? AND email_key = ?")
-			args = append(args, l.tenant, key)
-		}
-		b.WriteString(")")
-	}
-	if q.Before > 0 {
-		b.WriteString(" AND seq < ?")
-		args = append(args, q.Before)
-	}
-	b.WriteString(" ORDER BY seq DESC LIMIT ?")
-	args = append(args, identity.AttemptLimit(q))
-
+	query, args := attemptsQuery(l.tenant, q)
 	c := l.db.on(l.db.rdb, nil)
-	rows, err := c.query(ctx, b.String(), args...)
+	rows, err := c.query(ctx, query, args...)
 	if err != nil {
 		return nil, c.d.mapErr(err, "attempts")
 	}
@@ -136,4 +114,41 @@ func (l *DiagnosticsLog) PruneAttempts(ctx context.Context, before time.Time, ke
 		}
 	}
 	return int(n), nil
+}
+
+// attemptsQuery returns the query of Attempts and its arguments.
+func attemptsQuery(tenant string, q identity.AttemptQuery) (string, []any) {
+	var b strings.Builder
+	b.WriteString("SELECT " + attemptColumns + " FROM rollcall_attempts WHERE tenant = ?")
+	args := []any{tenant}
+	for _, f := range []struct {
+		cond string
+		v    string
+	}{{" AND connection = ?", q.Connection}, {" AND outcome = ?", string(q.Outcome)}, {" AND reference = ? AND reference <> ''", q.Reference}} {
+		if f.v != "" {
+			b.WriteString(f.cond)
+			args = append(args, f.v)
+		}
+	}
+	if q.User != "" {
+		// A union of three index lookups: as one OR, SQLite scans the
+		// tenant's entries instead. Each names its partial index's
+		// condition (col <> ''), which the value given implies.
+		b.WriteString(" AND seq IN (SELECT seq FROM rollcall_attempts WHERE tenant = ? AND user_id = ? AND user_id <> ''" +
+			" UNION ALL SELECT seq FROM rollcall_attempts WHERE tenant = ? AND subject = ? AND subject <> ''")
+		args = append(args, tenant, q.User, tenant, q.User)
+		if key := identity.NormalizeEmail(q.User); key != "" {
+			b.WriteString(" UNION ALL SELECT seq FROM rollcall_attempts WHERE tenant = ? AND email_key = ? AND email_key <> ''")
+			args = append(args, tenant, key)
+		}
+		b.WriteString(")")
+	}
+	if q.Before > 0 {
+		b.WriteString(" AND seq < ?")
+		args = append(args, q.Before)
+	}
+	b.WriteString(" ORDER BY seq DESC LIMIT ?")
+	args = append(args, identity.AttemptLimit(q))
+
+	return b.String(), args
 }

@@ -97,6 +97,8 @@ type DB struct {
 	clock          identity.Clock
 	log            *slog.Logger
 	maxRetries     int
+	// attempts commits the diagnostics entries of a SQLite DB in batches.
+	attempts attemptBatcher
 }
 
 // OpenSQLite opens (creating if needed) the SQLite database at path and
