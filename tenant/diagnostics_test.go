@@ -2,13 +2,21 @@ package tenant_test
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"regexp"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/coreos/go-oidc/v3/oidc/oidctest"
+
 	"github.com/rollcall/rollcall/identity"
+	"github.com/rollcall/rollcall/oauth"
 	"github.com/rollcall/rollcall/saml"
 	"github.com/rollcall/rollcall/saml/samltest"
 	"github.com/rollcall/rollcall/settings"
@@ -107,5 +115,98 @@ func TestRuntimeSAMLSignInsDiagnosed(t *testing.T) {
 	bad := stepAttempts(t, logs["acme"], "saml:forged", identity.StepACS)
 	if len(bad) != 1 || bad[0].Outcome != identity.OutcomeFailure || bad[0].Reason != saml.ReasonSignature || bad[0].Detail == "" {
 		t.Errorf("the sign-in through forged recorded as %+v, want one failure for its signature", bad)
+	}
+}
+
+// A runtime tenant's OAuth sign-ins are recorded in its diagnostics log: a
+// success with the user, and a refusal (an email domain the settings do not
+// allow) with its typed reason. The provider is go-oidc's test server
+// (discovery and keys) with a token endpoint that signs an ID token of the
+// claims set for the sign-in.
+func TestRuntimeOAuthSignInsDiagnosed(t *testing.T) {
+	ctx := context.Background()
+	priv, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var (
+		mu     sync.Mutex
+		nonce  string
+		claims map[string]any
+	)
+	op := &oidctest.Server{PublicKeys: []oidctest.PublicKey{{PublicKey: priv.Public(), KeyID: "k1", Algorithm: "RS256"}}}
+	mux := http.NewServeMux()
+	mux.Handle("/", op)
+	mux.HandleFunc("POST /token", func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		c := map[string]any{"aud": "cid", "iat": time.Now().Unix(), "exp": time.Now().Add(time.Hour).Unix(), "nonce": nonce}
+		for k, v := range claims {
+			c[k] = v
+		}
+		mu.Unlock()
+		raw, err := json.Marshal(c)
+		if err != nil {
+			t.Error(err)
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]any{"access_token": "at-1", "token_type": "Bearer", "expires_in": 3600,
+			"id_token": oidctest.SignIDToken(priv, "k1", "RS256", string(raw))})
+	})
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	op.SetIssuer(srv.URL)
+
+	db := memory.New()
+	logs := map[string]*memory.DiagnosticsLog{"acme": memory.NewDiagnostics(nil)}
+	rt, err := tenant.New(tenant.Config{Settings: memory.NewSettings(db, keyring(t), nil),
+		Stores:      func(id string) identity.Store { return db.Tenant(id) },
+		Keys:        func(id string) identity.KeyStore { return db.Keys(id, nil) },
+		Diagnostics: func(id string) identity.DiagnosticsLog { return logs[id] }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rt.Create(ctx, "acme", settings.Settings{OAuth: []settings.OAuth{{
+		Name: "corp", Kind: settings.KindOIDC, Issuer: srv.URL, ClientID: "cid", ClientSecret: settings.NewSecret([]byte("s3cret")),
+		RedirectURL: "https://app.example/oauth/corp/callback", AllowedDomains: []string{"acme.example"},
+	}}}); err != nil {
+		t.Fatal(err)
+	}
+	src, err := rt.Resolve(ctx, "acme")
+	if err != nil || src.OAuth["corp"] == nil {
+		t.Fatalf("connection not built: %v", err)
+	}
+	conn := src.OAuth["corp"]
+	signIn := func(sub, email, ref string) error {
+		t.Helper()
+		login, err := conn.Begin(ctx, src.Keys, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		u, err := url.Parse(login.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mu.Lock()
+		nonce = u.Query().Get("nonce")
+		claims = map[string]any{"iss": srv.URL, "sub": sub, "email": email, "email_verified": true}
+		mu.Unlock()
+		_, err = conn.Finish(ctx, src.Directory, src.Keys, oauth.Callback{State: login.State, Code: "code-1", BrowserState: login.State, Reference: ref})
+		return err
+	}
+	if err := signIn("s-alice", "alice@acme.example", "REF-1"); err != nil {
+		t.Fatalf("sign-in of alice: %v", err)
+	}
+	if err := signIn("s-bob", "bob@other.example", "REF-2"); oauth.Reason(err) != oauth.ReasonDomainNotAllowed {
+		t.Fatalf("sign-in of bob: %v, want a refused domain", err)
+	}
+	as := stepAttempts(t, logs["acme"], "oauth:corp", identity.StepCallback)
+	if len(as) != 2 {
+		t.Fatalf("%d callbacks recorded, want 2: %+v", len(as), as)
+	}
+	if a := as[1]; a.Outcome != identity.OutcomeSuccess || a.Subject != "s-alice" || a.Email != "alice@acme.example" || a.UserID == "" || a.Reference != "REF-1" {
+		t.Errorf("alice's sign-in recorded as %+v", a)
+	}
+	if a := as[0]; a.Outcome != identity.OutcomeFailure || a.Reason != oauth.ReasonDomainNotAllowed || a.Subject != "s-bob" || a.Reference != "REF-2" || a.Detail == "" {
+		t.Errorf("bob's sign-in recorded as %+v", a)
 	}
 }
