@@ -62,6 +62,12 @@ type CertificateWarning struct {
 	Within time.Duration
 }
 
+// WarnAfterExpiry is how long after its expiry a certificate is still
+// warned of by CheckCertificates (once, Within 0); after it, it is not, so
+// that the record of the warnings sent can expire without the warning
+// coming again (as settings.WarnAfterExpiry for package tenant's sweep).
+const WarnAfterExpiry = 30 * 24 * time.Hour
+
 // ReasonCertificateExpiring is the reason under which CheckCertificates
 // records a warning in the diagnostics log (step "certificate").
 const ReasonCertificateExpiring = "certificate_expiring"
@@ -69,8 +75,8 @@ const ReasonCertificateExpiring = "certificate_expiring"
 // CheckCertificates returns the warnings newly due for the connection's
 // certificates (see Health): for each certificate, the smallest threshold of
 // ExpiryThresholds its expiry is within (or 0 once expired), once per
-// certificate and threshold, remembered in keys until the certificate
-// expires. A host's sweep calls it daily and turns each warning into its own
+// certificate and threshold, remembered in keys as long as the certificate
+// is warned of: not at all once it ended more than WarnAfterExpiry ago. A host's sweep calls it daily and turns each warning into its own
 // event or mail; each is also recorded in the diagnostics log. It returns
 // the warnings found before an error of keys.
 func (c *Connection) CheckCertificates(ctx context.Context, keys identity.KeyStore) ([]CertificateWarning, error) {
@@ -78,6 +84,9 @@ func (c *Connection) CheckCertificates(ctx context.Context, keys identity.KeySto
 	var out []CertificateWarning
 	for _, cert := range c.Health().Certificates {
 		left := cert.NotAfter.Sub(now)
+		if -left > WarnAfterExpiry {
+			continue
+		}
 		within := time.Duration(-1)
 		for _, th := range ExpiryThresholds {
 			if left <= th && (within < 0 || th < within) {
@@ -91,7 +100,7 @@ func (c *Connection) CheckCertificates(ctx context.Context, keys identity.KeySto
 			continue
 		}
 		key := fmt.Sprintf("saml/%s/certificate/%s/%d/%s", c.cfg.Name, cert.Owner, cert.NotAfter.Unix(), within)
-		ok, err := keys.SetIfAbsent(ctx, key, nil, cert.NotAfter.Add(ExpiryThresholds[0]))
+		ok, err := keys.SetIfAbsent(ctx, key, nil, cert.NotAfter.Add(WarnAfterExpiry+24*time.Hour))
 		if err != nil {
 			return out, fmt.Errorf("saml: certificate warnings: %w", err)
 		}

@@ -64,6 +64,14 @@ func TestCheckCertificates(t *testing.T) {
 	e.clock.Set(notAfter.Add(time.Hour))
 	check(0, 2) // expired
 	check(0, 0)
+	// Still said once, not again, until well past the end of the
+	// warnings: the record of it outlives them.
+	e.clock.Set(notAfter.Add(WarnAfterExpiry - time.Hour))
+	check(0, 0)
+	e.clock.Set(notAfter.Add(WarnAfterExpiry + time.Hour))
+	check(0, 0)
+	e.clock.Set(notAfter.Add(WarnAfterExpiry + 23*time.Hour))
+	check(0, 0)
 
 	as, err := log.Attempts(ctx, identity.AttemptQuery{Connection: "saml:acme"})
 	if err != nil || len(as) != 6 {

@@ -38,21 +38,61 @@ func (r *Runtime) liveWarnings(ctx context.Context, id string, st settings.Setti
 		if c.IdPMetadataURL == "" || conn == nil {
 			continue
 		}
-		if err := conn.Refresh(ctx); err != nil {
-			r.logger.WarnContext(ctx, "tenant: certificate sweep: IdP metadata", "tenant", id, "source", conn.Source(), "error", err)
+		// The SP's are the settings' keys, swept as such.
+		out = append(out, r.connectionWarnings(ctx, id, conn, false, now)...)
+	}
+	return out
+}
+
+// connectionWarnings returns the warnings due for the certificates of a live
+// SAML connection (saml.Connection.Health), its metadata fetched again first
+// if it comes from a URL (a failure is logged: the metadata loaded before is
+// judged). The IdP's certificates are named "idp:<index in the metadata>";
+// the SP's own, with sp, "sp:<index>".
+func (r *Runtime) connectionWarnings(ctx context.Context, id string, conn *saml.Connection, sp bool, now time.Time) []settings.CertificateWarning {
+	if err := conn.Refresh(ctx); err != nil {
+		r.logger.WarnContext(ctx, "tenant: certificate sweep: IdP metadata", "tenant", id, "source", conn.Source(), "error", err)
+	}
+	var out []settings.CertificateWarning
+	n := map[string]int{}
+	for _, cert := range conn.Health().Certificates {
+		if cert.Owner != saml.OwnerIdP && (!sp || cert.Owner != saml.OwnerSP) {
+			continue
 		}
-		i := 0
-		for _, cert := range conn.Health().Certificates {
-			if cert.Owner != saml.OwnerIdP {
-				continue // the SP's are the settings' keys, swept as such
-			}
-			if w, ok := settings.WarningAt(conn.Source(), fmt.Sprintf("idp:%d", i), cert.NotAfter, now); ok {
-				out = append(out, w)
-			}
-			i++
+		which := fmt.Sprintf("%s:%d", cert.Owner, n[cert.Owner])
+		n[cert.Owner]++
+		if w, ok := settings.WarningAt(conn.Source(), which, cert.NotAfter, now); ok {
+			out = append(out, w)
 		}
 	}
 	return out
+}
+
+// SweepConnections is SweepCertificates for SAML connections a host built
+// outside the runtime for the tenant id (from its own configuration file,
+// say): a settings.CertificateExpiring event for each certificate of theirs
+// that expires within 30 days, and again within 7, with the same fields,
+// the same once-only record in the tenant's KeyStore and the same events'
+// destinations. Their IdP certificates are named "idp:<index in the
+// metadata>" (metadata from a URL is fetched again first), the SP's own
+// "sp:<index>" ("sp:0": a connection has one). It returns how many events
+// it recorded. A host runs it with SweepCertificates, under the same lease.
+func (r *Runtime) SweepConnections(ctx context.Context, id string, conns []*saml.Connection) (int, error) {
+	now := r.clock.Now()
+	n := 0
+	var errs []error
+	for _, conn := range conns {
+		for _, w := range r.connectionWarnings(ctx, id, conn, true, now) {
+			sent, err := r.warn(ctx, id, w, now)
+			if err != nil {
+				errs = append(errs, err)
+			}
+			if sent {
+				n++
+			}
+		}
+	}
+	return n, errors.Join(errs...)
 }
 
 // PruneDiagnostics trims the diagnostics log (Config.Diagnostics) of every

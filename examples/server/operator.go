@@ -6,15 +6,16 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/rollcall/rollcall/netguard"
-
 	"github.com/rollcall/rollcall/identity"
+	"github.com/rollcall/rollcall/netguard"
 	"github.com/rollcall/rollcall/oauth"
 	"github.com/rollcall/rollcall/portal"
 	"github.com/rollcall/rollcall/saml"
@@ -441,15 +442,28 @@ func (o *operator) promoteKey(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// certSweepInterval is how often the runtime tenants' certificates are
-// checked for expiry.
+// certSweepInterval is how often the certificates of the runtime tenants'
+// and of the configured tenant's SAML connections are checked for expiry.
 const certSweepInterval = 24 * time.Hour
 
+// sweepCertificates records a certificate.expiring event for each
+// certificate that expires soon: those of the runtime tenants (their
+// settings and IdP metadata) and those of the configured tenant's SAML
+// connections of the configuration file (the IdP's and the SP's own).
 func (o *operator) sweepCertificates(ctx context.Context) {
 	n, err := o.rt.SweepCertificates(ctx)
 	if err != nil && ctx.Err() == nil {
 		o.s.logger.WarnContext(ctx, "certificate sweep", "err", err)
 	}
+	conns := make([]*saml.Connection, 0, len(o.s.saml))
+	for _, name := range slices.Sorted(maps.Keys(o.s.saml)) {
+		conns = append(conns, o.s.saml[name])
+	}
+	m, err := o.rt.SweepConnections(ctx, o.s.cfg.Tenant, conns)
+	if err != nil && ctx.Err() == nil {
+		o.s.logger.WarnContext(ctx, "certificate sweep", "tenant", o.s.cfg.Tenant, "err", err)
+	}
+	n += m
 	if n > 0 {
 		o.s.logger.WarnContext(ctx, "certificates expire soon: see the tenants' certificate.expiring events", "warnings", n)
 	}

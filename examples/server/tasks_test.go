@@ -2,8 +2,20 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
 	"log/slog"
+	"math/big"
 	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -21,7 +33,18 @@ import (
 // API, on a private in-memory SQLite database, and its server.
 func newBackgroundOn(t *testing.T, vars map[string]string) (*background, *server) {
 	t.Helper()
-	cfg, err := loadConfig("", env(map[string]string{EnvAdminToken: testToken}))
+	return newBackgroundWith(t, "", vars)
+}
+
+// newBackgroundWith is newBackgroundOn with a configuration file of that
+// content (none if empty).
+func newBackgroundWith(t *testing.T, content string, vars map[string]string) (*background, *server) {
+	t.Helper()
+	path := ""
+	if content != "" {
+		path = writeConfig(t, content)
+	}
+	cfg, err := loadConfig(path, env(map[string]string{EnvAdminToken: testToken}))
 	require.NoError(t, err)
 	logger := slog.New(slog.DiscardHandler)
 	where := storeFlags{sqlite: ":memory:"}
@@ -187,4 +210,63 @@ func TestDiagnosticsBoundsPerTenant(t *testing.T) {
 		require.NoError(t, err)
 		assert.Len(t, left, want, id)
 	}
+}
+
+// selfSigned returns a self-signed certificate valid until notAfter and its
+// key: RSA, as an SP's key must be.
+func selfSigned(t *testing.T, cn string, notAfter time.Time) (*x509.Certificate, *rsa.PrivateKey) {
+	t.Helper()
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	require.NoError(t, err)
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(notAfter.UnixNano()), Subject: pkix.Name{CommonName: cn},
+		NotBefore: notAfter.Add(-365 * 24 * time.Hour), NotAfter: notAfter,
+		KeyUsage: x509.KeyUsageDigitalSignature,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	require.NoError(t, err)
+	cert, err := x509.ParseCertificate(der)
+	require.NoError(t, err)
+	return cert, key
+}
+
+// TestSweepConfiguredCertificates: the certificate sweep covers the SAML
+// connections of the configuration file too. Its IdP certificate (from the
+// inline metadata) expires in 20 days, its SP certificate (certFile) in 5:
+// over two sweeps, each is warned of once, as a certificate.expiring event
+// of the configured tenant, with the 30-day and the 7-day threshold.
+func TestSweepConfiguredCertificates(t *testing.T) {
+	dir := t.TempDir()
+	idpNotAfter := time.Now().Add(20 * 24 * time.Hour).Truncate(time.Second)
+	idpCert, _ := selfSigned(t, "idp.example.test", idpNotAfter)
+	md := regexp.MustCompile(`<ds:X509Certificate>[^<]+</ds:X509Certificate>`).ReplaceAllString(readTestdata(t, "idp-metadata.xml"),
+		"<ds:X509Certificate>"+base64.StdEncoding.EncodeToString(idpCert.Raw)+"</ds:X509Certificate>")
+	spNotAfter := time.Now().Add(5 * 24 * time.Hour).Truncate(time.Second)
+	spCert, spKey := selfSigned(t, "sp.example.test", spNotAfter)
+	certFile, keyFile := filepath.Join(dir, "sp.crt"), filepath.Join(dir, "sp.key")
+	require.NoError(t, os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: spCert.Raw}), 0o600))
+	require.NoError(t, os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(spKey)}), 0o600))
+	mdJSON, err := json.Marshal(md)
+	require.NoError(t, err)
+	b, s := newBackgroundWith(t, fmt.Sprintf(`{"baseURL": "https://desks.example", "saml": {"entra": {
+		"idpMetadata": %s, "certFile": %q, "keyFile": %q}}}`, mdJSON, certFile, keyFile), nil)
+
+	b.sweep(t.Context(), jobCertSweep)
+	b.sweep(t.Context(), jobCertSweep)
+	log, ok := s.stores.store(s.cfg.Tenant).(identity.EventLog)
+	require.True(t, ok, "the configured tenant's store keeps events")
+	evs, err := log.Events(t.Context(), 0, 1000)
+	require.NoError(t, err)
+	var got [][]string
+	for _, ev := range evs {
+		if ev.Type == settings.CertificateExpiring {
+			assert.Equal(t, "saml:entra", ev.Source)
+			assert.Equal(t, s.cfg.Tenant, ev.Tenant)
+			got = append(got, ev.Fields)
+		}
+	}
+	assert.ElementsMatch(t, [][]string{
+		{"idp:0", "notAfter=" + idpNotAfter.UTC().Format(time.RFC3339), "within=30d"},
+		{"sp:0", "notAfter=" + spNotAfter.UTC().Format(time.RFC3339), "within=7d"},
+	}, got, "one event each over two sweeps")
 }
