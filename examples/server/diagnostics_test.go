@@ -78,6 +78,27 @@ func TestDiagnosticsOfRuntimeTenants(t *testing.T) {
 	}
 	assert.Equal(t, 2, count("acme"))
 	assert.Equal(t, 0, count("beta"))
+
+	// The tenant's portal lists them on its SCIM page; the other's lists none.
+	page := func(tenant string) string {
+		r, err := portalSession(t, ts, tenant).Get(ts.URL + "/t/" + tenant + "/portal/scim")
+		require.NoError(t, err)
+		defer r.Body.Close()
+		require.Equal(t, http.StatusOK, r.StatusCode)
+		b, err := io.ReadAll(r.Body)
+		require.NoError(t, err)
+		return string(b)
+	}
+	acme := page("acme")
+	assert.Contains(t, acme, `id="attempts-h"`)
+	rows := func(page string) int {
+		_, table, _ := strings.Cut(page, `id="attempts"`)
+		table, _, _ = strings.Cut(table, "</table>")
+		return strings.Count(table, "<tr><td>")
+	}
+	assert.Equal(t, 2, rows(acme), "the SCIM page lists the tenant's two requests")
+	assert.Contains(t, acme, "not_found")
+	assert.Equal(t, 0, rows(page("beta")), "another tenant's requests are not listed")
 }
 
 // A runtime tenant's admin starts a test sign-in of a live SAML connection

@@ -63,29 +63,11 @@ func main() {
 // the store, serves until ctx is done and then shuts down gracefully. It calls
 // listening, when not nil, once the listener is open.
 func run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer, listening func(net.Addr)) error {
-	fs := flag.NewFlagSet("server", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	addr := fs.String("addr", defaultAddr, "`address` to listen on")
-	configPath := fs.String("config", "", "JSON configuration `file` (see README.md); every field has a default")
-	dbPath := fs.String("db", defaultDB, "SQLite database `file`, created if needed; \":memory:\" keeps nothing")
-	postgres := fs.String("postgres", "", "PostgreSQL connection string (`DSN`) to use instead of SQLite")
-	tenantFrom := fs.String("tenant-from", tenantFromPath, "how a request names a runtime tenant: `path` (/t/{tenant}/) or host (acme.localhost)")
-	if err := fs.Parse(args); err != nil {
+	fl, err := parseFlags(args, stderr)
+	if err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments %q", fs.Args())
-	}
-	dbSet := false
-	fs.Visit(func(f *flag.Flag) { dbSet = dbSet || f.Name == "db" })
-	if dbSet && *postgres != "" {
-		return errors.New("-db and -postgres: give one, not both")
-	}
-	if err := checkTenantFrom(*tenantFrom); err != nil {
-		return err
-	}
-
-	cfg, err := loadConfig(*configPath, getenv)
+	cfg, err := loadConfig(fl.config, getenv)
 	if err != nil {
 		return err
 	}
@@ -100,7 +82,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		}
 	}
 
-	stores, closeStore, err := openStore(ctx, storeFlags{sqlite: *dbPath, postgres: *postgres}, logger)
+	stores, closeStore, err := openStore(ctx, fl.store, logger)
 	if err != nil {
 		return err
 	}
@@ -113,8 +95,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	if err != nil {
 		return err
 	}
-	s.flows.from = *tenantFrom
-	op, err := openOperator(s, stores.db, storeFlags{sqlite: *dbPath, postgres: *postgres}, getenv)
+	s.flows.from = fl.tenantFrom
+	op, err := openOperator(s, stores.db, fl.store, getenv)
 	if err != nil {
 		return err
 	}
@@ -136,7 +118,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	}
 	tasks.Go(func() { bg.run(tasksCtx) })
 
-	ln, err := net.Listen("tcp", *addr)
+	ln, err := net.Listen("tcp", fl.addr)
 	if err != nil {
 		return err
 	}
@@ -163,6 +145,42 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		listening(ln.Addr())
 	}
 
+	return serve(ctx, srv, ln, logger, cfg.HTTP.ShutdownTimeout.D())
+}
+
+// flags are the command line's settings.
+type flags struct {
+	addr, config, tenantFrom string
+	store                    storeFlags
+}
+
+// parseFlags parses the command line.
+func parseFlags(args []string, stderr io.Writer) (flags, error) {
+	var fl flags
+	fs := flag.NewFlagSet("server", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&fl.addr, "addr", defaultAddr, "`address` to listen on")
+	fs.StringVar(&fl.config, "config", "", "JSON configuration `file` (see README.md); every field has a default")
+	fs.StringVar(&fl.store.sqlite, "db", defaultDB, "SQLite database `file`, created if needed; \":memory:\" keeps nothing")
+	fs.StringVar(&fl.store.postgres, "postgres", "", "PostgreSQL connection string (`DSN`) to use instead of SQLite")
+	fs.StringVar(&fl.tenantFrom, "tenant-from", tenantFromPath, "how a request names a runtime tenant: `path` (/t/{tenant}/) or host (acme.localhost)")
+	if err := fs.Parse(args); err != nil {
+		return fl, err
+	}
+	if fs.NArg() > 0 {
+		return fl, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	dbSet := false
+	fs.Visit(func(f *flag.Flag) { dbSet = dbSet || f.Name == "db" })
+	if dbSet && fl.store.postgres != "" {
+		return fl, errors.New("-db and -postgres: give one, not both")
+	}
+	return fl, checkTenantFrom(fl.tenantFrom)
+}
+
+// serve serves on ln until ctx is done, then shuts srv down gracefully
+// within timeout.
+func serve(ctx context.Context, srv *http.Server, ln net.Listener, logger *slog.Logger, timeout time.Duration) error {
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	select {
@@ -170,8 +188,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		return err
 	case <-ctx.Done():
 	}
-	logger.Info("shutting down", "timeout", cfg.HTTP.ShutdownTimeout.D())
-	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.HTTP.ShutdownTimeout.D())
+	logger.Info("shutting down", "timeout", timeout)
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
 	defer cancel()
 	if err := srv.Shutdown(shutdownCtx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)

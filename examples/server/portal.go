@@ -64,7 +64,7 @@ func (s *server) buildPortal(key []byte, im *importer.Importer) error {
 }
 
 // portalTenant resolves a portal request to its tenant: request -> tenant ->
-// Directory and KeyStore.
+// Directory, KeyStore and diagnostics log.
 func (s *server) portalTenant(r *http.Request) (portal.Tenant, error) {
 	name, err := s.tenant(r)
 	if err != nil {
@@ -74,7 +74,7 @@ func (s *server) portalTenant(r *http.Request) (portal.Tenant, error) {
 	if err != nil {
 		return portal.Tenant{}, err
 	}
-	return portal.Tenant{Directory: dir, Keys: s.stores.keys(name)}, nil
+	return portal.Tenant{Directory: dir, Keys: s.stores.keys(name), Attempts: s.diagnostics(name)}, nil
 }
 
 // setupLink mints a setup link to the portal for the tenant's admin, with

@@ -284,7 +284,8 @@ func (o *operator) buildTenantMux() error {
 			if v == nil {
 				return portal.Tenant{}, identity.ErrNotFound
 			}
-			return portal.Tenant{Directory: v.src.Directory, Keys: v.src.Keys, Importer: v.src.Importer}, nil
+			return portal.Tenant{Directory: v.src.Directory, Keys: v.src.Keys, Importer: v.src.Importer,
+				Attempts: o.s.diagnostics(v.name)}, nil
 		},
 		SessionKey: o.portalKey,
 		Settings:   portal.NewSettingsStore(o.rt, o.store),
