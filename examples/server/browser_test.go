@@ -42,7 +42,8 @@ func browser(t *testing.T) context.Context {
 		}
 		t.Skip("Chromium is not installed: apt-get install chromium runs these tests")
 	}
-	// A fixed window, so that the screenshots (of the viewport) have one size.
+	// A fixed window and viewport, so that the screenshots (of the viewport)
+	// have one size.
 	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(path), chromedp.NoSandbox,
 		chromedp.Flag("disable-dev-shm-usage", true), chromedp.WindowSize(shotWidth, shotHeight))
 	actx, cancelAlloc := chromedp.NewExecAllocator(t.Context(), opts...)
@@ -50,6 +51,7 @@ func browser(t *testing.T) context.Context {
 	t.Cleanup(func() { cancelTab(); cancelAlloc() })
 	ctx, cancel := context.WithTimeout(ctx, 90*time.Second)
 	t.Cleanup(cancel)
+	require.NoError(t, chromedp.Do(ctx, chromedp.EmulateViewport(shotWidth, shotHeight)))
 	return ctx
 }
 
