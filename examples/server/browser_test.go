@@ -426,6 +426,7 @@ func saveShot(t *testing.T, ctx context.Context, name string) {
 	require.NoError(t, err)
 	assert.Greater(t, len(shot), 1000, "screenshot")
 	if dir := os.Getenv("ROLLCALL_SCREENSHOTS"); dir != "" {
+		require.NoError(t, os.MkdirAll(dir, 0o755))
 		require.NoError(t, os.WriteFile(filepath.Join(dir, name), shot, 0o600))
 	}
 }
