@@ -42,13 +42,16 @@ func browser(t *testing.T) context.Context {
 		}
 		t.Skip("Chromium is not installed: apt-get install chromium runs these tests")
 	}
+	// A fixed window and viewport, so that the screenshots (of the viewport)
+	// have one size.
 	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(path), chromedp.NoSandbox,
-		chromedp.Flag("disable-dev-shm-usage", true))
+		chromedp.Flag("disable-dev-shm-usage", true), chromedp.WindowSize(shotWidth, shotHeight))
 	actx, cancelAlloc := chromedp.NewExecAllocator(t.Context(), opts...)
 	ctx, cancelTab := chromedp.NewContext(actx)
 	t.Cleanup(func() { cancelTab(); cancelAlloc() })
 	ctx, cancel := context.WithTimeout(ctx, 90*time.Second)
 	t.Cleanup(cancel)
+	require.NoError(t, chromedp.Do(ctx, chromedp.EmulateViewport(shotWidth, shotHeight)))
 	return ctx
 }
 
@@ -81,6 +84,10 @@ func TestPortalInBrowser(t *testing.T) {
 	// The setup link opens the portal.
 	require.NoError(t, chromedp.Do(ctx,
 		chromedp.Navigate(link),
+		chromedp.WaitVisible(chromedp.CSS("#continue")),
+	))
+	saveShot(t, ctx, "portal-setup.png")
+	require.NoError(t, chromedp.Do(ctx,
 		chromedp.Click(chromedp.CSS("#continue")),
 		chromedp.WaitVisible(chromedp.CSS("#add-user")),
 	))
@@ -96,12 +103,7 @@ func TestPortalInBrowser(t *testing.T) {
 	invite, err := chromedp.Run(ctx, chromedp.Value(chromedp.CSS("#invite-link")))
 	require.NoError(t, err)
 	require.True(t, strings.HasPrefix(invite, base+"/invitations/accept?token="), invite)
-	shot, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
-	require.NoError(t, err)
-	if dir := os.Getenv("ROLLCALL_SCREENSHOTS"); dir != "" { // to look at the page
-		require.NoError(t, os.WriteFile(filepath.Join(dir, "portal-users.png"), shot, 0o600))
-	}
-	assert.Greater(t, len(shot), 1000, "screenshot")
+	saveShot(t, ctx, "portal-user-added.png")
 
 	// The invited user accepts: the email is verified.
 	require.NoError(t, chromedp.Do(ctx,
@@ -120,10 +122,15 @@ func TestPortalInBrowser(t *testing.T) {
 		"bob@acme.example,Bob,Stone\nnot-an-address,Bad,Row\ncyd@acme.example,Cyd,Moor\n"), 0o600))
 	require.NoError(t, chromedp.Do(ctx,
 		chromedp.Navigate(base+"/portal/import"),
+		chromedp.WaitVisible(chromedp.CSS("#preview")),
+	))
+	saveShot(t, ctx, "portal-import.png")
+	require.NoError(t, chromedp.Do(ctx,
 		chromedp.SetUploadFiles(chromedp.CSS("#file"), []string{file}),
 		chromedp.Click(chromedp.CSS("#preview")),
 		chromedp.WaitVisible(chromedp.CSS("#apply")),
 	))
+	saveShot(t, ctx, "portal-import-preview.png")
 	created, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("#count-created")))
 	require.NoError(t, err)
 	assert.Equal(t, "2", created)
@@ -138,11 +145,16 @@ func TestPortalInBrowser(t *testing.T) {
 	created, err = chromedp.Run(ctx, chromedp.Text(chromedp.CSS("#count-created")))
 	require.NoError(t, err)
 	assert.Equal(t, "2", created)
+	saveShot(t, ctx, "portal-import-applied.png")
 	var emails []string
+	ids := map[string]string{}
 	for _, u := range apiUsers(t, base) {
 		emails = append(emails, u["email"].(string))
+		ids[u["email"].(string)] = u["id"].(string)
 	}
 	assert.ElementsMatch(t, []string{"ada@acme.example", "bob@acme.example", "cyd@acme.example"}, emails)
+
+	browseUsersAndGroups(t, ctx, base, ids)
 
 	// A form posted from the signed-in browser without the CSRF token is
 	// refused. (The page's CSP forbids fetch altogether: connect-src falls
@@ -160,6 +172,7 @@ func TestPortalInBrowser(t *testing.T) {
 	msg, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(".error")))
 	require.NoError(t, err)
 	assert.Contains(t, msg, "did not come from this page")
+	saveShot(t, ctx, "portal-error.png")
 	assert.Len(t, apiUsers(t, base), 3)
 
 	// The setup link works once.
@@ -171,6 +184,58 @@ func TestPortalInBrowser(t *testing.T) {
 	msg, err = chromedp.Run(ctx, chromedp.Text(chromedp.CSS(".error")))
 	require.NoError(t, err)
 	assert.Contains(t, msg, "not valid")
+}
+
+// browseUsersAndGroups makes two internal groups in the portal, adds
+// members to one, and opens the users list, a user's page, the groups, a
+// group's page and the events, each checked for what it shows.
+func browseUsersAndGroups(t *testing.T, ctx context.Context, base string, ids map[string]string) {
+	t.Helper()
+	for _, name := range []string{"Engineering", "Support"} {
+		require.NoError(t, chromedp.Do(ctx,
+			chromedp.Navigate(base+"/portal/groups"),
+			chromedp.SendKeys(chromedp.CSS("#name"), name),
+			chromedp.Click(chromedp.CSS("#create-group")),
+			chromedp.WaitVisible(chromedp.CSS(".notice")),
+		))
+	}
+	groups := apiJSON[struct {
+		Groups []struct{ ID, Name string } `json:"groups"`
+	}](t, base+"/api/v1/groups")
+	require.Len(t, groups.Groups, 2)
+	eng := groups.Groups[0].ID
+	if groups.Groups[0].Name != "Engineering" {
+		eng = groups.Groups[1].ID
+	}
+	for _, email := range []string{"ada@acme.example", "bob@acme.example"} {
+		require.NoError(t, chromedp.Do(ctx,
+			chromedp.Navigate(base+"/portal/groups/"+eng),
+			chromedp.SendKeys(chromedp.CSS("#email"), email),
+			chromedp.Click(chromedp.CSS("#add-member")),
+			chromedp.WaitVisible(chromedp.CSS(".notice")),
+		))
+	}
+	members, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("main table tbody")))
+	require.NoError(t, err)
+	assert.Contains(t, members, "ada@acme.example")
+	assert.Contains(t, members, "bob@acme.example")
+	saveShot(t, ctx, "portal-group.png")
+
+	for _, p := range []struct{ path, shows, shot string }{
+		{"/portal/groups", "Support", "portal-groups.png"},
+		{"/portal/users", "cyd@acme.example", "portal-users.png"},
+		{"/portal/users/" + ids["ada@acme.example"], "Engineering", "portal-user.png"},
+		{"/portal/events", "group.member_added", "portal-events.png"},
+	} {
+		require.NoError(t, chromedp.Do(ctx,
+			chromedp.Navigate(base+p.path),
+			chromedp.WaitVisible(chromedp.CSS("main h1")),
+		))
+		text, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("main")))
+		require.NoError(t, err)
+		assert.Contains(t, text, p.shows, p.path)
+		saveShot(t, ctx, p.shot)
+	}
 }
 
 // apiUsers lists the tenant's users through the admin API.
@@ -189,13 +254,16 @@ func apiUsers(t *testing.T, base string) []map[string]any {
 // configured tenant in Chromium: a SCIM token made (shown once, accepted at
 // the tenant's SCIM endpoint) and revoked (then refused with 401), and a
 // SAML connection set up with the test IdP's metadata, activated, shown
-// parsed, and served by the runtime.
+// parsed, and served by the runtime. Then the SSO, Google and webhooks
+// pages (an endpoint the operator added, with its deliveries), and signing
+// out.
 func TestPortalSettingsInBrowser(t *testing.T) {
 	ctx := browser(t)
 	addr := freeAddr(t)
 	base := "http://" + addr
 	cfgPath := writeConfig(t, fmt.Sprintf(`{"tenant": "acme", "baseURL": %q}`, base))
-	_, stderr, _ := started(t, []string{"-addr", addr, "-config", cfgPath}, map[string]string{EnvAdminToken: testToken})
+	_, stderr, _ := started(t, []string{"-addr", addr, "-config", cfgPath},
+		map[string]string{EnvAdminToken: testToken, EnvWebhookAllow: "127.0.0.0/8"})
 	link := setupLinkRE.FindString(stderr.String())
 	require.NotEmpty(t, link, "no setup link printed:\n%s", stderr)
 	// Every step below works with the page's JavaScript off.
@@ -274,7 +342,7 @@ func TestPortalSettingsInBrowser(t *testing.T) {
 	health, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("#saml-health")))
 	require.NoError(t, err)
 	assert.Contains(t, health, "IdP metadata loaded", "the live connection's health")
-	saveShot(t, ctx, "portal-sso.png")
+	saveShot(t, ctx, "portal-saml.png")
 
 	status, body = get(t, base+"/api/v1/tenants/acme/settings", testToken)
 	require.Equal(t, http.StatusOK, status, body)
@@ -282,15 +350,83 @@ func TestPortalSettingsInBrowser(t *testing.T) {
 	status, body = get(t, base+"/t/acme/saml/corp/metadata", "")
 	require.Equal(t, http.StatusOK, status, body)
 	assert.Contains(t, body, base+"/t/acme/saml/corp/acs")
+
+	browseSettings(t, ctx, base)
 }
 
-// saveShot takes a screenshot of the page, kept in ROLLCALL_SCREENSHOTS.
+// browseSettings opens the SSO page with the connection made, the Google
+// page, and the webhooks page with an endpoint the operator API added and
+// its deliveries; then signs out.
+func browseSettings(t *testing.T, ctx context.Context, base string) {
+	t.Helper()
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Navigate(base+"/portal/sso"),
+		chromedp.WaitVisible(chromedp.CSS("#saml-connections")),
+	))
+	conns, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("#saml-connections")))
+	require.NoError(t, err)
+	assert.Contains(t, conns, "corp")
+	saveShot(t, ctx, "portal-sso.png")
+
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Navigate(base+"/portal/google"),
+		chromedp.WaitVisible(chromedp.CSS("#save-google")),
+	))
+	key, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("#key-state")))
+	require.NoError(t, err)
+	assert.Contains(t, key, "No key yet")
+	saveShot(t, ctx, "portal-google.png")
+
+	rc := newReceiver(t)
+	status, _, body := do(t, "POST", base+"/api/v1/tenants/acme/webhooks", map[string]any{"url": rc.srv.URL + "/hook", "from": 1})
+	require.Equal(t, http.StatusCreated, status, "%s", body)
+	var ep createdEndpoint
+	require.NoError(t, json.Unmarshal(body, &ep))
+	rc.setSecrets(ep.Secret)
+	all := tenantEvents(t, base, "acme")
+	require.NotEmpty(t, all)
+	require.Eventually(t, func() bool { return len(rc.received()) >= len(all) }, 10*time.Second, 20*time.Millisecond)
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Navigate(base+"/portal/webhooks"),
+		chromedp.WaitVisible(chromedp.CSS(".webhook")),
+	))
+	hook, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(".webhook")))
+	require.NoError(t, err)
+	assert.Contains(t, hook, rc.srv.URL+"/hook")
+	assert.Contains(t, hook, "delivering")
+	assert.NotContains(t, hook, "None yet", "no delivery listed")
+	saveShot(t, ctx, "portal-webhooks.png")
+
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Click(chromedp.CSS("form.logout button")),
+		chromedp.WaitVisible(chromedp.CSS(".notice")),
+	))
+	out, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(".notice")))
+	require.NoError(t, err)
+	assert.Contains(t, out, "signed out")
+	saveShot(t, ctx, "portal-signed-out.png")
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Navigate(base+"/portal/users"),
+		chromedp.WaitVisible(chromedp.CSS(".error")),
+	))
+	msg, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(".error")))
+	require.NoError(t, err)
+	assert.Contains(t, msg, "not signed in", "the session outlived signing out")
+}
+
+// The browser's window, and so the screenshots' size.
+const shotWidth, shotHeight = 1200, 800
+
+// saveShot takes a screenshot of the page's viewport; with
+// ROLLCALL_SCREENSHOTS=<dir> it is kept there, under name (docs/portal.md
+// shows the ones of docs/portal/).
 func saveShot(t *testing.T, ctx context.Context, name string) {
 	t.Helper()
 	shot, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
 	require.NoError(t, err)
 	assert.Greater(t, len(shot), 1000, "screenshot")
 	if dir := os.Getenv("ROLLCALL_SCREENSHOTS"); dir != "" {
+		require.NoError(t, os.MkdirAll(dir, 0o755))
 		require.NoError(t, os.WriteFile(filepath.Join(dir, name), shot, 0o600))
 	}
 }

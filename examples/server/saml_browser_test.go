@@ -76,6 +76,7 @@ func TestSAMLSignInInBrowser(t *testing.T) {
 	entity, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("#idp-entity")))
 	require.NoError(t, err)
 	assert.Equal(t, idp.MetadataURL, entity)
+	saveShot(t, ctx, "portal-saml-draft.png")
 	// A real sign-in through the draft is refused.
 	status, _ := get(t, base+"/t/acme/saml/corp/login", "")
 	assert.Equal(t, http.StatusForbidden, status, "a login through a draft")
