@@ -67,6 +67,8 @@ func BenchmarkPages(b *testing.B) {
 	for _, page := range []struct{ name, path string }{
 		{"users", "/users"},
 		{"users-search", "/users?q=user-0999"},
+		{"users-search-wide", "/users?q=ACME"},
+		{"users-search-short", "/users?q=42"},
 		{"users-deep", "/users?after=" + ids[users/2]},
 		{"user", "/users/" + ids[12345]},
 		{"groups", "/groups"},

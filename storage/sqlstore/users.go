@@ -660,12 +660,24 @@ var userSorts = map[identity.UserSort]string{
 	identity.SortByUpdated:     "u.updated",
 }
 
-// ListUsers returns one page of the users that match q (see
-// identity.UserQuery). Text sorts compare the values' bytes (COLLATE "C" in
-// PostgreSQL), then the IDs; Descending reverses both. After is keyset
-// paging and is allowed only with the ascending ID order: elsewhere it is an
-// error matching identity.ErrInvalid, as is an unknown SortBy. Total ignores
-// After, Offset and Limit.
+// UsersAfter implements identity.UserStore: ListUsers in ID order, without
+// a total.
+func (s *Store) UsersAfter(ctx context.Context, groupID, after string, limit int) ([]identity.User, error) {
+	p, err := s.ListUsers(ctx, identity.UserQuery{GroupID: groupID, After: after, Limit: limit, NoTotal: true})
+	return p.Users, err
+}
+
+// ListUsers implements identity.UserSearcher: one page of the users that
+// match q (see identity.UserQuery). Text sorts compare the values' bytes
+// (COLLATE "C" in PostgreSQL), then the IDs; Descending reverses both. After
+// is keyset paging and is allowed only with the ascending ID order:
+// elsewhere it is an error matching identity.ErrInvalid, as is an unknown
+// SortBy. Total ignores After, Offset and Limit; the page and the total are
+// two statements, and NoTotal spares the second.
+//
+// A Search of three characters or more is answered from a trigram index (see
+// userSearch), so that it costs what the users it finds cost, not a scan of
+// the tenant.
 func (s *Store) ListUsers(ctx context.Context, q identity.UserQuery) (identity.UserPage, error) {
 	col, ok := userSorts[q.SortBy]
 	if !ok {
@@ -675,28 +687,10 @@ func (s *Store) ListUsers(ctx context.Context, q identity.UserQuery) (identity.U
 		return identity.UserPage{}, invalid("after", "keyset paging needs the ascending ID order")
 	}
 	// from and where, with their arguments in the order of the ?s.
-	from, args := "rollcall_users u", []any{}
-	if q.GroupID != "" {
-		// The members' primary key (tenant, group_id, user_id) makes each
-		// user appear once, and lets the planner start from the group.
-		from += " JOIN rollcall_members m ON m.tenant = u.tenant AND m.user_id = u.id AND m.group_id = ?"
-		if s.db.dialect == SQLite {
-			// SQLite would walk every user of the tenant in ID order and
-			// look each up in the group; CROSS JOIN makes it walk the
-			// group's members, in user_id order, instead.
-			from = "rollcall_members m CROSS JOIN rollcall_users u ON m.tenant = u.tenant AND m.user_id = u.id AND m.group_id = ?"
-		}
-		args = append(args, q.GroupID)
-	}
-	where := "u.tenant = ?"
-	args = append(args, s.tenant)
+	from, where, args := s.userSearch(q)
 	if q.Active != nil {
 		where += " AND u.active = ?"
 		args = append(args, *q.Active)
-	}
-	if q.Search != "" {
-		where += ` AND u.search LIKE ? ESCAPE '\'`
-		args = append(args, likeContains(q.Search))
 	}
 	for _, c := range q.Match {
 		if err := c.Check(); err != nil {
@@ -749,6 +743,60 @@ func (s *Store) ListUsers(ctx context.Context, q identity.UserQuery) (identity.U
 		return identity.UserPage{}, err
 	}
 	return page, nil
+}
+
+// userSearch returns the FROM and the WHERE of a user listing: the tenant,
+// the group's members (GroupID) and the Search, with their arguments in the
+// order of the ?s.
+//
+// In SQLite a Search of three characters or more (runes) starts from the
+// FTS5 trigram index rollcall_user_search (migration user_search): its
+// phrase of the lower-cased Search matches where search LIKE '%q%' would,
+// since the index is case-sensitive over the lower-cased column. Shorter
+// ones, which a trigram cannot serve, are LIKE over the tenant's users. In
+// PostgreSQL every Search is LIKE, which the planner answers from the GIN
+// trigram index where it has one and the pattern has a trigram.
+func (s *Store) userSearch(q identity.UserQuery) (from, where string, args []any) {
+	from = "rollcall_users u"
+	search := strings.ToLower(q.Search)
+	fts := s.db.dialect == SQLite && utf8.RuneCountInString(search) >= 3
+	if fts {
+		// Start from the index's matches: CROSS JOIN keeps that order.
+		from = "rollcall_user_search f CROSS JOIN rollcall_user_search_keys k ON k.n = f.rowid " +
+			"CROSS JOIN rollcall_users u ON u.tenant = k.tenant AND u.id = k.id"
+	}
+	if q.GroupID != "" {
+		// The members' primary key (tenant, group_id, user_id) makes each
+		// user appear once, and lets the planner start from the group.
+		switch {
+		case fts:
+			from += " JOIN rollcall_members m ON m.tenant = u.tenant AND m.user_id = u.id AND m.group_id = ?"
+		case s.db.dialect == SQLite:
+			// SQLite would walk every user of the tenant in ID order and
+			// look each up in the group; CROSS JOIN makes it walk the
+			// group's members, in user_id order, instead.
+			from = "rollcall_members m CROSS JOIN rollcall_users u ON m.tenant = u.tenant AND m.user_id = u.id AND m.group_id = ?"
+		default:
+			from += " JOIN rollcall_members m ON m.tenant = u.tenant AND m.user_id = u.id AND m.group_id = ?"
+		}
+		args = append(args, q.GroupID)
+	}
+	where = "u.tenant = ?"
+	args = append(args, s.tenant)
+	switch {
+	case q.Search == "":
+	case strings.Contains(q.Search, "\x1f"):
+		// The separator of the fields in the search column: a term that
+		// holds it would match across two fields, and no field holds it.
+		where += " AND 1 = 0"
+	case fts:
+		where += " AND k.tenant = ? AND rollcall_user_search MATCH ?"
+		args = append(args, s.tenant, `search : "`+strings.ReplaceAll(search, `"`, `""`)+`"`)
+	default:
+		where += ` AND u.search LIKE ? ESCAPE '\'`
+		args = append(args, likeContains(q.Search))
+	}
+	return from, where, args
 }
 
 // pageBounds returns the LIMIT and OFFSET of a query: a Limit of 0 or less is
