@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/rollcall/rollcall/identity"
+	"github.com/rollcall/rollcall/storage/storagetest"
 )
 
 // schemaBefore makes the schema of the migrations before the one named
@@ -193,4 +194,15 @@ func TestSearchPlan(t *testing.T) {
 			t.Errorf("Search %q: plan\n%s", q.search, plan.String())
 		}
 	}
+}
+
+// With a probe of two users, a search's page is mostly not found by the
+// probe and comes from the index: the suite holds either way.
+func TestConformanceSmallProbe(t *testing.T) {
+	defer func(n int) { probeRows = n }(probeRows)
+	probeRows = 2
+	storagetest.Run(t, func(t *testing.T) storagetest.Opener {
+		db := openSQLiteMemory(t, Options{})
+		return func(tenant string) identity.Store { return db.Tenant(tenant) }
+	})
 }

@@ -688,18 +688,11 @@ func (s *Store) ListUsers(ctx context.Context, q identity.UserQuery) (identity.U
 	}
 	// from and where, with their arguments in the order of the ?s.
 	from, where, args := s.userSearch(q)
-	if q.Active != nil {
-		where += " AND u.active = ?"
-		args = append(args, *q.Active)
+	conds, condArgs, err := userConds(s.db.dialect, q)
+	if err != nil {
+		return identity.UserPage{}, err
 	}
-	for _, c := range q.Match {
-		if err := c.Check(); err != nil {
-			return identity.UserPage{}, err
-		}
-		e, as := condSQL(s.db.dialect, c)
-		where += " AND " + e
-		args = append(args, as...)
-	}
+	where, args = where+conds, append(args, condArgs...)
 	pageWhere, pageArgs := where, append([]any(nil), args...)
 	dir := ""
 	if q.Descending {
@@ -715,29 +708,27 @@ func (s *Store) ListUsers(ctx context.Context, q identity.UserQuery) (identity.U
 	}
 	limit, offset := pageBounds(q.Limit, q.Offset)
 	pageArgs = append(pageArgs, limit, offset)
+	probe, probeArgs := s.searchProbe(q, conds, condArgs, limit, offset)
 
 	var page identity.UserPage
-	err := s.snapshot(ctx, func(c conn) error {
+	err = s.snapshot(ctx, func(c conn) error {
 		page = identity.UserPage{}
 		if !q.NoTotal {
 			if err := c.row(ctx, "SELECT COUNT(*) FROM "+from+" WHERE "+where, args...).Scan(&page.Total); err != nil {
 				return c.d.mapErr(err, "count users")
 			}
 		}
-		rows, err := c.query(ctx, "SELECT "+userCols+" FROM "+from+" WHERE "+pageWhere+
-			" ORDER BY "+order+" LIMIT ? OFFSET ?", pageArgs...)
-		if err != nil {
-			return c.d.mapErr(err, "list users")
-		}
-		defer rows.Close()
-		for rows.Next() {
-			u, err := scanUser(rows)
-			if err != nil {
-				return c.d.mapErr(err, "list users")
+		if probe != "" {
+			users, err := readUsers(ctx, c, probe, probeArgs)
+			if err != nil || len(users) == limit {
+				page.Users = users
+				return err
 			}
-			page.Users = append(page.Users, u)
 		}
-		return c.d.mapErr(rows.Err(), "list users")
+		users, err := readUsers(ctx, c, "SELECT "+userCols+" FROM "+from+" WHERE "+pageWhere+
+			" ORDER BY "+order+" LIMIT ? OFFSET ?", pageArgs)
+		page.Users = users
+		return err
 	})
 	if err != nil {
 		return identity.UserPage{}, err
@@ -745,41 +736,104 @@ func (s *Store) ListUsers(ctx context.Context, q identity.UserQuery) (identity.U
 	return page, nil
 }
 
+// userConds returns the conditions of q's Active and Match, each after "
+// AND ", with their arguments.
+func userConds(d Dialect, q identity.UserQuery) (string, []any, error) {
+	var where string
+	var args []any
+	if q.Active != nil {
+		where += " AND u.active = ?"
+		args = append(args, *q.Active)
+	}
+	for _, c := range q.Match {
+		if err := c.Check(); err != nil {
+			return "", nil, err
+		}
+		e, as := condSQL(d, c)
+		where += " AND " + e
+		args = append(args, as...)
+	}
+	return where, args, nil
+}
+
+// readUsers runs a query of userCols and returns its users.
+func readUsers(ctx context.Context, c conn, query string, args []any) ([]identity.User, error) {
+	rows, err := c.query(ctx, query, args...)
+	if err != nil {
+		return nil, c.d.mapErr(err, "list users")
+	}
+	defer rows.Close()
+	var users []identity.User
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			return nil, c.d.mapErr(err, "list users")
+		}
+		users = append(users, u)
+	}
+	return users, c.d.mapErr(rows.Err(), "list users")
+}
+
+// probeRows is how many users, in ID order, a search probe looks at (a
+// variable for the tests).
+var probeRows = 4096
+
+// searchProbe returns the query (and its arguments) that looks for the page
+// of a Search served by the trigram index (see userSearch) among the next
+// probeRows users in ID order, by LIKE; "" where the index is not used or
+// the order is not the ascending ID. A search that matches many users
+// finds its page there, in a few milliseconds, where the index would find
+// every match to sort them; a search that matches few does not fill the
+// page, and the index answers it.
+func (s *Store) searchProbe(q identity.UserQuery, conds string, condArgs []any, limit, offset int) (string, []any) {
+	if !s.trigramSearch(q) || q.SortBy != identity.SortByID || q.Descending {
+		return "", nil
+	}
+	args := append([]any{s.tenant, q.After, probeRows, s.tenant, likeContains(q.Search)}, condArgs...)
+	return "SELECT " + userCols + " FROM (SELECT * FROM rollcall_users WHERE tenant = ? AND id > ? ORDER BY id LIMIT ?) u " +
+		`WHERE u.tenant = ? AND u.search LIKE ? ESCAPE '\'` + conds + " ORDER BY u.id LIMIT ? OFFSET ?", append(args, limit, offset)
+}
+
+// trigramSearch reports whether the store answers q's Search from the FTS5
+// trigram index: in SQLite, for a Search of three characters (runes) or
+// more, without a GroupID (a group's members are read first, and the
+// search is LIKE over them).
+func (s *Store) trigramSearch(q identity.UserQuery) bool {
+	return s.db.dialect == SQLite && q.GroupID == "" && utf8.RuneCountInString(q.Search) >= 3 &&
+		!strings.Contains(q.Search, "\x1f")
+}
+
 // userSearch returns the FROM and the WHERE of a user listing: the tenant,
 // the group's members (GroupID) and the Search, with their arguments in the
 // order of the ?s.
 //
-// In SQLite a Search of three characters or more (runes) starts from the
-// FTS5 trigram index rollcall_user_search (migration user_search): its
-// phrase of the lower-cased Search matches where search LIKE '%q%' would,
-// since the index is case-sensitive over the lower-cased column. Shorter
-// ones, which a trigram cannot serve, are LIKE over the tenant's users. In
-// PostgreSQL every Search is LIKE, which the planner answers from the GIN
-// trigram index where it has one and the pattern has a trigram.
+// In SQLite a Search of three characters or more (runes), without a
+// GroupID, starts from the FTS5 trigram index rollcall_user_search
+// (migration user_search): its phrase of the lower-cased Search matches
+// where search LIKE '%q%' would, since the index is case-sensitive over the
+// lower-cased column. Shorter ones, which a trigram cannot serve, are LIKE
+// over the tenant's users. In PostgreSQL every Search is LIKE, which the
+// planner answers from the GIN trigram index where it has one and the
+// pattern has a trigram.
 func (s *Store) userSearch(q identity.UserQuery) (from, where string, args []any) {
-	from = "rollcall_users u"
-	search := strings.ToLower(q.Search)
-	fts := s.db.dialect == SQLite && utf8.RuneCountInString(search) >= 3
-	if fts {
+	fts := s.trigramSearch(q)
+	switch {
+	case fts:
 		// Start from the index's matches: CROSS JOIN keeps that order.
 		from = "rollcall_user_search f CROSS JOIN rollcall_user_search_keys k ON k.n = f.rowid " +
 			"CROSS JOIN rollcall_users u ON u.tenant = k.tenant AND u.id = k.id"
-	}
-	if q.GroupID != "" {
+	case q.GroupID != "" && s.db.dialect == SQLite:
 		// The members' primary key (tenant, group_id, user_id) makes each
-		// user appear once, and lets the planner start from the group.
-		switch {
-		case fts:
-			from += " JOIN rollcall_members m ON m.tenant = u.tenant AND m.user_id = u.id AND m.group_id = ?"
-		case s.db.dialect == SQLite:
-			// SQLite would walk every user of the tenant in ID order and
-			// look each up in the group; CROSS JOIN makes it walk the
-			// group's members, in user_id order, instead.
-			from = "rollcall_members m CROSS JOIN rollcall_users u ON m.tenant = u.tenant AND m.user_id = u.id AND m.group_id = ?"
-		default:
-			from += " JOIN rollcall_members m ON m.tenant = u.tenant AND m.user_id = u.id AND m.group_id = ?"
-		}
+		// user appear once. SQLite would walk every user of the tenant in
+		// ID order and look each up in the group; CROSS JOIN makes it walk
+		// the group's members, in user_id order, instead.
+		from = "rollcall_members m CROSS JOIN rollcall_users u ON m.tenant = u.tenant AND m.user_id = u.id AND m.group_id = ?"
 		args = append(args, q.GroupID)
+	case q.GroupID != "":
+		from = "rollcall_users u JOIN rollcall_members m ON m.tenant = u.tenant AND m.user_id = u.id AND m.group_id = ?"
+		args = append(args, q.GroupID)
+	default:
+		from = "rollcall_users u"
 	}
 	where = "u.tenant = ?"
 	args = append(args, s.tenant)
@@ -791,7 +845,7 @@ func (s *Store) userSearch(q identity.UserQuery) (from, where string, args []any
 		where += " AND 1 = 0"
 	case fts:
 		where += " AND k.tenant = ? AND rollcall_user_search MATCH ?"
-		args = append(args, s.tenant, `search : "`+strings.ReplaceAll(search, `"`, `""`)+`"`)
+		args = append(args, s.tenant, `search : "`+strings.ReplaceAll(strings.ToLower(q.Search), `"`, `""`)+`"`)
 	default:
 		where += ` AND u.search LIKE ? ESCAPE '\'`
 		args = append(args, likeContains(q.Search))
