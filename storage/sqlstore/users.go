@@ -693,7 +693,7 @@ func (s *Store) ListUsers(ctx context.Context, q identity.UserQuery) (identity.U
 		return identity.UserPage{}, err
 	}
 	where, args = where+conds, append(args, condArgs...)
-	pageWhere, pageArgs := where, append([]any(nil), args...)
+	pageFrom, pageWhere, pageArgs := from, where, append([]any(nil), args...)
 	dir := ""
 	if q.Descending {
 		dir = " DESC"
@@ -709,6 +709,14 @@ func (s *Store) ListUsers(ctx context.Context, q identity.UserQuery) (identity.U
 	limit, offset := pageBounds(q.Limit, q.Offset)
 	pageArgs = append(pageArgs, limit, offset)
 	probe, probeArgs := s.searchProbe(q, conds, condArgs, limit, offset)
+	if keyed, keyedArgs := s.searchKeys(q, conds, limit, offset); keyed != "" {
+		// The index's matches are sorted by their keys alone; only the
+		// page's users are read.
+		pageFrom, pageWhere, order = "rollcall_users u", "u.tenant = ? AND u.id IN ("+keyed+")", "u.id"+dir
+		pageArgs = append(append([]any{s.tenant}, keyedArgs...), limit, 0)
+		from, where, args = "rollcall_user_search f CROSS JOIN rollcall_user_search_keys k ON k.n = f.rowid",
+			"k.tenant = ? AND rollcall_user_search MATCH ?", keyedArgs[:2]
+	}
 
 	var page identity.UserPage
 	err = s.snapshot(ctx, func(c conn) error {
@@ -725,7 +733,7 @@ func (s *Store) ListUsers(ctx context.Context, q identity.UserQuery) (identity.U
 				return err
 			}
 		}
-		users, err := readUsers(ctx, c, "SELECT "+userCols+" FROM "+from+" WHERE "+pageWhere+
+		users, err := readUsers(ctx, c, "SELECT "+userCols+" FROM "+pageFrom+" WHERE "+pageWhere+
 			" ORDER BY "+order+" LIMIT ? OFFSET ?", pageArgs)
 		page.Users = users
 		return err
@@ -776,7 +784,7 @@ func readUsers(ctx context.Context, c conn, query string, args []any) ([]identit
 
 // probeRows is how many users, in ID order, a search probe looks at (a
 // variable for the tests).
-var probeRows = 4096
+var probeRows = 1024
 
 // searchProbe returns the query (and its arguments) that looks for the page
 // of a Search served by the trigram index (see userSearch) among the next
@@ -792,6 +800,35 @@ func (s *Store) searchProbe(q identity.UserQuery, conds string, condArgs []any, 
 	args := append([]any{s.tenant, q.After, probeRows, s.tenant, likeContains(q.Search)}, condArgs...)
 	return "SELECT " + userCols + " FROM (SELECT * FROM rollcall_users WHERE tenant = ? AND id > ? ORDER BY id LIMIT ?) u " +
 		`WHERE u.tenant = ? AND u.search LIKE ? ESCAPE '\'` + conds + " ORDER BY u.id LIMIT ? OFFSET ?", append(args, limit, offset)
+}
+
+// searchKeys returns the subquery (and its arguments, the first two those
+// of the match) of the IDs of the page of a Search served by the trigram
+// index in the ID order, found from the index and its keys alone; "" where
+// the index is not used, the order is another, or q has conditions on the
+// users' other columns.
+func (s *Store) searchKeys(q identity.UserQuery, conds string, limit, offset int) (string, []any) {
+	if !s.trigramSearch(q) || q.SortBy != identity.SortByID || conds != "" {
+		return "", nil
+	}
+	sub := "SELECT k.id FROM rollcall_user_search f CROSS JOIN rollcall_user_search_keys k ON k.n = f.rowid " +
+		"WHERE k.tenant = ? AND rollcall_user_search MATCH ?"
+	args := []any{s.tenant, ftsPhrase(q.Search)}
+	if q.After != "" {
+		sub += " AND k.id > ?"
+		args = append(args, q.After)
+	}
+	dir := ""
+	if q.Descending {
+		dir = " DESC"
+	}
+	return sub + " ORDER BY k.id" + dir + " LIMIT ? OFFSET ?", append(args, limit, offset)
+}
+
+// ftsPhrase is the FTS5 query of the trigram phrase of a Search: the term
+// lower-cased, quoted, every character literal.
+func ftsPhrase(search string) string {
+	return `search : "` + strings.ReplaceAll(strings.ToLower(search), `"`, `""`) + `"`
 }
 
 // trigramSearch reports whether the store answers q's Search from the FTS5
@@ -845,7 +882,7 @@ func (s *Store) userSearch(q identity.UserQuery) (from, where string, args []any
 		where += " AND 1 = 0"
 	case fts:
 		where += " AND k.tenant = ? AND rollcall_user_search MATCH ?"
-		args = append(args, s.tenant, `search : "`+strings.ReplaceAll(strings.ToLower(q.Search), `"`, `""`)+`"`)
+		args = append(args, s.tenant, ftsPhrase(q.Search))
 	default:
 		where += ` AND u.search LIKE ? ESCAPE '\'`
 		args = append(args, likeContains(q.Search))
