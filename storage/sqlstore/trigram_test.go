@@ -166,17 +166,43 @@ func TestTrigramIndexWithoutExtension(t *testing.T) {
 	}
 }
 
-// In SQLite a search of three characters or more starts from the trigram
-// index, and a shorter one does not.
+// In SQLite a search starts from the trigram index: a term of three
+// characters or more as its phrase, a shorter one as the trigrams that
+// start with it, unless there are too many (then LIKE), or none (then no
+// user holds it, and nothing is read).
 func TestSearchPlan(t *testing.T) {
+	ctx := t.Context()
 	db := openSQLiteMemory(t, Options{})
 	s := db.Tenant("t")
+	var many strings.Builder
+	for i := range maxShortTerms + 10 {
+		many.WriteString("a" + string(rune(0x4e00+i)) + "x ")
+	}
+	for _, u := range []identity.User{{UserName: "abc", DisplayName: "Äöü"}, {UserName: "many", DisplayName: many.String()}} {
+		if _, err := s.CreateUser(ctx, u); err != nil {
+			t.Fatal(err)
+		}
+	}
 	for _, q := range []struct {
-		search string
-		index  bool
-	}{{"abc", true}, {"ab", false}, {"äöü", true}, {"äö", false}} {
-		from, where, args := s.userSearch(identity.UserQuery{Search: q.search})
-		rows, err := db.wdb.QueryContext(t.Context(), "EXPLAIN QUERY PLAN SELECT u.id FROM "+from+" WHERE "+where+" ORDER BY u.id LIMIT 10", args...)
+		search      string
+		index, none bool
+	}{{"abc", true, false}, {"ab", true, false}, {"äöü", true, false}, {"äö", true, false}, {"ö", true, false},
+		{"a", false, false}, {"zq", false, true}, {"zqx", true, false}} {
+		var match string
+		var none bool
+		err := s.snapshot(ctx, func(c conn) (err error) {
+			match, none, err = s.searchMatch(ctx, c, identity.UserQuery{Search: q.search})
+			return err
+		})
+		if err != nil || none != q.none || (match != "") != q.index {
+			t.Errorf("Search %q: match %q, none %v, %v", q.search, match, none, err)
+			continue
+		}
+		if none {
+			continue
+		}
+		from, where, args := s.userSearch(identity.UserQuery{Search: q.search}, match)
+		rows, err := db.wdb.QueryContext(ctx, "EXPLAIN QUERY PLAN SELECT u.id FROM "+from+" WHERE "+where+" ORDER BY u.id LIMIT 10", args...)
 		if err != nil {
 			t.Fatal(err)
 		}

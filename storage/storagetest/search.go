@@ -106,6 +106,8 @@ func testListUsersSearch(t *testing.T, open Opener) {
 		{"example.com", ids("ann", "fields")},
 		{"@", ids("ann", "emile", "istanbul", "plain", "fields")},
 		{"nobody", nil},
+		{"qz", nil},
+		{"ß", ids("strasse")},
 		{"\x1f", nil},
 	}
 	all := listUsers(t, s, identity.UserQuery{Limit: 1000}).Users

@@ -5,7 +5,10 @@
 -- by triggers: a Search of three characters or more is a phrase of trigrams,
 -- answered from the index with the same users as search LIKE '%q%'. It is
 -- case-sensitive over text lower-cased already, so it matches exactly what
--- strings.ToLower matched. Shorter searches stay LIKE over the column.
+-- strings.ToLower matched. The column is indexed followed by two U+001F, so
+-- that every place a term of one or two characters occurs starts a trigram:
+-- such a term is the OR of the trigrams that start with it, which
+-- rollcall_user_search_terms (fts5vocab) lists.
 --
 -- An FTS5 row is found by its rowid, and the rowid of rollcall_users (which
 -- has no INTEGER PRIMARY KEY) may change on VACUUM: so the index's rowid is
@@ -26,20 +29,22 @@ CREATE VIRTUAL TABLE rollcall_user_search USING fts5(
 	tokenize = 'trigram case_sensitive 1'
 );
 
+CREATE VIRTUAL TABLE rollcall_user_search_terms USING fts5vocab(rollcall_user_search, 'row');
+
 INSERT INTO rollcall_user_search_keys (tenant, id) SELECT tenant, id FROM rollcall_users ORDER BY tenant, id;
 
 INSERT INTO rollcall_user_search (rowid, search)
-SELECT k.n, u.search FROM rollcall_user_search_keys k JOIN rollcall_users u ON u.tenant = k.tenant AND u.id = k.id;
+SELECT k.n, u.search || char(31, 31) FROM rollcall_user_search_keys k JOIN rollcall_users u ON u.tenant = k.tenant AND u.id = k.id;
 
 CREATE TRIGGER rollcall_users_search_insert AFTER INSERT ON rollcall_users BEGIN
 	INSERT INTO rollcall_user_search_keys (tenant, id) VALUES (new.tenant, new.id);
 	INSERT INTO rollcall_user_search (rowid, search)
-	SELECT n, new.search FROM rollcall_user_search_keys WHERE tenant = new.tenant AND id = new.id;
+	SELECT n, new.search || char(31, 31) FROM rollcall_user_search_keys WHERE tenant = new.tenant AND id = new.id;
 END;
 
 CREATE TRIGGER rollcall_users_search_update AFTER UPDATE OF search ON rollcall_users
 WHEN new.search IS NOT old.search BEGIN
-	UPDATE rollcall_user_search SET search = new.search
+	UPDATE rollcall_user_search SET search = new.search || char(31, 31)
 	WHERE rowid = (SELECT n FROM rollcall_user_search_keys WHERE tenant = old.tenant AND id = old.id);
 END;
 
