@@ -39,6 +39,7 @@ func searchUsers(t *testing.T, open Opener) (map[string]identity.User, identity.
 		"plain":    {UserName: "1000_ off", DisplayName: "backxslash quoted near x", Email: "plain@example.net"},
 		"fields":   {UserName: "abc", GivenName: "def", FamilyName: "ghi", Email: "jkl@example.com", Active: true},
 		"apart":    {UserName: "zz-cde", DisplayName: "c d e", Active: true},
+		"dup":      {UserName: "Dup.Same@Example.org", Email: "Dup.Same@Example.org", GivenName: "Ünïcode", Active: true},
 	} {
 		users[name] = mustUser(t, s, u)
 	}
@@ -74,7 +75,7 @@ func testListUsersSearch(t *testing.T, open Opener) {
 		{"ann", ids("ann")},
 		{"ANN@EXAMPLE.com", ids("ann")},
 		{"an", ids("ann", "istanbul")}, // i̇stanbul
-		{"a", ids("ann", "emile", "strasse", "istanbul", "percent", "plain", "fields")},
+		{"a", ids("ann", "emile", "strasse", "istanbul", "percent", "plain", "fields", "dup")},
 		{"ÉMI", ids("emile")},
 		{"émile", ids("emile")},
 		{"zoë", ids("emile")},
@@ -104,7 +105,12 @@ func testListUsersSearch(t *testing.T, open Opener) {
 		{"cde", ids("apart")}, // not "abc" + "def" of the other user
 		{"c d", ids("apart")},
 		{"example.com", ids("ann", "fields")},
-		{"@", ids("ann", "emile", "istanbul", "plain", "fields")},
+		{"@", ids("ann", "emile", "istanbul", "plain", "fields", "dup")},
+		{"dup.same@", ids("dup")},
+		{"e.o", ids("istanbul", "dup")},
+		{"rg", ids("strasse", "istanbul", "dup")}, // at the end of a field
+		{"g", ids("strasse", "istanbul", "fields", "dup")},
+		{"üNÏ", ids("dup")},
 		{"nobody", nil},
 		{"qz", nil},
 		{"ß", ids("strasse")},
@@ -125,7 +131,7 @@ func testListUsersSearch(t *testing.T, open Opener) {
 	}
 	wantUsers(t, s, identity.UserQuery{Search: "a", GroupID: g.ID}, 4, ids("ann", "strasse", "percent", "fields")...)
 	wantUsers(t, s, identity.UserQuery{Search: "lee", GroupID: g.ID, Active: new(true)}, 1, ids("ann")...)
-	wantUsers(t, s, identity.UserQuery{Search: "example", Offset: 1, Limit: 2}, 5, ids("ann", "emile", "istanbul", "plain", "fields")[1:3]...)
+	wantUsers(t, s, identity.UserQuery{Search: "example", Offset: 1, Limit: 2}, 6, ids("ann", "emile", "istanbul", "plain", "fields", "dup")[1:3]...)
 
 	// The search follows an update and a delete.
 	if _, err := s.UpdateUser(t.Context(), users["ann"].ID, func(u *identity.User) error {

@@ -8,7 +8,10 @@
 -- strings.ToLower matched. The column is indexed followed by two U+001F, so
 -- that every place a term of one or two characters occurs starts a trigram:
 -- such a term is the OR of the trigrams that start with it, which
--- rollcall_user_search_terms (fts5vocab) lists.
+-- rollcall_user_search_terms (fts5vocab) lists. A userName equal to the
+-- email (as the core makes it by default) is left out of the indexed text,
+-- its separator kept: what it holds the email holds. Indexing costs a
+-- trigram a character, so that saves a third of it.
 --
 -- An FTS5 row is found by its rowid, and the rowid of rollcall_users (which
 -- has no INTEGER PRIMARY KEY) may change on VACUUM: so the index's rowid is
@@ -34,17 +37,25 @@ CREATE VIRTUAL TABLE rollcall_user_search_terms USING fts5vocab(rollcall_user_se
 INSERT INTO rollcall_user_search_keys (tenant, id) SELECT tenant, id FROM rollcall_users ORDER BY tenant, id;
 
 INSERT INTO rollcall_user_search (rowid, search)
-SELECT k.n, u.search || char(31, 31) FROM rollcall_user_search_keys k JOIN rollcall_users u ON u.tenant = k.tenant AND u.id = k.id;
+SELECT k.n, CASE WHEN u.user_name = u.email AND substr(u.search, length(u.email) + 1, 1) = char(31) AND substr(u.search, 2 * length(u.email) + 2, 1) = char(31)
+		THEN substr(u.search, 1, length(u.email) + 1) || substr(u.search, 2 * length(u.email) + 2)
+		ELSE u.search END || char(31, 31)
+FROM rollcall_user_search_keys k JOIN rollcall_users u ON u.tenant = k.tenant AND u.id = k.id;
 
 CREATE TRIGGER rollcall_users_search_insert AFTER INSERT ON rollcall_users BEGIN
 	INSERT INTO rollcall_user_search_keys (tenant, id) VALUES (new.tenant, new.id);
 	INSERT INTO rollcall_user_search (rowid, search)
-	SELECT n, new.search || char(31, 31) FROM rollcall_user_search_keys WHERE tenant = new.tenant AND id = new.id;
+	SELECT n, CASE WHEN new.user_name = new.email AND substr(new.search, length(new.email) + 1, 1) = char(31) AND substr(new.search, 2 * length(new.email) + 2, 1) = char(31)
+		THEN substr(new.search, 1, length(new.email) + 1) || substr(new.search, 2 * length(new.email) + 2)
+		ELSE new.search END || char(31, 31)
+	FROM rollcall_user_search_keys WHERE tenant = new.tenant AND id = new.id;
 END;
 
 CREATE TRIGGER rollcall_users_search_update AFTER UPDATE OF search ON rollcall_users
-WHEN new.search IS NOT old.search BEGIN
-	UPDATE rollcall_user_search SET search = new.search || char(31, 31)
+WHEN new.search IS NOT old.search OR new.user_name IS NOT old.user_name OR new.email IS NOT old.email BEGIN
+	UPDATE rollcall_user_search SET search = CASE WHEN new.user_name = new.email AND substr(new.search, length(new.email) + 1, 1) = char(31) AND substr(new.search, 2 * length(new.email) + 2, 1) = char(31)
+		THEN substr(new.search, 1, length(new.email) + 1) || substr(new.search, 2 * length(new.email) + 2)
+		ELSE new.search END || char(31, 31)
 	WHERE rowid = (SELECT n FROM rollcall_user_search_keys WHERE tenant = old.tenant AND id = old.id);
 END;
 
