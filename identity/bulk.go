@@ -56,7 +56,7 @@ func memberIDs(ctx context.Context, r Reader, groupIDs []string) (map[string][]s
 func membersOneByOne(ctx context.Context, r Reader, groupIDs []string) (map[string][]string, error) {
 	out := make(map[string][]string, len(groupIDs))
 	for _, id := range groupIDs {
-		q := UserQuery{GroupID: id, Limit: 1000}
+		q := UserQuery{GroupID: id, Limit: 1000, NoTotal: true}
 		for {
 			page, err := r.ListUsers(ctx, q)
 			if err != nil {
