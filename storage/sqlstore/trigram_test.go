@@ -232,3 +232,45 @@ func TestConformanceSmallProbe(t *testing.T) {
 		return func(tenant string) identity.Store { return db.Tenant(tenant) }
 	})
 }
+
+// The index holds a userName equal to the email once, and follows a
+// change of either: an instance of a trigram per place it occurs in the
+// indexed text.
+func TestSearchIndexText(t *testing.T) {
+	ctx := t.Context()
+	db := openSQLiteMemory(t, Options{})
+	s := db.Tenant("t")
+	instances := func(term string) int {
+		t.Helper()
+		var n int
+		if err := db.wdb.QueryRowContext(ctx, "SELECT COUNT(*) FROM rollcall_user_search_inst WHERE term = ?", term).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if _, err := db.wdb.ExecContext(ctx, "CREATE VIRTUAL TABLE temp.rollcall_user_search_inst USING fts5vocab(main, rollcall_user_search, 'instance')"); err != nil {
+		t.Fatal(err)
+	}
+	u, err := s.CreateUser(ctx, identity.User{UserName: "Qqq@X.example", Email: "Qqq@X.example", DisplayName: "Qqq"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := instances("qqq"); n != 2 { // the email and the display name
+		t.Errorf("qqq: %d instances, want 2", n)
+	}
+	if _, err := s.UpdateUser(ctx, u.ID, func(u *identity.User) error { u.UserName = "qqq-other"; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if n := instances("qqq"); n != 3 {
+		t.Errorf("qqq after the userName changed: %d instances, want 3", n)
+	}
+	if p, err := s.ListUsers(ctx, identity.UserQuery{Search: "Q-O"}); err != nil || len(p.Users) != 1 {
+		t.Errorf("search of the new userName: %+v, %v", p, err)
+	}
+	if err := s.DeleteUser(ctx, u.ID); err != nil {
+		t.Fatal(err)
+	}
+	if n := instances("qqq"); n != 0 {
+		t.Errorf("qqq after the delete: %d instances, want 0", n)
+	}
+}
