@@ -24,6 +24,11 @@ func usersByLinks(ctx context.Context, r Reader, source string, subjects []strin
 	if b, ok := r.(BulkReader); ok {
 		return b.UsersByLinks(ctx, source, subjects)
 	}
+	return linkedOneByOne(ctx, r, source, subjects)
+}
+
+// linkedOneByOne is usersByLinks with one UserByLink a subject.
+func linkedOneByOne(ctx context.Context, r Reader, source string, subjects []string) (map[string]User, error) {
 	out := make(map[string]User)
 	for _, s := range subjects {
 		u, err := r.UserByLink(ctx, source, s)
@@ -44,9 +49,14 @@ func memberIDs(ctx context.Context, r Reader, groupIDs []string) (map[string][]s
 	if b, ok := r.(BulkReader); ok {
 		return b.MemberIDs(ctx, groupIDs)
 	}
+	return membersOneByOne(ctx, r, groupIDs)
+}
+
+// membersOneByOne is memberIDs with one member listing a group.
+func membersOneByOne(ctx context.Context, r Reader, groupIDs []string) (map[string][]string, error) {
 	out := make(map[string][]string, len(groupIDs))
 	for _, id := range groupIDs {
-		q := UserQuery{GroupID: id, Limit: 1000}
+		q := UserQuery{GroupID: id, Limit: 1000, NoTotal: true}
 		for {
 			page, err := r.ListUsers(ctx, q)
 			if err != nil {
@@ -73,11 +83,11 @@ func (r readOnly) MemberIDs(ctx context.Context, groupIDs []string) (map[string]
 }
 
 func (r dirReader) UsersByLinks(ctx context.Context, source string, subjects []string) (map[string]User, error) {
-	return usersByLinks(ctx, r.d.reading(ctx), source, subjects)
+	return usersByLinks(ctx, storeReader{r.d.reading(ctx)}, source, subjects)
 }
 
 func (r dirReader) MemberIDs(ctx context.Context, groupIDs []string) (map[string][]string, error) {
-	return memberIDs(ctx, r.d.reading(ctx), groupIDs)
+	return memberIDs(ctx, storeReader{r.d.reading(ctx)}, groupIDs)
 }
 
 var (

@@ -351,7 +351,7 @@ func (r dirReader) UserByLink(ctx context.Context, source, subject string) (User
 	return r.d.reading(ctx).UserByLink(ctx, source, subject)
 }
 func (r dirReader) ListUsers(ctx context.Context, q UserQuery) (UserPage, error) {
-	return r.d.reading(ctx).ListUsers(ctx, q)
+	return ListUsers(ctx, r.d.reading(ctx), q)
 }
 func (r dirReader) Links(ctx context.Context, userID string) ([]Link, error) {
 	return r.d.reading(ctx).Links(ctx, userID)
@@ -432,7 +432,7 @@ func (tx *Tx) Source() Source { return tx.source }
 
 // Reader returns the transaction's read-only view of the data, which
 // includes its own changes.
-func (tx *Tx) Reader() Reader { return readOnly{tx.store} }
+func (tx *Tx) Reader() Reader { return readOnly{storeReader{tx.store}} }
 
 func (tx *Tx) now() time.Time { return tx.d.clock.Now().UTC() }
 

@@ -445,7 +445,7 @@ func TestSetMembersWritesOnlyDifferences(t *testing.T) {
 	a, r = set(ids[1], ids[2], ids[3], ids[3])
 	assert.Equal(t, [2]int{1, 1}, [2]int{a, r})
 	assert.ElementsMatch(t, []identity.EventType{identity.MemberAdded, identity.MemberRemoved}, f.sink.Types())
-	page, err := f.store.ListUsers(ctx, identity.UserQuery{GroupID: g.ID})
+	page, err := identity.ListUsers(ctx, f.store, identity.UserQuery{GroupID: g.ID})
 	require.NoError(t, err)
 	assert.Equal(t, 3, page.Total)
 
@@ -454,7 +454,7 @@ func TestSetMembersWritesOnlyDifferences(t *testing.T) {
 		return err
 	})
 	require.ErrorIs(t, err, identity.ErrNotFound)
-	page, err = f.store.ListUsers(ctx, identity.UserQuery{GroupID: g.ID})
+	page, err = identity.ListUsers(ctx, f.store, identity.UserQuery{GroupID: g.ID})
 	require.NoError(t, err)
 	assert.Equal(t, 3, page.Total, "a failed SetMembers changes nothing")
 }

@@ -37,7 +37,7 @@ func TestEmailUniqueAmongActiveUsers(t *testing.T) {
 	assert.Equal(t, old.ID, got.ID)
 	assert.Equal(t, identity.Updated, outcome)
 	assert.False(t, got.Active)
-	page, err := f.store.ListUsers(ctx, identity.UserQuery{})
+	page, err := identity.ListUsers(ctx, f.store, identity.UserQuery{})
 	require.NoError(t, err)
 	require.Equal(t, 1, page.Total, "no new user for the deactivated user's address")
 

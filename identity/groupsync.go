@@ -263,9 +263,9 @@ func (tx *Tx) SetMembers(ctx context.Context, groupID string, userIDs []string) 
 		want[id] = true
 	}
 	var gone []string
-	q := UserQuery{GroupID: groupID, Limit: 1000}
+	q := UserQuery{GroupID: groupID, Limit: 1000, NoTotal: true}
 	for {
-		page, err := tx.store.ListUsers(ctx, q)
+		page, err := ListUsers(ctx, tx.store, q)
 		if err != nil {
 			return 0, 0, fmt.Errorf("identity: list members: %w", err)
 		}

@@ -91,7 +91,7 @@ func TestTxAddMembers(t *testing.T) {
 		return nil
 	}))
 	assert.Empty(t, f.sink.Events())
-	page, err := f.store.ListUsers(ctx, identity.UserQuery{GroupID: internal.ID})
+	page, err := identity.ListUsers(ctx, f.store, identity.UserQuery{GroupID: internal.ID})
 	require.NoError(t, err)
 	assert.Zero(t, page.Total)
 

@@ -81,8 +81,13 @@ type UserStore interface {
 	// DeleteUser removes the user with its links, memberships and
 	// invitations, or returns ErrNotFound.
 	DeleteUser(ctx context.Context, id string) error
-	// ListUsers returns one page of the users that match q, in a stable order.
-	ListUsers(ctx context.Context, q UserQuery) (UserPage, error)
+	// UsersAfter returns up to limit users (limit <= 0 means DefaultLimit)
+	// whose ID is greater than after, in ID order: the plain listing, paged
+	// by key. With groupID set, only the members of that group; a groupID
+	// that names no group matches nobody (and is no error). The core answers
+	// a UserQuery from it for a store that is not a UserSearcher (see
+	// ListUsers).
+	UsersAfter(ctx context.Context, groupID, after string, limit int) ([]User, error)
 
 	// CreateLink links (l.Source, l.Subject) to l.UserID. It returns
 	// ErrNotFound if the user does not exist, and a *ConflictError (Resource
@@ -129,7 +134,7 @@ type GroupStore interface {
 	RemoveMember(ctx context.Context, groupID, userID string) (bool, error)
 	// UserGroups returns the groups the user is a member of, ordered by ID;
 	// none for a user that does not exist. The members of a group are listed
-	// with ListUsers and UserQuery.GroupID.
+	// with UsersAfter, or ListUsers and UserQuery.GroupID.
 	UserGroups(ctx context.Context, userID string) ([]Group, error)
 }
 
@@ -158,6 +163,20 @@ type BulkMemberAdder interface {
 	// the group or the first listed user that does not exist (the group
 	// also for an empty list), and then adds nobody.
 	AddMembers(ctx context.Context, groupID string, userIDs []string) (added []string, err error)
+}
+
+// UserSearcher is an optional ability of a Store (found by type
+// assertion): a whole UserQuery (Search, Match, Active, SortBy, Offset and
+// the Total) answered by the store, with its indexes. For a store without it
+// the core pages through UsersAfter and filters, sorts and counts in Go,
+// with the same answers (storagetest's SearchFallback case compares them)
+// at a cost that grows with the users listed: see ListUsers.
+type UserSearcher interface {
+	// ListUsers returns one page of the users that match q, in the order q
+	// asks for. It returns an error matching ErrInvalid for an unknown
+	// SortBy, for After with another order than the ascending ID, and for a
+	// condition of q.Match that UserCond.Check refuses.
+	ListUsers(ctx context.Context, q UserQuery) (UserPage, error)
 }
 
 // InvitationStore keeps pending invitations.
@@ -207,7 +226,9 @@ type UserQuery struct {
 	// GroupID, when set, keeps only the members of the group.
 	GroupID string
 	// Search, when set, keeps users whose email, userName, given, family or
-	// display name contains it, case-insensitively.
+	// display name contains it, case-insensitively: after strings.ToLower
+	// of both sides, literally (no character is a pattern), within one
+	// field. See UserQuery.Holds.
 	Search string
 	// Match, when set, keeps only the users that pass every condition
 	// (see UserCond).

@@ -394,7 +394,7 @@ func (tx *Tx) confirmEmail(cur *User, email string, verified bool) {
 // Resolve. It reports whether the user was found by link, and returns
 // ErrNotFound, or Resolve's *ConflictError.
 func (tx *Tx) resolve(ctx context.Context, subject, email string, verified bool) (User, bool, error) {
-	u, found, err := Resolve(ctx, tx.store, tx.source, tx.policy, subject, email, verified)
+	u, found, err := Resolve(ctx, storeReader{tx.store}, tx.source, tx.policy, subject, email, verified)
 	if err != nil {
 		return User{}, false, err
 	}

@@ -165,7 +165,7 @@ func TestTxCreateUsersAllOrNothing(t *testing.T) {
 				after, err = tx.CreateUser(ctx, identity.User{Email: "after@example.com"}, identity.CreateOptions{Subject: "g-000"})
 				return err
 			}))
-			page, err := f.store.ListUsers(ctx, identity.UserQuery{Limit: 1})
+			page, err := identity.ListUsers(ctx, f.store, identity.UserQuery{Limit: 1})
 			require.NoError(t, err)
 			assert.Equal(t, 2, page.Total, "the user stored before and the one created after the failed call")
 			for _, i := range []int{0, c.index, 149} {

@@ -67,6 +67,10 @@ func BenchmarkPages(b *testing.B) {
 	for _, page := range []struct{ name, path string }{
 		{"users", "/users"},
 		{"users-search", "/users?q=user-0999"},
+		{"users-search-wide", "/users?q=ACME"},
+		{"users-search-none", "/users?q=nobody"},
+		{"users-search-short", "/users?q=42"},
+		{"users-search-short-none", "/users?q=zz"},
 		{"users-deep", "/users?after=" + ids[users/2]},
 		{"user", "/users/" + ids[12345]},
 		{"groups", "/groups"},

@@ -644,3 +644,28 @@ func TestImportPerTenant(t *testing.T) {
 		}
 	}
 }
+
+// The users page counts every user; a search is counted only when its
+// first page holds every match, and otherwise says there are more.
+func TestUsersSearchCount(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	for i := range 55 {
+		if _, err := e.dir("acme").CreateUser(ctx, identity.SourceManual, identity.User{Email: fmt.Sprintf("p%02d@acme.example", i)}, identity.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := e.client("acme")
+	c.signIn("acme")
+	for _, tc := range []struct{ path, want string }{
+		{"/users", "55 user(s)."},
+		{"/users?q=P0", "10 user(s) matching “P0”."},
+		{"/users?q=acme", "Users matching “acme”, more on the next page (a search is not counted)."},
+		{"/users?q=nobody", "0 user(s) matching “nobody”."},
+	} {
+		status, body := c.get(tc.path)
+		if status != http.StatusOK || !strings.Contains(body, tc.want) {
+			t.Errorf("%s: %d, want %q in\n%s", tc.path, status, tc.want, body)
+		}
+	}
+}

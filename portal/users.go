@@ -14,12 +14,15 @@ import (
 const pageSize = 50
 
 type usersData struct {
-	Query  string
-	Users  []identity.User
-	Total  int
-	Next   string // the After of the next page; "" on the last
-	Form   userForm
-	Invite *inviteData
+	Query string
+	Users []identity.User
+	Total int
+	// Counted tells whether Total is known: a search's is only when its
+	// first page is its last.
+	Counted bool
+	Next    string // the After of the next page; "" on the last
+	Form    userForm
+	Invite  *inviteData
 }
 
 type userForm struct {
@@ -74,14 +77,18 @@ func (h *Handler) users(c *call) error {
 }
 
 func (h *Handler) listUsers(c *call, q, after string) (*usersData, error) {
-	res, err := c.dir().Reader().ListUsers(c.ctx, identity.UserQuery{Search: q, After: after, Limit: pageSize + 1})
+	// A search is not counted: a term that most users match would cost a
+	// count of them all. Its first page counts itself when it is the last.
+	res, err := c.dir().Reader().ListUsers(c.ctx, identity.UserQuery{Search: q, After: after, Limit: pageSize + 1, NoTotal: q != ""})
 	if err != nil {
 		return nil, err
 	}
-	d := &usersData{Query: q, Users: res.Users, Total: res.Total}
+	d := &usersData{Query: q, Users: res.Users, Total: res.Total, Counted: q == ""}
 	if len(d.Users) > pageSize {
 		d.Users = d.Users[:pageSize]
 		d.Next = d.Users[pageSize-1].ID
+	} else if after == "" {
+		d.Total, d.Counted = len(d.Users), true
 	}
 	return d, nil
 }

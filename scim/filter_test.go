@@ -41,7 +41,7 @@ func (s *countingStore) ListUsers(ctx context.Context, q identity.UserQuery) (id
 	if q.Active == nil && q.GroupID == "" && q.Search == "" && len(q.Match) == 0 {
 		s.c.whole.Add(1)
 	}
-	return s.Store.ListUsers(ctx, q)
+	return identity.ListUsers(ctx, s.Store, q)
 }
 
 func (s *countingStore) ListGroups(ctx context.Context, q identity.GroupQuery) (identity.GroupPage, error) {

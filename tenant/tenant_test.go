@@ -176,7 +176,7 @@ func TestLifecycle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if page, _ := src.Store.ListUsers(ctx, identity.UserQuery{}); page.Total != 1 {
+	if page, _ := identity.ListUsers(ctx, src.Store, identity.UserQuery{}); page.Total != 1 {
 		t.Errorf("enabled again: %d users, want 1", page.Total)
 	}
 	if err := e.rt.Delete(ctx, "acme"); err != nil {

@@ -208,6 +208,11 @@ func (d *data) listUsers(q identity.UserQuery) (identity.UserPage, error) {
 	return identity.UserPage{Users: users, Total: total}, nil
 }
 
+func (d *data) usersAfter(groupID, after string, limit int) ([]identity.User, error) {
+	p, err := d.listUsers(identity.UserQuery{GroupID: groupID, After: after, Limit: limit, NoTotal: true})
+	return p.Users, err
+}
+
 func groupFilter(q identity.GroupQuery) func(*identity.Group) bool {
 	if q.Kind == "" && q.Source == "" && q.Search == "" {
 		return nil

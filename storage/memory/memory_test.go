@@ -22,6 +22,15 @@ func newBackend(t *testing.T) storagetest.Opener {
 
 func TestConformance(t *testing.T) { storagetest.Run(t, newBackend) }
 
+// A store without its optional abilities, as a host's first store is: the
+// core lists its users from UsersAfter, and the suite holds.
+func TestConformanceScanOnly(t *testing.T) {
+	storagetest.Run(t, func(t *testing.T) storagetest.Opener {
+		open := newBackend(t)
+		return func(tenant string) identity.Store { return storagetest.ScanOnly(open(tenant)) }
+	})
+}
+
 func TestEventLog(t *testing.T) { storagetest.RunEventLog(t, newBackend) }
 
 func TestKeyStore(t *testing.T) {

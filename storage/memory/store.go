@@ -10,10 +10,12 @@ import (
 )
 
 var (
-	_ identity.Store    = (*Store)(nil)
-	_ identity.EventLog = (*Store)(nil)
-	_ identity.Store    = (*txStore)(nil)
-	_ identity.EventLog = (*txStore)(nil)
+	_ identity.Store        = (*Store)(nil)
+	_ identity.EventLog     = (*Store)(nil)
+	_ identity.UserSearcher = (*Store)(nil)
+	_ identity.Store        = (*txStore)(nil)
+	_ identity.EventLog     = (*txStore)(nil)
+	_ identity.UserSearcher = (*txStore)(nil)
 )
 
 // Store is the data of one tenant of a DB, kept in memory. It implements
@@ -163,7 +165,13 @@ func (s *Store) DeleteUser(ctx context.Context, id string) error {
 	return err
 }
 
-// ListUsers implements identity.UserStore. In ID order without a filter it
+// UsersAfter implements identity.UserStore: ListUsers in ID order, without
+// a total.
+func (s *Store) UsersAfter(ctx context.Context, groupID, after string, limit int) ([]identity.User, error) {
+	return read(ctx, s, func(d *data) ([]identity.User, error) { return d.usersAfter(groupID, after, limit) })
+}
+
+// ListUsers implements identity.UserSearcher. In ID order without a filter it
 // costs O(log n + Limit + Offset); a filter costs one pass over the tenant's
 // users, another SortBy a sort of the users that match. After is allowed only
 // with the ascending ID order: elsewhere it returns an error matching
@@ -416,6 +424,13 @@ func (t *txStore) DeleteUser(ctx context.Context, id string) error {
 		return err
 	}
 	return t.d.deleteUser(t.log, id)
+}
+
+func (t *txStore) UsersAfter(ctx context.Context, groupID, after string, limit int) ([]identity.User, error) {
+	if err := t.check(ctx); err != nil {
+		return nil, err
+	}
+	return t.d.usersAfter(groupID, after, limit)
 }
 
 func (t *txStore) ListUsers(ctx context.Context, q identity.UserQuery) (identity.UserPage, error) {

@@ -107,6 +107,7 @@ const goStepPrefix = "-- go: "
 // goSteps are the Go steps migrations may name.
 var goSteps = map[string]func(ctx context.Context, db *DB, c conn) error{
 	"canonical_emails": canonicalEmails,
+	"trigram_index":    trigramIndex,
 }
 
 // runMigration runs m's statements and the Go steps its lines name, in

@@ -35,9 +35,10 @@ import (
 )
 
 var (
-	_ identity.Store    = (*Store)(nil)
-	_ identity.EventLog = (*Store)(nil)
-	_ identity.KeyStore = (*KeyStore)(nil)
+	_ identity.Store        = (*Store)(nil)
+	_ identity.EventLog     = (*Store)(nil)
+	_ identity.UserSearcher = (*Store)(nil)
+	_ identity.KeyStore     = (*KeyStore)(nil)
 )
 
 // Dialect names the SQL database behind a DB.

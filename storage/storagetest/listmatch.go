@@ -96,7 +96,7 @@ func testListUsersMatch(t *testing.T, open Opener) {
 		{Field: identity.FieldAttribute, Key: `a"b`, Op: identity.OpPresent},
 		{Field: "nope", Op: identity.OpEq},
 	} {
-		if _, err := s.ListUsers(t.Context(), identity.UserQuery{Match: []identity.UserCond{bad}}); !errors.Is(err, identity.ErrInvalid) {
+		if _, err := identity.ListUsers(t.Context(), s, identity.UserQuery{Match: []identity.UserCond{bad}}); !errors.Is(err, identity.ErrInvalid) {
 			t.Errorf("%+v: err %v, want ErrInvalid", bad, err)
 		}
 	}

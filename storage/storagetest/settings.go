@@ -406,7 +406,7 @@ func testSettingsDeleteTenant(t *testing.T, b SettingsBackend) {
 	}
 	for tenant, want := range map[string]int{"acme": 0, "beta": 1} {
 		s := b.Open(tenant)
-		users, err := s.ListUsers(ctx, identity.UserQuery{})
+		users, err := identity.ListUsers(ctx, s, identity.UserQuery{})
 		if err != nil || users.Total != want {
 			t.Errorf("%s: %d users, %v", tenant, users.Total, err)
 		}

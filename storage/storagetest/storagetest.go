@@ -45,7 +45,11 @@ type storeCase struct {
 //     an empty value as NULL must still sort it first. Ties are broken by ID,
 //     and Descending reverses the whole order, the tie-break included.
 //   - Search matches its text literally: "a_b" and "0%" are not patterns,
-//     so an SQL store that uses LIKE must escape them.
+//     so an SQL store that uses LIKE must escape them; it folds case as
+//     strings.ToLower does, non-ASCII letters too (UserQuery.Holds is the
+//     reference), which SQL's lower and ILIKE do not all do.
+//   - A store without identity.UserSearcher is listed by the core, from
+//     UsersAfter; SearchFallback checks that the two answer alike.
 //   - UserPage.Total and GroupPage.Total count every match of the filters,
 //     whatever After, Offset and Limit are.
 //   - After may name a user that no longer exists: the page starts after
@@ -93,6 +97,8 @@ func Run(t *testing.T, newBackend func(t *testing.T) Opener) {
 		{"ListUsersMatch", testListUsersMatch},
 		{"ListUsersSort", testListUsersSort},
 		{"ListUsersPaging", testListUsersPaging},
+		{"ListUsersSearch", testListUsersSearch},
+		{"SearchFallback", testSearchFallback},
 		{"ListGroups", testListGroups},
 		{"TxCommit", testTxCommit},
 		{"TxRollback", testTxRollback},
@@ -277,7 +283,7 @@ func sorted(ids ...string) []string {
 // listUsers lists users or stops the test.
 func listUsers(t *testing.T, s identity.Store, q identity.UserQuery) identity.UserPage {
 	t.Helper()
-	p, err := s.ListUsers(t.Context(), q)
+	p, err := identity.ListUsers(t.Context(), s, q)
 	if err != nil {
 		t.Fatalf("ListUsers(%+v): %v", q, err)
 	}

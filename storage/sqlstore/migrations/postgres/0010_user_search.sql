@@ -1,0 +1,12 @@
+-- rollcall schema version 9 for PostgreSQL: an index for ListUsers' Search.
+--
+-- The line "-- go: trigram_index" runs a step written in Go (migrate.go): it
+-- makes a GIN index of pg_trgm's gin_trgm_ops on rollcall_users.search, from
+-- which PostgreSQL answers search LIKE '%q%' (with a recheck, so the users
+-- found are those a scan finds) for a q of three characters or more. It
+-- uses pg_trgm where it is installed already, else installs it (CREATE
+-- EXTENSION, in the schema public if there is one, else the current one), in
+-- a savepoint: a database where the extension cannot be installed migrates
+-- without the index, logs it at Warn, and searches by a scan.
+
+-- go: trigram_index
