@@ -486,8 +486,10 @@ func (tx *Tx) Events() []Event { return slices.Clone(tx.events.all()) }
 // are matched by ExternalID, then by name (converting a group that is not
 // the source's), and the group that holds a name keeps it. It returns
 // ErrNotAllowed when the batch has groups and source is not the tenant's
-// group source, an error naming a listed group whose ExternalID belongs to
-// another source's group, and the Reader's errors.
+// group source, an *ItemError (its Index in Batch.Groups, wrapping a
+// *ConflictError) for a listed group whose ExternalID an earlier listed
+// group has too or two of the source's groups have, and the Reader's
+// errors. Only the source's groups are matched by ExternalID.
 func (d *Directory) PlanBatch(ctx context.Context, r Reader, source Source, b Batch) (*BatchPlan, error) {
 	if len(b.Groups) > 0 && string(source) != d.cfg.GroupSource {
 		return nil, fmt.Errorf("identity: %q is not the tenant's group source (%q): %w", source, d.cfg.GroupSource, ErrNotAllowed)

@@ -17,6 +17,9 @@ func (pl *batchPlanner) planGroups(ctx context.Context) error {
 		return err
 	}
 	bgs := pl.batch.Groups
+	if err := checkGroupExternalIDs(bgs, mine); err != nil {
+		return err
+	}
 	ids, names, alts := make([]string, len(bgs)), make([]string, len(bgs)), make([]string, len(bgs))
 	held := make(map[string]string)
 	listed := make(map[string]bool, len(bgs))
@@ -74,12 +77,44 @@ func (pl *batchPlanner) sourceGroups(ctx context.Context) ([]Group, map[string]G
 	}
 }
 
+// checkGroupExternalIDs refuses a batch in which a group cannot be matched
+// by its ExternalID without a guess: one that an earlier listed group has
+// too, or that two of the source's groups in the directory have (an
+// externalID is not unique in the directory). The error is an *ItemError
+// whose Index is the listed group's, wrapping a *ConflictError.
+func checkGroupExternalIDs(bgs []BatchGroup, mine []Group) error {
+	held := make(map[string][]string) // ExternalID -> the source's group IDs
+	for _, g := range mine {
+		if g.ExternalID != "" {
+			held[g.ExternalID] = append(held[g.ExternalID], g.ID)
+		}
+	}
+	first := make(map[string]int, len(bgs))
+	conflict := &ConflictError{Resource: "group", Field: "externalID"}
+	for i, g := range bgs {
+		if g.ExternalID == "" {
+			continue
+		}
+		if j, ok := first[g.ExternalID]; ok {
+			return &ItemError{Index: i, Err: fmt.Errorf("identity: group %q of the batch has the ExternalID %q of group %d of the batch: %w",
+				g.Name, g.ExternalID, j, conflict)}
+		}
+		first[g.ExternalID] = i
+		if ids := held[g.ExternalID]; len(ids) > 1 {
+			return &ItemError{Index: i, Err: fmt.Errorf("identity: group %q of the batch: the source's groups %s have its ExternalID %q: %w",
+				g.Name, strings.Join(ids, ", "), g.ExternalID, conflict)}
+		}
+	}
+	return nil
+}
+
 // matchGroup finds the directory's group of a listed one: the source's
-// group of its ExternalID; else the group of its name, converted (or, if it
-// is the source's own, re-created at the source: it takes the new ID); else
-// none, and the group is created. A group of the name that is the source's
-// group of another listed ExternalID is renamed by this batch first: the
-// listed group is created.
+// group of its ExternalID (a group of another source with that ExternalID is
+// not matched: an externalID is not unique); else the group of its name,
+// converted (or, if it is the source's own, re-created at the source: it
+// takes the new ID); else none, and the group is created. A group of the
+// name that is the source's group of another listed ExternalID is renamed
+// by this batch first: the listed group is created.
 func (pl *batchPlanner) matchGroup(ctx context.Context, ext, name string, byExt map[string]Group, listed map[string]bool) (GroupStep, error) {
 	st := GroupStep{ExternalID: ext, Name: name}
 	if lg, ok := byExt[ext]; ok && ext != "" {
@@ -89,14 +124,7 @@ func (pl *batchPlanner) matchGroup(ctx context.Context, ext, name string, byExt 
 		}
 		return st, nil
 	}
-	lg, err := pl.r.GroupByExternalID(ctx, ext)
-	if err == nil {
-		return st, fmt.Errorf("identity: the group %s of the batch has the ID of the directory's group %s of source %q", name, lg.ID, lg.Source)
-	}
-	if !errors.Is(err, ErrNotFound) {
-		return st, fmt.Errorf("identity: find group by external ID: %w", err)
-	}
-	lg, err = pl.r.GroupByName(ctx, name)
+	lg, err := pl.r.GroupByName(ctx, name)
 	switch {
 	case err == nil && !(listed[lg.ExternalID] && byExt[lg.ExternalID].ID == lg.ID):
 		st.Current, st.Action = lg, GroupConvert

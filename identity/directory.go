@@ -201,6 +201,7 @@ type Reader interface {
 	Group(ctx context.Context, id string) (Group, error)
 	GroupByName(ctx context.Context, name string) (Group, error)
 	GroupByExternalID(ctx context.Context, externalID string) (Group, error)
+	GroupsByExternalID(ctx context.Context, externalID string) ([]Group, error)
 	ListGroups(ctx context.Context, q GroupQuery) (GroupPage, error)
 	UserGroups(ctx context.Context, userID string) ([]Group, error)
 }
@@ -364,6 +365,9 @@ func (r dirReader) GroupByName(ctx context.Context, name string) (Group, error) 
 }
 func (r dirReader) GroupByExternalID(ctx context.Context, externalID string) (Group, error) {
 	return r.d.reading(ctx).GroupByExternalID(ctx, externalID)
+}
+func (r dirReader) GroupsByExternalID(ctx context.Context, externalID string) ([]Group, error) {
+	return r.d.reading(ctx).GroupsByExternalID(ctx, externalID)
 }
 func (r dirReader) ListGroups(ctx context.Context, q GroupQuery) (GroupPage, error) {
 	return r.d.reading(ctx).ListGroups(ctx, q)

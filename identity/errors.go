@@ -12,7 +12,7 @@ var (
 	// ErrNotFound: no user, group, link or invitation matches.
 	ErrNotFound = errors.New("not found")
 	// ErrConflict: a unique value (an active user's email, userName, group
-	// name or externalID, link) is taken by another record.
+	// name, link) is taken by another record.
 	ErrConflict = errors.New("conflict")
 	// ErrInvalid: the input is malformed; a *ValidationError names the fields.
 	ErrInvalid = errors.New("invalid input")

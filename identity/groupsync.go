@@ -28,8 +28,8 @@ func (tx *Tx) mayCreateGroups() error {
 // (an internal one, say) is converted instead; from another source it is
 // internal. It returns a *ValidationError for a bad name, ErrNotAllowed for an
 // identity provider's source that is not the group source, and a
-// *ConflictError if the name (or externalID) is taken by a group the source
-// cannot take over.
+// *ConflictError if the name is taken by a group the source cannot take over.
+// The externalID need not be unique.
 func (tx *Tx) CreateGroup(ctx context.Context, name, externalID string) (Group, error) {
 	name, err := normalizeGroupName(name)
 	if err != nil {

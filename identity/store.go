@@ -105,19 +105,24 @@ type UserStore interface {
 type GroupStore interface {
 	// CreateGroup stores a new group and returns it as stored, with an ID
 	// (NewID if g.ID is empty) and Version 1. It returns a *ConflictError if
-	// the ID, name (under groups.Key) or externalID is taken.
+	// the ID or name (under groups.Key) is taken. The externalID is not
+	// unique (RFC 7643 §3.1: the client keeps it unique, or not).
 	CreateGroup(ctx context.Context, g Group) (Group, error)
 	// Group returns the group with the id, or ErrNotFound.
 	Group(ctx context.Context, id string) (Group, error)
 	// GroupByName returns the group whose name equals name under groups.Key,
 	// or ErrNotFound.
 	GroupByName(ctx context.Context, name string) (Group, error)
-	// GroupByExternalID returns the group with the external ID (compared
-	// exactly), or ErrNotFound.
+	// GroupByExternalID returns the group with the smallest ID of those
+	// with the external ID (compared exactly), or ErrNotFound.
+	//
+	// Deprecated: an externalID is not unique; use GroupsByExternalID.
 	GroupByExternalID(ctx context.Context, externalID string) (Group, error)
+	// GroupsByExternalID returns every group with the external ID (compared
+	// exactly), ordered by ID; none for an empty externalID.
+	GroupsByExternalID(ctx context.Context, externalID string) ([]Group, error)
 	// UpdateGroup changes a group atomically, as UpdateUser does a user. It
-	// returns ErrNotFound, or a *ConflictError if the new name or externalID
-	// is taken.
+	// returns ErrNotFound, or a *ConflictError if the new name is taken.
 	UpdateGroup(ctx context.Context, id string, fn func(*Group) error) (Group, error)
 	// DeleteGroup removes the group with its memberships, or returns
 	// ErrNotFound.

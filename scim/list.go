@@ -654,7 +654,8 @@ func groupsByIndex(q *request, e filter.Expression) ([]identity.Group, bool, err
 			return one(rd.GroupByName(ctx, v))
 		}
 		if v, ok := eqOperand(groupType, c, "externalId", ""); ok {
-			return one(rd.GroupByExternalID(ctx, v))
+			gs, err := rd.GroupsByExternalID(ctx, v)
+			return gs, true, err
 		}
 		v, ok := eqOperand(groupType, c, "members", "value")
 		if !ok {

@@ -59,5 +59,6 @@ func runOn(t *testing.T, open func(testing.TB) identity.Store) {
 	t.Run("UserPatchErrors", TestUserPatchErrors)
 	t.Run("GroupCRUD", TestGroupCRUD)
 	t.Run("GroupsOfOtherSources", TestGroupsOfOtherSources)
+	t.Run("GroupExternalIDNotUnique", TestGroupExternalIDNotUnique)
 	t.Run("Paging", TestListPagingSortProjection)
 }

@@ -2,6 +2,7 @@ package scim_test
 
 import (
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -77,5 +78,109 @@ func TestEmailFilterCanonical(t *testing.T) {
 	}
 	if r := e.do("GET", "/Users?filter="+url.QueryEscape(`emails.value eq "bob@müller.example"`), "").must(t, 200); r.total() != 0 {
 		t.Errorf("another address matched: %s", r.Raw)
+	}
+}
+
+// TestGroupExternalIDNotUnique checks RFC 7643 §3.1 for groups: a POST
+// /Groups with another group's externalId is a 201, and a filter on the
+// externalId returns every group with it. The bodies are the literal ones
+// of Microsoft's reference collection (whose "${__UUID}", JMeter's syntax,
+// newman sends as it is, so its groups share the externalId) and of Entra's
+// provisioning.
+func TestGroupExternalIDNotUnique(t *testing.T) {
+	const entraExt = "8aa1a0c0-c4c3-4bc0-b4a5-2ef676900159"
+	entra := func(name string) string {
+		return `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group","http://schemas.microsoft.com/2006/11/ResourceManagement/ADSCIM/2.0/Group"],"externalId":"` +
+			entraExt + `","displayName":"` + name + `","meta":{"resourceType":"Group"}}`
+	}
+	for _, c := range []struct {
+		name   string
+		posts  []string
+		ext    string
+		params string // more of the listing's query
+	}{
+		{"reference collection, Group tests", []string{
+			`{
+  "externalId":"${__UUID}",
+  "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+  "displayName": "Group1DisplayName",
+  "members":[]
+}`,
+			`{
+  "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+  "externalId":"${__UUID}",
+  "displayName": "GroupDisplayName3",
+  "members":[]
+}`}, "${__UUID}", ""},
+		{"reference collection, garbage", []string{
+			`{
+    "displayName": "Group 1",
+    "externalId": "015489ea-9410-4306-b583-9f002b2446f7",
+    "schemas": [
+        "urn:ietf:params:scim:schemas:core:2.0:Group"
+    ]
+}`,
+			`{
+    "displayName": "Group 2",
+    "externalId": "015489ea-9410-4306-b583-9f002b2446f7",
+    "schemas": [
+        "urn:ietf:params:scim:schemas:core:2.0:Group"
+    ]
+}`}, "015489ea-9410-4306-b583-9f002b2446f7", ""},
+		{"Entra", []string{entra("displayName"), entra("displayName2"), entra("displayName3")}, entraExt, "&excludedAttributes=members"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			e := newEnv(t)
+			want := map[string]string{} // id -> displayName
+			for _, body := range c.posts {
+				r := e.do("POST", "/Groups", body).must(t, 201)
+				if r.str("externalId") != c.ext {
+					t.Errorf("POST /Groups: externalId %q, want %q", r.str("externalId"), c.ext)
+				}
+				want[r.str("id")] = r.str("displayName")
+			}
+			r := e.do("GET", "/Groups?filter="+url.QueryEscape(`externalId eq "`+c.ext+`"`)+c.params, "").must(t, 200)
+			if r.total() != len(want) || len(r.resources()) != len(want) {
+				t.Fatalf("filter externalId eq: totalResults %d, %d resources; want %d: %s", r.total(), len(r.resources()), len(want), r.Raw)
+			}
+			for i := range len(want) {
+				id := r.str("Resources." + strconv.Itoa(i) + ".id")
+				if _, ok := want[id]; !ok {
+					t.Errorf("filter externalId eq returned %q, not one of %v", id, want)
+				}
+				if got := r.str("Resources." + strconv.Itoa(i) + ".externalId"); got != c.ext {
+					t.Errorf("resource %d: externalId %q, want %q", i, got, c.ext)
+				}
+			}
+			// With a second condition, the one group of both.
+			for id, name := range want {
+				f := `externalId eq "` + c.ext + `" and displayName eq "` + name + `"`
+				r := e.do("GET", "/Groups?filter="+url.QueryEscape(f), "").must(t, 200)
+				if r.total() != 1 || r.str("Resources.0.id") != id {
+					t.Errorf("filter %s: %s, want only %s", f, r.Raw, id)
+				}
+			}
+			if up := strings.ToUpper(c.ext); up != c.ext {
+				if n := e.do("GET", "/Groups?filter="+url.QueryEscape(`externalId eq "`+up+`"`), "").must(t, 200).total(); n != 0 {
+					t.Errorf("filter externalId eq in upper case: totalResults %d, want 0 (compared exactly)", n)
+				}
+			}
+		})
+	}
+
+	// A PATCH or PUT to another group's externalId is no conflict either.
+	e := newEnv(t)
+	a := e.do("POST", "/Groups", entra("A")).must(t, 201).str("id")
+	b := e.do("POST", "/Groups", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"B","externalId":"b"}`).must(t, 201).str("id")
+	c := e.do("POST", "/Groups", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"C","externalId":"c"}`).must(t, 201).str("id")
+	e.do("PATCH", "/Groups/"+b, `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"Replace","path":"externalId","value":"`+entraExt+`"}]}`).must(t, 204)
+	e.do("PUT", "/Groups/"+c, `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"C","externalId":"`+entraExt+`"}`).must(t, 200)
+	r := e.do("GET", "/Groups?filter="+url.QueryEscape(`externalId eq "`+entraExt+`"`), "").must(t, 200)
+	got := map[string]bool{}
+	for i := range r.resources() {
+		got[r.str("Resources."+strconv.Itoa(i)+".id")] = true
+	}
+	if len(got) != 3 || !got[a] || !got[b] || !got[c] {
+		t.Errorf("after PATCH and PUT, filter externalId eq returned %v, want %s, %s and %s", got, a, b, c)
 	}
 }

@@ -33,7 +33,7 @@ type data struct {
 	groups      map[string]*identity.Group
 	groupIDs    idIndex
 	byGroupName map[string]string // groups.Key(name) -> group ID
-	byGroupExt  map[string]string // externalID -> group ID
+	byGroupExt  multiIndex        // externalID -> group IDs
 
 	members  map[string]map[string]struct{} // group ID -> user IDs
 	memberOf map[string]map[string]struct{} // user ID -> group IDs
@@ -55,7 +55,7 @@ func newData() *data {
 		userLinks:   make(map[string]map[string]string),
 		groups:      make(map[string]*identity.Group),
 		byGroupName: make(map[string]string),
-		byGroupExt:  make(map[string]string),
+		byGroupExt:  make(multiIndex),
 		members:     make(map[string]map[string]struct{}),
 		memberOf:    make(map[string]map[string]struct{}),
 		invites:     make(map[string]*identity.Invitation),
@@ -372,7 +372,8 @@ func (d *data) deleteLink(l *undoLog, source, subject string) error {
 	return nil
 }
 
-// groupKeys are the unique values of a group as the indexes hold them.
+// groupKeys are the indexed values of a group; the name is unique, the
+// externalID is not.
 type groupKeys struct{ name, externalID string }
 
 func groupKeysOf(g *identity.Group) groupKeys {
@@ -380,18 +381,15 @@ func groupKeysOf(g *identity.Group) groupKeys {
 }
 
 func (d *data) checkGroup(k groupKeys, id string) error {
-	switch {
-	case taken(d.byGroupName, k.name, id):
+	if taken(d.byGroupName, k.name, id) {
 		return groupConflict("name")
-	case taken(d.byGroupExt, k.externalID, id):
-		return groupConflict("externalID")
 	}
 	return nil
 }
 
 func (d *data) indexGroup(l *undoLog, old, new groupKeys, id string) {
 	reindex(l, d.byGroupName, old.name, new.name, id)
-	reindex(l, d.byGroupExt, old.externalID, new.externalID, id)
+	d.byGroupExt.move(l, old.externalID, new.externalID, id)
 }
 
 func (d *data) createGroup(l *undoLog, g identity.Group) (identity.Group, error) {
@@ -426,6 +424,34 @@ func (d *data) groupBy(index map[string]string, key, what string) (identity.Grou
 		}
 	}
 	return identity.Group{}, fmt.Errorf("memory: group with this %s: %w", what, identity.ErrNotFound)
+}
+
+// groupsBy returns the groups index holds under key, ordered by ID.
+func (d *data) groupsBy(index multiIndex, key string) []identity.Group {
+	if key == "" {
+		return nil
+	}
+	ids := slices.Sorted(slices.Values(index[key]))
+	out := make([]identity.Group, len(ids))
+	for i, id := range ids {
+		out[i] = *d.groups[id]
+	}
+	return out
+}
+
+// groupByExternalID returns the group with the smallest ID of those with
+// the external ID.
+func (d *data) groupByExternalID(key string) (identity.Group, error) {
+	var first string
+	for _, id := range d.byGroupExt[key] {
+		if first == "" || id < first {
+			first = id
+		}
+	}
+	if first == "" {
+		return identity.Group{}, fmt.Errorf("memory: group with this externalID: %w", identity.ErrNotFound)
+	}
+	return *d.groups[first], nil
 }
 
 func (d *data) updateGroup(l *undoLog, id string, fn func(*identity.Group) error) (identity.Group, error) {

@@ -215,7 +215,12 @@ func (s *Store) GroupByName(ctx context.Context, name string) (identity.Group, e
 
 // GroupByExternalID implements identity.GroupStore.
 func (s *Store) GroupByExternalID(ctx context.Context, externalID string) (identity.Group, error) {
-	return read(ctx, s, func(d *data) (identity.Group, error) { return d.groupBy(d.byGroupExt, externalID, "externalID") })
+	return read(ctx, s, func(d *data) (identity.Group, error) { return d.groupByExternalID(externalID) })
+}
+
+// GroupsByExternalID implements identity.GroupStore.
+func (s *Store) GroupsByExternalID(ctx context.Context, externalID string) ([]identity.Group, error) {
+	return read(ctx, s, func(d *data) ([]identity.Group, error) { return d.groupsBy(d.byGroupExt, externalID), nil })
 }
 
 // UpdateGroup implements identity.GroupStore. fn runs under the tenant's
@@ -486,7 +491,14 @@ func (t *txStore) GroupByExternalID(ctx context.Context, externalID string) (ide
 	if err := t.check(ctx); err != nil {
 		return identity.Group{}, err
 	}
-	return t.d.groupBy(t.d.byGroupExt, externalID, "externalID")
+	return t.d.groupByExternalID(externalID)
+}
+
+func (t *txStore) GroupsByExternalID(ctx context.Context, externalID string) ([]identity.Group, error) {
+	if err := t.check(ctx); err != nil {
+		return nil, err
+	}
+	return t.d.groupsBy(t.d.byGroupExt, externalID), nil
 }
 
 func (t *txStore) UpdateGroup(ctx context.Context, id string, fn func(*identity.Group) error) (identity.Group, error) {

@@ -67,7 +67,6 @@ var conflicts = []conflict{
 	{"rollcall_users_user_name", "rollcall_users.user_name_key", &identity.ConflictError{Resource: "user", Field: "userName"}},
 	{"rollcall_users_pkey", "rollcall_users.id", &identity.ConflictError{Resource: "user", Field: "id"}},
 	{"rollcall_groups_name", "rollcall_groups.name_key", &identity.ConflictError{Resource: "group", Field: "name"}},
-	{"rollcall_groups_external_id", "rollcall_groups.external_id", &identity.ConflictError{Resource: "group", Field: "externalID"}},
 	{"rollcall_groups_pkey", "rollcall_groups.id", &identity.ConflictError{Resource: "group", Field: "id"}},
 	{"rollcall_links_pkey", "rollcall_links.subject", &identity.ConflictError{Resource: "link", Field: "subject"}},
 	{"rollcall_links_user_source", "rollcall_links.source", &identity.ConflictError{Resource: "link", Field: "source"}},

@@ -41,12 +41,13 @@ var (
 		strings.ReplaceAll(groupWriteCols, ",", " = ?,") + " = ? WHERE tenant = ? AND id = ?")
 	groupByID         = prep("SELECT " + groupCols + " FROM rollcall_groups g WHERE g.tenant = ? AND g.id = ?")
 	groupByName       = prep("SELECT " + groupCols + " FROM rollcall_groups g WHERE g.tenant = ? AND g.name_key = ? AND g.name_key <> ''")
-	groupByExternalID = prep("SELECT " + groupCols + " FROM rollcall_groups g WHERE g.tenant = ? AND g.external_id = ? AND g.external_id <> ''")
-	groupExists       = prep("SELECT 1 FROM rollcall_groups WHERE tenant = ? AND id = ?")
-	groupTaken        = map[string]string{
-		"id":          prep("SELECT 1 FROM rollcall_groups WHERE tenant = ? AND id = ? AND id <> ?"),
-		"name_key":    prep("SELECT 1 FROM rollcall_groups WHERE tenant = ? AND name_key = ? AND name_key <> '' AND id <> ?"),
-		"external_id": prep("SELECT 1 FROM rollcall_groups WHERE tenant = ? AND external_id = ? AND external_id <> '' AND id <> ?"),
+	groupByExternalID = prep("SELECT " + groupCols + " FROM rollcall_groups g WHERE g.tenant = ? AND g.external_id = ? AND g.external_id <> '' " +
+		"ORDER BY g.id LIMIT 1")
+	groupsByExternalID = prep("SELECT " + groupCols + " FROM rollcall_groups g WHERE g.tenant = ? AND g.external_id = ? AND g.external_id <> '' ORDER BY g.id")
+	groupExists        = prep("SELECT 1 FROM rollcall_groups WHERE tenant = ? AND id = ?")
+	groupTaken         = map[string]string{
+		"id":       prep("SELECT 1 FROM rollcall_groups WHERE tenant = ? AND id = ? AND id <> ?"),
+		"name_key": prep("SELECT 1 FROM rollcall_groups WHERE tenant = ? AND name_key = ? AND name_key <> '' AND id <> ?"),
 	}
 	deleteGroupMembers = prep("DELETE FROM rollcall_members WHERE tenant = ? AND group_id = ?")
 	deleteGroup        = prep("DELETE FROM rollcall_groups WHERE tenant = ? AND id = ?")
@@ -91,15 +92,14 @@ func (s *Store) CreateGroup(ctx context.Context, g identity.Group) (identity.Gro
 }
 
 // groupConflict returns a *identity.ConflictError for the first of g's unique
-// values (ID, name, externalID) that another group holds, where the value
-// differs from old's; nil if none does.
+// values (ID, name) that another group holds, where the value differs from
+// old's; nil if none does. The externalID is not unique.
 func (s *Store) groupConflict(ctx context.Context, c conn, old, g identity.Group) error {
 	checks := []struct {
 		field, column, old, new string
 	}{
 		{"id", "id", old.ID, g.ID},
 		{"name", "name_key", groups.Key(old.Name), groups.Key(g.Name)},
-		{"externalID", "external_id", old.ExternalID, g.ExternalID},
 	}
 	for _, ch := range checks {
 		if ch.new == "" || ch.new == ch.old {
@@ -131,13 +131,39 @@ func (s *Store) GroupByName(ctx context.Context, name string) (identity.Group, e
 	return s.groupWhere(ctx, "group by name", groupByName, key)
 }
 
-// GroupByExternalID returns the group with the external ID, or
-// identity.ErrNotFound.
+// GroupByExternalID returns the group with the smallest ID of those with
+// the external ID, or identity.ErrNotFound.
+//
+// Deprecated: an externalID is not unique; use GroupsByExternalID.
 func (s *Store) GroupByExternalID(ctx context.Context, externalID string) (identity.Group, error) {
 	if externalID == "" {
 		return identity.Group{}, notFound("group by externalID")
 	}
 	return s.groupWhere(ctx, "group by externalID", groupByExternalID, externalID)
+}
+
+// GroupsByExternalID returns the groups with the external ID, ordered by
+// ID.
+func (s *Store) GroupsByExternalID(ctx context.Context, externalID string) ([]identity.Group, error) {
+	if externalID == "" {
+		return nil, nil
+	}
+	const what = "groups by externalID"
+	c := s.reader()
+	rows, err := c.query(ctx, groupsByExternalID, s.tenant, externalID)
+	if err != nil {
+		return nil, c.d.mapErr(err, what)
+	}
+	defer rows.Close()
+	var out []identity.Group
+	for rows.Next() {
+		g, err := scanGroup(rows)
+		if err != nil {
+			return nil, c.d.mapErr(err, what)
+		}
+		out = append(out, g)
+	}
+	return out, c.d.mapErr(rows.Err(), what)
 }
 
 // groupWhere returns the group query selects, given the tenant and arg.

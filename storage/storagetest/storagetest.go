@@ -39,6 +39,7 @@ type storeCase struct {
 //   - A nil and an empty Attributes map are the same.
 //   - An empty email or externalID is never unique and never found: any
 //     number of users may lack one, and UserByEmail("") is ErrNotFound.
+//     GroupsByExternalID("") returns no group.
 //   - ListUsers sorts strings by their bytes, empty values first. The
 //     suite's sorted values are lower-case ASCII letters and digits, so any
 //     collation that orders those as ASCII passes, but an SQL store that keeps
@@ -86,6 +87,7 @@ func Run(t *testing.T, newBackend func(t *testing.T) Opener) {
 		{"GroupRoundTrip", testGroupRoundTrip},
 		{"UpdateGroup", testUpdateGroup},
 		{"GroupConflicts", testGroupConflicts},
+		{"GroupExternalIDNotUnique", testGroupExternalIDNotUnique},
 		{"Memberships", testMemberships},
 		{"AddMembers", testAddMembers},
 		{"AddMembersNotFound", testAddMembersNotFound},

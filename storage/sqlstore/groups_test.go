@@ -1,0 +1,90 @@
+package sqlstore
+
+import (
+	"database/sql"
+	"strings"
+	"testing"
+
+	"github.com/rollcall/rollcall/groups"
+	"github.com/rollcall/rollcall/identity"
+)
+
+// TestGroupExternalIDIndexed checks that the lookups of groups by externalID,
+// whose unique index became a plain one, read it: the plan of each names
+// rollcall_groups_external_id, and SQLite's needs no sort for ORDER BY id
+// (the index holds the ID). PostgreSQL is told not to scan the table, as it
+// would for the few rows a test has.
+func TestGroupExternalIDIndexed(t *testing.T) {
+	queries := map[string]string{"GroupByExternalID": groupByExternalID, "GroupsByExternalID": groupsByExternalID}
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			ctx := t.Context()
+			db := b.open(t, Options{})
+			s := db.Tenant("t")
+			for _, name := range []string{"A", "B", "C"} {
+				if _, err := s.CreateGroup(ctx, identity.Group{Name: name, Kind: groups.External, Source: "scim", ExternalID: "dup"}); err != nil {
+					t.Fatalf("CreateGroup %s with a shared externalID: %v", name, err)
+				}
+			}
+			conn, err := db.wdb.Conn(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			explain := "EXPLAIN QUERY PLAN "
+			if db.dialect == Postgres {
+				explain = "EXPLAIN "
+				if _, err := conn.ExecContext(ctx, "SET enable_seqscan = off"); err != nil {
+					t.Fatal(err)
+				}
+				defer conn.ExecContext(ctx, "RESET enable_seqscan")
+			}
+			for what, q := range queries {
+				plan := queryPlan(t, conn, explain+strings.NewReplacer("tenant = ?", "tenant = 't'", "external_id = ?", "external_id = 'dup'").Replace(q))
+				if !strings.Contains(plan, "rollcall_groups_external_id") {
+					t.Errorf("%s: the plan does not use rollcall_groups_external_id:\n%s", what, plan)
+				}
+				if db.dialect == SQLite && strings.Contains(plan, "TEMP B-TREE") {
+					t.Errorf("%s: the plan sorts instead of reading the index in ID order:\n%s", what, plan)
+				}
+			}
+		})
+	}
+}
+
+// queryPlan returns the text of an EXPLAIN: every column of every row.
+func queryPlan(t *testing.T, conn *sql.Conn, query string) string {
+	t.Helper()
+	if strings.Contains(query, "?") {
+		t.Fatalf("a placeholder is left in %s", query)
+	}
+	rows, err := conn.QueryContext(t.Context(), query)
+	if err != nil {
+		t.Fatalf("%s: %v", query, err)
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	for rows.Next() {
+		vals := make([]sql.NullString, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			t.Fatal(err)
+		}
+		for _, v := range vals {
+			b.WriteString(v.String)
+			b.WriteByte(' ')
+		}
+		b.WriteByte('\n')
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
+}
