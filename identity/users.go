@@ -70,14 +70,14 @@ type NewUser struct {
 // CreateUsers creates users as CreateUser creates each, all or none, through
 // the store's bulk path; they are all created at the same time. It returns
 // them in the order given and records a UserCreated event for each, in that
-// order. It returns ErrNotAllowed if the
-// source may not create users. For a user that cannot be created it returns
-// that user's error in an *ItemError with its index in users: a
-// *ValidationError for bad fields (every user is checked before any is
-// stored), or a *ConflictError if its email, userName or externalID is taken
-// by a stored user or by a user before it in the list, or if its subject is
-// linked already or is the subject of a user before it. Then nobody is
-// created and no event recorded.
+// order. It returns ErrNotAllowed if the source may not create users. For a
+// user that cannot be created it returns that user's error in an *ItemError
+// with its index in users: a *ValidationError for bad fields (every user is
+// checked before any is stored), or a *ConflictError if its userName is
+// taken, or its email is taken by an active user, whether stored or before
+// it in the list, or if its subject is linked already or is the subject of a
+// user before it (an externalID may repeat). Then nobody is created and no
+// event recorded.
 func (tx *Tx) CreateUsers(ctx context.Context, users []NewUser) ([]User, error) {
 	if !tx.policy.Create {
 		return nil, fmt.Errorf("identity: source %q may not create users: %w", tx.name, ErrNotAllowed)
