@@ -157,14 +157,14 @@ func Tokens(hashes ...[]byte) func(*http.Request, identity.Tenant) (Credentials,
 // token the lookup found the tenant by.
 func TokenTenants(lookup func(ctx context.Context, tokenHash []byte) (identity.Tenant, error)) (identity.Resolver, func(*http.Request, identity.Tenant) (Credentials, error)) {
 	resolve := func(r *http.Request) (identity.Tenant, error) {
-		tok, ok := bearer(r)
+		tok, ok := BearerToken(r)
 		if !ok {
 			return identity.Tenant{}, ErrUnknownTenant
 		}
 		return lookup(r.Context(), TokenHash(tok))
 	}
 	creds := func(r *http.Request, _ identity.Tenant) (Credentials, error) {
-		tok, ok := bearer(r)
+		tok, ok := BearerToken(r)
 		if !ok {
 			return Credentials{}, ErrUnknownTenant
 		}
@@ -173,19 +173,22 @@ func TokenTenants(lookup func(ctx context.Context, tokenHash []byte) (identity.T
 	return resolve, creds
 }
 
-func bearer(r *http.Request) (string, bool) {
-	h := r.Header.Get("Authorization")
-	if len(h) < 7 || !strings.EqualFold(h[:7], "bearer ") {
+// BearerToken returns the token of the request's "Authorization: Bearer"
+// header (RFC 6750, section 2.1; the scheme in any case), and false if there
+// is none or it is empty.
+func BearerToken(r *http.Request) (string, bool) {
+	scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
 		return "", false
 	}
-	tok := strings.TrimSpace(h[7:])
+	tok = strings.TrimSpace(tok)
 	return tok, tok != ""
 }
 
 // authenticate returns the request's tenant, or false after answering 401
 // (or 500).
 func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request) (identity.Tenant, bool) {
-	tok, ok := bearer(r)
+	tok, ok := BearerToken(r)
 	if !ok {
 		h.unauthorized(w, r, "missing bearer token")
 		return identity.Tenant{}, false

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strings"
 
 	"github.com/rollcall/rollcall/identity"
 	"github.com/rollcall/rollcall/oauth"
@@ -20,7 +19,7 @@ import (
 // anything else as an unknown tenant (401).
 func (r *Runtime) scimCredentials(id string) func(*http.Request, identity.Tenant) (scim.Credentials, error) {
 	return func(req *http.Request, _ identity.Tenant) (scim.Credentials, error) {
-		tok, ok := bearer(req)
+		tok, ok := scim.BearerToken(req)
 		if !ok {
 			return scim.Credentials{}, scim.ErrUnknownTenant
 		}
@@ -33,15 +32,6 @@ func (r *Runtime) scimCredentials(id string) func(*http.Request, identity.Tenant
 		}
 		return scim.Credentials{TokenHashes: [][]byte{t.Hash}}, nil
 	}
-}
-
-func bearer(r *http.Request) (string, bool) {
-	h := r.Header.Get("Authorization")
-	if len(h) < 7 || !strings.EqualFold(h[:7], "bearer ") {
-		return "", false
-	}
-	tok := strings.TrimSpace(h[7:])
-	return tok, tok != ""
 }
 
 // SCIMHandler returns the handler of every tenant's SCIM endpoint: it

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"maps"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/rollcall/rollcall/googlesync"
@@ -17,6 +16,7 @@ import (
 	"github.com/rollcall/rollcall/oauth"
 	"github.com/rollcall/rollcall/portal"
 	"github.com/rollcall/rollcall/saml"
+	"github.com/rollcall/rollcall/scim"
 	"github.com/rollcall/rollcall/storage/sqlstore"
 )
 
@@ -190,7 +190,7 @@ func (s *server) requireAdmin(next http.Handler) http.Handler { return s.require
 // only (the operator API).
 func (s *server) requireToken(tenantTokens bool, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		token, ok := bearerToken(r)
+		token, ok := scim.BearerToken(r)
 		if !ok {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="rollcall"`)
 			writeJSON(w, http.StatusUnauthorized, errorJSON{Error: "a bearer token is required"})
@@ -215,16 +215,6 @@ func (s *server) requireToken(tenantTokens bool, next http.Handler) http.Handler
 		// with users of its own names the signed-in admin here.
 		next.ServeHTTP(w, r.WithContext(identity.WithActor(r.Context(), actor)))
 	})
-}
-
-// bearerToken returns the token of an "Authorization: Bearer" header.
-func bearerToken(r *http.Request) (string, bool) {
-	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return "", false
-	}
-	token = strings.TrimSpace(token)
-	return token, token != ""
 }
 
 // logRequests logs each request at Info: method, path (never the query, which
