@@ -42,6 +42,7 @@ func (e *PolicyError) Is(target error) bool { return target == ErrNotAllowed }
 func (pl *batchPlanner) planUserGroups(ctx context.Context) error {
 	byKey := make(map[string]GroupStep)
 	var order []string
+	keys := groupKeys{}
 	for i := range pl.Users {
 		st := &pl.Users[i]
 		bu := pl.batch.Users[st.Index]
@@ -50,7 +51,7 @@ func (pl *batchPlanner) planUserGroups(ctx context.Context) error {
 		}
 		var refused []error
 		for _, name := range bu.Groups {
-			k := groups.Key(name)
+			k := keys.of(name)
 			g, ok := byKey[k]
 			if !ok {
 				var err error
@@ -71,14 +72,14 @@ func (pl *batchPlanner) planUserGroups(ctx context.Context) error {
 		if st.Action == UserRefuse {
 			continue
 		}
-		if err := pl.planJoins(ctx, st, bu.Groups, byKey); err != nil {
+		if err := pl.planJoins(ctx, st, bu.Groups, byKey, keys); err != nil {
 			return err
 		}
 	}
 	joined := make(map[string]bool)
 	for _, st := range pl.Users {
 		for _, name := range st.Join {
-			joined[groups.Key(name)] = true
+			joined[keys.of(name)] = true
 		}
 	}
 	for _, k := range order {
@@ -87,6 +88,19 @@ func (pl *batchPlanner) planUserGroups(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// groupKeys remembers the groups.Key of each group name as given: a file
+// names a few groups in each of its rows, the same way nearly every time.
+type groupKeys map[string]string
+
+func (gk groupKeys) of(name string) string {
+	k, ok := gk[name]
+	if !ok {
+		k = groups.Key(name)
+		gk[name] = k
+	}
+	return k
 }
 
 // namedGroup reads the group a user's Groups name: GroupKeep where it
@@ -104,7 +118,7 @@ func (pl *batchPlanner) namedGroup(ctx context.Context, name string) (GroupStep,
 
 // planJoins plans the groups a user joins and leaves: a created user joins
 // every group named, a found one by PlanUserGroups.
-func (pl *batchPlanner) planJoins(ctx context.Context, st *UserStep, names []string, byKey map[string]GroupStep) error {
+func (pl *batchPlanner) planJoins(ctx context.Context, st *UserStep, names []string, byKey map[string]GroupStep, keys groupKeys) error {
 	if st.Action == UserCreate {
 		st.Join = names
 		return nil
@@ -115,7 +129,7 @@ func (pl *batchPlanner) planJoins(ctx context.Context, st *UserStep, names []str
 	}
 	ids := make([]string, len(names))
 	for j, name := range names {
-		ids[j] = byKey[groups.Key(name)].Current.ID
+		ids[j] = byKey[keys.of(name)].Current.ID
 	}
 	st.Join, st.Leave = PlanUserGroups(pl.Source, pl.groupSource, current, names, ids)
 	return nil
@@ -185,6 +199,7 @@ func eachUser(ctx context.Context, r Reader, fn func(User)) error {
 // refused.
 func (tx *Tx) applyNamed(ctx context.Context, p *BatchPlan, ids []string) error {
 	members := make(map[string][]string, len(p.Named))
+	keys := groupKeys{}
 	for i, st := range p.Users {
 		if ids[i] == "" || st.Action == UserRefuse {
 			continue
@@ -195,12 +210,12 @@ func (tx *Tx) applyNamed(ctx context.Context, p *BatchPlan, ids []string) error 
 			}
 		}
 		for _, name := range st.Join {
-			k := groups.Key(name)
+			k := keys.of(name)
 			members[k] = append(members[k], ids[i])
 		}
 	}
 	for _, st := range p.Named {
-		add := members[groups.Key(st.Name)]
+		add := members[keys.of(st.Name)]
 		if len(add) == 0 {
 			continue
 		}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"strconv"
 	"strings"
 )
 
@@ -64,20 +63,28 @@ func (pl *batchPlanner) suspend(_ context.Context, bu BatchUser) error {
 	return nil
 }
 
-// claimant is who claims the emails and userNames of the i-th listed user:
-// its subject, or its place for a source without subjects.
-func claimant(bu BatchUser, i int) string {
+// claimer is who claims an email or a userName in a plan: a listed user's
+// subject, or for a source without subjects its place in Batch.Users.
+type claimer struct {
+	subject string
+	index   int // -1 with a subject
+}
+
+// claimant is who claims the emails and userNames of the i-th listed user.
+func claimant(bu BatchUser, i int) claimer {
 	if bu.Subject != "" {
-		return bu.Subject
+		return claimer{subject: bu.Subject, index: -1}
 	}
-	return "\x00#" + strconv.Itoa(i) // kept apart from printable subjects
+	return claimer{index: i}
 }
 
 // planUser resolves one listed user and decides what changes; who claims
 // the emails and userNames the plan gives the user.
-func (pl *batchPlanner) planUser(ctx context.Context, bu BatchUser, who string) (UserStep, error) {
+func (pl *batchPlanner) planUser(ctx context.Context, bu BatchUser, who claimer) (UserStep, error) {
 	st := UserStep{Subject: bu.Subject, Inactive: bu.Inactive}
-	src := bu.User.Clone()
+	// src shares the listed user's attributes, which the plan only reads:
+	// planCreate copies them before it changes them.
+	src := bu.User
 	src.Email = strings.TrimSpace(src.Email)
 	cur, found := pl.linked[bu.Subject], FoundByLink
 	var err error
@@ -104,7 +111,9 @@ func (pl *batchPlanner) planUser(ctx context.Context, bu BatchUser, who string) 
 			st.KeepEmail, src.Email = true, cur.Email
 		}
 	}
-	want := cur.Clone()
+	// want shares cur's attributes until they change: mergeProfile
+	// copies them, and normalizeUser gets a copy where it would clean them.
+	want := cur
 	if pl.batch.Update {
 		mergeProfile(&want, src, !pl.batch.KeepEmails)
 		clearFields(&want, src, bu.Clear)
@@ -115,7 +124,11 @@ func (pl *batchPlanner) planUser(ctx context.Context, bu BatchUser, who string) 
 	st.Restore = want.Active && !cur.Active
 	confirmEmail(pl.policy, &want, src.Email, src.EmailVerified)
 	emailRule(pl.policy, cur, &want)
-	if err := normalizeUser(&want); err != nil {
+	clean := attrsClean(want.Attributes)
+	if !clean {
+		want.Attributes = maps.Clone(want.Attributes)
+	}
+	if err := normalizeChecked(&want, clean); err != nil {
 		return refuse(st, err), nil
 	}
 	st.Want = want
@@ -127,16 +140,22 @@ func (pl *batchPlanner) planUser(ctx context.Context, bu BatchUser, who string) 
 
 // planCreate plans a user no rule finds: created where the source may
 // create and the user's email and userName are free.
-func (pl *batchPlanner) planCreate(ctx context.Context, st UserStep, u User, who string) (UserStep, error) {
+func (pl *batchPlanner) planCreate(ctx context.Context, st UserStep, u User, who claimer) (UserStep, error) {
 	if !pl.policy.Create {
 		return refuse(st, &PolicyError{Source: pl.Source, Action: ActionCreate}), nil
 	}
-	for k, v := range u.Attributes {
-		if v == "" {
-			delete(u.Attributes, k)
+	// u shares the listed user's attributes: a clean map stays shared
+	// (nothing below changes it), another is copied first.
+	clean := attrsClean(u.Attributes)
+	if !clean {
+		u.Attributes = maps.Clone(u.Attributes)
+		for k, v := range u.Attributes {
+			if v == "" {
+				delete(u.Attributes, k)
+			}
 		}
 	}
-	if err := normalizeUser(&u); err != nil {
+	if err := normalizeChecked(&u, clean); err != nil {
 		return refuse(st, err), nil
 	}
 	if u.Email != "" {
@@ -149,8 +168,8 @@ func (pl *batchPlanner) planCreate(ctx context.Context, st UserStep, u User, who
 				pl.Source, &ConflictError{Resource: "user", Field: "email"})), nil
 		}
 	}
-	nameKey := "n:" + NormalizeUserName(u.UserName)
-	if s, ok := pl.claimed[nameKey]; ok && s != who {
+	nameKey := NormalizeUserName(u.UserName)
+	if s, ok := pl.claimedNames[nameKey]; ok && s != who {
 		return refuse(st, &ConflictError{Resource: "user", Field: "userName"}), nil
 	}
 	if _, err := pl.r.UserByUserName(ctx, u.UserName); err == nil {
@@ -158,7 +177,7 @@ func (pl *batchPlanner) planCreate(ctx context.Context, st UserStep, u User, who
 	} else if !errors.Is(err, ErrNotFound) {
 		return st, fmt.Errorf("identity: find user by userName: %w", err)
 	}
-	pl.claimed[nameKey] = who
+	pl.claimedNames[nameKey] = who
 	st.Action, st.Want = UserCreate, u
 	return st, nil
 }
@@ -166,12 +185,12 @@ func (pl *batchPlanner) planCreate(ctx context.Context, st UserStep, u User, who
 // emailFree reports whether email is valid and held by no user but id (""
 // for a new user) nor claimed by another subject of the batch; if so, the
 // subject claims it.
-func (pl *batchPlanner) emailFree(ctx context.Context, id, subject, email string) (bool, error) {
+func (pl *batchPlanner) emailFree(ctx context.Context, id string, subject claimer, email string) (bool, error) {
 	if !ValidEmail(email) {
 		return false, nil
 	}
-	key := "e:" + NormalizeEmail(email)
-	if s, ok := pl.claimed[key]; ok && s != subject {
+	key := NormalizeEmail(email)
+	if s, ok := pl.claimedEmails[key]; ok && s != subject {
 		return false, nil
 	}
 	other, err := pl.r.UserByEmail(ctx, email)
@@ -181,7 +200,7 @@ func (pl *batchPlanner) emailFree(ctx context.Context, id, subject, email string
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return false, fmt.Errorf("identity: find user by email: %w", err)
 	}
-	pl.claimed[key] = subject
+	pl.claimedEmails[key] = subject
 	return true, nil
 }
 

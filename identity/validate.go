@@ -137,10 +137,24 @@ func TextProblem(s string, max int) string {
 		return "must be valid UTF-8"
 	case len(s) > max:
 		return "is too long"
-	case strings.ContainsFunc(s, HiddenRune):
+	case hasHidden(s):
 		return hiddenMessage
 	}
 	return ""
+}
+
+// hasHidden reports whether the valid UTF-8 s holds a HiddenRune: ASCII is
+// checked in place (its hidden runes are the controls), other runes by
+// HiddenRune.
+func hasHidden(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c >= utf8.RuneSelf {
+			return strings.ContainsFunc(s[i:], HiddenRune)
+		} else if c < 0x20 || c == 0x7f {
+			return true
+		}
+	}
+	return false
 }
 
 // cleanText checks one text value with TextProblem and returns it trimmed.
@@ -154,7 +168,11 @@ func cleanText(v *ValidationError, field, s string, max int) string {
 
 // normalizeUser trims and checks the fields a source may set; it returns a
 // *ValidationError naming every field that is wrong.
-func normalizeUser(u *User) error {
+func normalizeUser(u *User) error { return normalizeChecked(u, attrsClean(u.Attributes)) }
+
+// normalizeChecked is normalizeUser for a caller that has found out
+// whether attrsClean(u.Attributes).
+func normalizeChecked(u *User, cleanAttrs bool) error {
 	var v ValidationError
 	u.Email = cleanText(&v, "email", u.Email, MaxEmailLength)
 	if u.Email != "" && !ValidEmail(u.Email) {
@@ -173,6 +191,10 @@ func normalizeUser(u *User) error {
 	u.ExternalID = cleanText(&v, "externalID", u.ExternalID, MaxNameLength)
 	if len(u.Attributes) > MaxAttributes {
 		v.Add("attributes", "has too many entries")
+	}
+	if cleanAttrs {
+		// Nothing below would change or report: skip the sorting.
+		return v.Err()
 	}
 	for _, k := range slices.Sorted(maps.Keys(u.Attributes)) {
 		val := u.Attributes[k]
@@ -195,6 +217,42 @@ func normalizeUser(u *User) error {
 		u.Attributes = nil
 	}
 	return v.Err()
+}
+
+// attrsClean reports whether normalizeUser leaves attrs as they are and
+// finds nothing wrong with them: at most MaxAttributes entries, every key
+// and value non-empty, trimmed, and without a TextProblem. A nil or empty
+// map is clean only when nil (normalizeUser makes an empty one nil).
+func attrsClean(attrs map[string]string) bool {
+	if attrs == nil {
+		return true
+	}
+	if len(attrs) == 0 || len(attrs) > MaxAttributes {
+		return false
+	}
+	for k, val := range attrs {
+		if !textClean(k, MaxAttributeKeyLength) || !textClean(val, MaxAttributeValueLength) {
+			return false
+		}
+	}
+	return true
+}
+
+// textClean reports whether cleanText leaves s as it is and finds nothing
+// wrong, and s is not empty. Printable ASCII is checked in one loop.
+func textClean(s string, max int) bool {
+	if s == "" || len(s) > max {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c >= utf8.RuneSelf {
+			return strings.TrimSpace(s) == s && TextProblem(s, max) == ""
+		} else if c < 0x20 || c == 0x7f {
+			return false
+		}
+	}
+	// ASCII white space other than the space is a control character.
+	return s[0] != ' ' && s[len(s)-1] != ' '
 }
 
 // changedFields names the fields that differ between two versions of a user,

@@ -119,10 +119,7 @@ func (r *record) batchUser(h *header, clear []string) identity.BatchUser {
 		bu.Err = errRow
 	}
 	if len(r.attrs) > 0 {
-		bu.User.Attributes = make(map[string]string, len(r.attrs))
-		for _, a := range r.attrs {
-			bu.User.Attributes[a.key] = a.value
-		}
+		bu.User.Attributes = r.attrs // the core copies what it changes
 	}
 	return bu
 }
