@@ -500,7 +500,7 @@ func (d *Directory) PlanBatch(ctx context.Context, r Reader, source Source, b Ba
 		BatchPlan: &BatchPlan{Source: source, batch: b, policy: d.Policy(source), Emails: make(map[string]string),
 			Users: make([]UserStep, 0, len(b.Users))},
 		r: r, local: make(map[string]string), suspended: make(map[string]bool),
-		deactivate: make(map[string]User), claimedEmails: make(map[string]claimer, len(b.Users)), claimedNames: make(map[string]claimer, len(b.Users)), known: make(map[string]User),
+		deactivate: make(map[string]User), claims: make(map[string]claim, len(b.Users)), known: make(map[string]User),
 		groupSource: d.cfg.GroupSource,
 	}
 	if b.SourceLabel == "" {
@@ -542,10 +542,10 @@ type batchPlanner struct {
 	suspended      map[string]bool
 	suspendedKnown []string
 	deactivate     map[string]User
-	// claimedEmails and claimedNames map the emails and userNames the plan
-	// gives (to created users, or as new emails), normalised, to the
-	// listed user that takes them.
-	claimedEmails, claimedNames map[string]claimer
+	// claims maps the emails and userNames the plan gives (to created
+	// users, or as new emails), normalised, to the listed users that take
+	// them.
+	claims map[string]claim
 	// linked holds the users found by link, by subject; known every user
 	// the plan has read, by ID.
 	linked map[string]User

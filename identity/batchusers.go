@@ -20,28 +20,30 @@ func (pl *batchPlanner) planUsers(ctx context.Context) error {
 	if pl.linked, err = usersByLinks(ctx, pl.r, string(pl.Source), subjects); err != nil {
 		return err
 	}
-	for i, bu := range pl.batch.Users {
+	for i := range pl.batch.Users {
+		bu := &pl.batch.Users[i]
 		if bu.Err != nil {
 			pl.Users = append(pl.Users, UserStep{Subject: bu.Subject, Action: UserRefuse, Err: bu.Err, Index: i})
 			continue
 		}
 		if bu.Suspended {
-			if err := pl.suspend(ctx, bu); err != nil {
+			if err := pl.suspend(ctx, *bu); err != nil {
 				return err
 			}
 			continue
 		}
-		st, err := pl.planUser(ctx, bu, claimant(bu, i))
-		if err != nil {
+		// The step is planned in place: a UserStep is large, and a batch
+		// may list a million users.
+		pl.Users = append(pl.Users, UserStep{Subject: bu.Subject, Inactive: bu.Inactive, Index: i})
+		st := &pl.Users[len(pl.Users)-1]
+		if err := pl.planUser(ctx, st, bu, claimant(*bu, i)); err != nil {
 			return err
 		}
-		st.Index = i
 		if st.Current.ID != "" {
 			pl.local[bu.Subject] = st.Current.ID
 			pl.Emails[st.Current.ID] = st.Current.Email
 			pl.known[st.Current.ID] = st.Current
 		}
-		pl.Users = append(pl.Users, st)
 	}
 	return nil
 }
@@ -70,6 +72,14 @@ type claimer struct {
 	index   int // -1 with a subject
 }
 
+// claim is who claims a normalised text as an email and who as a
+// userName: an email and a userName that are the same text share an entry,
+// so that a new user's two claims cost one lookup of a large map.
+type claim struct {
+	email, name       claimer
+	hasEmail, hasName bool
+}
+
 // claimant is who claims the emails and userNames of the i-th listed user.
 func claimant(bu BatchUser, i int) claimer {
 	if bu.Subject != "" {
@@ -80,8 +90,7 @@ func claimant(bu BatchUser, i int) claimer {
 
 // planUser resolves one listed user and decides what changes; who claims
 // the emails and userNames the plan gives the user.
-func (pl *batchPlanner) planUser(ctx context.Context, bu BatchUser, who claimer) (UserStep, error) {
-	st := UserStep{Subject: bu.Subject, Inactive: bu.Inactive}
+func (pl *batchPlanner) planUser(ctx context.Context, st *UserStep, bu *BatchUser, who claimer) error {
 	// src shares the listed user's attributes, which the plan only reads:
 	// planCreate copies them before it changes them.
 	src := bu.User
@@ -93,10 +102,11 @@ func (pl *batchPlanner) planUser(ctx context.Context, bu BatchUser, who claimer)
 	}
 	var ce *ConflictError
 	if errors.As(err, &ce) {
-		return refuse(st, err), nil
+		st.refuse(err)
+		return nil
 	}
 	if err != nil {
-		return st, err
+		return err
 	}
 	if found == FoundNone {
 		return pl.planCreate(ctx, st, src, who)
@@ -105,7 +115,7 @@ func (pl *batchPlanner) planUser(ctx context.Context, bu BatchUser, who claimer)
 	if pl.batch.Update && !pl.batch.KeepEmails && NormalizeEmail(src.Email) != NormalizeEmail(cur.Email) {
 		free, err := pl.emailFree(ctx, cur.ID, who, src.Email)
 		if err != nil {
-			return st, err
+			return err
 		}
 		if !free {
 			st.KeepEmail, src.Email = true, cur.Email
@@ -118,8 +128,9 @@ func (pl *batchPlanner) planUser(ctx context.Context, bu BatchUser, who claimer)
 		mergeProfile(&want, src, !pl.batch.KeepEmails)
 		clearFields(&want, src, bu.Clear)
 	}
-	if err := pl.activeRule(bu, cur, &want); err != nil {
-		return refuse(st, err), nil
+	if err := pl.activeRule(*bu, cur, &want); err != nil {
+		st.refuse(err)
+		return nil
 	}
 	st.Restore = want.Active && !cur.Active
 	confirmEmail(pl.policy, &want, src.Email, src.EmailVerified)
@@ -129,20 +140,22 @@ func (pl *batchPlanner) planUser(ctx context.Context, bu BatchUser, who claimer)
 		want.Attributes = maps.Clone(want.Attributes)
 	}
 	if err := normalizeChecked(&want, clean); err != nil {
-		return refuse(st, err), nil
+		st.refuse(err)
+		return nil
 	}
 	st.Want = want
 	if len(changedFields(cur, want)) > 0 {
 		st.Action = UserUpdate
 	}
-	return st, nil
+	return nil
 }
 
 // planCreate plans a user no rule finds: created where the source may
 // create and the user's email and userName are free.
-func (pl *batchPlanner) planCreate(ctx context.Context, st UserStep, u User, who claimer) (UserStep, error) {
+func (pl *batchPlanner) planCreate(ctx context.Context, st *UserStep, u User, who claimer) error {
 	if !pl.policy.Create {
-		return refuse(st, &PolicyError{Source: pl.Source, Action: ActionCreate}), nil
+		st.refuse(&PolicyError{Source: pl.Source, Action: ActionCreate})
+		return nil
 	}
 	// u shares the listed user's attributes: a clean map stays shared
 	// (nothing below changes it), another is copied first.
@@ -156,30 +169,36 @@ func (pl *batchPlanner) planCreate(ctx context.Context, st UserStep, u User, who
 		}
 	}
 	if err := normalizeChecked(&u, clean); err != nil {
-		return refuse(st, err), nil
+		st.refuse(err)
+		return nil
 	}
 	if u.Email != "" {
 		free, err := pl.emailFree(ctx, "", who, u.Email)
 		if err != nil {
-			return st, err
+			return err
 		}
 		if !free {
-			return refuse(st, fmt.Errorf("identity: the email belongs to a user %q may not claim: %w",
-				pl.Source, &ConflictError{Resource: "user", Field: "email"})), nil
+			st.refuse(fmt.Errorf("identity: the email belongs to a user %q may not claim: %w",
+				pl.Source, &ConflictError{Resource: "user", Field: "email"}))
+			return nil
 		}
 	}
 	nameKey := NormalizeUserName(u.UserName)
-	if s, ok := pl.claimedNames[nameKey]; ok && s != who {
-		return refuse(st, &ConflictError{Resource: "user", Field: "userName"}), nil
+	if c := pl.claims[nameKey]; c.hasName && c.name != who {
+		st.refuse(&ConflictError{Resource: "user", Field: "userName"})
+		return nil
 	}
 	if _, err := pl.r.UserByUserName(ctx, u.UserName); err == nil {
-		return refuse(st, &ConflictError{Resource: "user", Field: "userName"}), nil
+		st.refuse(&ConflictError{Resource: "user", Field: "userName"})
+		return nil
 	} else if !errors.Is(err, ErrNotFound) {
-		return st, fmt.Errorf("identity: find user by userName: %w", err)
+		return fmt.Errorf("identity: find user by userName: %w", err)
 	}
-	pl.claimedNames[nameKey] = who
+	c := pl.claims[nameKey]
+	c.name, c.hasName = who, true
+	pl.claims[nameKey] = c
 	st.Action, st.Want = UserCreate, u
-	return st, nil
+	return nil
 }
 
 // emailFree reports whether email is valid and held by no user but id (""
@@ -190,7 +209,8 @@ func (pl *batchPlanner) emailFree(ctx context.Context, id string, subject claime
 		return false, nil
 	}
 	key := NormalizeEmail(email)
-	if s, ok := pl.claimedEmails[key]; ok && s != subject {
+	c := pl.claims[key]
+	if c.hasEmail && c.email != subject {
 		return false, nil
 	}
 	other, err := pl.r.UserByEmail(ctx, email)
@@ -200,7 +220,8 @@ func (pl *batchPlanner) emailFree(ctx context.Context, id string, subject claime
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return false, fmt.Errorf("identity: find user by email: %w", err)
 	}
-	pl.claimedEmails[key] = subject
+	c.email, c.hasEmail = subject, true
+	pl.claims[key] = c
 	return true, nil
 }
 
@@ -240,9 +261,12 @@ func clearFields(u *User, src User, fields []string) {
 }
 
 func refuse(st UserStep, err error) UserStep {
-	st.Action, st.Err = UserRefuse, err
+	st.refuse(err)
 	return st
 }
+
+// refuse makes st a UserRefuse step with err.
+func (st *UserStep) refuse(err error) { st.Action, st.Err = UserRefuse, err }
 
 // emailRule is the rule of a new email: where the change does not say
 // whether it is verified, it is where the source's policy VerifiesEmail.
