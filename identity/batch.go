@@ -500,7 +500,7 @@ func (d *Directory) PlanBatch(ctx context.Context, r Reader, source Source, b Ba
 		BatchPlan: &BatchPlan{Source: source, batch: b, policy: d.Policy(source), Emails: make(map[string]string),
 			Users: make([]UserStep, 0, len(b.Users))},
 		r: r, local: make(map[string]string), suspended: make(map[string]bool),
-		deactivate: make(map[string]User), claims: make(map[string]claim, len(b.Users)), known: make(map[string]User),
+		deactivate: make(map[string]User), claims: make(map[string]claim, len(b.Users)),
 		groupSource: d.cfg.GroupSource,
 	}
 	if b.SourceLabel == "" {
@@ -508,6 +508,9 @@ func (d *Directory) PlanBatch(ctx context.Context, r Reader, source Source, b Ba
 	}
 	if b.NamePrefix == "" {
 		pl.batch.NamePrefix = string(source) + "-"
+	}
+	if string(source) == d.cfg.GroupSource {
+		pl.known = make(map[string]User) // for planGroups
 	}
 	if err := pl.planUsers(ctx); err != nil {
 		return nil, err
@@ -547,7 +550,8 @@ type batchPlanner struct {
 	// them.
 	claims map[string]claim
 	// linked holds the users found by link, by subject; known every user
-	// the plan has read, by ID.
+	// the plan has read, by ID, where it plans the source's groups (else
+	// nil).
 	linked map[string]User
 	known  map[string]User
 	// groupSource is the tenant's group source.

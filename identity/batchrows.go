@@ -156,22 +156,25 @@ func (pl *batchPlanner) planMissing(ctx context.Context) error {
 	if !ok {
 		return fmt.Errorf("identity: the users of a batch with DeactivateMissing are not indexed: %w", ErrInvalid)
 	}
-	var active []User
-	for _, u := range ix.all {
-		if u.Active {
-			active = append(active, u)
+	for i := range ix.all {
+		if ix.all[i].Active {
+			pl.Synced++
 		}
 	}
-	pl.Synced += len(active)
-	for _, u := range active {
+	protect := ix.cloning() // Protect reads copies, as from any Reader
+	for i := range ix.all {
+		u := &ix.all[i]
+		if !u.Active {
+			continue
+		}
 		name := NormalizeUserName(u.UserName)
 		if u.Email == "" || found[u.ID] || listed[NormalizeEmail(u.Email)] || listed[name] && !ix.hasEmail(name) {
 			continue
 		}
-		if pl.batch.Protect != nil && pl.batch.Protect(ctx, pl.r, u) {
+		if pl.batch.Protect != nil && pl.batch.Protect(ctx, protect, *u) {
 			continue
 		}
-		pl.deactivate[u.ID] = u
+		pl.deactivate[u.ID] = *u
 	}
 	return nil
 }

@@ -42,7 +42,9 @@ func (pl *batchPlanner) planUsers(ctx context.Context) error {
 		if st.Current.ID != "" {
 			pl.local[bu.Subject] = st.Current.ID
 			pl.Emails[st.Current.ID] = st.Current.Email
-			pl.known[st.Current.ID] = st.Current
+			if pl.known != nil {
+				pl.known[st.Current.ID] = st.Current
+			}
 		}
 	}
 	return nil
@@ -54,7 +56,9 @@ func (pl *batchPlanner) suspend(_ context.Context, bu BatchUser) error {
 	if !ok {
 		return nil
 	}
-	pl.known[u.ID] = u
+	if pl.known != nil {
+		pl.known[u.ID] = u
+	}
 	pl.suspended[u.ID] = true
 	if pl.batch.DeactivateSuspended {
 		pl.suspendedKnown = append(pl.suspendedKnown, u.ID)
@@ -144,7 +148,7 @@ func (pl *batchPlanner) planUser(ctx context.Context, st *UserStep, bu *BatchUse
 		return nil
 	}
 	st.Want = want
-	if len(changedFields(cur, want)) > 0 {
+	if profileChanged(cur, want) {
 		st.Action = UserUpdate
 	}
 	return nil

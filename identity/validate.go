@@ -255,6 +255,14 @@ func textClean(s string, max int) bool {
 	return s[0] != ' ' && s[len(s)-1] != ' '
 }
 
+// profileChanged reports whether changedFields(a, b) names any field,
+// without naming them.
+func profileChanged(a, b User) bool {
+	return a.UserName != b.UserName || a.Email != b.Email || a.EmailVerified != b.EmailVerified ||
+		a.GivenName != b.GivenName || a.FamilyName != b.FamilyName || a.DisplayName != b.DisplayName ||
+		a.Active != b.Active || a.ExternalID != b.ExternalID || !maps.Equal(a.Attributes, b.Attributes)
+}
+
 // changedFields names the fields that differ between two versions of a user,
 // in a fixed order. Attributes are named "attributes.<key>".
 func changedFields(a, b User) []string {
