@@ -99,7 +99,7 @@ func benchDryRun(b *testing.B, name string) {
 	}
 }
 
-func BenchmarkDryRunCSV(b *testing.B)  { benchDryRun(b, "users_100k.csv") }
+func BenchmarkDryRunCSV(b *testing.B) { benchDryRun(b, "users_100k.csv") }
 
 // BenchmarkDryRunCSVAgain imports the CSV into a memory tenant, then
 // imports it again as a dry run with update and deactivate: every row finds
