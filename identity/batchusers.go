@@ -20,6 +20,16 @@ func (pl *batchPlanner) planUsers(ctx context.Context) error {
 	if pl.linked, err = usersByLinks(ctx, pl.r, string(pl.Source), subjects); err != nil {
 		return err
 	}
+	// The listed users of one subject are one claimant: the first's.
+	var first map[string]int
+	if len(subjects) > 0 {
+		first = make(map[string]int, len(subjects))
+		for i := len(pl.batch.Users) - 1; i >= 0; i-- {
+			if s := pl.batch.Users[i].Subject; s != "" {
+				first[s] = i
+			}
+		}
+	}
 	for i := range pl.batch.Users {
 		bu := &pl.batch.Users[i]
 		if bu.Err != nil {
@@ -36,7 +46,11 @@ func (pl *batchPlanner) planUsers(ctx context.Context) error {
 		// may list a million users.
 		pl.Users = append(pl.Users, UserStep{Subject: bu.Subject, Inactive: bu.Inactive, Index: i})
 		st := &pl.Users[len(pl.Users)-1]
-		if err := pl.planUser(ctx, st, bu, claimant(*bu, i)); err != nil {
+		who := claimer(i + 1)
+		if bu.Subject != "" {
+			who = claimer(first[bu.Subject] + 1)
+		}
+		if err := pl.planUser(ctx, st, bu, who); err != nil {
 			return err
 		}
 		if st.Current.ID != "" {
@@ -69,28 +83,16 @@ func (pl *batchPlanner) suspend(_ context.Context, bu BatchUser) error {
 	return nil
 }
 
-// claimer is who claims an email or a userName in a plan: a listed user's
-// subject, or for a source without subjects its place in Batch.Users.
-type claimer struct {
-	subject string
-	index   int // -1 with a subject
-}
+// claimer is who claims an email or a userName in a plan: 1 + the place
+// in Batch.Users of the first listed user of its subject (or, without a
+// subject, its own); 0 is no one.
+type claimer int32
 
 // claim is who claims a normalised text as an email and who as a
 // userName: an email and a userName that are the same text share an entry,
-// so that a new user's two claims cost one lookup of a large map.
-type claim struct {
-	email, name       claimer
-	hasEmail, hasName bool
-}
-
-// claimant is who claims the emails and userNames of the i-th listed user.
-func claimant(bu BatchUser, i int) claimer {
-	if bu.Subject != "" {
-		return claimer{subject: bu.Subject, index: -1}
-	}
-	return claimer{index: i}
-}
+// so that a new user's two claims cost one lookup of a large map, and an
+// entry is small (a batch may list a million users).
+type claim struct{ email, name claimer }
 
 // planUser resolves one listed user and decides what changes; who claims
 // the emails and userNames the plan gives the user.
@@ -188,7 +190,7 @@ func (pl *batchPlanner) planCreate(ctx context.Context, st *UserStep, u User, wh
 		}
 	}
 	nameKey := NormalizeUserName(u.UserName)
-	if c := pl.claims[nameKey]; c.hasName && c.name != who {
+	if c := pl.claims[nameKey]; c.name != 0 && c.name != who {
 		st.refuse(&ConflictError{Resource: "user", Field: "userName"})
 		return nil
 	}
@@ -199,7 +201,7 @@ func (pl *batchPlanner) planCreate(ctx context.Context, st *UserStep, u User, wh
 		return fmt.Errorf("identity: find user by userName: %w", err)
 	}
 	c := pl.claims[nameKey]
-	c.name, c.hasName = who, true
+	c.name = who
 	pl.claims[nameKey] = c
 	st.Action, st.Want = UserCreate, u
 	return nil
@@ -214,7 +216,7 @@ func (pl *batchPlanner) emailFree(ctx context.Context, id string, subject claime
 	}
 	key := NormalizeEmail(email)
 	c := pl.claims[key]
-	if c.hasEmail && c.email != subject {
+	if c.email != 0 && c.email != subject {
 		return false, nil
 	}
 	other, err := pl.r.UserByEmail(ctx, email)
@@ -224,7 +226,7 @@ func (pl *batchPlanner) emailFree(ctx context.Context, id string, subject claime
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return false, fmt.Errorf("identity: find user by email: %w", err)
 	}
-	c.email, c.hasEmail = subject, true
+	c.email = subject
 	pl.claims[key] = c
 	return true, nil
 }

@@ -159,6 +159,13 @@ func hasHidden(s string) bool {
 
 // cleanText checks one text value with TextProblem and returns it trimmed.
 func cleanText(v *ValidationError, field, s string, max int) string {
+	if printable(s) {
+		// Nothing to trim, valid UTF-8 and nothing hidden: one loop.
+		if len(s) > max {
+			v.Add(field, "is too long")
+		}
+		return s
+	}
 	s = strings.TrimSpace(s)
 	if msg := TextProblem(s, max); msg != "" {
 		v.Add(field, msg)
@@ -236,6 +243,17 @@ func attrsClean(attrs map[string]string) bool {
 		}
 	}
 	return true
+}
+
+// printable reports whether s is printable ASCII (a space included) that
+// does not start or end with a space; "" is.
+func printable(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c > 0x7e {
+			return false
+		}
+	}
+	return s == "" || s[0] != ' ' && s[len(s)-1] != ' '
 }
 
 // textClean reports whether cleanText leaves s as it is and finds nothing

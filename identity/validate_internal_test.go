@@ -56,8 +56,9 @@ var textSeeds = []string{
 	strings.Repeat("x", 256), strings.Repeat("x", 257), strings.Repeat("é", 129),
 }
 
-// FuzzTextClean checks textClean, the one-loop check of attrsClean, and
-// hasHidden against what cleanText and TextProblem say of a value.
+// FuzzTextClean checks textClean (the one-loop check of attrsClean),
+// cleanText's fast path for printable ASCII and hasHidden against what
+// strings.TrimSpace and TextProblem say of a value.
 func FuzzTextClean(f *testing.F) {
 	for _, s := range textSeeds {
 		f.Add(s)
@@ -67,6 +68,12 @@ func FuzzTextClean(f *testing.F) {
 		want := s != "" && strings.TrimSpace(s) == s && TextProblem(s, max) == ""
 		if got := textClean(s, max); got != want {
 			t.Fatalf("textClean(%q) = %v, want %v", s, got, want)
+		}
+		var v ValidationError
+		got := cleanText(&v, "f", s, max)
+		msg := TextProblem(strings.TrimSpace(s), max)
+		if got != strings.TrimSpace(s) || (msg == "") != (v.Err() == nil) || msg != "" && v.Fields[0].Message != msg {
+			t.Fatalf("cleanText(%q) = %q, %v; want %q, %q", s, got, v.Err(), strings.TrimSpace(s), msg)
 		}
 		if utf8.ValidString(s) && hasHidden(s) != strings.ContainsFunc(s, HiddenRune) {
 			t.Fatalf("hasHidden(%q) = %v", s, hasHidden(s))
