@@ -201,7 +201,7 @@ func normalizeChecked(u *User, cleanAttrs bool) error {
 	}
 	if cleanAttrs {
 		// Nothing below would change or report: skip the sorting.
-		return v.Err()
+		return v.orNil()
 	}
 	for _, k := range slices.Sorted(maps.Keys(u.Attributes)) {
 		val := u.Attributes[k]
@@ -223,7 +223,7 @@ func normalizeChecked(u *User, cleanAttrs bool) error {
 	if len(u.Attributes) == 0 {
 		u.Attributes = nil
 	}
-	return v.Err()
+	return v.orNil()
 }
 
 // attrsClean reports whether normalizeUser leaves attrs as they are and
@@ -243,6 +243,15 @@ func attrsClean(attrs map[string]string) bool {
 		}
 	}
 	return true
+}
+
+// orNil returns a copy of v if it holds a problem, else nil: v itself
+// stays on the stack.
+func (v *ValidationError) orNil() error {
+	if len(v.Fields) == 0 {
+		return nil
+	}
+	return &ValidationError{Fields: v.Fields}
 }
 
 // printable reports whether s is printable ASCII (a space included) that
