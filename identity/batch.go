@@ -487,7 +487,10 @@ func (tx *Tx) Events() []Event { return slices.Clone(tx.events.all()) }
 // the source's), and the group that holds a name keeps it. It returns
 // ErrNotAllowed when the batch has groups and source is not the tenant's
 // group source, an error naming a listed group whose ExternalID belongs to
-// another source's group, and the Reader's errors.
+// another source's group, and the Reader's errors. The plan may share the
+// attribute maps of b's users (a UserStep's Want) and of the users it read
+// (Current): PlanBatch and Tx.ApplyBatch never change them, and a caller
+// that changes one should copy it first.
 func (d *Directory) PlanBatch(ctx context.Context, r Reader, source Source, b Batch) (*BatchPlan, error) {
 	if len(b.Groups) > 0 && string(source) != d.cfg.GroupSource {
 		return nil, fmt.Errorf("identity: %q is not the tenant's group source (%q): %w", source, d.cfg.GroupSource, ErrNotAllowed)

@@ -285,7 +285,9 @@ func (h *header) fill(r *record, row int, cells []string) {
 			r.groups = r.parseGroups(r.groups[:0], v)
 		}
 	}
-	if n := r.setAttrs(); n > maxAttrs {
+	// A row sets at most h.attrs attributes: count them only when that
+	// could be too many.
+	if h.attrs > maxAttrs && r.setAttrs() > maxAttrs {
 		r.fail(ColEmail, fmt.Sprintf("The row has more than %d attributes.", maxAttrs))
 	}
 }
