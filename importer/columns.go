@@ -307,7 +307,10 @@ func (r *record) setAttrs() int {
 func (r *record) parseGroups(names []string, v string) []string {
 	if strings.IndexByte(v, '"') < 0 {
 		// No quotes, the common case: the names are what the commas
-		// separate.
+		// separate, and the slice holds them all at once.
+		if names == nil && v != "" {
+			names = make([]string, 0, min(strings.Count(v, ",")+1, 16))
+		}
 		for v != "" {
 			var n string
 			n, v, _ = strings.Cut(v, ",")
