@@ -304,7 +304,8 @@ type BatchCounts struct {
 // Counts counts the plan's changes: what applying it does.
 func (p *BatchPlan) Counts() BatchCounts {
 	var c BatchCounts
-	for _, st := range p.Users {
+	for k := range p.Users {
+		st := &p.Users[k]
 		switch st.Action {
 		case UserCreate:
 			c.UsersCreated++
@@ -407,7 +408,8 @@ func (ec *eventCounter) add(e *Event) {
 func (ec *eventCounter) counts(plan *BatchPlan) BatchCounts {
 	c := ec.c
 	c.UsersUpdated, c.GroupsUpdated, c.GroupsEmptied = len(ec.updated), len(ec.renamed), len(ec.emptied)
-	for _, st := range plan.Users {
+	for k := range plan.Users {
+		st := &plan.Users[k]
 		if st.Action == UserRefuse {
 			c.UsersRefused++
 		}

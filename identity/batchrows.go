@@ -45,7 +45,7 @@ func (pl *batchPlanner) planUserGroups(ctx context.Context) error {
 	keys := groupKeys{}
 	for i := range pl.Users {
 		st := &pl.Users[i]
-		bu := pl.batch.Users[st.Index]
+		bu := &pl.batch.Users[st.Index]
 		if !bu.SetGroups || bu.Err != nil || st.Current.ID != "" && !pl.batch.Update {
 			continue
 		}
@@ -77,7 +77,8 @@ func (pl *batchPlanner) planUserGroups(ctx context.Context) error {
 		}
 	}
 	joined := make(map[string]bool)
-	for _, st := range pl.Users {
+	for k := range pl.Users {
+		st := &pl.Users[k]
 		for _, name := range st.Join {
 			joined[keys.of(name)] = true
 		}
@@ -141,13 +142,15 @@ func (pl *batchPlanner) planMissing(ctx context.Context) error {
 		return nil
 	}
 	listed := make(map[string]bool, len(pl.batch.Users))
-	for _, bu := range pl.batch.Users {
+	for k := range pl.batch.Users {
+		bu := &pl.batch.Users[k]
 		if bu.User.Email != "" {
 			listed[NormalizeEmail(bu.User.Email)] = true
 		}
 	}
 	found := make(map[string]bool, len(pl.Users))
-	for _, st := range pl.Users {
+	for k := range pl.Users {
+		st := &pl.Users[k]
 		if st.Current.ID != "" {
 			found[st.Current.ID] = true
 		}
@@ -203,7 +206,8 @@ func eachUser(ctx context.Context, r Reader, fn func(User)) error {
 func (tx *Tx) applyNamed(ctx context.Context, p *BatchPlan, ids []string) error {
 	members := make(map[string][]string, len(p.Named))
 	keys := groupKeys{}
-	for i, st := range p.Users {
+	for i := range p.Users {
+		st := &p.Users[i]
 		if ids[i] == "" || st.Action == UserRefuse {
 			continue
 		}

@@ -11,7 +11,8 @@ import (
 // planUsers plans the batch's users, in the order listed.
 func (pl *batchPlanner) planUsers(ctx context.Context) error {
 	subjects := make([]string, 0, len(pl.batch.Users))
-	for _, bu := range pl.batch.Users {
+	for k := range pl.batch.Users {
+		bu := &pl.batch.Users[k]
 		if bu.Subject != "" {
 			subjects = append(subjects, bu.Subject)
 		}

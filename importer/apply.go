@@ -131,7 +131,8 @@ func result(s *sheet, plan *identity.BatchPlan, opts Options) *Result {
 	res := newResult(opts)
 	res.Rows = len(s.records)
 	res.Deleted = len(plan.Deactivate)
-	for _, st := range plan.Users {
+	for k := range plan.Users {
+		st := &plan.Users[k]
 		r := s.records[st.Index]
 		switch {
 		case st.Action == identity.UserRefuse:
