@@ -490,34 +490,10 @@ func (s *dnScanner) value(dn string, buf []byte) string {
 // same RDN. It decodes a value with escapes by appending to buf, and returns
 // buf.
 func (s *dnScanner) next(dn string, buf []byte) (byte, []byte, error) {
-	i := skipSpace(dn, s.pos)
-	start := i
-	if i == len(dn) {
-		return 0, buf, dnError(dn, i, "missing attribute type")
-	}
-	switch c := dn[i]; {
-	case isAlpha(c):
-		i++
-		for i < len(dn) && (isAlpha(dn[i]) || isDigit(dn[i]) || dn[i] == '-') {
-			i++
-		}
-		if i-start == 3 && i < len(dn) && dn[i] == '.' && strings.EqualFold(dn[start:i], "oid") {
-			j, ok := scanOID(dn, i+1)
-			if !ok {
-				return 0, buf, dnError(dn, i+1, "invalid numeric OID in attribute type")
-			}
-			i = j
-		}
-	case isDigit(c):
-		j, ok := scanOID(dn, i)
-		if !ok {
-			return 0, buf, dnError(dn, i, "invalid numeric OID in attribute type")
-		}
-		i = j
-	case c == '=':
-		return 0, buf, dnError(dn, i, "empty attribute type")
-	default:
-		return 0, buf, dnError(dn, i, fmt.Sprintf("unexpected %q where an attribute type should start", c))
+	start := skipSpace(dn, s.pos)
+	i, err := scanType(dn, start)
+	if err != nil {
+		return 0, buf, err
 	}
 	s.typStart, s.typEnd = start, i
 	i = skipSpace(dn, i)
@@ -528,7 +504,59 @@ func (s *dnScanner) next(dn string, buf []byte) (byte, []byte, error) {
 	if i < len(dn) && dn[i] == '#' {
 		return 0, buf, dnError(dn, i, "hex-encoded (#) values are not supported")
 	}
+	i, buf, err = s.scanValue(dn, i, buf)
+	if err != nil {
+		return 0, buf, err
+	}
+	if i == len(dn) {
+		s.pos = i
+		return 0, buf, nil
+	}
+	s.pos = i + 1
+	if dn[i] == '+' {
+		return '+', buf, nil
+	}
+	return ',', buf, nil
+}
 
+// scanType reads the attribute type that starts at dn[start:] (a name, or a
+// numeric OID with or without "oid.") and returns the offset after it.
+func scanType(dn string, start int) (int, error) {
+	i := start
+	if i == len(dn) {
+		return i, dnError(dn, i, "missing attribute type")
+	}
+	switch c := dn[i]; {
+	case isAlpha(c):
+		i++
+		for i < len(dn) && (isAlpha(dn[i]) || isDigit(dn[i]) || dn[i] == '-') {
+			i++
+		}
+		if i-start == 3 && i < len(dn) && dn[i] == '.' && strings.EqualFold(dn[start:i], "oid") {
+			j, ok := scanOID(dn, i+1)
+			if !ok {
+				return i, dnError(dn, i+1, "invalid numeric OID in attribute type")
+			}
+			i = j
+		}
+	case isDigit(c):
+		j, ok := scanOID(dn, i)
+		if !ok {
+			return i, dnError(dn, i, "invalid numeric OID in attribute type")
+		}
+		i = j
+	case c == '=':
+		return i, dnError(dn, i, "empty attribute type")
+	default:
+		return i, dnError(dn, i, fmt.Sprintf("unexpected %q where an attribute type should start", c))
+	}
+	return i, nil
+}
+
+// scanValue reads the value that starts at dn[i:] up to the next separator
+// or the end of the DN, and returns the offset of that separator (or the
+// end). A value with escapes is decoded by appending to buf.
+func (s *dnScanner) scanValue(dn string, i int, buf []byte) (int, []byte, error) {
 	s.valStart, s.escaped = i, false
 	end := i // without escapes: end of the value in dn, trailing spaces left out
 	sig := 0 // with escapes: length of buf, trailing unescaped spaces left out
@@ -546,7 +574,7 @@ loop:
 			}
 			b, err := unescape(dn, i)
 			if err != nil {
-				return 0, buf, err
+				return i, buf, err
 			}
 			buf = append(buf, b)
 			sig = len(buf)
@@ -557,7 +585,7 @@ loop:
 			}
 			continue
 		case '"', '<', '>', 0:
-			return 0, buf, dnError(dn, i, fmt.Sprintf("%q in a value must be escaped", c))
+			return i, buf, dnError(dn, i, fmt.Sprintf("%q in a value must be escaped", c))
 		}
 		if s.escaped {
 			buf = append(buf, c)
@@ -572,23 +600,15 @@ loop:
 	if s.escaped {
 		buf = buf[:sig]
 		if !utf8.Valid(buf) {
-			return 0, buf, dnError(dn, s.valStart, "value is not valid UTF-8")
+			return i, buf, dnError(dn, s.valStart, "value is not valid UTF-8")
 		}
 	} else {
 		s.valEnd = end
 		if !utf8.ValidString(dn[s.valStart:end]) {
-			return 0, buf, dnError(dn, s.valStart, "value is not valid UTF-8")
+			return i, buf, dnError(dn, s.valStart, "value is not valid UTF-8")
 		}
 	}
-	if i == len(dn) {
-		s.pos = i
-		return 0, buf, nil
-	}
-	s.pos = i + 1
-	if dn[i] == '+' {
-		return '+', buf, nil
-	}
-	return ',', buf, nil
+	return i, buf, nil
 }
 
 // unescape decodes the escape at dn[i] == '\\'.

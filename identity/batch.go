@@ -304,7 +304,8 @@ type BatchCounts struct {
 // Counts counts the plan's changes: what applying it does.
 func (p *BatchPlan) Counts() BatchCounts {
 	var c BatchCounts
-	for _, st := range p.Users {
+	for k := range p.Users {
+		st := &p.Users[k]
 		switch st.Action {
 		case UserCreate:
 			c.UsersCreated++
@@ -407,7 +408,8 @@ func (ec *eventCounter) add(e *Event) {
 func (ec *eventCounter) counts(plan *BatchPlan) BatchCounts {
 	c := ec.c
 	c.UsersUpdated, c.GroupsUpdated, c.GroupsEmptied = len(ec.updated), len(ec.renamed), len(ec.emptied)
-	for _, st := range plan.Users {
+	for k := range plan.Users {
+		st := &plan.Users[k]
 		if st.Action == UserRefuse {
 			c.UsersRefused++
 		}
@@ -490,6 +492,9 @@ func (tx *Tx) Events() []Event { return slices.Clone(tx.events.all()) }
 // *ConflictError) for a listed group whose ExternalID an earlier listed
 // group has too or two of the source's groups have, and the Reader's
 // errors. Only the source's groups are matched by ExternalID.
+// The plan may share the attribute maps of b's users (a UserStep's Want)
+// and of the users it read (Current): PlanBatch and Tx.ApplyBatch never
+// change them, and a caller that changes one should copy it first.
 func (d *Directory) PlanBatch(ctx context.Context, r Reader, source Source, b Batch) (*BatchPlan, error) {
 	if len(b.Groups) > 0 && string(source) != d.cfg.GroupSource {
 		return nil, fmt.Errorf("identity: %q is not the tenant's group source (%q): %w", source, d.cfg.GroupSource, ErrNotAllowed)
@@ -502,7 +507,7 @@ func (d *Directory) PlanBatch(ctx context.Context, r Reader, source Source, b Ba
 		BatchPlan: &BatchPlan{Source: source, batch: b, policy: d.Policy(source), Emails: make(map[string]string),
 			Users: make([]UserStep, 0, len(b.Users))},
 		r: r, local: make(map[string]string), suspended: make(map[string]bool),
-		deactivate: make(map[string]User), claimed: make(map[string]string, 2*len(b.Users)), known: make(map[string]User),
+		deactivate: make(map[string]User), claims: make(map[string]claim, len(b.Users)),
 		groupSource: d.cfg.GroupSource,
 	}
 	if b.SourceLabel == "" {
@@ -510,6 +515,9 @@ func (d *Directory) PlanBatch(ctx context.Context, r Reader, source Source, b Ba
 	}
 	if b.NamePrefix == "" {
 		pl.batch.NamePrefix = string(source) + "-"
+	}
+	if string(source) == d.cfg.GroupSource {
+		pl.known = make(map[string]User) // for planGroups
 	}
 	if err := pl.planUsers(ctx); err != nil {
 		return nil, err
@@ -544,11 +552,13 @@ type batchPlanner struct {
 	suspended      map[string]bool
 	suspendedKnown []string
 	deactivate     map[string]User
-	// claimed maps the emails and userNames the plan gives (to created
-	// users, or as new emails) to the subject that takes them.
-	claimed map[string]string
+	// claims maps the emails and userNames the plan gives (to created
+	// users, or as new emails), normalised, to the listed users that take
+	// them.
+	claims map[string]claim
 	// linked holds the users found by link, by subject; known every user
-	// the plan has read, by ID.
+	// the plan has read, by ID, where it plans the source's groups (else
+	// nil).
 	linked map[string]User
 	known  map[string]User
 	// groupSource is the tenant's group source.

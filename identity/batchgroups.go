@@ -180,7 +180,8 @@ func (pl *batchPlanner) planMembers(ctx context.Context) error {
 		byExt[g.ExternalID] = g
 	}
 	creates := make(map[string]bool)
-	for _, st := range pl.Users {
+	for k := range pl.Users {
+		st := &pl.Users[k]
 		if st.Action == UserCreate {
 			creates[st.Subject] = true
 		}

@@ -20,6 +20,10 @@ const indexMin = 1000
 // answer from every user read up front, by the rules of the Store's.
 type indexedReader struct {
 	Reader
+	// shared makes the lookups return the users of all as they are, maps
+	// included: the plan's own reads, which never change a user. Else they
+	// return copies (the Reader handed to Batch.Protect).
+	shared     bool
 	all        []User
 	byID       map[string]int
 	byEmail    map[string]int // NormalizeEmail -> index in all
@@ -29,20 +33,21 @@ type indexedReader struct {
 // indexUsers returns r, or an indexedReader over r where the batch is
 // large enough for one read of every user to pay.
 func indexUsers(ctx context.Context, r Reader, b Batch) (Reader, error) {
-	if !b.DeactivateMissing {
-		if len(b.Users) < indexMin {
-			return r, nil
-		}
-		page, err := r.ListUsers(ctx, UserQuery{Limit: 1})
-		if err != nil {
-			return nil, fmt.Errorf("identity: count users: %w", err)
-		}
-		if page.Total > 2*len(b.Users) {
-			return r, nil
-		}
+	if !b.DeactivateMissing && len(b.Users) < indexMin {
+		return r, nil
 	}
-	ix := &indexedReader{Reader: r, byID: make(map[string]int), byEmail: make(map[string]int), byUserName: make(map[string]int)}
-	err := eachUser(ctx, r, func(u User) {
+	page, err := r.ListUsers(ctx, UserQuery{Limit: 1})
+	if err != nil {
+		return nil, fmt.Errorf("identity: count users: %w", err)
+	}
+	if !b.DeactivateMissing && page.Total > 2*len(b.Users) {
+		return r, nil
+	}
+	// Total is a hint: the directory may change while it is read.
+	n := min(max(page.Total, 0), 1<<20)
+	ix := &indexedReader{Reader: r, shared: true, all: make([]User, 0, n),
+		byID: make(map[string]int, n), byEmail: make(map[string]int, n), byUserName: make(map[string]int, n)}
+	err = eachUser(ctx, r, func(u User) {
 		i := len(ix.all)
 		ix.all = append(ix.all, u)
 		ix.byID[u.ID] = i
@@ -75,9 +80,24 @@ func firstByEmail(a, b User) bool {
 	return a.ID < b.ID
 }
 
+// cloning returns the index as a Reader whose lookups return copies.
+func (ix *indexedReader) cloning() *indexedReader {
+	c := *ix
+	c.shared = false
+	return &c
+}
+
+// user returns the i-th user, shared or copied.
+func (ix *indexedReader) user(i int) User {
+	if ix.shared {
+		return ix.all[i]
+	}
+	return ix.all[i].Clone()
+}
+
 func (ix *indexedReader) User(_ context.Context, id string) (User, error) {
 	if i, ok := ix.byID[id]; ok {
-		return ix.all[i].Clone(), nil
+		return ix.user(i), nil
 	}
 	return User{}, ErrNotFound
 }
@@ -94,14 +114,14 @@ func (ix *indexedReader) MemberIDs(ctx context.Context, groupIDs []string) (map[
 
 func (ix *indexedReader) UserByEmail(_ context.Context, email string) (User, error) {
 	if i, ok := ix.byEmail[NormalizeEmail(email)]; ok && email != "" {
-		return ix.all[i].Clone(), nil
+		return ix.user(i), nil
 	}
 	return User{}, ErrNotFound
 }
 
 func (ix *indexedReader) UserByUserName(_ context.Context, name string) (User, error) {
 	if i, ok := ix.byUserName[NormalizeUserName(name)]; ok && name != "" {
-		return ix.all[i].Clone(), nil
+		return ix.user(i), nil
 	}
 	return User{}, ErrNotFound
 }

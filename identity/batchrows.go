@@ -42,15 +42,16 @@ func (e *PolicyError) Is(target error) bool { return target == ErrNotAllowed }
 func (pl *batchPlanner) planUserGroups(ctx context.Context) error {
 	byKey := make(map[string]GroupStep)
 	var order []string
+	keys := groupKeys{}
 	for i := range pl.Users {
 		st := &pl.Users[i]
-		bu := pl.batch.Users[st.Index]
+		bu := &pl.batch.Users[st.Index]
 		if !bu.SetGroups || bu.Err != nil || st.Current.ID != "" && !pl.batch.Update {
 			continue
 		}
 		var refused []error
 		for _, name := range bu.Groups {
-			k := groups.Key(name)
+			k := keys.of(name)
 			g, ok := byKey[k]
 			if !ok {
 				var err error
@@ -71,14 +72,15 @@ func (pl *batchPlanner) planUserGroups(ctx context.Context) error {
 		if st.Action == UserRefuse {
 			continue
 		}
-		if err := pl.planJoins(ctx, st, bu.Groups, byKey); err != nil {
+		if err := pl.planJoins(ctx, st, bu.Groups, byKey, keys); err != nil {
 			return err
 		}
 	}
 	joined := make(map[string]bool)
-	for _, st := range pl.Users {
+	for k := range pl.Users {
+		st := &pl.Users[k]
 		for _, name := range st.Join {
-			joined[groups.Key(name)] = true
+			joined[keys.of(name)] = true
 		}
 	}
 	for _, k := range order {
@@ -87,6 +89,19 @@ func (pl *batchPlanner) planUserGroups(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// groupKeys remembers the groups.Key of each group name as given: a file
+// names a few groups in each of its rows, the same way nearly every time.
+type groupKeys map[string]string
+
+func (gk groupKeys) of(name string) string {
+	k, ok := gk[name]
+	if !ok {
+		k = groups.Key(name)
+		gk[name] = k
+	}
+	return k
 }
 
 // namedGroup reads the group a user's Groups name: GroupKeep where it
@@ -104,7 +119,7 @@ func (pl *batchPlanner) namedGroup(ctx context.Context, name string) (GroupStep,
 
 // planJoins plans the groups a user joins and leaves: a created user joins
 // every group named, a found one by PlanUserGroups.
-func (pl *batchPlanner) planJoins(ctx context.Context, st *UserStep, names []string, byKey map[string]GroupStep) error {
+func (pl *batchPlanner) planJoins(ctx context.Context, st *UserStep, names []string, byKey map[string]GroupStep, keys groupKeys) error {
 	if st.Action == UserCreate {
 		st.Join = names
 		return nil
@@ -115,7 +130,7 @@ func (pl *batchPlanner) planJoins(ctx context.Context, st *UserStep, names []str
 	}
 	ids := make([]string, len(names))
 	for j, name := range names {
-		ids[j] = byKey[groups.Key(name)].Current.ID
+		ids[j] = byKey[keys.of(name)].Current.ID
 	}
 	st.Join, st.Leave = PlanUserGroups(pl.Source, pl.groupSource, current, names, ids)
 	return nil
@@ -127,13 +142,15 @@ func (pl *batchPlanner) planMissing(ctx context.Context) error {
 		return nil
 	}
 	listed := make(map[string]bool, len(pl.batch.Users))
-	for _, bu := range pl.batch.Users {
+	for k := range pl.batch.Users {
+		bu := &pl.batch.Users[k]
 		if bu.User.Email != "" {
 			listed[NormalizeEmail(bu.User.Email)] = true
 		}
 	}
 	found := make(map[string]bool, len(pl.Users))
-	for _, st := range pl.Users {
+	for k := range pl.Users {
+		st := &pl.Users[k]
 		if st.Current.ID != "" {
 			found[st.Current.ID] = true
 		}
@@ -142,22 +159,25 @@ func (pl *batchPlanner) planMissing(ctx context.Context) error {
 	if !ok {
 		return fmt.Errorf("identity: the users of a batch with DeactivateMissing are not indexed: %w", ErrInvalid)
 	}
-	var active []User
-	for _, u := range ix.all {
-		if u.Active {
-			active = append(active, u)
+	for i := range ix.all {
+		if ix.all[i].Active {
+			pl.Synced++
 		}
 	}
-	pl.Synced += len(active)
-	for _, u := range active {
+	protect := ix.cloning() // Protect reads copies, as from any Reader
+	for i := range ix.all {
+		u := &ix.all[i]
+		if !u.Active {
+			continue
+		}
 		name := NormalizeUserName(u.UserName)
 		if u.Email == "" || found[u.ID] || listed[NormalizeEmail(u.Email)] || listed[name] && !ix.hasEmail(name) {
 			continue
 		}
-		if pl.batch.Protect != nil && pl.batch.Protect(ctx, pl.r, u) {
+		if pl.batch.Protect != nil && pl.batch.Protect(ctx, protect, *u) {
 			continue
 		}
-		pl.deactivate[u.ID] = u
+		pl.deactivate[u.ID] = *u
 	}
 	return nil
 }
@@ -185,7 +205,9 @@ func eachUser(ctx context.Context, r Reader, fn func(User)) error {
 // refused.
 func (tx *Tx) applyNamed(ctx context.Context, p *BatchPlan, ids []string) error {
 	members := make(map[string][]string, len(p.Named))
-	for i, st := range p.Users {
+	keys := groupKeys{}
+	for i := range p.Users {
+		st := &p.Users[i]
 		if ids[i] == "" || st.Action == UserRefuse {
 			continue
 		}
@@ -195,12 +217,12 @@ func (tx *Tx) applyNamed(ctx context.Context, p *BatchPlan, ids []string) error 
 			}
 		}
 		for _, name := range st.Join {
-			k := groups.Key(name)
+			k := keys.of(name)
 			members[k] = append(members[k], ids[i])
 		}
 	}
 	for _, st := range p.Named {
-		add := members[groups.Key(st.Name)]
+		add := members[keys.of(st.Name)]
 		if len(add) == 0 {
 			continue
 		}

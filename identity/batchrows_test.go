@@ -3,6 +3,7 @@ package identity_test
 import (
 	"context"
 	"errors"
+	"maps"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -243,4 +244,47 @@ func TestApplySkipRefused(t *testing.T) {
 		assert.Equal(t, identity.BatchCounts{UsersCreated: 1, UsersRefused: 1, MembersAdded: 1}, counts)
 		assert.Equal(t, []string{"Eng(internal)"}, f.groupNames(t, f.user(t, "fine@example.com").ID))
 	}
+}
+
+// TestPlanLeavesBatchAlone: the plan shares the attribute maps of the
+// listed users where it can, and so must never change them: not when it
+// drops an empty value or trims one, not when it merges them into a found
+// user (found through the index of every user), not when the plan is
+// applied.
+func TestPlanLeavesBatchAlone(t *testing.T) {
+	ctx := context.Background()
+	f := rowsFixture(t, identity.Config{})
+	_, err := f.dir.UpdateUser(ctx, identity.SourceManual, f.user(t, "ada@example.com").ID, 0, func(u *identity.User) error {
+		u.Attributes = map[string]string{"department": "Ops", "zip": "01234"}
+		return nil
+	})
+	require.NoError(t, err)
+	users := []identity.BatchUser{
+		{User: identity.User{Email: "new@example.com", Attributes: map[string]string{"department": " Sales ", "phone": ""}}},
+		{User: identity.User{Email: "ada@example.com", Attributes: map[string]string{"department": "HR", "zip": ""}}},
+		{User: identity.User{Email: "cy@example.com", Attributes: map[string]string{"department": "Ops"}}},
+	}
+	want := make([]map[string]string, len(users))
+	for i, bu := range users {
+		want[i] = maps.Clone(bu.User.Attributes)
+	}
+	b := identity.Batch{Users: users, Update: true, KeepEmails: true, DeactivateMissing: true}
+	opts := identity.ReconcileOptions{Fuse: identity.Fuse{MaxDeactivate: 1, MaxRemove: 1}}
+	for _, dry := range []bool{true, false} {
+		opts.DryRun = dry
+		plan, _, err := f.dir.Reconcile(ctx, identity.SourceImport, b, opts)
+		require.NoError(t, err)
+		require.Len(t, plan.Users, 3)
+		assert.Equal(t, map[string]string{"department": "Sales"}, plan.Users[0].Want.Attributes, "dry run %v", dry)
+		if dry {
+			assert.Equal(t, map[string]string{"department": "HR"}, plan.Users[1].Want.Attributes)
+			assert.Equal(t, map[string]string{"department": "Ops", "zip": "01234"}, plan.Users[1].Current.Attributes)
+		}
+		for i := range users {
+			assert.Equal(t, want[i], users[i].User.Attributes, "dry run %v: listed user %d", dry, i)
+		}
+	}
+	assert.Equal(t, map[string]string{"department": "Sales"}, f.user(t, "new@example.com").Attributes)
+	assert.Equal(t, map[string]string{"department": "HR"}, f.user(t, "ada@example.com").Attributes)
+	assert.Equal(t, map[string]string{"department": "Ops"}, f.user(t, "cy@example.com").Attributes)
 }

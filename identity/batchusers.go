@@ -5,14 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"strconv"
 	"strings"
 )
 
 // planUsers plans the batch's users, in the order listed.
 func (pl *batchPlanner) planUsers(ctx context.Context) error {
 	subjects := make([]string, 0, len(pl.batch.Users))
-	for _, bu := range pl.batch.Users {
+	for k := range pl.batch.Users {
+		bu := &pl.batch.Users[k]
 		if bu.Subject != "" {
 			subjects = append(subjects, bu.Subject)
 		}
@@ -21,28 +21,46 @@ func (pl *batchPlanner) planUsers(ctx context.Context) error {
 	if pl.linked, err = usersByLinks(ctx, pl.r, string(pl.Source), subjects); err != nil {
 		return err
 	}
-	for i, bu := range pl.batch.Users {
+	// The listed users of one subject are one claimant: the first's.
+	var first map[string]int
+	if len(subjects) > 0 {
+		first = make(map[string]int, len(subjects))
+		for i := len(pl.batch.Users) - 1; i >= 0; i-- {
+			if s := pl.batch.Users[i].Subject; s != "" {
+				first[s] = i
+			}
+		}
+	}
+	for i := range pl.batch.Users {
+		bu := &pl.batch.Users[i]
 		if bu.Err != nil {
 			pl.Users = append(pl.Users, UserStep{Subject: bu.Subject, Action: UserRefuse, Err: bu.Err, Index: i})
 			continue
 		}
 		if bu.Suspended {
-			if err := pl.suspend(ctx, bu); err != nil {
+			if err := pl.suspend(ctx, *bu); err != nil {
 				return err
 			}
 			continue
 		}
-		st, err := pl.planUser(ctx, bu, claimant(bu, i))
-		if err != nil {
+		// The step is planned in place: a UserStep is large, and a batch
+		// may list a million users.
+		pl.Users = append(pl.Users, UserStep{Subject: bu.Subject, Inactive: bu.Inactive, Index: i})
+		st := &pl.Users[len(pl.Users)-1]
+		who := claimer(i + 1)
+		if bu.Subject != "" {
+			who = claimer(first[bu.Subject] + 1)
+		}
+		if err := pl.planUser(ctx, st, bu, who); err != nil {
 			return err
 		}
-		st.Index = i
 		if st.Current.ID != "" {
 			pl.local[bu.Subject] = st.Current.ID
 			pl.Emails[st.Current.ID] = st.Current.Email
-			pl.known[st.Current.ID] = st.Current
+			if pl.known != nil {
+				pl.known[st.Current.ID] = st.Current
+			}
 		}
-		pl.Users = append(pl.Users, st)
 	}
 	return nil
 }
@@ -53,7 +71,9 @@ func (pl *batchPlanner) suspend(_ context.Context, bu BatchUser) error {
 	if !ok {
 		return nil
 	}
-	pl.known[u.ID] = u
+	if pl.known != nil {
+		pl.known[u.ID] = u
+	}
 	pl.suspended[u.ID] = true
 	if pl.batch.DeactivateSuspended {
 		pl.suspendedKnown = append(pl.suspendedKnown, u.ID)
@@ -64,20 +84,23 @@ func (pl *batchPlanner) suspend(_ context.Context, bu BatchUser) error {
 	return nil
 }
 
-// claimant is who claims the emails and userNames of the i-th listed user:
-// its subject, or its place for a source without subjects.
-func claimant(bu BatchUser, i int) string {
-	if bu.Subject != "" {
-		return bu.Subject
-	}
-	return "\x00#" + strconv.Itoa(i) // kept apart from printable subjects
-}
+// claimer is who claims an email or a userName in a plan: 1 + the place
+// in Batch.Users of the first listed user of its subject (or, without a
+// subject, its own); 0 is no one.
+type claimer int32
+
+// claim is who claims a normalised text as an email and who as a
+// userName: an email and a userName that are the same text share an entry,
+// so that a new user's two claims cost one lookup of a large map, and an
+// entry is small (a batch may list a million users).
+type claim struct{ email, name claimer }
 
 // planUser resolves one listed user and decides what changes; who claims
 // the emails and userNames the plan gives the user.
-func (pl *batchPlanner) planUser(ctx context.Context, bu BatchUser, who string) (UserStep, error) {
-	st := UserStep{Subject: bu.Subject, Inactive: bu.Inactive}
-	src := bu.User.Clone()
+func (pl *batchPlanner) planUser(ctx context.Context, st *UserStep, bu *BatchUser, who claimer) error {
+	// src shares the listed user's attributes, which the plan only reads:
+	// planCreate copies them before it changes them.
+	src := bu.User
 	src.Email = strings.TrimSpace(src.Email)
 	cur, found := pl.linked[bu.Subject], FoundByLink
 	var err error
@@ -86,10 +109,11 @@ func (pl *batchPlanner) planUser(ctx context.Context, bu BatchUser, who string) 
 	}
 	var ce *ConflictError
 	if errors.As(err, &ce) {
-		return refuse(st, err), nil
+		st.refuse(err)
+		return nil
 	}
 	if err != nil {
-		return st, err
+		return err
 	}
 	if found == FoundNone {
 		return pl.planCreate(ctx, st, src, who)
@@ -98,80 +122,102 @@ func (pl *batchPlanner) planUser(ctx context.Context, bu BatchUser, who string) 
 	if pl.batch.Update && !pl.batch.KeepEmails && NormalizeEmail(src.Email) != NormalizeEmail(cur.Email) {
 		free, err := pl.emailFree(ctx, cur.ID, who, src.Email)
 		if err != nil {
-			return st, err
+			return err
 		}
 		if !free {
 			st.KeepEmail, src.Email = true, cur.Email
 		}
 	}
-	want := cur.Clone()
+	// want shares cur's attributes until they change: mergeProfile
+	// copies them, and normalizeUser gets a copy where it would clean them.
+	want := cur
 	if pl.batch.Update {
 		mergeProfile(&want, src, !pl.batch.KeepEmails)
 		clearFields(&want, src, bu.Clear)
 	}
-	if err := pl.activeRule(bu, cur, &want); err != nil {
-		return refuse(st, err), nil
+	if err := pl.activeRule(*bu, cur, &want); err != nil {
+		st.refuse(err)
+		return nil
 	}
 	st.Restore = want.Active && !cur.Active
 	confirmEmail(pl.policy, &want, src.Email, src.EmailVerified)
 	emailRule(pl.policy, cur, &want)
-	if err := normalizeUser(&want); err != nil {
-		return refuse(st, err), nil
+	clean := attrsClean(want.Attributes)
+	if !clean {
+		want.Attributes = maps.Clone(want.Attributes)
+	}
+	if err := normalizeChecked(&want, clean); err != nil {
+		st.refuse(err)
+		return nil
 	}
 	st.Want = want
-	if len(changedFields(cur, want)) > 0 {
+	if profileChanged(cur, want) {
 		st.Action = UserUpdate
 	}
-	return st, nil
+	return nil
 }
 
 // planCreate plans a user no rule finds: created where the source may
 // create and the user's email and userName are free.
-func (pl *batchPlanner) planCreate(ctx context.Context, st UserStep, u User, who string) (UserStep, error) {
+func (pl *batchPlanner) planCreate(ctx context.Context, st *UserStep, u User, who claimer) error {
 	if !pl.policy.Create {
-		return refuse(st, &PolicyError{Source: pl.Source, Action: ActionCreate}), nil
+		st.refuse(&PolicyError{Source: pl.Source, Action: ActionCreate})
+		return nil
 	}
-	for k, v := range u.Attributes {
-		if v == "" {
-			delete(u.Attributes, k)
+	// u shares the listed user's attributes: a clean map stays shared
+	// (nothing below changes it), another is copied first.
+	clean := attrsClean(u.Attributes)
+	if !clean {
+		u.Attributes = maps.Clone(u.Attributes)
+		for k, v := range u.Attributes {
+			if v == "" {
+				delete(u.Attributes, k)
+			}
 		}
 	}
-	if err := normalizeUser(&u); err != nil {
-		return refuse(st, err), nil
+	if err := normalizeChecked(&u, clean); err != nil {
+		st.refuse(err)
+		return nil
 	}
 	if u.Email != "" {
 		free, err := pl.emailFree(ctx, "", who, u.Email)
 		if err != nil {
-			return st, err
+			return err
 		}
 		if !free {
-			return refuse(st, fmt.Errorf("identity: the email belongs to a user %q may not claim: %w",
-				pl.Source, &ConflictError{Resource: "user", Field: "email"})), nil
+			st.refuse(fmt.Errorf("identity: the email belongs to a user %q may not claim: %w",
+				pl.Source, &ConflictError{Resource: "user", Field: "email"}))
+			return nil
 		}
 	}
-	nameKey := "n:" + NormalizeUserName(u.UserName)
-	if s, ok := pl.claimed[nameKey]; ok && s != who {
-		return refuse(st, &ConflictError{Resource: "user", Field: "userName"}), nil
+	nameKey := NormalizeUserName(u.UserName)
+	if c := pl.claims[nameKey]; c.name != 0 && c.name != who {
+		st.refuse(&ConflictError{Resource: "user", Field: "userName"})
+		return nil
 	}
 	if _, err := pl.r.UserByUserName(ctx, u.UserName); err == nil {
-		return refuse(st, &ConflictError{Resource: "user", Field: "userName"}), nil
+		st.refuse(&ConflictError{Resource: "user", Field: "userName"})
+		return nil
 	} else if !errors.Is(err, ErrNotFound) {
-		return st, fmt.Errorf("identity: find user by userName: %w", err)
+		return fmt.Errorf("identity: find user by userName: %w", err)
 	}
-	pl.claimed[nameKey] = who
+	c := pl.claims[nameKey]
+	c.name = who
+	pl.claims[nameKey] = c
 	st.Action, st.Want = UserCreate, u
-	return st, nil
+	return nil
 }
 
 // emailFree reports whether email is valid and held by no user but id (""
 // for a new user) nor claimed by another subject of the batch; if so, the
 // subject claims it.
-func (pl *batchPlanner) emailFree(ctx context.Context, id, subject, email string) (bool, error) {
+func (pl *batchPlanner) emailFree(ctx context.Context, id string, subject claimer, email string) (bool, error) {
 	if !ValidEmail(email) {
 		return false, nil
 	}
-	key := "e:" + NormalizeEmail(email)
-	if s, ok := pl.claimed[key]; ok && s != subject {
+	key := NormalizeEmail(email)
+	c := pl.claims[key]
+	if c.email != 0 && c.email != subject {
 		return false, nil
 	}
 	other, err := pl.r.UserByEmail(ctx, email)
@@ -181,7 +227,8 @@ func (pl *batchPlanner) emailFree(ctx context.Context, id, subject, email string
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return false, fmt.Errorf("identity: find user by email: %w", err)
 	}
-	pl.claimed[key] = subject
+	c.email = subject
+	pl.claims[key] = c
 	return true, nil
 }
 
@@ -221,9 +268,12 @@ func clearFields(u *User, src User, fields []string) {
 }
 
 func refuse(st UserStep, err error) UserStep {
-	st.Action, st.Err = UserRefuse, err
+	st.refuse(err)
 	return st
 }
+
+// refuse makes st a UserRefuse step with err.
+func (st *UserStep) refuse(err error) { st.Action, st.Err = UserRefuse, err }
 
 // emailRule is the rule of a new email: where the change does not say
 // whether it is verified, it is where the source's policy VerifiesEmail.

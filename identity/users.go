@@ -355,7 +355,7 @@ func mergeProfile(dst *User, src User, withKeys bool) {
 	set(&dst.GivenName, src.GivenName)
 	set(&dst.FamilyName, src.FamilyName)
 	set(&dst.DisplayName, src.DisplayName)
-	if len(src.Attributes) > 0 {
+	if len(src.Attributes) > 0 && (dst.Attributes == nil || mergeChanges(dst.Attributes, src.Attributes)) {
 		attrs := maps.Clone(dst.Attributes)
 		if attrs == nil {
 			attrs = make(map[string]string, len(src.Attributes))
@@ -369,6 +369,17 @@ func mergeProfile(dst *User, src User, withKeys bool) {
 		}
 		dst.Attributes = attrs
 	}
+}
+
+// mergeChanges reports whether merging the attributes src into dst changes
+// dst: a key src sets to another value, or removes (an empty value).
+func mergeChanges(dst, src map[string]string) bool {
+	for k, v := range src {
+		if cur, ok := dst[k]; v == "" && ok || v != "" && cur != v {
+			return true
+		}
+	}
+	return false
 }
 
 // trusted reports whether the source's email finds existing users.

@@ -137,14 +137,35 @@ func TextProblem(s string, max int) string {
 		return "must be valid UTF-8"
 	case len(s) > max:
 		return "is too long"
-	case strings.ContainsFunc(s, HiddenRune):
+	case hasHidden(s):
 		return hiddenMessage
 	}
 	return ""
 }
 
+// hasHidden reports whether the valid UTF-8 s holds a HiddenRune: ASCII is
+// checked in place (its hidden runes are the controls), other runes by
+// HiddenRune.
+func hasHidden(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c >= utf8.RuneSelf {
+			return strings.ContainsFunc(s[i:], HiddenRune)
+		} else if c < 0x20 || c == 0x7f {
+			return true
+		}
+	}
+	return false
+}
+
 // cleanText checks one text value with TextProblem and returns it trimmed.
 func cleanText(v *ValidationError, field, s string, max int) string {
+	if printable(s) {
+		// Nothing to trim, valid UTF-8 and nothing hidden: one loop.
+		if len(s) > max {
+			v.Add(field, "is too long")
+		}
+		return s
+	}
 	s = strings.TrimSpace(s)
 	if msg := TextProblem(s, max); msg != "" {
 		v.Add(field, msg)
@@ -154,7 +175,11 @@ func cleanText(v *ValidationError, field, s string, max int) string {
 
 // normalizeUser trims and checks the fields a source may set; it returns a
 // *ValidationError naming every field that is wrong.
-func normalizeUser(u *User) error {
+func normalizeUser(u *User) error { return normalizeChecked(u, attrsClean(u.Attributes)) }
+
+// normalizeChecked is normalizeUser for a caller that has found out
+// whether attrsClean(u.Attributes).
+func normalizeChecked(u *User, cleanAttrs bool) error {
 	var v ValidationError
 	u.Email = cleanText(&v, "email", u.Email, MaxEmailLength)
 	if u.Email != "" && !ValidEmail(u.Email) {
@@ -173,6 +198,10 @@ func normalizeUser(u *User) error {
 	u.ExternalID = cleanText(&v, "externalID", u.ExternalID, MaxNameLength)
 	if len(u.Attributes) > MaxAttributes {
 		v.Add("attributes", "has too many entries")
+	}
+	if cleanAttrs {
+		// Nothing below would change or report: skip the sorting.
+		return v.orNil()
 	}
 	for _, k := range slices.Sorted(maps.Keys(u.Attributes)) {
 		val := u.Attributes[k]
@@ -194,7 +223,71 @@ func normalizeUser(u *User) error {
 	if len(u.Attributes) == 0 {
 		u.Attributes = nil
 	}
-	return v.Err()
+	return v.orNil()
+}
+
+// attrsClean reports whether normalizeUser leaves attrs as they are and
+// finds nothing wrong with them: at most MaxAttributes entries, every key
+// and value non-empty, trimmed, and without a TextProblem. A nil or empty
+// map is clean only when nil (normalizeUser makes an empty one nil).
+func attrsClean(attrs map[string]string) bool {
+	if attrs == nil {
+		return true
+	}
+	if len(attrs) == 0 || len(attrs) > MaxAttributes {
+		return false
+	}
+	for k, val := range attrs {
+		if !textClean(k, MaxAttributeKeyLength) || !textClean(val, MaxAttributeValueLength) {
+			return false
+		}
+	}
+	return true
+}
+
+// orNil returns a copy of v if it holds a problem, else nil: v itself
+// stays on the stack.
+func (v *ValidationError) orNil() error {
+	if len(v.Fields) == 0 {
+		return nil
+	}
+	return &ValidationError{Fields: v.Fields}
+}
+
+// printable reports whether s is printable ASCII (a space included) that
+// does not start or end with a space; "" is.
+func printable(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c > 0x7e {
+			return false
+		}
+	}
+	return s == "" || s[0] != ' ' && s[len(s)-1] != ' '
+}
+
+// textClean reports whether cleanText leaves s as it is and finds nothing
+// wrong, and s is not empty. Printable ASCII is checked in one loop.
+func textClean(s string, max int) bool {
+	if s == "" || len(s) > max {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c >= utf8.RuneSelf {
+			return strings.TrimSpace(s) == s && TextProblem(s, max) == ""
+		} else if c < 0x20 || c == 0x7f {
+			return false
+		}
+	}
+	// ASCII white space other than the space is a control character.
+	return s[0] != ' ' && s[len(s)-1] != ' '
+}
+
+// profileChanged reports whether changedFields(a, b) names any field,
+// without naming them.
+func profileChanged(a, b User) bool {
+	return a.UserName != b.UserName || a.Email != b.Email || a.EmailVerified != b.EmailVerified ||
+		a.GivenName != b.GivenName || a.FamilyName != b.FamilyName || a.DisplayName != b.DisplayName ||
+		a.Active != b.Active || a.ExternalID != b.ExternalID || !maps.Equal(a.Attributes, b.Attributes)
 }
 
 // changedFields names the fields that differ between two versions of a user,

@@ -101,30 +101,28 @@ func (im *Importer) batch(s *sheet, opts Options) identity.Batch {
 		}
 	}
 	slices.Sort(clear)
+	setGroups := s.header.has[ColGroups]
 	for i, r := range s.records {
-		b.Users[i] = r.batchUser(s.header, clear)
+		r.batchUser(&b.Users[i], setGroups, clear)
 	}
 	return b
 }
 
-// batchUser is the user a row lists: the columns the file has set the
-// user's fields (an empty cell clears one; see overwrite) and groups.
-func (r *record) batchUser(h *header, clear []string) identity.BatchUser {
-	bu := identity.BatchUser{
+// batchUser sets bu to the user a row lists: the columns the file has set
+// the user's fields (an empty cell clears one; see overwrite) and, with
+// setGroups, groups.
+func (r *record) batchUser(bu *identity.BatchUser, setGroups bool, clear []string) {
+	*bu = identity.BatchUser{
 		User:     identity.User{Email: r.email, GivenName: r.given, FamilyName: r.family, DisplayName: r.display},
 		Inactive: r.active == no, Clear: clear,
-		SetGroups: h.has[ColGroups], Groups: r.groups,
+		SetGroups: setGroups, Groups: r.groups,
 	}
 	if r.errs != nil {
 		bu.Err = errRow
 	}
 	if len(r.attrs) > 0 {
-		bu.User.Attributes = make(map[string]string, len(r.attrs))
-		for _, a := range r.attrs {
-			bu.User.Attributes[a.key] = a.value
-		}
+		bu.User.Attributes = r.attrs // the core copies what it changes
 	}
-	return bu
 }
 
 // result reports the plan, as carried out: a row is created, updated (its
@@ -133,7 +131,8 @@ func result(s *sheet, plan *identity.BatchPlan, opts Options) *Result {
 	res := newResult(opts)
 	res.Rows = len(s.records)
 	res.Deleted = len(plan.Deactivate)
-	for _, st := range plan.Users {
+	for k := range plan.Users {
+		st := &plan.Users[k]
 		r := s.records[st.Index]
 		switch {
 		case st.Action == identity.UserRefuse:

@@ -125,8 +125,9 @@ func parseHeader(cells []string, keepUnknown bool) (*header, error) {
 }
 
 // record is one data row of the file, checked. It holds the values as
-// strings and slices, not as an identity.User with its attribute map: a
-// file of a million rows is kept whole while it is checked and planned.
+// strings and slices, and its attributes in the map the batch hands the
+// core (which copies it before it changes it): a file of a million rows is
+// kept whole while it is checked and planned.
 type record struct {
 	row     int
 	email   string // as given, trimmed
@@ -134,14 +135,13 @@ type record struct {
 	given   string
 	family  string
 	display string
-	attrs   []cellAttr // in column order; an empty value clears the attribute
-	active  tristate
-	groups  []string // deduplicated by groups.Key
-	errs    map[string][]string
+	// attrs are the attribute cells by key, as the user's Attributes in
+	// the batch: an empty value clears the attribute.
+	attrs  map[string]string
+	active tristate
+	groups []string // deduplicated by groups.Key
+	errs   map[string][]string
 }
-
-// cellAttr is one attribute cell of a record.
-type cellAttr struct{ key, value string }
 
 // tristate is the active cell: empty, true or false.
 type tristate int8
@@ -230,7 +230,7 @@ func (h *header) newRecord(row int, cells []string) record {
 func (h *header) fill(r *record, row int, cells []string) {
 	r.row = row
 	if h.attrs > 0 && r.attrs == nil {
-		r.attrs = make([]cellAttr, 0, h.attrs)
+		r.attrs = make(map[string]string, h.attrs)
 	}
 	for _, i := range h.used {
 		col := h.cols[i]
@@ -239,7 +239,7 @@ func (h *header) fill(r *record, row int, cells []string) {
 			v = unneutralise(cells[i])
 		}
 		if h.extra[i] {
-			r.attrs = append(r.attrs, cellAttr{col, r.checkText(col, v, maxAttrValue)})
+			r.attrs[col] = r.checkText(col, v, maxAttrValue)
 			if msg := h.keyErr[i]; msg != "" {
 				r.fail(col, msg)
 			}
@@ -262,11 +262,11 @@ func (h *header) fill(r *record, row int, cells []string) {
 		case ColDisplayName:
 			r.display = r.checkText(col, v, maxName)
 		case ColDepartment:
-			r.attrs = append(r.attrs, cellAttr{identity.AttrDepartment, r.checkText(col, v, maxAttrValue)})
+			r.attrs[identity.AttrDepartment] = r.checkText(col, v, maxAttrValue)
 		case ColPhone:
-			r.attrs = append(r.attrs, cellAttr{identity.AttrPhone, r.checkText(col, v, maxAttrValue)})
+			r.attrs[identity.AttrPhone] = r.checkText(col, v, maxAttrValue)
 		case ColEmployeeNumber:
-			r.attrs = append(r.attrs, cellAttr{identity.AttrEmployeeNumber, r.checkText(col, v, maxAttrValue)})
+			r.attrs[identity.AttrEmployeeNumber] = r.checkText(col, v, maxAttrValue)
 		case ColActive:
 			v = strings.TrimSpace(v)
 			if v == "" {
@@ -285,7 +285,9 @@ func (h *header) fill(r *record, row int, cells []string) {
 			r.groups = r.parseGroups(r.groups[:0], v)
 		}
 	}
-	if n := r.setAttrs(); n > maxAttrs {
+	// A row sets at most h.attrs attributes: count them only when that
+	// could be too many.
+	if h.attrs > maxAttrs && r.setAttrs() > maxAttrs {
 		r.fail(ColEmail, fmt.Sprintf("The row has more than %d attributes.", maxAttrs))
 	}
 }
@@ -293,8 +295,8 @@ func (h *header) fill(r *record, row int, cells []string) {
 // setAttrs counts the attributes the row sets (non-empty values).
 func (r *record) setAttrs() int {
 	n := 0
-	for _, a := range r.attrs {
-		if a.value != "" {
+	for _, v := range r.attrs {
+		if v != "" {
 			n++
 		}
 	}
@@ -305,7 +307,10 @@ func (r *record) setAttrs() int {
 func (r *record) parseGroups(names []string, v string) []string {
 	if strings.IndexByte(v, '"') < 0 {
 		// No quotes, the common case: the names are what the commas
-		// separate.
+		// separate, and the slice holds them all at once.
+		if names == nil && v != "" {
+			names = make([]string, 0, min(strings.Count(v, ",")+1, 16))
+		}
 		for v != "" {
 			var n string
 			n, v, _ = strings.Cut(v, ",")

@@ -494,29 +494,12 @@ func (l *fieldLimiter) Read(p []byte) (int, error) {
 	recStart := 0 // where the current record starts in p
 	for i := 0; i < n; i++ {
 		if l.state == flFieldStart || l.state == flUnquoted {
-			// Outside quotes, count the delimiters up to the line's end or
-			// the next quote with the bytes package's fast loops.
-			seg := p[i:n]
-			if nl := bytes.IndexByte(seg, '\n'); nl >= 0 {
-				seg = seg[:nl]
+			var lerr error
+			if i, lerr = l.countUnquoted(p[:n], i); lerr != nil {
+				return i, lerr
 			}
-			q := bytes.IndexByte(seg, '"')
-			if q >= 0 {
-				seg = seg[:q]
-			}
-			if len(seg) > 0 {
-				if j := l.countFields(seg); j >= 0 {
-					return i + j, &LimitError{What: "columns", Limit: int64(l.limit)}
-				}
-				if seg[len(seg)-1] == l.comma {
-					l.state = flFieldStart
-				} else {
-					l.state = flUnquoted
-				}
-				i += len(seg)
-				if i == n {
-					break
-				}
+			if i == n {
+				break
 			}
 		}
 		c := p[i]
@@ -536,48 +519,12 @@ func (l *fieldLimiter) Read(p []byte) (int, error) {
 			i += j
 			c = '"'
 		}
-		if l.state == flQuoteCR {
-			if c == '\n' {
-				l.fields, l.state, l.size, recStart = 0, flFieldStart, 0, i+1
-				continue
-			}
-			l.state = flQuoted // the quote was a bare one, the CR text
+		recEnd, full := l.step(c)
+		if full {
+			return i, &LimitError{What: "columns", Limit: int64(l.limit)}
 		}
-		switch l.state {
-		case flFieldStart, flUnquoted:
-			switch {
-			case c == l.comma:
-				l.state = flFieldStart
-				if l.fields++; l.fields >= l.limit {
-					return i, &LimitError{What: "columns", Limit: int64(l.limit)}
-				}
-			case c == '\n':
-				l.fields, l.state, l.size, recStart = 0, flFieldStart, 0, i+1
-			case c == '"' && l.state == flFieldStart:
-				l.state = flQuoted
-			default:
-				l.state = flUnquoted
-			}
-		case flQuoted:
-			if c == '"' {
-				l.state = flQuote
-			}
-		case flQuote:
-			switch c {
-			case '"':
-				l.state = flQuoted // an escaped quote
-			case l.comma:
-				l.state = flFieldStart
-				if l.fields++; l.fields >= l.limit {
-					return i, &LimitError{What: "columns", Limit: int64(l.limit)}
-				}
-			case '\n':
-				l.fields, l.state, l.size, recStart = 0, flFieldStart, 0, i+1
-			case '\r':
-				l.state = flQuoteCR
-			default:
-				l.state = flQuoted // LazyQuotes: a bare quote in the field
-			}
+		if recEnd {
+			l.fields, l.state, l.size, recStart = 0, flFieldStart, 0, i+1
 		}
 	}
 	if l.size += n - recStart; l.size > maxRowText {
@@ -590,6 +537,83 @@ func (l *fieldLimiter) Read(p []byte) (int, error) {
 		return n, errOpenQuote
 	}
 	return n, err
+}
+
+// countUnquoted counts, outside quotes, the delimiters of p[i:] up to the
+// line's end or the next quote with the bytes package's fast loops, and
+// returns the offset after them. It fails with a *LimitError, at the
+// offset of the delimiter that reaches the limit.
+func (l *fieldLimiter) countUnquoted(p []byte, i int) (int, error) {
+	seg := p[i:]
+	if nl := bytes.IndexByte(seg, '\n'); nl >= 0 {
+		seg = seg[:nl]
+	}
+	if q := bytes.IndexByte(seg, '"'); q >= 0 {
+		seg = seg[:q]
+	}
+	if len(seg) == 0 {
+		return i, nil
+	}
+	if j := l.countFields(seg); j >= 0 {
+		return i + j, &LimitError{What: "columns", Limit: int64(l.limit)}
+	}
+	if seg[len(seg)-1] == l.comma {
+		l.state = flFieldStart
+	} else {
+		l.state = flUnquoted
+	}
+	return i + len(seg), nil
+}
+
+// step moves the state on by the byte c. It reports whether c ends the
+// record (the caller resets the count), and whether c is the delimiter that
+// reaches the limit.
+func (l *fieldLimiter) step(c byte) (recEnd, full bool) {
+	if l.state == flQuoteCR {
+		if c == '\n' {
+			return true, false
+		}
+		l.state = flQuoted // the quote was a bare one, the CR text
+	}
+	switch l.state {
+	case flFieldStart, flUnquoted:
+		switch {
+		case c == l.comma:
+			return false, l.delimiter()
+		case c == '\n':
+			return true, false
+		case c == '"' && l.state == flFieldStart:
+			l.state = flQuoted
+		default:
+			l.state = flUnquoted
+		}
+	case flQuoted:
+		if c == '"' {
+			l.state = flQuote
+		}
+	case flQuote:
+		switch c {
+		case '"':
+			l.state = flQuoted // an escaped quote
+		case l.comma:
+			return false, l.delimiter()
+		case '\n':
+			return true, false
+		case '\r':
+			l.state = flQuoteCR
+		default:
+			l.state = flQuoted // LazyQuotes: a bare quote in the field
+		}
+	}
+	return false, false
+}
+
+// delimiter counts a delimiter outside quotes and reports whether it
+// reaches the limit.
+func (l *fieldLimiter) delimiter() bool {
+	l.state = flFieldStart
+	l.fields++
+	return l.fields >= l.limit
 }
 
 // errOpenQuote: a quoted field that is never closed.

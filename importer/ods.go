@@ -362,48 +362,70 @@ func (s *odsSource) readCell(se xml.StartElement) (string, error) {
 		}
 		switch t := tok.(type) {
 		case xml.StartElement:
-			depth++
-			switch {
-			case t.Name.Space == s.office && t.Name.Local == "annotation":
-				depth--
+			if t.Name.Space == s.office && t.Name.Local == "annotation" {
 				if err := s.skip(); err != nil {
 					return "", s.xmlErr(err)
 				}
-			case t.Name.Space == s.txt && (t.Name.Local == "p" || t.Name.Local == "h"):
+				continue
+			}
+			depth++
+			if s.isParagraph(t.Name) {
 				if paragraphs > 0 && inP == 0 {
 					s.text.WriteByte('\n')
 				}
 				paragraphs++
 				inP++
-			case t.Name.Space == s.txt && t.Name.Local == "s":
-				c := 1
-				if v, ok := attr(t, s.txt, "c"); ok {
-					if n, err := strconv.Atoi(v); err == nil && n > 0 && n <= maxAttrValue {
-						c = n
-					}
-				}
-				for range c {
-					if s.text.Len() < maxCellText {
-						s.text.WriteByte(' ')
-					}
-				}
-			case t.Name.Space == s.txt && t.Name.Local == "tab" && s.text.Len() < maxCellText:
-				s.text.WriteByte('\t')
-			case t.Name.Space == s.txt && t.Name.Local == "line-break" && s.text.Len() < maxCellText:
-				s.text.WriteByte('\n')
+				continue
 			}
+			s.cellSpace(t)
 		case xml.EndElement:
 			if depth == 0 {
 				return cellValue(se, s.office, typ, s.text.String()), nil
 			}
 			depth--
-			if t.Name.Space == s.txt && (t.Name.Local == "p" || t.Name.Local == "h") {
+			if s.isParagraph(t.Name) {
 				inP--
 			}
 		case xml.CharData:
 			if inP > 0 && s.text.Len() < maxCellText {
 				s.text.Write(t)
 			}
+		}
+	}
+}
+
+// isParagraph reports whether name is a paragraph or a heading of text.
+func (s *odsSource) isParagraph(name xml.Name) bool {
+	return name.Space == s.txt && (name.Local == "p" || name.Local == "h")
+}
+
+// cellSpace writes the spaces, tab or line break that an element of a
+// cell's text stands for (text:s, text:tab, text:line-break), within
+// maxCellText; other elements write nothing.
+func (s *odsSource) cellSpace(t xml.StartElement) {
+	if t.Name.Space != s.txt {
+		return
+	}
+	switch t.Name.Local {
+	case "s":
+		c := 1
+		if v, ok := attr(t, s.txt, "c"); ok {
+			if n, err := strconv.Atoi(v); err == nil && n > 0 && n <= maxAttrValue {
+				c = n
+			}
+		}
+		for range c {
+			if s.text.Len() < maxCellText {
+				s.text.WriteByte(' ')
+			}
+		}
+	case "tab":
+		if s.text.Len() < maxCellText {
+			s.text.WriteByte('\t')
+		}
+	case "line-break":
+		if s.text.Len() < maxCellText {
+			s.text.WriteByte('\n')
 		}
 	}
 }

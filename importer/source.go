@@ -282,8 +282,8 @@ func (im *Importer) rows(src RowSource, format string, size int64, onHeader func
 		return err
 	}
 	// first maps each email to the row it first appears in; its keys are
-	// copies, so that it holds no row's other cells. It starts at the size
-	// of a file of 100-byte rows, at most MaxRows.
+	// the records' own (held to the end of the import anyway). It starts
+	// at the size of a file of 100-byte rows, at most MaxRows.
 	first := make(map[string]int, min(size/100, int64(im.cfg.MaxRows)))
 	seen := 0 // rows read, blank ones included
 	records := 0
@@ -313,7 +313,7 @@ func (im *Importer) rows(src RowSource, format string, size int64, onHeader func
 			if prev, ok := first[r.key]; ok {
 				r.fail(ColEmail, fmt.Sprintf("The email has already been given in row %d.", prev))
 			} else {
-				first[strings.Clone(r.key)] = row
+				first[r.key] = row
 			}
 		}
 		if r.errs != nil {

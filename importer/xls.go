@@ -397,112 +397,21 @@ func (s *xlsSource) Next() (int, []string, error) {
 		if !ok {
 			return 0, nil, unreadable(FormatXLS, "the worksheet ends early", nil)
 		}
-		var cells []xlsCell
-		switch typ {
-		case recBOF:
-			s.depth++
-		case recEOF:
-			if s.depth > 0 {
-				s.depth--
-				continue
-			}
-			s.finished = true
-		default:
-			if s.depth > 0 {
-				continue // a chart's records
-			}
+		if s.nested(typ) {
+			continue
 		}
-		switch typ {
-		case recLabelSST:
-			if len(data) >= 10 {
-				i := int(binary.LittleEndian.Uint32(data[6:]))
-				if i < 0 || i >= len(s.wb.sst) {
-					// A damaged file: reading the cell as empty could
-					// drop the email of a row.
-					return 0, nil, unreadable(FormatXLS, fmt.Sprintf("the worksheet is damaged: a cell of row %d refers to shared string %d of %d",
-						int(binary.LittleEndian.Uint16(data))+1, i, len(s.wb.sst)), nil)
-				}
-				cells = append(cells, xlsCell{v: s.wb.sst[i]})
-			}
-		case recLabel, recRString:
-			if len(data) >= 9 {
-				r := segReader{segs: append([][]byte{data[6:]}, s.recs.continues()...)}
-				cells = append(cells, xlsCell{v: r.str16(s.wb)})
-			}
-		case recNumber:
-			if len(data) >= 14 {
-				f := math.Float64frombits(binary.LittleEndian.Uint64(data[6:]))
-				cells = append(cells, xlsCell{v: s.wb.format(f, binary.LittleEndian.Uint16(data[4:]))})
-			}
-		case recRK:
-			if len(data) >= 10 {
-				f := rk(binary.LittleEndian.Uint32(data[6:]))
-				cells = append(cells, xlsCell{v: s.wb.format(f, binary.LittleEndian.Uint16(data[4:]))})
-			}
-		case recMulRK:
-			if len(data) >= 6 {
-				row := int(binary.LittleEndian.Uint16(data))
-				col := int(binary.LittleEndian.Uint16(data[2:]))
-				for p := 4; p+6 <= len(data)-2; p += 6 {
-					xf := binary.LittleEndian.Uint16(data[p:])
-					f := rk(binary.LittleEndian.Uint32(data[p+2:]))
-					cells = append(cells, xlsCell{row: row, col: col, v: s.wb.format(f, xf)})
-					col++
-				}
-			}
-		case recBoolErr:
-			if len(data) >= 8 {
-				cells = append(cells, xlsCell{v: boolErr(data[6], data[7] != 0)})
-			}
-		case recFormula:
-			if len(data) >= 20 {
-				res := data[6:14]
-				switch {
-				case res[6] != 0xFF || res[7] != 0xFF:
-					f := math.Float64frombits(binary.LittleEndian.Uint64(res))
-					cells = append(cells, xlsCell{v: s.wb.format(f, binary.LittleEndian.Uint16(data[4:]))})
-				case res[0] == 0: // a string, in the STRING record that follows
-					s.strCell = &xlsCell{row: int(binary.LittleEndian.Uint16(data)), col: int(binary.LittleEndian.Uint16(data[2:]))}
-				case res[0] == 1:
-					cells = append(cells, xlsCell{v: boolErr(res[2], false)})
-				case res[0] == 2:
-					cells = append(cells, xlsCell{v: boolErr(res[2], true)})
-				}
-			}
-		case recString:
-			if s.strCell != nil {
-				r := segReader{segs: append([][]byte{data}, s.recs.continues()...)}
-				c := *s.strCell
-				c.v = r.str16(s.wb)
-				s.strCell = nil
-				cells = append(cells, c)
-			}
+		cells, err := s.cellsOf(typ, data)
+		if err != nil {
+			return 0, nil, err
 		}
 		if typ != recMulRK && typ != recString && len(cells) == 1 {
 			cells[0].row = int(binary.LittleEndian.Uint16(data))
 			cells[0].col = int(binary.LittleEndian.Uint16(data[2:]))
 		}
-		for i := range cells {
-			c := &cells[i]
-			if c.v == "" {
-				continue
-			}
-			switch {
-			case c.row == s.row || s.row < 0:
-				s.row = c.row
-				if err := s.set(c); err != nil {
-					return 0, nil, err
-				}
-			case c.row > s.row:
-				if len(cells) > i+1 {
-					// MULRK holds one row only, so this cannot happen.
-					return 0, nil, unreadable(FormatXLS, "a MULRK record spans rows", nil)
-				}
-				s.pending = c
-				return s.row + 1, s.cells, nil
-			default:
-				return 0, nil, unreadable(FormatXLS, fmt.Sprintf("cell records out of order at row %d", c.row+1), nil)
-			}
+		if done, err := s.place(cells); err != nil {
+			return 0, nil, err
+		} else if done {
+			return s.row + 1, s.cells, nil
 		}
 	}
 	if !s.flushed && s.row >= 0 && len(s.cells) > 0 {
@@ -510,6 +419,144 @@ func (s *xlsSource) Next() (int, []string, error) {
 		return s.row + 1, s.cells, nil
 	}
 	return 0, nil, io.EOF
+}
+
+// nested follows the BOF and EOF records of the substreams in the worksheet
+// (a chart's) and of the worksheet's own end, and reports whether the record
+// of type typ is not a cell of the worksheet.
+func (s *xlsSource) nested(typ uint16) bool {
+	switch typ {
+	case recBOF:
+		s.depth++
+		return true
+	case recEOF:
+		if s.depth > 0 {
+			s.depth--
+		} else {
+			s.finished = true
+		}
+		return true
+	}
+	return s.depth > 0 // a chart's records
+}
+
+// place adds the cells of one record to the current row. It reports done
+// when a cell starts the next row: the current row is then complete, and
+// that cell is pending.
+func (s *xlsSource) place(cells []xlsCell) (done bool, err error) {
+	for i := range cells {
+		c := &cells[i]
+		if c.v == "" {
+			continue
+		}
+		switch {
+		case c.row == s.row || s.row < 0:
+			s.row = c.row
+			if err := s.set(c); err != nil {
+				return false, err
+			}
+		case c.row > s.row:
+			if len(cells) > i+1 {
+				// MULRK holds one row only, so this cannot happen.
+				return false, unreadable(FormatXLS, "a MULRK record spans rows", nil)
+			}
+			s.pending = c
+			return true, nil
+		default:
+			return false, unreadable(FormatXLS, fmt.Sprintf("cell records out of order at row %d", c.row+1), nil)
+		}
+	}
+	return false, nil
+}
+
+// cellsOf decodes the cells of a record of type typ. A cell's row and column
+// are set only for a MULRK or a STRING record; the caller sets them for a
+// record of one cell.
+func (s *xlsSource) cellsOf(typ uint16, data []byte) ([]xlsCell, error) {
+	var cells []xlsCell
+	switch typ {
+	case recLabelSST:
+		if len(data) >= 10 {
+			i := int(binary.LittleEndian.Uint32(data[6:]))
+			if i < 0 || i >= len(s.wb.sst) {
+				// A damaged file: reading the cell as empty could
+				// drop the email of a row.
+				return nil, unreadable(FormatXLS, fmt.Sprintf("the worksheet is damaged: a cell of row %d refers to shared string %d of %d",
+					int(binary.LittleEndian.Uint16(data))+1, i, len(s.wb.sst)), nil)
+			}
+			cells = append(cells, xlsCell{v: s.wb.sst[i]})
+		}
+	case recLabel, recRString:
+		if len(data) >= 9 {
+			r := segReader{segs: append([][]byte{data[6:]}, s.recs.continues()...)}
+			cells = append(cells, xlsCell{v: r.str16(s.wb)})
+		}
+	case recNumber:
+		if len(data) >= 14 {
+			f := math.Float64frombits(binary.LittleEndian.Uint64(data[6:]))
+			cells = append(cells, xlsCell{v: s.wb.format(f, binary.LittleEndian.Uint16(data[4:]))})
+		}
+	case recRK:
+		if len(data) >= 10 {
+			f := rk(binary.LittleEndian.Uint32(data[6:]))
+			cells = append(cells, xlsCell{v: s.wb.format(f, binary.LittleEndian.Uint16(data[4:]))})
+		}
+	case recMulRK:
+		cells = s.mulRK(data)
+	case recBoolErr:
+		if len(data) >= 8 {
+			cells = append(cells, xlsCell{v: boolErr(data[6], data[7] != 0)})
+		}
+	case recFormula:
+		if len(data) >= 20 {
+			cells = s.formula(data)
+		}
+	case recString:
+		if s.strCell != nil {
+			r := segReader{segs: append([][]byte{data}, s.recs.continues()...)}
+			c := *s.strCell
+			c.v = r.str16(s.wb)
+			s.strCell = nil
+			cells = append(cells, c)
+		}
+	}
+	return cells, nil
+}
+
+// mulRK decodes a MULRK record: numbers in consecutive cells of one row.
+func (s *xlsSource) mulRK(data []byte) []xlsCell {
+	if len(data) < 6 {
+		return nil
+	}
+	var cells []xlsCell
+	row := int(binary.LittleEndian.Uint16(data))
+	col := int(binary.LittleEndian.Uint16(data[2:]))
+	for p := 4; p+6 <= len(data)-2; p += 6 {
+		xf := binary.LittleEndian.Uint16(data[p:])
+		f := rk(binary.LittleEndian.Uint32(data[p+2:]))
+		cells = append(cells, xlsCell{row: row, col: col, v: s.wb.format(f, xf)})
+		col++
+	}
+	return cells
+}
+
+// formula decodes the cached result of a FORMULA record of at least 20
+// bytes. A string result is in the STRING record that follows: formula
+// keeps its cell in s.strCell and returns none.
+func (s *xlsSource) formula(data []byte) []xlsCell {
+	res := data[6:14]
+	switch {
+	case res[6] != 0xFF || res[7] != 0xFF:
+		f := math.Float64frombits(binary.LittleEndian.Uint64(res))
+		return []xlsCell{{v: s.wb.format(f, binary.LittleEndian.Uint16(data[4:]))}}
+	case res[0] == 0:
+		s.strCell = &xlsCell{row: int(binary.LittleEndian.Uint16(data)), col: int(binary.LittleEndian.Uint16(data[2:]))}
+	case res[0] == 1:
+		return []xlsCell{{v: boolErr(res[2], false)}}
+	case res[0] == 2:
+		return []xlsCell{{v: boolErr(res[2], true)}}
+	}
+	return nil
 }
 
 func (s *xlsSource) set(c *xlsCell) error {
