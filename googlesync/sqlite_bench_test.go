@@ -170,6 +170,8 @@ func BenchmarkApplySQLite(b *testing.B) {
 	e := newEnv(b, api, Config{MaxRemove: 1})
 	var c counter
 	var rep Report
+	// pull reads the directory of the sync in progress, as Sync sets it.
+	e.syncer.dir, e.syncer.log = e.dir, e.syncer.logger
 	p, err := e.syncer.pull(context.Background(), &c, &rep)
 	if err != nil {
 		b.Fatal(err)
