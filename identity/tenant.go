@@ -66,3 +66,19 @@ func (t Tenant) LoggerOr(fallback *slog.Logger) *slog.Logger {
 	}
 	return fallback
 }
+
+// Defaults returns d with its zero fields given their defaults: the system
+// clock, a logger that discards, and client() as the HTTP client (each
+// source has its own default client). Diagnostics stays nil.
+func (d Deps) Defaults(client func() *http.Client) Deps {
+	if d.Clock == nil {
+		d.Clock = SystemClock
+	}
+	if d.Logger == nil {
+		d.Logger = slog.New(slog.DiscardHandler)
+	}
+	if d.HTTPClient == nil && client != nil {
+		d.HTTPClient = client()
+	}
+	return d
+}

@@ -7,7 +7,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -179,6 +178,7 @@ func New(cfg Config, deps identity.Deps) (*Connection, error) {
 	if err := cfg.groupDefaults(); err != nil {
 		return nil, fmt.Errorf("oauth: %s: %w", p.Name, err)
 	}
+	deps = deps.Defaults(func() *http.Client { return &http.Client{Timeout: DefaultHTTPTimeout} })
 	c := &Connection{
 		cfg:     cfg,
 		source:  "oauth:" + p.Name,
@@ -190,16 +190,7 @@ func New(cfg Config, deps identity.Deps) (*Connection, error) {
 		tenants: make(map[string]bool),
 		returns: make(map[string]bool),
 	}
-	if c.clock == nil {
-		c.clock = identity.SystemClock
-	}
-	if c.logger == nil {
-		c.logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	}
 	c.logger = c.logger.With("source", c.source)
-	if c.client == nil {
-		c.client = &http.Client{Timeout: DefaultHTTPTimeout}
-	}
 	for _, d := range cfg.AllowedDomains {
 		d = strings.ToLower(strings.TrimSpace(d))
 		if d == "" || strings.ContainsAny(d, "@/ ") {

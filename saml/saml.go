@@ -40,7 +40,6 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -224,6 +223,7 @@ func New(cfg Config, deps identity.Deps) (*Connection, error) {
 	if err != nil {
 		return nil, err
 	}
+	deps = deps.Defaults(func() *http.Client { return &http.Client{CheckRedirect: httpsRedirectsOnly} })
 	c := &Connection{
 		cfg:     cfg,
 		source:  groups.SAMLSource(cfg.Name),
@@ -235,16 +235,7 @@ func New(cfg Config, deps identity.Deps) (*Connection, error) {
 		logger:  deps.Logger,
 		diag:    deps.Diagnostics,
 	}
-	if c.clock == nil {
-		c.clock = identity.SystemClock
-	}
-	if c.logger == nil {
-		c.logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	}
 	c.logger = c.logger.With("source", c.source)
-	if c.client == nil {
-		c.client = &http.Client{CheckRedirect: httpsRedirectsOnly}
-	}
 	if cfg.IdPEntityID != "" {
 		c.pinned.Store(&cfg.IdPEntityID)
 	}
