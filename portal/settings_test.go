@@ -511,6 +511,17 @@ func TestOAuthDraftThenActivate(t *testing.T) {
 	if _, err := src.OAuth["google"].Begin(ctx, src.Keys, ""); err != nil {
 		t.Errorf("a real login after activation: %v", err)
 	}
+
+	// A live provider is not turned back into a draft: its sign-ins would stop.
+	form.Set("csrf", c.csrf(page))
+	form.Set("action", "draft")
+	form.Set("clientID", "client-2")
+	if status, page = c.post("/sso/oauth", form); status != http.StatusBadRequest || !strings.Contains(page, "google is in use") {
+		t.Fatalf("draft of a live provider: %d\n%s", status, page)
+	}
+	if o := e.settings().OAuthProvider("google"); o == nil || o.Draft || o.ClientID != "client-1" {
+		t.Fatalf("stored after the refused draft: %+v", o)
+	}
 }
 
 func TestSetupLinkScopedToSCIM(t *testing.T) {

@@ -394,6 +394,10 @@ func (h *Handler) saveOAuth(c *call) error {
 	}
 	_, err = h.update(c, func(s *settings.Settings) error {
 		cur := s.OAuthProvider(o.Name)
+		if cur != nil && !cur.Draft && o.Draft {
+			return errBadRequestf("%s is in use: saved as a draft it would stop signing anyone in. Test it as it is, "+
+				"or add the change as a new provider under another name, test that, then activate it", o.Name)
+		}
 		if cur == nil {
 			s.OAuth = append(s.OAuth, settings.OAuth{Name: o.Name})
 			cur = &s.OAuth[len(s.OAuth)-1]
