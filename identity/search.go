@@ -62,6 +62,9 @@ func (q UserQuery) Check() error {
 	if q.After != "" && (q.SortBy != SortByID || q.Descending) {
 		return queryError("after", "keyset paging needs the ascending ID order")
 	}
+	if strings.ContainsRune(q.Search, 0) {
+		return queryError("search", "contains a NUL character")
+	}
 	for _, c := range q.Match {
 		if err := c.Check(); err != nil {
 			return err

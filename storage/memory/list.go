@@ -145,10 +145,8 @@ func (d *data) listUsers(q identity.UserQuery) (identity.UserPage, error) {
 	if q.After != "" && (order != nil || q.Descending) {
 		return identity.UserPage{}, invalid("after", "keyset paging needs the ascending ID order")
 	}
-	for _, c := range q.Match {
-		if err := c.Check(); err != nil {
-			return identity.UserPage{}, err
-		}
+	if err := q.Check(); err != nil {
+		return identity.UserPage{}, err
 	}
 	limit, offset := pageBounds(q.Limit, q.Offset)
 	match := userFilter(q)

@@ -34,6 +34,9 @@ func (s *Store) ListUsers(ctx context.Context, q identity.UserQuery) (identity.U
 	if q.After != "" && (q.SortBy != identity.SortByID || q.Descending) {
 		return identity.UserPage{}, invalid("after", "keyset paging needs the ascending ID order")
 	}
+	if err := q.Check(); err != nil { // a NUL in Search would end FTS5's MATCH text
+		return identity.UserPage{}, err
+	}
 	conds, condArgs, err := userConds(s.db.dialect, q)
 	if err != nil {
 		return identity.UserPage{}, err

@@ -182,6 +182,9 @@ func (s *SettingsStore) Update(ctx context.Context, tenant string, version int64
 	return out, nil
 }
 
+// searchKeys is the table of the SQLite user search index's row keys.
+const searchKeys = "rollcall_user_search_keys"
+
 // tenantTables lists the tables of the schema that have a tenant column:
 // every table of rollcall's, the ones later migrations add included.
 func tenantTables(ctx context.Context, c conn) ([]string, error) {
@@ -223,14 +226,17 @@ func (s *SettingsStore) DeleteTenant(ctx context.Context, tenant string) error {
 		if err != nil {
 			return err
 		}
-		// Rows that others reference go after the rows that reference them.
+		// Rows that others reference go after the rows that reference them;
+		// the search index's keys after the users, whose delete trigger
+		// takes the users out of the index through them.
 		order := []string{"rollcall_members", "rollcall_links", "rollcall_invitations"}
+		last := []string{searchKeys, "rollcall_settings"}
 		for _, t := range tables {
-			if t != "rollcall_settings" && !contains(order, t) {
+			if !contains(last, t) && !contains(order, t) {
 				order = append(order, t)
 			}
 		}
-		for _, t := range append(order, "rollcall_settings") {
+		for _, t := range append(order, last...) {
 			if !contains(tables, t) {
 				continue
 			}

@@ -189,3 +189,64 @@ func fillOtherTables(t *testing.T, db *DB, tenant string) {
 		t.Fatal(err)
 	}
 }
+
+// Deleting a tenant takes its users out of the search index too: a term
+// only its users held finds nobody in another tenant afterwards, also once
+// that tenant has new users (in SQLite the index's row keys are reused).
+func TestDeleteTenantSearchIndex(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			ctx := context.Background()
+			db := b.open(t, Options{})
+			st := db.Settings(storagetest.SettingsKeyring(t))
+			for _, tenant := range []string{"acme", "beta"} {
+				if _, err := st.Create(ctx, tenant, settings.Settings{}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if _, err := db.Tenant("acme").CreateUser(ctx, identity.User{UserName: "zzsecretname@x.example",
+				Email: "zzsecretname@x.example", DisplayName: "Zz Secret", Active: true}); err != nil {
+				t.Fatal(err)
+			}
+			if err := st.DeleteTenant(ctx, "acme"); err != nil {
+				t.Fatal(err)
+			}
+			beta := db.Tenant("beta")
+			for i := range 30 {
+				e := fmt.Sprintf("user%02d@y.example", i)
+				if _, err := beta.CreateUser(ctx, identity.User{UserName: e, Email: e, Active: true}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for _, q := range []string{"zzsecret", "zz", "secret"} {
+				p, err := beta.ListUsers(ctx, identity.UserQuery{Search: q})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(p.Users) != 0 || p.Total != 0 {
+					t.Errorf("search %q in beta after acme's deletion: %d users (total %d), want none", q, len(p.Users), p.Total)
+				}
+			}
+			if p, err := beta.ListUsers(ctx, identity.UserQuery{Search: "user1"}); err != nil || p.Total != 10 {
+				t.Errorf("search of beta's own users: %v, total %d, want 10", err, p.Total)
+			}
+			if c := countSearchIndex(t, db); db.dialect == SQLite && c != 30 {
+				t.Errorf("the search index holds %d rows, want beta's 30", c)
+			}
+		})
+	}
+}
+
+// countSearchIndex counts the rows of SQLite's user search index; -1 in
+// PostgreSQL, whose index is on the users' table itself.
+func countSearchIndex(t *testing.T, db *DB) int {
+	t.Helper()
+	if db.dialect != SQLite {
+		return -1
+	}
+	var n int
+	if err := db.wdb.QueryRowContext(context.Background(), "SELECT count(*) FROM rollcall_user_search").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
