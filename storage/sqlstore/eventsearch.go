@@ -9,8 +9,8 @@ import (
 var _ identity.EventSearch = (*Store)(nil)
 
 // SearchEvents implements identity.EventSearch. The events of one user come
-// from the index (tenant, user_id, seq); the other filters read the tenant's
-// events backwards by seq.
+// from the index (tenant, user_id, seq), of one type from (tenant, type,
+// seq); the other filters read the tenant's events backwards by seq.
 func (s *Store) SearchEvents(ctx context.Context, f identity.EventFilter, before int64, limit int) ([]identity.Event, error) {
 	if limit <= 0 {
 		limit = identity.DefaultLimit

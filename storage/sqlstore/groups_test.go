@@ -88,3 +88,39 @@ func queryPlan(t *testing.T, conn *sql.Conn, query string) string {
 	}
 	return b.String()
 }
+
+// A search of the events of one type reads the index of types, newest
+// first, rather than every event of the tenant.
+func TestEventTypeIndexed(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			ctx := t.Context()
+			db := b.open(t, Options{})
+			conn, err := db.wdb.Conn(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			explain := "EXPLAIN QUERY PLAN "
+			if db.dialect == Postgres {
+				explain = "EXPLAIN "
+				if _, err := conn.ExecContext(ctx, "SET enable_seqscan = off"); err != nil {
+					t.Fatal(err)
+				}
+				defer conn.ExecContext(ctx, "RESET enable_seqscan")
+			}
+			for _, q := range []string{
+				"SELECT seq FROM rollcall_events WHERE tenant = 't' AND type = 'sync.completed' ORDER BY seq DESC LIMIT 1",
+				"SELECT seq FROM rollcall_events WHERE tenant = 't' AND type = 'sync.completed' AND source = 'google' AND seq < 100 ORDER BY seq DESC LIMIT 50",
+			} {
+				plan := queryPlan(t, conn, explain+q)
+				if !strings.Contains(plan, "rollcall_events_type") {
+					t.Errorf("%s: the plan does not use rollcall_events_type:\n%s", q, plan)
+				}
+				if db.dialect == SQLite && strings.Contains(plan, "TEMP B-TREE") {
+					t.Errorf("%s: the plan sorts instead of reading the index backwards:\n%s", q, plan)
+				}
+			}
+		})
+	}
+}
