@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"database/sql"
+	"fmt"
 	"log/slog"
 	"path/filepath"
 	"slices"
@@ -272,5 +273,41 @@ func TestSearchIndexText(t *testing.T) {
 	}
 	if n := instances("qqq"); n != 0 {
 		t.Errorf("qqq after the delete: %d instances, want 0", n)
+	}
+}
+
+// TestSearchIndexAutomerge checks that the migration sets the index's
+// automerge to 8, which makes a bulk create cheaper (docs/benchmarks.md),
+// and that a search still finds every user after the merges that many
+// one-user transactions cause.
+func TestSearchIndexAutomerge(t *testing.T) {
+	ctx := t.Context()
+	db := openSQLiteMemory(t, Options{})
+	var v int
+	if err := db.wdb.QueryRowContext(ctx, "SELECT v FROM rollcall_user_search_config WHERE k = 'automerge'").Scan(&v); err != nil {
+		t.Fatal(err)
+	}
+	if v != 8 {
+		t.Errorf("automerge %d, want 8", v)
+	}
+	s := db.Tenant("t")
+	const n = 150 // enough one-row segments for merges of two levels
+	for i := range n {
+		email := fmt.Sprintf("merge%03d@example.com", i)
+		if _, err := s.CreateUser(ctx, identity.User{UserName: email, Email: email}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range []struct {
+		term string
+		want int
+	}{{"merge", n}, {"merge1", 50}, {"e07", 10}, {"ge073", 1}, {"z", 0}, {"9@", 15}, {"m", n}} {
+		p, err := s.ListUsers(ctx, identity.UserQuery{Search: c.term, Limit: 200})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.Total != c.want || len(p.Users) != c.want {
+			t.Errorf("Search %q: total %d, %d users; want %d", c.term, p.Total, len(p.Users), c.want)
+		}
 	}
 }
