@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"context"
 	"database/sql"
 	"strings"
 	"testing"
@@ -26,19 +27,7 @@ func TestGroupExternalIDIndexed(t *testing.T) {
 					t.Fatalf("CreateGroup %s with a shared externalID: %v", name, err)
 				}
 			}
-			conn, err := db.wdb.Conn(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer conn.Close()
-			explain := "EXPLAIN QUERY PLAN "
-			if db.dialect == Postgres {
-				explain = "EXPLAIN "
-				if _, err := conn.ExecContext(ctx, "SET enable_seqscan = off"); err != nil {
-					t.Fatal(err)
-				}
-				defer conn.ExecContext(ctx, "RESET enable_seqscan")
-			}
+			conn, explain := explainOn(t, db)
 			for what, q := range queries {
 				plan := queryPlan(t, conn, explain+strings.NewReplacer("tenant = ?", "tenant = 't'", "external_id = ?", "external_id = 'dup'").Replace(q))
 				if !strings.Contains(plan, "rollcall_groups_external_id") {
@@ -50,6 +39,31 @@ func TestGroupExternalIDIndexed(t *testing.T) {
 			}
 		})
 	}
+}
+
+// explainOn returns a connection of db's writer and the statement that
+// explains a query on it; on PostgreSQL the connection is told not to scan
+// tables, as it would for the few rows a test has, until the test ends and
+// the connection is closed.
+func explainOn(t *testing.T, db *DB) (*sql.Conn, string) {
+	t.Helper()
+	conn, err := db.wdb.Conn(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if db.dialect != Postgres {
+		t.Cleanup(func() { conn.Close() })
+		return conn, "EXPLAIN QUERY PLAN "
+	}
+	t.Cleanup(func() {
+		// The connection goes back to the pool: as it was.
+		conn.ExecContext(context.Background(), "RESET enable_seqscan")
+		conn.Close()
+	})
+	if _, err := conn.ExecContext(t.Context(), "SET enable_seqscan = off"); err != nil {
+		t.Fatal(err)
+	}
+	return conn, "EXPLAIN "
 }
 
 // queryPlan returns the text of an EXPLAIN: every column of every row.
@@ -94,21 +108,8 @@ func queryPlan(t *testing.T, conn *sql.Conn, query string) string {
 func TestEventTypeIndexed(t *testing.T) {
 	for _, b := range backends {
 		t.Run(b.name, func(t *testing.T) {
-			ctx := t.Context()
 			db := b.open(t, Options{})
-			conn, err := db.wdb.Conn(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer conn.Close()
-			explain := "EXPLAIN QUERY PLAN "
-			if db.dialect == Postgres {
-				explain = "EXPLAIN "
-				if _, err := conn.ExecContext(ctx, "SET enable_seqscan = off"); err != nil {
-					t.Fatal(err)
-				}
-				defer conn.ExecContext(ctx, "RESET enable_seqscan")
-			}
+			conn, explain := explainOn(t, db)
 			for _, q := range []string{
 				"SELECT seq FROM rollcall_events WHERE tenant = 't' AND type = 'sync.completed' ORDER BY seq DESC LIMIT 1",
 				"SELECT seq FROM rollcall_events WHERE tenant = 't' AND type = 'sync.completed' AND source = 'google' AND seq < 100 ORDER BY seq DESC LIMIT 50",
