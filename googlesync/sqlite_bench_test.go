@@ -4,11 +4,11 @@ import (
 	"context"
 	"path/filepath"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/rollcall/rollcall/identity"
+	"github.com/rollcall/rollcall/internal/floorbench"
 	"github.com/rollcall/rollcall/storage/sqlstore"
 )
 
@@ -151,15 +151,6 @@ func BenchmarkSyncSQLite(b *testing.B) {
 	})
 }
 
-// processCPU is the CPU time the process has used, user and system.
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
 // BenchmarkApplySQLite is the apply phase of BenchmarkSyncSQLite alone:
 // Directory.Reconcile of the batch a pull of benchAccount gives, into an
 // empty SQLite tenant (first) and again with nothing changed (nochange).
@@ -197,9 +188,9 @@ func BenchmarkApplySQLite(b *testing.B) {
 			b.StopTimer()
 			dir, _ := open(b)
 			b.StartTimer()
-			c0 := processCPU()
+			c0 := floorbench.ProcessCPU()
 			_, counts, err := dir.Reconcile(context.Background(), identity.Google, batch, opts)
-			cpu += processCPU() - c0
+			cpu += floorbench.ProcessCPU() - c0
 			if err != nil || counts.UsersCreated != 10000 || counts.MembersAdded != 30000 {
 				b.Fatalf("first apply: %+v, %v", counts, err)
 			}
@@ -214,9 +205,9 @@ func BenchmarkApplySQLite(b *testing.B) {
 		var cpu time.Duration
 		for b.Loop() {
 			writes.Store(0)
-			c0 := processCPU()
+			c0 := floorbench.ProcessCPU()
 			_, counts, err := dir.Reconcile(context.Background(), identity.Google, batch, opts)
-			cpu += processCPU() - c0
+			cpu += floorbench.ProcessCPU() - c0
 			if err != nil || counts != (identity.BatchCounts{}) {
 				b.Fatalf("no-change apply: %+v, %v", counts, err)
 			}

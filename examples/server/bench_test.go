@@ -12,21 +12,15 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"runtime/metrics"
-	"slices"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/rollcall/rollcall/identity"
+	"github.com/rollcall/rollcall/internal/floorbench"
 	"github.com/rollcall/rollcall/storage/sqlstore/sqlstoretest"
 )
-
-// benchRounds is how many times a benchmark alternates the floor and the
-// layer it measures.
-const benchRounds = 5
 
 const benchSCIMToken = "bench-scim-token-0123456789abcdef"
 
@@ -183,7 +177,7 @@ func (f *rawFloor) create(ctx context.Context) error {
 // BenchmarkSCIMCreateHTTP POSTs users to the example server over HTTP (TCP
 // on the loopback, keep-alive), with one client and with eight, against the
 // floor (rawFloor) in the same run: each run alternates the two, b.N creates
-// each, benchRounds rounds, and reports the medians and their ratio.
+// each, floorbench.Rounds rounds, and reports the medians and their ratio.
 func BenchmarkSCIMCreateHTTP(b *testing.B) {
 	backends := []struct {
 		name string
@@ -210,101 +204,10 @@ func BenchmarkSCIMCreateHTTP(b *testing.B) {
 				if err := post(context.Background()); err != nil { // connect, and check the route
 					b.Fatal(err)
 				}
-				var floors, posts []round
-				for range benchRounds {
-					floors = append(floors, runClients(b, clients, floor.create))
-					posts = append(posts, runClients(b, clients, post))
-				}
-				report(b, floors, posts)
+				floorbench.Compare(b, clients, "http", floor.create, post)
 			})
 		}
 	}
-}
-
-// round is what one run of a way measured.
-type round struct {
-	rate       float64 // creates a second
-	cpu        float64 // µs of the process's CPU time (user and system) a create
-	goroutines float64 // goroutines started a create
-}
-
-// runClients runs create b.N times over clients goroutines and measures it.
-func runClients(b *testing.B, clients int, create func(ctx context.Context) error) round {
-	ctx := context.Background()
-	var next atomic.Int64
-	cpu0, g0 := processCPU(), goroutinesCreated()
-	start := time.Now()
-	errs := make(chan error, clients)
-	for range clients {
-		go func() {
-			for next.Add(1) <= int64(b.N) {
-				if err := create(ctx); err != nil {
-					errs <- err
-					return
-				}
-			}
-			errs <- nil
-		}()
-	}
-	for range clients {
-		if err := <-errs; err != nil {
-			b.Fatal(err)
-		}
-	}
-	elapsed := time.Since(start)
-	n := float64(b.N)
-	return round{
-		rate:       n / elapsed.Seconds(),
-		cpu:        float64((processCPU() - cpu0).Microseconds()) / n,
-		goroutines: float64(goroutinesCreated()-g0-uint64(clients)) / n,
-	}
-}
-
-// processCPU is the CPU time the process has used, user and system.
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// goroutinesCreated is the number of goroutines the process has started.
-func goroutinesCreated() uint64 {
-	s := []metrics.Sample{{Name: "/sched/goroutines-created:goroutines"}}
-	metrics.Read(s)
-	if s[0].Value.Kind() != metrics.KindUint64 {
-		return 0
-	}
-	return s[0].Value.Uint64()
-}
-
-// report reports the medians of the rounds of the floor and of the layer
-// over HTTP, and the layer's share of the floor.
-func report(b *testing.B, floors, layers []round) {
-	get := func(rs []round, f func(round) float64) float64 {
-		v := make([]float64, len(rs))
-		for i, r := range rs {
-			v[i] = f(r)
-		}
-		return median(v)
-	}
-	rate := func(r round) float64 { return r.rate }
-	fr, lr := get(floors, rate), get(layers, rate)
-	b.ReportMetric(fr, "raw/s")
-	b.ReportMetric(lr, "http/s")
-	b.ReportMetric(lr/fr, "http/raw")
-	b.ReportMetric(get(floors, func(r round) float64 { return r.cpu }), "raw-cpu-µs/op")
-	b.ReportMetric(get(layers, func(r round) float64 { return r.cpu }), "http-cpu-µs/op")
-	b.ReportMetric(get(floors, func(r round) float64 { return r.goroutines }), "raw-goroutines/op")
-	b.ReportMetric(get(layers, func(r round) float64 { return r.goroutines }), "http-goroutines/op")
-	b.ReportMetric(0, "ns/op")
-}
-
-func median(v []float64) float64 {
-	s := slices.Clone(v)
-	slices.Sort(s)
-	return s[len(s)/2]
 }
 
 // dollars numbers the ? placeholders of query as PostgreSQL's $1, $2...

@@ -12,6 +12,7 @@ import (
 
 	"github.com/rollcall/rollcall/identity"
 	"github.com/rollcall/rollcall/importer"
+	"github.com/rollcall/rollcall/internal/floorbench"
 	"github.com/rollcall/rollcall/storage/sqlstore"
 )
 
@@ -43,7 +44,7 @@ func BenchmarkImportCSVFloor(b *testing.B) {
 			imports, floors, rows = append(imports, took.Seconds()), append(floors, took2.Seconds()), n
 		}
 	}
-	i, f := median(imports), median(floors)
+	i, f := floorbench.Median(imports), floorbench.Median(floors)
 	b.ReportMetric(i, "import-s")
 	b.ReportMetric(f, "raw-s")
 	b.ReportMetric(i/f, "import/raw")

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/rollcall/rollcall/identity"
+	"github.com/rollcall/rollcall/internal/floorbench"
 	"github.com/rollcall/rollcall/storage/storagetest"
 )
 
@@ -176,12 +177,12 @@ func BenchmarkRecordAttemptCallers(b *testing.B) {
 				log := be.open(b, Options{}).Diagnostics("acme")
 				a := identity.Attempt{Connection: "scim", Step: identity.StepRequest, Outcome: identity.OutcomeSuccess,
 					Detail: "POST /Users"}
-				r := runCallers(b, callers, func(ctx context.Context) error {
+				r := floorbench.Run(b, callers, func(ctx context.Context) error {
 					_, err := log.RecordAttempt(ctx, a)
 					return err
 				})
-				b.ReportMetric(r.rate, "entries/s")
-				b.ReportMetric(r.cpu, "cpu-µs/op")
+				b.ReportMetric(r.Rate, "entries/s")
+				b.ReportMetric(r.CPU, "cpu-µs/op")
 				b.ReportMetric(0, "ns/op")
 			})
 		}

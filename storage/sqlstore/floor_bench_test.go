@@ -8,14 +8,12 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"runtime/metrics"
-	"slices"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/rollcall/rollcall/identity"
+	"github.com/rollcall/rollcall/internal/floorbench"
 )
 
 // floorSeq numbers the users the floor benchmarks create, so that every
@@ -93,7 +91,7 @@ func (r *rawCreate) create(ctx context.Context, tenant string) error {
 // floor (rawCreate), "core" is identity.Directory.CreateUser on the store,
 // which runs Directory.Do and Tx.CreateUser. With callers=8, eight goroutines
 // create at once. Each run alternates the two, b.N creates each, for
-// floorRounds rounds, and reports the medians and their ratio.
+// floorbench.Rounds rounds, and reports the medians and their ratio.
 func BenchmarkCreateFloor(b *testing.B) {
 	for _, be := range benchBackends {
 		for _, callers := range []int{1, 8} {
@@ -108,110 +106,8 @@ func BenchmarkCreateFloor(b *testing.B) {
 					_, err := dir.CreateUser(ctx, identity.SourceSCIM, floorUser(), identity.CreateOptions{})
 					return err
 				}
-				floors, cores := alternate(b, callers, func(ctx context.Context) error { return raw.create(ctx, "bench") }, core)
-				reportFloor(b, "core", floors, cores)
+				floorbench.Compare(b, callers, "core", func(ctx context.Context) error { return raw.create(ctx, "bench") }, core)
 			})
 		}
 	}
-}
-
-// floorRounds is how many times a floor benchmark alternates the floor and
-// the layer it measures.
-const floorRounds = 5
-
-// round is what one run of a way measured.
-type round struct {
-	rate       float64 // creates a second
-	cpu        float64 // µs of the process's CPU time (user and system) a create
-	goroutines float64 // goroutines started a create
-}
-
-// alternate runs floor and layer b.N times each, over callers goroutines,
-// floorRounds times, and returns what each round measured.
-func alternate(b *testing.B, callers int, floor, layer func(ctx context.Context) error) (floors, layers []round) {
-	for range floorRounds {
-		floors = append(floors, runCallers(b, callers, floor))
-		layers = append(layers, runCallers(b, callers, layer))
-	}
-	return floors, layers
-}
-
-// reportFloor reports the medians of the rounds of the floor and of the
-// layer, and the layer's share of the floor. The rates tell the goal; the CPU
-// time and goroutines a create, which a busy machine changes less, tell why.
-func reportFloor(b *testing.B, layer string, floors, layers []round) {
-	get := func(rs []round, f func(round) float64) float64 {
-		v := make([]float64, len(rs))
-		for i, r := range rs {
-			v[i] = f(r)
-		}
-		return median(v)
-	}
-	rate := func(r round) float64 { return r.rate }
-	fr, lr := get(floors, rate), get(layers, rate)
-	b.ReportMetric(fr, "raw/s")
-	b.ReportMetric(lr, layer+"/s")
-	b.ReportMetric(lr/fr, layer+"/raw")
-	b.ReportMetric(get(floors, func(r round) float64 { return r.cpu }), "raw-cpu-µs/op")
-	b.ReportMetric(get(layers, func(r round) float64 { return r.cpu }), layer+"-cpu-µs/op")
-	b.ReportMetric(get(floors, func(r round) float64 { return r.goroutines }), "raw-goroutines/op")
-	b.ReportMetric(get(layers, func(r round) float64 { return r.goroutines }), layer+"-goroutines/op")
-	b.ReportMetric(0, "ns/op")
-}
-
-func median(v []float64) float64 {
-	s := slices.Clone(v)
-	slices.Sort(s)
-	return s[len(s)/2]
-}
-
-// runCallers runs create b.N times over callers goroutines and measures it.
-func runCallers(b *testing.B, callers int, create func(ctx context.Context) error) round {
-	ctx := context.Background()
-	var next atomic.Int64
-	cpu0, g0 := processCPU(), goroutinesCreated()
-	start := time.Now()
-	errs := make(chan error, callers)
-	for range callers {
-		go func() {
-			for next.Add(1) <= int64(b.N) {
-				if err := create(ctx); err != nil {
-					errs <- err
-					return
-				}
-			}
-			errs <- nil
-		}()
-	}
-	for range callers {
-		if err := <-errs; err != nil {
-			b.Fatal(err)
-		}
-	}
-	elapsed := time.Since(start)
-	n := float64(b.N)
-	return round{
-		rate:       n / elapsed.Seconds(),
-		cpu:        float64((processCPU() - cpu0).Microseconds()) / n,
-		goroutines: float64(goroutinesCreated()-g0-uint64(callers)) / n,
-	}
-}
-
-// processCPU is the CPU time the process has used, user and system.
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// goroutinesCreated is the number of goroutines the process has started.
-func goroutinesCreated() uint64 {
-	s := []metrics.Sample{{Name: "/sched/goroutines-created:goroutines"}}
-	metrics.Read(s)
-	if s[0].Value.Kind() != metrics.KindUint64 {
-		return 0
-	}
-	return s[0].Value.Uint64()
 }
