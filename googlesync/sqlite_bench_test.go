@@ -91,6 +91,22 @@ func (w writeCounter) AppendEvents(ctx context.Context, events []identity.Event)
 	return err
 }
 
+// openSQLiteTenant returns the Directory of a Google tenant in a new SQLite
+// file, and the count of its store's writes.
+func openSQLiteTenant(b *testing.B) (*identity.Directory, *atomic.Int64) {
+	db, err := sqlstore.OpenSQLite(context.Background(), filepath.Join(b.TempDir(), "bench.db"), sqlstore.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { db.Close() })
+	n := new(atomic.Int64)
+	dir, err := identity.New(writeCounter{Store: db.Tenant("bench"), n: n}, identity.Config{Tenant: "bench", GroupSource: "google"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return dir, n
+}
+
 // BenchmarkSyncSQLite syncs benchAccount (10k users in 1k groups) into a
 // SQLite file: first into an empty tenant, then again with nothing changed
 // in Google. apply-ns/op is the sync's time less the pull's; a no-change
@@ -98,24 +114,11 @@ func (w writeCounter) AppendEvents(ctx context.Context, events []identity.Event)
 func BenchmarkSyncSQLite(b *testing.B) {
 	api := benchAccount()
 	e := newEnv(b, api, Config{MaxRemove: 1})
-	open := func(b *testing.B) (*identity.Directory, *atomic.Int64) {
-		db, err := sqlstore.OpenSQLite(context.Background(), filepath.Join(b.TempDir(), "bench.db"), sqlstore.Options{})
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.Cleanup(func() { db.Close() })
-		n := new(atomic.Int64)
-		dir, err := identity.New(writeCounter{Store: db.Tenant("bench"), n: n}, identity.Config{Tenant: "bench", GroupSource: "google"})
-		if err != nil {
-			b.Fatal(err)
-		}
-		return dir, n
-	}
 	b.Run("first", func(b *testing.B) {
 		var apply time.Duration
 		for b.Loop() {
 			b.StopTimer()
-			dir, _ := open(b)
+			dir, _ := openSQLiteTenant(b)
 			s := e.newSyncer(b, Config{})
 			b.StartTimer()
 			rep, err := s.Sync(context.Background(), dir)
@@ -130,7 +133,7 @@ func BenchmarkSyncSQLite(b *testing.B) {
 		b.ReportMetric(float64(apply.Nanoseconds())/float64(b.N), "apply-ns/op")
 	})
 	b.Run("nochange", func(b *testing.B) {
-		dir, writes := open(b)
+		dir, writes := openSQLiteTenant(b)
 		s := e.newSyncer(b, Config{})
 		if _, err := s.Sync(context.Background(), dir); err != nil {
 			b.Fatal(err)
@@ -169,24 +172,11 @@ func BenchmarkApplySQLite(b *testing.B) {
 	}
 	batch := e.syncer.batch(p)
 	opts := identity.ReconcileOptions{Fuse: identity.Fuse{MaxRemove: 1, MaxDeactivate: 1}}
-	open := func(b *testing.B) (*identity.Directory, *atomic.Int64) {
-		db, err := sqlstore.OpenSQLite(context.Background(), filepath.Join(b.TempDir(), "bench.db"), sqlstore.Options{})
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.Cleanup(func() { db.Close() })
-		n := new(atomic.Int64)
-		dir, err := identity.New(writeCounter{Store: db.Tenant("bench"), n: n}, identity.Config{Tenant: "bench", GroupSource: "google"})
-		if err != nil {
-			b.Fatal(err)
-		}
-		return dir, n
-	}
 	b.Run("first", func(b *testing.B) {
 		var cpu time.Duration
 		for b.Loop() {
 			b.StopTimer()
-			dir, _ := open(b)
+			dir, _ := openSQLiteTenant(b)
 			b.StartTimer()
 			c0 := floorbench.ProcessCPU()
 			_, counts, err := dir.Reconcile(context.Background(), identity.Google, batch, opts)
@@ -198,7 +188,7 @@ func BenchmarkApplySQLite(b *testing.B) {
 		b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/op")
 	})
 	b.Run("nochange", func(b *testing.B) {
-		dir, writes := open(b)
+		dir, writes := openSQLiteTenant(b)
 		if _, _, err := dir.Reconcile(context.Background(), identity.Google, batch, opts); err != nil {
 			b.Fatal(err)
 		}
