@@ -176,21 +176,28 @@ func (f *rawFloor) create(ctx context.Context) error {
 
 // BenchmarkSCIMCreateHTTP POSTs users to the example server over HTTP (TCP
 // on the loopback, keep-alive), with one client and with eight, against the
-// floor (rawFloor) in the same run: each run alternates the two, b.N creates
-// each, floorbench.Rounds rounds, and reports the medians and their ratio.
+// floor (rawFloor) in the same run; "sqlite-unindexed" drops the user
+// search index's triggers first (the schema before that index). Each run
+// alternates the two, b.N creates each, floorbench.Rounds rounds, and
+// reports the medians and their ratio.
 func BenchmarkSCIMCreateHTTP(b *testing.B) {
 	backends := []struct {
-		name string
-		args func(b *testing.B) (args []string, dbPath, dsn string)
+		name      string
+		args      func(b *testing.B) (args []string, dbPath, dsn string)
+		unindexed bool // without the user search index's triggers, the floor included
 	}{
 		{"sqlite", func(b *testing.B) ([]string, string, string) {
 			path := filepath.Join(b.TempDir(), "rollcall.db")
 			return []string{"-db", path}, path, ""
-		}},
+		}, false},
 		{"postgres", func(b *testing.B) ([]string, string, string) {
 			dsn := sqlstoretest.DSN(b)
 			return []string{"-postgres", dsn}, "", dsn
-		}},
+		}, false},
+		{"sqlite-unindexed", func(b *testing.B) ([]string, string, string) {
+			path := filepath.Join(b.TempDir(), "rollcall.db")
+			return []string{"-db", path}, path, ""
+		}, true},
 	}
 	for _, be := range backends {
 		for _, clients := range []int{1, 8} {
@@ -198,6 +205,13 @@ func BenchmarkSCIMCreateHTTP(b *testing.B) {
 				args, dbPath, dsn := be.args(b)
 				base := "http://" + benchServer(b, args)
 				floor := newRawFloor(b, dbPath, dsn)
+				if be.unindexed {
+					for _, t := range []string{"insert", "update", "delete"} {
+						if _, err := floor.db.Exec("DROP TRIGGER rollcall_users_search_" + t); err != nil {
+							b.Fatal(err)
+						}
+					}
+				}
 				client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: clients}}
 				b.Cleanup(client.CloseIdleConnections)
 				post := func(ctx context.Context) error { return scimCreate(ctx, client, base) }
