@@ -125,6 +125,32 @@ type DiagnosticsLog interface {
 	PruneAttempts(ctx context.Context, before time.Time, keep int) (int, error)
 }
 
+// An AttemptQueue is a DiagnosticsLog that can take an entry without its
+// caller waiting for the write, for a source that records every request (a
+// SCIM server) and whose client should not wait on the log. QueueAttempt
+// returns at once; the log writes the entry soon after (the SQL store within
+// a few milliseconds), in one commit with the entries queued meanwhile, and
+// it writes what is queued before its own reads (Attempts, PruneAttempts),
+// so that an entry queued in a process is seen by the reads that follow in
+// that process. What is queued when the process ends without closing the log
+// is lost. A log that cannot keep up, or is closed, records the entry before
+// QueueAttempt returns, so what is queued stays bounded.
+type AttemptQueue interface {
+	DiagnosticsLog
+	QueueAttempt(a Attempt)
+}
+
+// QueueAttempt records a in log: queued if log is an AttemptQueue, else by
+// RecordAttempt, an error of which is returned. ctx is RecordAttempt's.
+func QueueAttempt(ctx context.Context, log DiagnosticsLog, a Attempt) error {
+	if q, ok := log.(AttemptQueue); ok {
+		q.QueueAttempt(a)
+		return nil
+	}
+	_, err := log.RecordAttempt(ctx, a)
+	return err
+}
+
 // NormalizeAttempt returns a as a log stores it: Time in UTC (now if zero),
 // each text field valid UTF-8 with no control character, and cut to its
 // limit (MaxAttemptField, MaxAttemptDetail, MaxAttemptSubj) on a rune

@@ -7,6 +7,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/rollcall/rollcall/identity"
+	"github.com/rollcall/rollcall/storage/memory"
 )
 
 // FuzzNormalizeAttempt: whatever a source puts in an attempt (an IdP's
@@ -46,5 +47,21 @@ func TestAttemptLimit(t *testing.T) {
 		if got := identity.AttemptLimit(identity.AttemptQuery{Limit: in}); got != want {
 			t.Errorf("AttemptLimit(%d) = %d, want %d", in, got, want)
 		}
+	}
+}
+
+// QueueAttempt on a log that cannot queue (the memory store's) records the
+// entry before it returns.
+func TestQueueAttemptRecordsWhereNoQueue(t *testing.T) {
+	log := memory.NewDiagnostics(nil)
+	if _, ok := any(log).(identity.AttemptQueue); ok {
+		t.Skip("the memory log queues: this case needs a log that does not")
+	}
+	if err := identity.QueueAttempt(t.Context(), log, identity.Attempt{Connection: "scim", Reference: "r1"}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := log.Attempts(t.Context(), identity.AttemptQuery{})
+	if err != nil || len(got) != 1 || got[0].Reference != "r1" {
+		t.Errorf("Attempts after QueueAttempt = %+v, %v; want the entry", got, err)
 	}
 }

@@ -45,7 +45,9 @@ func (h *Handler) recordRequest(r *http.Request, t identity.Tenant, err error) {
 		a.Detail += ": " + strconv.Itoa(e.Status) + " " + e.Detail
 	}
 	// The request's context may end with the request; the log outlives it.
-	_, _ = log.RecordAttempt(context.WithoutCancel(r.Context()), a)
+	// A log that can queue the entry writes it after the answer, with the
+	// entries of other requests.
+	_ = identity.QueueAttempt(context.WithoutCancel(r.Context()), log, a)
 }
 
 // userInPath returns the id of /Users/{id}, else "".

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"sync"
+	"time"
 
 	"github.com/rollcall/rollcall/identity"
 )
@@ -19,14 +20,36 @@ import (
 // first of them leads the next batch. Each caller still returns once its
 // entry is committed, with its Seq, and entries take their Seq in the order
 // they were queued.
+//
+// An entry given to QueueAttempt (identity.AttemptQueue), on either
+// dialect, joins the same queue but its caller does not wait: the next batch
+// takes it, led by a caller that waits or, if none comes, by a timer
+// queueWindow after it was queued. One client's requests, one after the
+// other, then share a commit too, and the client does not wait for it. A
+// read of the log first waits for what is queued (sync).
+
+const (
+	// queueWindow is how long a queued entry waits for others before the
+	// batcher writes it without them.
+	queueWindow = 5 * time.Millisecond
+	// maxQueued bounds the entries queued and not yet written:
+	// beyond it QueueAttempt records the entry before it returns, so a
+	// writer that cannot keep up slows the callers instead of growing the
+	// queue.
+	maxQueued = 4096
+)
 
 // pendingAttempt is an entry waiting for the batch that commits it.
 type pendingAttempt struct {
 	tenant string
 	a      identity.Attempt
 	// done receives nil once the entry is committed (a.Seq set), or an
-	// error; or errLead when the caller is to lead the next batch.
+	// error; or errLead when the caller is to lead the next batch. It is
+	// nil for a queued entry, whose caller does not wait.
 	done chan error
+	// mark is a read's place in the queue (sync): nothing to insert; done
+	// receives once the entries before it are written.
+	mark bool
 }
 
 // errLead tells a queued caller that it leads the next batch.
@@ -36,13 +59,19 @@ type leadSignal struct{}
 
 func (*leadSignal) Error() string { return "sqlstore: lead the next batch" }
 
-// attemptBatcher queues the entries of a SQLite DB's diagnostics logs.
+// attemptBatcher queues the entries of a DB's diagnostics logs.
 type attemptBatcher struct {
 	mu      sync.Mutex
 	pending []*pendingAttempt
 	// leading is true while a caller leads a batch: it has taken, or will
 	// take, the entries pending.
 	leading bool
+	// queued counts the queued entries (done nil) not yet written: pending,
+	// or in the batch being written.
+	queued int
+	// timer is set while a batch of the queued entries is scheduled.
+	timer  *time.Timer
+	closed bool
 }
 
 // record commits a of tenant with the entries recorded at the same time and
@@ -52,6 +81,13 @@ func (b *attemptBatcher) record(ctx context.Context, db *DB, tenant string, a id
 		return identity.Attempt{}, err
 	}
 	p := &pendingAttempt{tenant: tenant, a: a, done: make(chan error, 1)}
+	err := b.wait(ctx, db, p)
+	return p.a, err
+}
+
+// wait queues p and returns once the batch that takes it has committed,
+// leading that batch if no caller leads one.
+func (b *attemptBatcher) wait(ctx context.Context, db *DB, p *pendingAttempt) error {
 	b.mu.Lock()
 	b.pending = append(b.pending, p)
 	lead := !b.leading
@@ -61,32 +97,113 @@ func (b *attemptBatcher) record(ctx context.Context, db *DB, tenant string, a id
 		// The batch that takes p is bounded by the write connection, as
 		// a statement of p's own would be.
 		if err := <-p.done; err != errLead {
-			return p.a, err
+			return err
 		}
 	}
 	b.lead(ctx, db)
-	err := <-p.done
-	return p.a, err
+	return <-p.done
+}
+
+// queue adds a of tenant to the next batch and returns without waiting for
+// it; see identity.AttemptQueue.
+func (b *attemptBatcher) queue(db *DB, tenant string, a identity.Attempt) {
+	b.mu.Lock()
+	if b.closed || b.queued >= maxQueued {
+		b.mu.Unlock()
+		if _, err := b.record(context.Background(), db, tenant, a); err != nil {
+			db.log.Warn("sqlstore: record diagnostics entry", "tenant", tenant, "err", err)
+		}
+		return
+	}
+	b.pending = append(b.pending, &pendingAttempt{tenant: tenant, a: a})
+	b.queued++
+	if !b.leading {
+		b.schedule(db)
+	}
+	b.mu.Unlock()
+}
+
+// schedule starts the timer that writes the queued entries, unless it runs
+// already. b.mu is held.
+func (b *attemptBatcher) schedule(db *DB) {
+	if b.timer != nil {
+		return
+	}
+	b.timer = time.AfterFunc(queueWindow, func() {
+		b.mu.Lock()
+		b.timer = nil
+		if b.leading || len(b.pending) == 0 {
+			// The batch led now takes them, or hands them on.
+			b.mu.Unlock()
+			return
+		}
+		b.leading = true
+		b.mu.Unlock()
+		b.lead(context.Background(), db)
+	})
+}
+
+// busy reports whether entries are queued and not yet written.
+func (b *attemptBatcher) busy() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.queued > 0
+}
+
+// sync returns once the entries queued before it are written: a read's
+// first step. With none queued it returns at once.
+func (b *attemptBatcher) sync(ctx context.Context, db *DB) error {
+	if !b.busy() {
+		return nil
+	}
+	return b.wait(ctx, db, &pendingAttempt{mark: true, done: make(chan error, 1)})
+}
+
+// close writes what is queued; after it, QueueAttempt records each entry
+// before it returns.
+func (b *attemptBatcher) close(db *DB) {
+	b.mu.Lock()
+	b.closed = true
+	if b.timer != nil && b.timer.Stop() {
+		b.timer = nil
+	}
+	b.mu.Unlock()
+	if err := b.sync(context.Background(), db); err != nil {
+		db.log.Warn("sqlstore: write the queued diagnostics entries", "err", err)
+	}
 }
 
 // lead commits one batch, the entries pending, and hands the lead to the
-// first caller queued meanwhile, if any. One entry is one statement; more
-// are one transaction, so as to be one commit.
+// first caller queued meanwhile that waits, if any; else, if entries were
+// queued meanwhile, it schedules their batch. One entry is one statement;
+// more are one transaction, so as to be one commit.
 func (b *attemptBatcher) lead(ctx context.Context, db *DB) {
 	ctx = context.WithoutCancel(ctx) // the batch holds other callers' entries
 	b.mu.Lock()
 	batch := b.pending
 	b.pending = nil
+	var rows []*pendingAttempt
+	written := 0
+	for _, p := range batch {
+		if p.done == nil {
+			written++
+		}
+		if !p.mark {
+			rows = append(rows, p)
+		}
+	}
 	b.mu.Unlock()
 	one := func(p *pendingAttempt) error {
 		return db.retryStmt(ctx, func(c conn) error { return insertAttemptRow(ctx, c, p.tenant, &p.a) })
 	}
 	var err error
-	if len(batch) == 1 {
-		err = one(batch[0])
-	} else {
+	switch len(rows) {
+	case 0:
+	case 1:
+		err = one(rows[0])
+	default:
 		err = db.runTx(ctx, txWrite, func(c conn) error {
-			for _, p := range batch {
+			for _, p := range rows {
 				if err := insertAttemptRow(ctx, c, p.tenant, &p.a); err != nil {
 					return err
 				}
@@ -95,20 +212,41 @@ func (b *attemptBatcher) lead(ctx context.Context, db *DB) {
 		})
 	}
 	for _, p := range batch {
-		if err != nil && len(batch) > 1 {
+		perr := err
+		if p.mark {
+			perr = nil // the entries before it are written or have failed
+		} else if err != nil && len(rows) > 1 {
 			// One entry's failure is not the others': each on its own.
-			p.done <- one(p)
+			perr = one(p)
+		}
+		if p.done == nil {
+			if perr != nil {
+				db.log.Warn("sqlstore: record diagnostics entry", "tenant", p.tenant, "err", perr)
+			}
 			continue
 		}
-		p.done <- err
+		p.done <- perr
 	}
+	b.handOn(db, written)
+}
+
+// handOn ends a batch that wrote written queued entries: it hands the lead
+// to the first caller pending that waits, or schedules the queued entries'
+// batch.
+func (b *attemptBatcher) handOn(db *DB, written int) {
 	b.mu.Lock()
-	if len(b.pending) > 0 {
-		b.pending[0].done <- errLead
-	} else {
-		b.leading = false
+	defer b.mu.Unlock()
+	b.queued -= written
+	for _, p := range b.pending {
+		if p.done != nil {
+			p.done <- errLead
+			return
+		}
 	}
-	b.mu.Unlock()
+	b.leading = false
+	if len(b.pending) > 0 {
+		b.schedule(db)
+	}
 }
 
 // insertAttemptRow inserts a, normalized, as tenant's and sets its Seq. On

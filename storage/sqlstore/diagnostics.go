@@ -8,7 +8,7 @@ import (
 	"github.com/rollcall/rollcall/identity"
 )
 
-var _ identity.DiagnosticsLog = (*DiagnosticsLog)(nil)
+var _ identity.AttemptQueue = (*DiagnosticsLog)(nil)
 
 var (
 	insertAttempt = prep("INSERT INTO rollcall_attempts (tenant, time, connection, step, outcome, reason, detail, " +
@@ -30,8 +30,8 @@ const attemptColumns = "seq, time, connection, step, outcome, reason, detail, su
 // DiagnosticsLog is the identity.DiagnosticsLog of one tenant, from
 // DB.Diagnostics. Each method is one statement but PruneAttempts (two), and
 // none joins a Store's transaction: a failed sign-in records its attempt too.
-// On SQLite, entries recorded at the same time share a transaction (see
-// attemptBatcher).
+// On SQLite, entries recorded at the same time share a transaction, and on
+// either dialect the entries queued (QueueAttempt) do (see attemptBatcher).
 type DiagnosticsLog struct {
 	db     *DB
 	tenant string
@@ -48,7 +48,9 @@ func (db *DB) Diagnostics(tenant string) *DiagnosticsLog {
 func (l *DiagnosticsLog) RecordAttempt(ctx context.Context, a identity.Attempt) (identity.Attempt, error) {
 	a = identity.NormalizeAttempt(a, l.db.now())
 	a.Time = stamp(a.Time)
-	if l.db.dialect == SQLite {
+	// On PostgreSQL too, an entry recorded while others are queued goes
+	// after them, so that Seq follows the order of the calls.
+	if l.db.dialect == SQLite || l.db.attempts.busy() {
 		var err error
 		if a, err = l.db.attempts.record(ctx, l.db, l.tenant, a); err != nil {
 			return identity.Attempt{}, err
@@ -62,8 +64,22 @@ func (l *DiagnosticsLog) RecordAttempt(ctx context.Context, a identity.Attempt) 
 	return a, nil
 }
 
-// Attempts returns the entries q selects, newest first.
+// QueueAttempt implements identity.AttemptQueue: a, normalized and timed
+// now, is written within a few milliseconds in one commit with the entries
+// queued or recorded meanwhile. Close writes what is queued. An entry that
+// cannot be written is logged at Warn to Options.Logger.
+func (l *DiagnosticsLog) QueueAttempt(a identity.Attempt) {
+	a = identity.NormalizeAttempt(a, l.db.now())
+	a.Time = stamp(a.Time)
+	l.db.attempts.queue(l.db, l.tenant, a)
+}
+
+// Attempts returns the entries q selects, newest first, those queued
+// before it included.
 func (l *DiagnosticsLog) Attempts(ctx context.Context, q identity.AttemptQuery) ([]identity.Attempt, error) {
+	if err := l.db.attempts.sync(ctx, l.db); err != nil {
+		return nil, err
+	}
 	query, args := attemptsQuery(l.tenant, q)
 	c := l.db.on(l.db.rdb, nil)
 	rows, err := c.query(ctx, query, args...)
@@ -93,6 +109,9 @@ func (l *DiagnosticsLog) Attempts(ctx context.Context, q identity.AttemptQuery) 
 // PruneAttempts deletes the entries before before, then the oldest beyond
 // the newest keep (keep <= 0: no cap), and returns how many.
 func (l *DiagnosticsLog) PruneAttempts(ctx context.Context, before time.Time, keep int) (int, error) {
+	if err := l.db.attempts.sync(ctx, l.db); err != nil {
+		return 0, err
+	}
 	var n int64
 	exec := func(query string, args ...any) error {
 		return l.db.retryStmt(ctx, func(c conn) error {

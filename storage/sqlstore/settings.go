@@ -214,6 +214,10 @@ func tenantTables(ctx context.Context, c conn) ([]string, error) {
 // tenant's rows from every table of the schema with a tenant column (found in
 // the catalog, so a table added later is covered), its settings last.
 func (s *SettingsStore) DeleteTenant(ctx context.Context, tenant string) error {
+	// The diagnostics entries queued before go with the tenant.
+	if err := s.db.attempts.sync(ctx, s.db); err != nil {
+		return err
+	}
 	return s.db.runTx(ctx, txWrite, func(c conn) error {
 		found, err := c.exists(ctx, "SELECT 1 FROM rollcall_settings WHERE tenant = ?"+c.d.forUpdate(), tenant)
 		if err != nil {

@@ -98,7 +98,8 @@ type DB struct {
 	clock          identity.Clock
 	log            *slog.Logger
 	maxRetries     int
-	// attempts commits the diagnostics entries of a SQLite DB in batches.
+	// attempts commits the diagnostics entries of a SQLite DB in batches,
+	// and the queued entries (QueueAttempt) of either dialect.
 	attempts attemptBatcher
 }
 
@@ -254,9 +255,11 @@ func (db *DB) Keys(tenant string, clock identity.Clock) *KeyStore {
 	return &KeyStore{db: db, tenant: tenant, clock: clock}
 }
 
-// Close closes the connections that OpenSQLite or OpenPostgres made. It does
+// Close writes the diagnostics entries queued (DiagnosticsLog.QueueAttempt),
+// then closes the connections that OpenSQLite or OpenPostgres made. It does
 // not close a *sql.DB given to New. Stores of a closed DB return errors.
 func (db *DB) Close() error {
+	db.attempts.close(db)
 	db.wstmts.close()
 	db.rstmts.close()
 	if !db.owned {

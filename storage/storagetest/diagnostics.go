@@ -30,6 +30,7 @@ func RunDiagnostics(t *testing.T, newLogs func(t *testing.T, clock identity.Cloc
 		{"PruneCount", testAttemptPruneCount},
 		{"Tenants", testAttemptTenants},
 		{"Concurrent", testAttemptConcurrent},
+		{"Queue", testAttemptQueue},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -253,5 +254,62 @@ func testAttemptConcurrent(t *testing.T, open func(string) identity.DiagnosticsL
 	}
 	if !slices.IsSortedFunc(got, func(a, b int64) int { return int(b - a) }) || len(slices.Compact(slices.Clone(got))) != len(got) {
 		t.Errorf("seqs not distinct and newest first: %v", got)
+	}
+}
+
+// testAttemptQueue checks an identity.AttemptQueue: entries queued from
+// several goroutines, between entries recorded, are all read back at once
+// (a read writes what is queued first) with their own time, in their own
+// tenant, distinct Seqs; and a prune counts them.
+func testAttemptQueue(t *testing.T, open func(string) identity.DiagnosticsLog, clock *stepClock) {
+	a, ok := open("tenant-a").(identity.AttemptQueue)
+	if !ok {
+		t.Skip("the log is no identity.AttemptQueue: QueueAttempt records through RecordAttempt")
+	}
+	b := open("tenant-b")
+	first := clock.Now().UTC()
+	a.QueueAttempt(identity.Attempt{Connection: "scim", Reference: "first"})
+	clock.step(time.Minute)
+	const each = 10
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := range each {
+				e := identity.Attempt{Connection: "scim", Reference: fmt.Sprintf("%d-%d", w, i)}
+				if i%3 == 0 {
+					if _, err := a.RecordAttempt(t.Context(), e); err != nil {
+						t.Errorf("RecordAttempt: %v", err)
+					}
+					continue
+				}
+				a.QueueAttempt(e)
+			}
+		})
+	}
+	wg.Wait()
+	got := attempts(t, a, identity.AttemptQuery{Limit: identity.MaxAttemptsPage})
+	if len(got) != workers*each+1 {
+		t.Fatalf("%d entries read after queueing, want %d", len(got), workers*each+1)
+	}
+	s := seqs(got)
+	if !slices.IsSortedFunc(s, func(a, b int64) int { return int(b - a) }) || len(slices.Compact(slices.Clone(s))) != len(s) {
+		t.Errorf("seqs not distinct and newest first: %v", s)
+	}
+	if old := got[len(got)-1]; old.Reference != "first" || !old.Time.Truncate(time.Microsecond).Equal(first.Truncate(time.Microsecond)) {
+		t.Errorf("oldest entry %q at %v, want \"first\" at %v (the time it was queued)", old.Reference, old.Time, first)
+	}
+	if other := attempts(t, b, identity.AttemptQuery{}); len(other) != 0 {
+		t.Errorf("tenant-b reads %d entries of tenant-a", len(other))
+	}
+	a.QueueAttempt(identity.Attempt{Connection: "scim", Reference: "last"})
+	n, err := a.PruneAttempts(t.Context(), first.Add(time.Second), 0)
+	if err != nil || n != 1 {
+		t.Fatalf("PruneAttempts of the first entry = %d, %v; want 1", n, err)
+	}
+	if n, err := a.PruneAttempts(t.Context(), time.Time{}, 1); err != nil || n != workers*each {
+		t.Fatalf("PruneAttempts keeping 1 = %d, %v; want %d (the entry queued just before counted)", n, err, workers*each)
+	}
+	if left := attempts(t, a, identity.AttemptQuery{}); len(left) != 1 || left[0].Reference != "last" {
+		t.Errorf("left %+v, want the entry queued last", left)
 	}
 }

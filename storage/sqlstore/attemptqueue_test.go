@@ -1,0 +1,115 @@
+package sqlstore
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/rollcall/rollcall/identity"
+	"github.com/rollcall/rollcall/settings"
+	"github.com/rollcall/rollcall/storage/storagetest"
+)
+
+// countAttempts counts the tenant's rows in the table, read past the log
+// (whose reads write what is queued first).
+func countAttempts(t *testing.T, db *DB, tenant string) int {
+	t.Helper()
+	var n int
+	if err := db.on(db.rdb, nil).row(context.Background(), "SELECT count(*) FROM rollcall_attempts WHERE tenant = ?", tenant).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// A queued entry is written with no read to prompt it: by the timer, a few
+// milliseconds after it was queued.
+func TestQueueAttemptWrittenWithoutRead(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			db := b.open(t, Options{})
+			db.Diagnostics("acme").QueueAttempt(identity.Attempt{Connection: "scim", Detail: "POST /Users"})
+			deadline := time.Now().Add(10 * time.Second)
+			for countAttempts(t, db, "acme") != 1 {
+				if time.Now().After(deadline) {
+					t.Fatal("the queued entry was not written within 10 s")
+				}
+				time.Sleep(queueWindow)
+			}
+			if db.attempts.busy() {
+				t.Error("the batcher still counts the entry written as queued")
+			}
+		})
+	}
+}
+
+// Close writes what is queued: a database opened again reads it.
+func TestQueueAttemptClose(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "rollcall.db")
+	db, err := OpenSQLite(ctx, path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ref := range []string{"a", "b", "c"} {
+		db.Diagnostics("acme").QueueAttempt(identity.Attempt{Connection: "scim", Reference: ref})
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db, err = OpenSQLite(ctx, path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	got, err := db.Diagnostics("acme").Attempts(ctx, identity.AttemptQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 3 || got[0].Reference != "c" || got[2].Reference != "a" {
+		t.Errorf("after Close and open: %+v, want c, b, a", got)
+	}
+}
+
+// Past maxQueued entries waiting, QueueAttempt writes the entry before it
+// returns: the queue does not grow past it.
+func TestQueueAttemptBounded(t *testing.T) {
+	db := openSQLiteFile(t, Options{})
+	db.attempts.mu.Lock()
+	db.attempts.queued = maxQueued // as if that many were waiting
+	db.attempts.mu.Unlock()
+	db.Diagnostics("acme").QueueAttempt(identity.Attempt{Connection: "scim"})
+	n := countAttempts(t, db, "acme")
+	db.attempts.mu.Lock()
+	db.attempts.queued -= maxQueued
+	pending := len(db.attempts.pending)
+	db.attempts.mu.Unlock()
+	if n != 1 || pending != 0 {
+		t.Errorf("with the queue full: %d rows written on return, %d pending; want 1, 0", n, pending)
+	}
+}
+
+// Deleting a tenant first writes its queued entries, which then go with
+// it: none is written after.
+func TestDeleteTenantTakesQueuedAttempts(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			ctx := context.Background()
+			db := b.open(t, Options{})
+			st := db.Settings(storagetest.SettingsKeyring(t))
+			if _, err := st.Create(ctx, "acme", settings.Settings{}); err != nil {
+				t.Fatal(err)
+			}
+			for range 5 {
+				db.Diagnostics("acme").QueueAttempt(identity.Attempt{Connection: "scim"})
+			}
+			if err := st.DeleteTenant(ctx, "acme"); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(4 * queueWindow) // past the timer that would have written them
+			if n := countAttempts(t, db, "acme"); n != 0 {
+				t.Errorf("%d entries of the deleted tenant, want 0", n)
+			}
+		})
+	}
+}
