@@ -79,7 +79,24 @@ type Options struct {
 	// 40P01; SQLite SQLITE_BUSY). 0 means DefaultMaxRetries; a negative value
 	// means never.
 	MaxRetries int
+	// MaxConns is, for OpenPostgres, the most connections the DB opens and
+	// keeps open; 0 means DefaultMaxConns. Connections idle for
+	// ConnMaxIdleTime are closed. (A SQLite file has one writing connection
+	// and max(4, GOMAXPROCS) reading ones; New leaves the pool of a *sql.DB
+	// to the host.)
+	MaxConns int
 }
+
+// DefaultMaxConns is Options.MaxConns when it is 0: enough for the
+// concurrent requests of a replica, far below PostgreSQL's default
+// max_connections of 100.
+const DefaultMaxConns = 16
+
+// ConnMaxIdleTime is how long OpenPostgres keeps a connection that no
+// request uses, so that a burst's connections are not opened again for each
+// request (database/sql keeps only 2 idle connections unless told) and do
+// not linger long after it.
+const ConnMaxIdleTime = 5 * time.Minute
 
 // DB is an open rollcall database. It is safe for concurrent use; a host keeps
 // one per database and takes a Store per tenant from it.
@@ -158,12 +175,19 @@ func OpenSQLite(ctx context.Context, path string, opts Options) (*DB, error) {
 
 // OpenPostgres connects to PostgreSQL with a pgx connection string (a URL or
 // key=value pairs; a search_path parameter selects the schema) and migrates
-// the database.
+// the database. It keeps up to Options.MaxConns connections open.
 func OpenPostgres(ctx context.Context, dsn string, opts Options) (*DB, error) {
 	w, err := sql.Open("pgx", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: open postgres: %w", err)
 	}
+	conns := opts.MaxConns
+	if conns <= 0 {
+		conns = DefaultMaxConns
+	}
+	w.SetMaxOpenConns(conns)
+	w.SetMaxIdleConns(conns)
+	w.SetConnMaxIdleTime(ConnMaxIdleTime)
 	db := newDB(Postgres, w, w, opts)
 	db.owned = true
 	if err := db.start(ctx); err != nil {
