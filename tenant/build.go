@@ -226,7 +226,7 @@ func (r *Runtime) buildGoogle(g *settings.Google) (*googlesync.Syncer, error) {
 		ExternalMembers: member[g.ExternalMembers], Suspended: suspended, DeactivateLeavers: g.DeactivateLeavers,
 		KeepDeactivated: g.KeepDeactivated, MaxRemove: g.MaxRemove, Force: g.Force, DryRun: g.DryRun,
 		Concurrency: g.Concurrency, Retries: g.Retries, MinBackoff: g.MinBackoff.D(), MaxBackoff: g.MaxBackoff.D(),
-	}, identity.Deps{Clock: r.cfg.Clock, Logger: r.logger}) // not r.deps: Config.HTTPClient is for SSO, the Google API is reached directly
+	}, identity.Deps{Clock: r.cfg.Clock, Logger: r.logger, HTTPClient: r.cfg.HTTPClient})
 }
 
 // deps are the services of a tenant's sources.

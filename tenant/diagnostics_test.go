@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"regexp"
 	"sync"
@@ -16,6 +17,7 @@ import (
 	"github.com/coreos/go-oidc/v3/oidc/oidctest"
 
 	"github.com/rollcall/rollcall/identity"
+	"github.com/rollcall/rollcall/netguard"
 	"github.com/rollcall/rollcall/oauth"
 	"github.com/rollcall/rollcall/saml"
 	"github.com/rollcall/rollcall/saml/samltest"
@@ -165,7 +167,9 @@ func TestRuntimeOAuthSignInsDiagnosed(t *testing.T) {
 	rt, err := tenant.New(tenant.Config{Settings: memory.NewSettings(db, keyring(t), nil),
 		Stores:      func(id string) identity.Store { return db.Tenant(id) },
 		Keys:        func(id string) identity.KeyStore { return db.Keys(id, nil) },
-		Diagnostics: func(id string) identity.DiagnosticsLog { return logs[id] }})
+		Diagnostics: func(id string) identity.DiagnosticsLog { return logs[id] },
+		// The provider runs on the loopback, which the default client refuses.
+		HTTPClient: netguard.New(netguard.Config{Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}).Client()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -28,6 +28,7 @@ import (
 	"github.com/rollcall/rollcall/googlesync"
 	"github.com/rollcall/rollcall/identity"
 	"github.com/rollcall/rollcall/importer"
+	"github.com/rollcall/rollcall/netguard"
 	"github.com/rollcall/rollcall/oauth"
 	"github.com/rollcall/rollcall/saml"
 	"github.com/rollcall/rollcall/scim"
@@ -57,8 +58,11 @@ type Config struct {
 	// SCIMBaseURL returns the absolute URL a tenant's SCIM handler is
 	// mounted at, for meta.location; nil (or "") derives it from requests.
 	SCIMBaseURL func(tenant string) string
-	// HTTPClient fetches SAML metadata and talks to OAuth providers; nil
-	// means each source's default.
+	// HTTPClient fetches SAML metadata, talks to OAuth providers and sends
+	// the Google API's requests (to the tenant's endpoint and its key's
+	// token_uri): every URL a tenant's admin enters. Nil means a client that
+	// refuses internal addresses, netguard.New(netguard.Config{}).Client();
+	// a host whose IdPs run on its own network gives one with Allow.
 	HTTPClient *http.Client
 	// Clock tells the time; nil means the system clock.
 	Clock identity.Clock
@@ -174,6 +178,9 @@ func New(cfg Config) (*Runtime, error) {
 	}
 	if cfg.SCIMBaseURL == nil {
 		cfg.SCIMBaseURL = func(string) string { return "" }
+	}
+	if cfg.HTTPClient == nil {
+		cfg.HTTPClient = netguard.New(netguard.Config{}).Client()
 	}
 	r := &Runtime{cfg: cfg, logger: cfg.Logger, clock: cfg.Clock, poll: int64(cfg.PollInterval)}
 	r.cache.seed = maphash.MakeSeed()
