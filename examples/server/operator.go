@@ -83,8 +83,9 @@ func openOperator(s *server, db *sqlstore.DB, where storeFlags, getenv func(stri
 	}
 	s.events = h
 	// A tenant's admin enters the SAML metadata URLs and OpenID issuers of
-	// its connections: they are fetched through a client that refuses
-	// internal addresses, unless EnvConnectionAllow lists them.
+	// its connections, and its Google API endpoint and key (token_uri):
+	// they are reached through a client that refuses internal addresses,
+	// unless EnvConnectionAllow lists them.
 	allow, err := allowList(getenv, EnvConnectionAllow)
 	if err != nil {
 		return nil, err

@@ -427,8 +427,10 @@ func TestReplicas(t *testing.T) {
 		EnvAdminToken:   testToken,
 		EnvSettingsKeys: "k1:" + base64.StdEncoding.EncodeToString(bytes.Repeat([]byte("k"), 32)),
 		EnvWebhookAllow: "127.0.0.0/8",
-		EnvLeaseTTL:     ttl.String(),
-		EnvTenantScan:   "200ms",
+		// The tenants' Google endpoint is the fake, on the loopback.
+		EnvConnectionAllow: "127.0.0.0/8",
+		EnvLeaseTTL:        ttl.String(),
+		EnvTenantScan:      "200ms",
 	}
 	reps := map[string]*replica{"A": startReplica(t, "A", dsn, vars), "B": startReplica(t, "B", dsn, vars)}
 	a, b := reps["A"], reps["B"]
@@ -472,7 +474,11 @@ func TestReplicas(t *testing.T) {
 		res.Body.Close()
 		first <- res.StatusCode
 	}()
-	<-hit // this sync (or a scheduled one) holds the lease now
+	select { // this sync (or a scheduled one) holds the lease now
+	case <-hit:
+	case <-time.After(20 * time.Second):
+		t.Fatalf("no sync reached the fake's groups in 20 s\nA:\n%s\nB:\n%s", a.log, b.log)
+	}
 	status, _, body = do(t, "POST", b.base+"/api/v1/tenants/acme/google/sync", nil)
 	assert.Equal(t, http.StatusConflict, status, "%s", body)
 	status, _, body = do(t, "POST", a.base+"/api/v1/tenants/acme/google/sync", nil)
