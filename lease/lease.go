@@ -113,6 +113,10 @@ func (r *Runner) RetryEvery() time.Duration { return r.cfg.RetryEvery }
 // expire. Run then returns fn's error joined with the loss. If another owner
 // holds the lease, Run returns ErrHeld without calling fn.
 func (r *Runner) Run(ctx context.Context, job string, fn func(ctx context.Context) error) error {
+	// The lease runs from when the store took the call, which is after
+	// this: counting from here, the holder never thinks it has more time
+	// than the store gives it.
+	acquired := time.Now()
 	l, ok, err := r.cfg.Store.Acquire(ctx, job, r.cfg.Owner, r.cfg.TTL)
 	if err != nil {
 		return fmt.Errorf("lease: acquire %q: %w", job, err)
@@ -121,7 +125,6 @@ func (r *Runner) Run(ctx context.Context, job string, fn func(ctx context.Contex
 		return fmt.Errorf("lease: %q (holder %s): %w", job, l.Owner, ErrHeld)
 	}
 	r.log.InfoContext(ctx, "lease: acquired", "job", job, "owner", r.cfg.Owner, "epoch", l.Epoch)
-	acquired := time.Now()
 	work, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	renewed := make(chan struct{})
@@ -161,11 +164,12 @@ func (r *Runner) renew(ctx context.Context, job string, last time.Time, cancel c
 		// The renewal may take until shortly before the lease would
 		// expire: a busy store is slow, not lost.
 		rctx, rcancel := context.WithTimeout(ctx, max(r.cfg.TTL-time.Since(last)-r.cfg.RenewEvery/4, time.Millisecond))
+		sent := time.Now() // the renewed lease runs from after this
 		_, err := r.cfg.Store.Renew(rctx, job, r.cfg.Owner, r.cfg.TTL)
 		rcancel()
 		switch {
 		case err == nil:
-			last = time.Now()
+			last = sent
 		case errors.Is(err, identity.ErrLeaseLost):
 			cancel(fmt.Errorf("lease: %q: %w", job, err))
 			return
@@ -173,7 +177,9 @@ func (r *Runner) renew(ctx context.Context, job string, last time.Time, cancel c
 			return
 		default:
 			r.log.WarnContext(ctx, "lease: renew", "job", job, "err", err)
-			if time.Since(last)+r.cfg.RenewEvery >= r.cfg.TTL {
+			// Stop unless the next try, a tick away (half a tick more
+			// for a late timer), still comes before the lease expires.
+			if time.Since(last)+r.cfg.RenewEvery*3/2 >= r.cfg.TTL {
 				cancel(fmt.Errorf("lease: %q: not renewed since %v (%v): %w", job, last.Format(time.RFC3339Nano), err, identity.ErrLeaseLost))
 				return
 			}

@@ -223,3 +223,52 @@ func TestKeepOneAtATime(t *testing.T) {
 		t.Errorf("%d runs, %d overlapping; want at least 5 and none", runs.Load(), overlaps.Load())
 	}
 }
+
+// slowAnswers is a cutStore whose renewals answer late: the store renews
+// the lease when it takes the call, the holder hears of it delay later.
+type slowAnswers struct {
+	*cutStore
+	delay   time.Duration
+	mu      sync.Mutex
+	renewed time.Time // when the store last renewed
+}
+
+func (s *slowAnswers) Renew(ctx context.Context, job, owner string, ttl time.Duration) (identity.Lease, error) {
+	l, err := s.cutStore.Renew(ctx, job, owner, ttl)
+	if err == nil {
+		s.mu.Lock()
+		s.renewed = time.Now()
+		s.mu.Unlock()
+		time.Sleep(s.delay)
+	}
+	return l, err
+}
+
+// TestSlowRenewalStopsInTime: the holder counts its lease from when it sent
+// the renewal, not from when the answer came, so with slow answers and the
+// store then cut off it still stops before the lease the store holds expires.
+func TestSlowRenewalStopsInTime(t *testing.T) {
+	store := &slowAnswers{cutStore: &cutStore{LeaseStore: memory.New().Leases(nil)}, delay: renew / 2}
+	a := newRunner(t, store, "a")
+	started, stopped := make(chan struct{}), make(chan time.Time, 1)
+	go a.Run(t.Context(), "job", func(ctx context.Context) error {
+		close(started)
+		<-ctx.Done()
+		stopped <- time.Now()
+		return nil
+	})
+	<-started
+	time.Sleep(2 * ttl) // several slow renewals
+	store.cut.Store(true)
+	select {
+	case at := <-stopped:
+		store.mu.Lock()
+		expires := store.renewed.Add(ttl)
+		store.mu.Unlock()
+		if !at.Before(expires) {
+			t.Errorf("a stopped %v after its lease expired in the store", at.Sub(expires))
+		}
+	case <-time.After(10 * ttl):
+		t.Fatal("a never stopped")
+	}
+}
