@@ -130,9 +130,10 @@ type DiagnosticsLog interface {
 // SCIM server) and whose client should not wait on the log. QueueAttempt
 // returns at once; the log writes the entry soon after (the SQL store within
 // a few milliseconds), in one commit with the entries queued meanwhile, and
-// it writes what is queued before its own reads (Attempts, PruneAttempts),
-// so that an entry queued in a process is seen by the reads that follow in
-// that process. What is queued when the process ends without closing the log
+// its own reads (Attempts, PruneAttempts) first wait, for a bounded time
+// (the SQL store's: a second), for what is queued, so that an entry queued
+// in a process is seen by the reads that follow in that process unless the
+// store cannot write for that long. What is queued when the process ends without closing the log
 // is lost. A log that cannot keep up, or is closed, records the entry before
 // QueueAttempt returns, so what is queued stays bounded.
 type AttemptQueue interface {

@@ -26,7 +26,9 @@ import (
 // takes it, led by a caller that waits or, if none comes, by a timer
 // queueWindow after it was queued. One client's requests, one after the
 // other, then share a commit too, and the client does not wait for it. A
-// read of the log first waits for what is queued (sync).
+// read of the log first waits for what is queued (sync), at most readWait:
+// a write transaction that holds the connection long (an import) delays a
+// read by no more than that.
 
 const (
 	// queueWindow is how long a queued entry waits for others before the
@@ -37,6 +39,9 @@ const (
 	// writer that cannot keep up slows the callers instead of growing the
 	// queue.
 	maxQueued = 4096
+	// readWait bounds how long a read of the log waits for the entries
+	// queued before it; after it, the read reads what is written.
+	readWait = time.Second
 )
 
 // pendingAttempt is an entry waiting for the batch that commits it.
@@ -48,7 +53,8 @@ type pendingAttempt struct {
 	// nil for a queued entry, whose caller does not wait.
 	done chan error
 	// mark is a read's place in the queue (sync): nothing to insert; done
-	// receives once the entries before it are written.
+	// receives once the entries before it are written. A mark never leads:
+	// its caller may have left.
 	mark bool
 }
 
@@ -126,8 +132,8 @@ func (b *attemptBatcher) queue(db *DB, tenant string, a identity.Attempt) {
 // schedule starts the timer that writes the queued entries, unless it runs
 // already. b.mu is held.
 func (b *attemptBatcher) schedule(db *DB) {
-	if b.timer != nil {
-		return
+	if b.timer != nil || b.closed {
+		return // closed: close has written what was queued, and queue no longer queues
 	}
 	b.timer = time.AfterFunc(queueWindow, func() {
 		b.mu.Lock()
@@ -150,13 +156,40 @@ func (b *attemptBatcher) busy() bool {
 	return b.queued > 0
 }
 
-// sync returns once the entries queued before it are written: a read's
-// first step. With none queued it returns at once.
-func (b *attemptBatcher) sync(ctx context.Context, db *DB) error {
+// sync returns once the entries queued before it are written, or once ctx
+// is done (with its error), or after bound if bound > 0 (with nil: a read
+// then reads what is written by then). With none queued it returns at
+// once. It never leads a batch itself: a read waits for the write
+// connection only as long as it chooses to.
+func (b *attemptBatcher) sync(ctx context.Context, db *DB, bound time.Duration) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	if !b.busy() {
 		return nil
 	}
-	return b.wait(ctx, db, &pendingAttempt{mark: true, done: make(chan error, 1)})
+	p := &pendingAttempt{mark: true, done: make(chan error, 1)}
+	b.mu.Lock()
+	b.pending = append(b.pending, p)
+	if !b.leading {
+		b.leading = true
+		go b.lead(context.Background(), db)
+	}
+	b.mu.Unlock()
+	var timeout <-chan time.Time
+	if bound > 0 {
+		t := time.NewTimer(bound)
+		defer t.Stop()
+		timeout = t.C
+	}
+	select {
+	case err := <-p.done: // buffered: a batch that ends after we left does not block
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-timeout:
+		return nil
+	}
 }
 
 // close writes what is queued; after it, QueueAttempt records each entry
@@ -168,7 +201,7 @@ func (b *attemptBatcher) close(db *DB) {
 		b.timer = nil
 	}
 	b.mu.Unlock()
-	if err := b.sync(context.Background(), db); err != nil {
+	if err := b.sync(context.Background(), db, 0); err != nil {
 		db.log.Warn("sqlstore: write the queued diagnostics entries", "err", err)
 	}
 }
@@ -237,11 +270,20 @@ func (b *attemptBatcher) handOn(db *DB, written int) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.queued -= written
+	marks := false
 	for _, p := range b.pending {
-		if p.done != nil {
+		switch {
+		case p.mark:
+			marks = true
+		case p.done != nil:
 			p.done <- errLead
 			return
 		}
+	}
+	if marks {
+		// A read waits: the next batch now, not at the timer.
+		go b.lead(context.Background(), db)
+		return
 	}
 	b.leading = false
 	if len(b.pending) > 0 {

@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
 	"testing"
 	"time"
@@ -111,5 +112,42 @@ func TestDeleteTenantTakesQueuedAttempts(t *testing.T) {
 				t.Errorf("%d entries of the deleted tenant, want 0", n)
 			}
 		})
+	}
+}
+
+// While a long transaction holds SQLite's write connection, a read of the
+// log waits for the entries queued before it at most readWait, or until its
+// context ends, and then reads what is written; the entry shows once the
+// connection is free.
+func TestQueueAttemptReadDoesNotWaitForTheWriter(t *testing.T) {
+	db := openSQLiteFile(t, Options{})
+	ctx := context.Background()
+	held, err := db.wdb.Conn(ctx) // the one write connection
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := db.Diagnostics("acme")
+	log.QueueAttempt(identity.Attempt{Connection: "scim", Reference: "queued"})
+
+	short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	if _, err := log.Attempts(short, identity.AttemptQuery{}); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Attempts with a 50 ms deadline, the writer held: %v, want the deadline", err)
+	}
+	if d := time.Since(start); d > readWait/2 {
+		t.Errorf("Attempts with a 50 ms deadline took %v", d)
+	}
+
+	start = time.Now()
+	got, err := log.Attempts(ctx, identity.AttemptQuery{})
+	if d := time.Since(start); err != nil || len(got) != 0 || d < readWait || d > readWait+time.Second {
+		t.Errorf("Attempts, the writer held: %d entries, %v, after %v; want none, after about %v", len(got), err, d, readWait)
+	}
+
+	held.Close()
+	got, err = log.Attempts(ctx, identity.AttemptQuery{})
+	if err != nil || len(got) != 1 || got[0].Reference != "queued" {
+		t.Errorf("Attempts once the writer is free: %+v, %v; want the queued entry", got, err)
 	}
 }

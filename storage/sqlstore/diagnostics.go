@@ -27,11 +27,12 @@ var (
 // attemptColumns are the columns Attempts reads, in Scan order.
 const attemptColumns = "seq, time, connection, step, outcome, reason, detail, subject, email, user_id, reference"
 
-// DiagnosticsLog is the identity.DiagnosticsLog of one tenant, from
-// DB.Diagnostics. Each method is one statement but PruneAttempts (two), and
-// none joins a Store's transaction: a failed sign-in records its attempt too.
-// On SQLite, entries recorded at the same time share a transaction, and on
-// either dialect the entries queued (QueueAttempt) do (see attemptBatcher).
+// DiagnosticsLog is the identity.DiagnosticsLog and identity.AttemptQueue
+// of one tenant, from DB.Diagnostics. No method joins a Store's transaction:
+// a failed sign-in records its attempt too. On SQLite, entries recorded at
+// the same time share a transaction, and on either dialect the entries
+// queued (QueueAttempt) do; a read first waits, up to a second, for the
+// entries queued before it (see attemptBatcher).
 type DiagnosticsLog struct {
 	db     *DB
 	tenant string
@@ -75,9 +76,11 @@ func (l *DiagnosticsLog) QueueAttempt(a identity.Attempt) {
 }
 
 // Attempts returns the entries q selects, newest first, those queued
-// before it included.
+// before it included unless they could not be written within a second (the
+// write connection held by a long transaction): then they show in a later
+// read.
 func (l *DiagnosticsLog) Attempts(ctx context.Context, q identity.AttemptQuery) ([]identity.Attempt, error) {
-	if err := l.db.attempts.sync(ctx, l.db); err != nil {
+	if err := l.db.attempts.sync(ctx, l.db, readWait); err != nil {
 		return nil, err
 	}
 	query, args := attemptsQuery(l.tenant, q)
@@ -109,7 +112,7 @@ func (l *DiagnosticsLog) Attempts(ctx context.Context, q identity.AttemptQuery) 
 // PruneAttempts deletes the entries before before, then the oldest beyond
 // the newest keep (keep <= 0: no cap), and returns how many.
 func (l *DiagnosticsLog) PruneAttempts(ctx context.Context, before time.Time, keep int) (int, error) {
-	if err := l.db.attempts.sync(ctx, l.db); err != nil {
+	if err := l.db.attempts.sync(ctx, l.db, readWait); err != nil {
 		return 0, err
 	}
 	var n int64

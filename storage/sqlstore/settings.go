@@ -215,7 +215,7 @@ func tenantTables(ctx context.Context, c conn) ([]string, error) {
 // the catalog, so a table added later is covered), its settings last.
 func (s *SettingsStore) DeleteTenant(ctx context.Context, tenant string) error {
 	// The diagnostics entries queued before go with the tenant.
-	if err := s.db.attempts.sync(ctx, s.db); err != nil {
+	if err := s.db.attempts.sync(ctx, s.db, 0); err != nil {
 		return err
 	}
 	return s.db.runTx(ctx, txWrite, func(c conn) error {
