@@ -150,19 +150,6 @@ func (s *server) directoryOf(tenant string) (*identity.Directory, error) {
 	})
 }
 
-// tenantDirectory returns the Directory of a tenant by its ID: the
-// configured tenant's, or a runtime tenant's from the runtime.
-func (s *server) tenantDirectory(ctx context.Context, tenant string) (*identity.Directory, error) {
-	if tenant == s.cfg.Tenant || s.flows.rt == nil {
-		return s.directoryOf(tenant)
-	}
-	src, err := s.flows.rt.Resolve(ctx, tenant)
-	if err != nil {
-		return nil, err
-	}
-	return src.Directory, nil
-}
-
 // apiFunc is a handler of the admin API: it gets the tenant's Directory and
 // returns an error for writeError to answer.
 type apiFunc func(w http.ResponseWriter, r *http.Request, dir *identity.Directory) error

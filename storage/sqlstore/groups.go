@@ -148,22 +148,7 @@ func (s *Store) GroupsByExternalID(ctx context.Context, externalID string) ([]id
 	if externalID == "" {
 		return nil, nil
 	}
-	const what = "groups by externalID"
-	c := s.reader()
-	rows, err := c.query(ctx, groupsByExternalID, s.tenant, externalID)
-	if err != nil {
-		return nil, c.d.mapErr(err, what)
-	}
-	defer rows.Close()
-	var out []identity.Group
-	for rows.Next() {
-		g, err := scanGroup(rows)
-		if err != nil {
-			return nil, c.d.mapErr(err, what)
-		}
-		out = append(out, g)
-	}
-	return out, c.d.mapErr(rows.Err(), what)
+	return queryGroups(ctx, s.reader(), "groups by externalID", groupsByExternalID, s.tenant, externalID)
 }
 
 // groupWhere returns the group query selects, given the tenant and arg.
