@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"log/slog"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -38,31 +37,10 @@ func (s *syncBuffer) String() string {
 // fail, keeps the collisions apart, reports them, and the canonical keys
 // then hold.
 func TestMigrateCanonicalEmails(t *testing.T) {
-	for _, b := range []struct {
-		name    string
-		dialect Dialect
-		open    func(t *testing.T) *sql.DB
-	}{
-		{"sqlite", SQLite, func(t *testing.T) *sql.DB {
-			db, err := sql.Open("sqlite", filepath.Join(t.TempDir(), "old.db")+"?_pragma=foreign_keys(1)&_txlock=immediate")
-			if err != nil {
-				t.Fatal(err)
-			}
-			db.SetMaxOpenConns(1)
-			return db
-		}},
-		{"postgres", Postgres, func(t *testing.T) *sql.DB {
-			db, err := sql.Open("pgx", postgresSchema(t))
-			if err != nil {
-				t.Fatal(err)
-			}
-			return db
-		}},
-	} {
+	for _, b := range rawBackends {
 		t.Run(b.name, func(t *testing.T) {
 			ctx := t.Context()
 			raw := b.open(t)
-			t.Cleanup(func() { raw.Close() })
 			oldSchema(t, raw, b.dialect)
 			users := []struct {
 				tenant, id, email string

@@ -144,3 +144,30 @@ var backends = []struct {
 	{"sqlite-memory", openSQLiteMemory},
 	{"postgres", openPostgres},
 }
+
+// rawBackends open an empty database with database/sql alone, for a test
+// that writes an older schema before the store opens it; closed at the
+// test's end.
+var rawBackends = []struct {
+	name    string
+	dialect Dialect
+	open    func(t *testing.T) *sql.DB
+}{
+	{"sqlite", SQLite, func(t *testing.T) *sql.DB {
+		db, err := sql.Open("sqlite", filepath.Join(t.TempDir(), "old.db")+"?_pragma=foreign_keys(1)&_txlock=immediate")
+		if err != nil {
+			t.Fatal(err)
+		}
+		db.SetMaxOpenConns(1)
+		t.Cleanup(func() { db.Close() })
+		return db
+	}},
+	{"postgres", Postgres, func(t *testing.T) *sql.DB {
+		db, err := sql.Open("pgx", postgresSchema(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		return db
+	}},
+}

@@ -4,7 +4,6 @@ import (
 	"database/sql"
 	"fmt"
 	"log/slog"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -44,31 +43,10 @@ func schemaBefore(t *testing.T, raw *sql.DB, d Dialect, name string) {
 // find them; in SQLite the index follows the writes after it; in PostgreSQL
 // the trigram index exists.
 func TestMigrateUserSearch(t *testing.T) {
-	for _, b := range []struct {
-		name    string
-		dialect Dialect
-		open    func(t *testing.T) *sql.DB
-	}{
-		{"sqlite", SQLite, func(t *testing.T) *sql.DB {
-			db, err := sql.Open("sqlite", filepath.Join(t.TempDir(), "old.db")+"?_pragma=foreign_keys(1)&_txlock=immediate")
-			if err != nil {
-				t.Fatal(err)
-			}
-			db.SetMaxOpenConns(1)
-			return db
-		}},
-		{"postgres", Postgres, func(t *testing.T) *sql.DB {
-			db, err := sql.Open("pgx", postgresSchema(t))
-			if err != nil {
-				t.Fatal(err)
-			}
-			return db
-		}},
-	} {
+	for _, b := range rawBackends {
 		t.Run(b.name, func(t *testing.T) {
 			ctx := t.Context()
 			raw := b.open(t)
-			t.Cleanup(func() { raw.Close() })
 			schemaBefore(t, raw, b.dialect, "user_search")
 			c := conn{d: b.dialect, q: raw}
 			for _, u := range []struct{ tenant, id, name string }{
