@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -67,6 +68,23 @@ func freeAddr(t *testing.T) string {
 
 var setupLinkRE = regexp.MustCompile(`http://\S+/portal/setup\?token=\S+`)
 
+// startPortal runs the example server as main does, on SQLite, for the
+// tenant acme at a free address, with the admin token and vars in its
+// environment; it returns the server's base URL and the portal's setup link
+// it printed.
+func startPortal(t *testing.T, vars map[string]string) (base, link string) {
+	t.Helper()
+	addr := freeAddr(t)
+	base = "http://" + addr
+	cfgPath := writeConfig(t, fmt.Sprintf(`{"tenant": "acme", "baseURL": %q}`, base))
+	env := map[string]string{EnvAdminToken: testToken}
+	maps.Copy(env, vars)
+	_, stderr, _ := started(t, []string{"-addr", addr, "-config", cfgPath}, env)
+	link = setupLinkRE.FindString(stderr.String())
+	require.NotEmpty(t, link, "no setup link printed:\n%s", stderr)
+	return base, link
+}
+
 // TestPortalInBrowser runs the example server as main does, on SQLite, and
 // drives its portal in Chromium: the setup link printed at start, adding a
 // user with an invitation and accepting it, an import whose preview shows
@@ -74,12 +92,7 @@ var setupLinkRE = regexp.MustCompile(`http://\S+/portal/setup\?token=\S+`)
 // token, and the setup link used a second time.
 func TestPortalInBrowser(t *testing.T) {
 	ctx := browser(t)
-	addr := freeAddr(t)
-	base := "http://" + addr
-	cfgPath := writeConfig(t, fmt.Sprintf(`{"tenant": "acme", "baseURL": %q}`, base))
-	_, stderr, _ := started(t, []string{"-addr", addr, "-config", cfgPath}, map[string]string{EnvAdminToken: testToken})
-	link := setupLinkRE.FindString(stderr.String())
-	require.NotEmpty(t, link, "no setup link printed:\n%s", stderr)
+	base, link := startPortal(t, nil)
 
 	// The setup link opens the portal.
 	require.NoError(t, chromedp.Do(ctx,
@@ -259,13 +272,7 @@ func apiUsers(t *testing.T, base string) []map[string]any {
 // out.
 func TestPortalSettingsInBrowser(t *testing.T) {
 	ctx := browser(t)
-	addr := freeAddr(t)
-	base := "http://" + addr
-	cfgPath := writeConfig(t, fmt.Sprintf(`{"tenant": "acme", "baseURL": %q}`, base))
-	_, stderr, _ := started(t, []string{"-addr", addr, "-config", cfgPath},
-		map[string]string{EnvAdminToken: testToken, EnvWebhookAllow: "127.0.0.0/8"})
-	link := setupLinkRE.FindString(stderr.String())
-	require.NotEmpty(t, link, "no setup link printed:\n%s", stderr)
+	base, link := startPortal(t, map[string]string{EnvWebhookAllow: "127.0.0.0/8"})
 	// Every step below works with the page's JavaScript off.
 	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate("about:blank")))
 	_, err := chromedp.Call(ctx, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: true})

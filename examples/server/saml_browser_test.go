@@ -47,12 +47,7 @@ func TestSAMLSignInInBrowser(t *testing.T) {
 	idp := samltest.Start(t, samltest.Config{Users: []samltest.User{alice}, DNGroups: true})
 	metadata := idp.WriteMetadata(t, t.TempDir())
 
-	addr := freeAddr(t)
-	base := "http://" + addr
-	cfgPath := writeConfig(t, fmt.Sprintf(`{"tenant": "acme", "baseURL": %q}`, base))
-	_, stderr, _ := started(t, []string{"-addr", addr, "-config", cfgPath}, map[string]string{EnvAdminToken: testToken})
-	link := setupLinkRE.FindString(stderr.String())
-	require.NotEmpty(t, link, "no setup link printed:\n%s", stderr)
+	base, link := startPortal(t, nil)
 	require.NoError(t, chromedp.Do(ctx,
 		chromedp.Navigate(link),
 		chromedp.Click(chromedp.CSS("#continue")),
