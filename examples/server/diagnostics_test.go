@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
-	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -114,15 +113,10 @@ func TestPortalTestSignIn(t *testing.T) {
 	require.Equal(t, http.StatusCreated, res.status, "%s", res.body)
 	client := portalSession(t, ts, "acme")
 
-	r, err := client.Get(ts.URL + "/t/acme/portal/sso/saml/okta")
-	require.NoError(t, err)
-	page, _ := io.ReadAll(r.Body)
-	r.Body.Close()
-	require.Equal(t, http.StatusOK, r.StatusCode, "%s", page)
-	require.Contains(t, string(page), `<button type="submit" id="test-signin"`)
-	csrf := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindStringSubmatch(string(page))[1]
+	page, csrf := portalPage(t, client, ts.URL+"/t/acme/portal/sso/saml/okta")
+	require.Contains(t, page, `<button type="submit" id="test-signin"`)
 
-	r, err = client.PostForm(ts.URL+"/t/acme/portal/sso/test", url.Values{"csrf": {csrf}, "source": {"saml:okta"}})
+	r, err := client.PostForm(ts.URL+"/t/acme/portal/sso/test", url.Values{"csrf": {csrf}, "source": {"saml:okta"}})
 	require.NoError(t, err)
 	cont, _ := io.ReadAll(r.Body)
 	r.Body.Close()

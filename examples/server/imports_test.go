@@ -86,13 +86,8 @@ func TestTenantImportSettings(t *testing.T) {
 
 	// The portal: its import section is on, with the tenant's settings.
 	client := portalSession(t, ts, "acme")
-	r, err := client.Get(ts.URL + "/t/acme/portal/import")
-	require.NoError(t, err)
-	page, _ := io.ReadAll(r.Body)
-	r.Body.Close()
-	require.Equal(t, http.StatusOK, r.StatusCode, "%s", page)
-	require.Contains(t, string(page), `id="upload-h"`, "the import section is on for a runtime tenant")
-	csrf := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindStringSubmatch(string(page))[1]
+	page, csrf := portalPage(t, client, ts.URL+"/t/acme/portal/import")
+	require.Contains(t, page, `id="upload-h"`, "the import section is on for a runtime tenant")
 	preview := func(name, content string, fields map[string]string) (int, string) {
 		t.Helper()
 		var body bytes.Buffer
@@ -123,7 +118,7 @@ func TestTenantImportSettings(t *testing.T) {
 	status, body = preview("ok.csv", "email\nu1@acme.example\nu2@acme.example\nnew@acme.example\n", nil)
 	require.Equal(t, http.StatusOK, status, "deactivates none: %s", body)
 	id := regexp.MustCompile(`name="id" value="([^"]+)"`).FindStringSubmatch(body)[1]
-	r, err = client.PostForm(ts.URL+"/t/acme/portal/import/apply", map[string][]string{"csrf": {csrf}, "id": {id}})
+	r, err := client.PostForm(ts.URL+"/t/acme/portal/import/apply", map[string][]string{"csrf": {csrf}, "id": {id}})
 	require.NoError(t, err)
 	b, _ := io.ReadAll(r.Body)
 	r.Body.Close()

@@ -21,16 +21,28 @@ var (
 	revokeRE    = regexp.MustCompile(`action="/portal/scim/tokens/([^/"]+)/revoke"`)
 )
 
+// portalPage GETs a portal page with the session's client, checks the 200,
+// and returns the page and the CSRF token of its forms.
+func portalPage(t *testing.T, client *http.Client, url string) (page, csrf string) {
+	t.Helper()
+	r, err := client.Get(url)
+	require.NoError(t, err)
+	b, err := io.ReadAll(r.Body)
+	r.Body.Close()
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, r.StatusCode, "%s", b)
+	m := csrfFieldRE.FindStringSubmatch(string(b))
+	require.NotNil(t, m, "no CSRF field in %s", url)
+	return string(b), m[1]
+}
+
 // TestPortalSCIMTokens runs the server as main does and uses the portal's
 // SCIM page without a browser: the configured tenant's settings are made by
 // the first save, a token made there works at /t/<tenant>/scim/v2 and,
 // revoked, gets 401.
 func TestPortalSCIMTokens(t *testing.T) {
-	addr := freeAddr(t)
-	base := "http://" + addr
-	cfgPath := writeConfig(t, fmt.Sprintf(`{"tenant": "acme", "baseURL": %q}`, base))
-	_, stderr, _ := started(t, []string{"-addr", addr, "-config", cfgPath}, map[string]string{EnvAdminToken: testToken})
-	link, err := url.Parse(setupLinkRE.FindString(stderr.String()))
+	base, setup := startPortal(t, nil)
+	link, err := url.Parse(setup)
 	require.NoError(t, err)
 	jar, err := cookiejar.New(nil)
 	require.NoError(t, err)

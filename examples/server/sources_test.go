@@ -1,11 +1,9 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
-	"mime/multipart"
 	"net/http"
 	"net/url"
 	"os"
@@ -220,18 +218,7 @@ func TestOAuthNotMountedWithoutProviders(t *testing.T) {
 // upload posts a file to the import with the reference's form fields.
 func (ts *testServer) upload(t *testing.T, token, name, content string, fields map[string]string) response {
 	t.Helper()
-	var body bytes.Buffer
-	mw := multipart.NewWriter(&body)
-	fw, err := mw.CreateFormFile("file", name)
-	require.NoError(t, err)
-	_, err = io.WriteString(fw, content)
-	require.NoError(t, err)
-	for k, v := range fields {
-		require.NoError(t, mw.WriteField(k, v))
-	}
-	require.NoError(t, mw.Close())
-	return ts.callAs(t, token, "POST", "/api/v1/users/import", body.String(),
-		"Content-Type", mw.FormDataContentType(), "Accept", "application/json")
+	return ts.uploadTo(t, token, "/api/v1/users/import", name, content, fields)
 }
 
 func TestImportExportAndTemplate(t *testing.T) {
