@@ -144,19 +144,16 @@ func TestPortalInBrowser(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS("#apply")),
 	))
 	saveShot(t, ctx, "portal-import-preview.png")
-	created, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("#count-created")))
-	require.NoError(t, err)
+	created := textOf(t, ctx, "#count-created")
 	assert.Equal(t, "2", created)
-	errRows, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("#error-rows tbody")))
-	require.NoError(t, err)
+	errRows := textOf(t, ctx, "#error-rows tbody")
 	assert.Contains(t, errRows, "3", "the error table names spreadsheet row 3")
 	assert.Len(t, apiUsers(t, base), 1, "the preview wrote users")
 	require.NoError(t, chromedp.Do(ctx,
 		chromedp.Click(chromedp.CSS("#apply")),
 		chromedp.WaitVisible(chromedp.CSS("#applied")),
 	))
-	created, err = chromedp.Run(ctx, chromedp.Text(chromedp.CSS("#count-created")))
-	require.NoError(t, err)
+	created = textOf(t, ctx, "#count-created")
 	assert.Equal(t, "2", created)
 	saveShot(t, ctx, "portal-import-applied.png")
 	var emails []string
@@ -182,8 +179,7 @@ func TestPortalInBrowser(t *testing.T) {
 	})()`))
 	require.NoError(t, err)
 	require.NoError(t, chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS(".error"))))
-	msg, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(".error")))
-	require.NoError(t, err)
+	msg := textOf(t, ctx, ".error")
 	assert.Contains(t, msg, "did not come from this page")
 	saveShot(t, ctx, "portal-error.png")
 	assert.Len(t, apiUsers(t, base), 3)
@@ -194,8 +190,7 @@ func TestPortalInBrowser(t *testing.T) {
 		chromedp.Click(chromedp.CSS("#continue")),
 		chromedp.WaitVisible(chromedp.CSS(".error")),
 	))
-	msg, err = chromedp.Run(ctx, chromedp.Text(chromedp.CSS(".error")))
-	require.NoError(t, err)
+	msg = textOf(t, ctx, ".error")
 	assert.Contains(t, msg, "not valid")
 }
 
@@ -228,8 +223,7 @@ func browseUsersAndGroups(t *testing.T, ctx context.Context, base string, ids ma
 			chromedp.WaitVisible(chromedp.CSS(".notice")),
 		))
 	}
-	members, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("main table tbody")))
-	require.NoError(t, err)
+	members := textOf(t, ctx, "main table tbody")
 	assert.Contains(t, members, "ada@acme.example")
 	assert.Contains(t, members, "bob@acme.example")
 	saveShot(t, ctx, "portal-group.png")
@@ -244,8 +238,7 @@ func browseUsersAndGroups(t *testing.T, ctx context.Context, base string, ids ma
 			chromedp.Navigate(base+p.path),
 			chromedp.WaitVisible(chromedp.CSS("main h1")),
 		))
-		text, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("main")))
-		require.NoError(t, err)
+		text := textOf(t, ctx, "main")
 		assert.Contains(t, text, p.shows, p.path)
 		saveShot(t, ctx, p.shot)
 	}
@@ -340,14 +333,11 @@ func TestPortalSettingsInBrowser(t *testing.T) {
 		chromedp.Click(chromedp.CSS("#activate")),
 		chromedp.WaitVisible(chromedp.CSS("#idp-entity")),
 	))
-	entity, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("#idp-entity")))
-	require.NoError(t, err)
+	entity := textOf(t, ctx, "#idp-entity")
 	assert.Equal(t, "https://idp.example.test/metadata", entity)
-	cert, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(".idp-cert")))
-	require.NoError(t, err)
+	cert := textOf(t, ctx, ".idp-cert")
 	assert.Contains(t, cert, "idp.example.test")
-	health, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("#saml-health")))
-	require.NoError(t, err)
+	health := textOf(t, ctx, "#saml-health")
 	assert.Contains(t, health, "IdP metadata loaded", "the live connection's health")
 	saveShot(t, ctx, "portal-saml.png")
 
@@ -370,8 +360,7 @@ func browseSettings(t *testing.T, ctx context.Context, base string) {
 		chromedp.Navigate(base+"/portal/sso"),
 		chromedp.WaitVisible(chromedp.CSS("#saml-connections")),
 	))
-	conns, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("#saml-connections")))
-	require.NoError(t, err)
+	conns := textOf(t, ctx, "#saml-connections")
 	assert.Contains(t, conns, "corp")
 	saveShot(t, ctx, "portal-sso.png")
 
@@ -379,8 +368,7 @@ func browseSettings(t *testing.T, ctx context.Context, base string) {
 		chromedp.Navigate(base+"/portal/google"),
 		chromedp.WaitVisible(chromedp.CSS("#save-google")),
 	))
-	key, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("#key-state")))
-	require.NoError(t, err)
+	key := textOf(t, ctx, "#key-state")
 	assert.Contains(t, key, "No key yet")
 	saveShot(t, ctx, "portal-google.png")
 
@@ -397,8 +385,7 @@ func browseSettings(t *testing.T, ctx context.Context, base string) {
 		chromedp.Navigate(base+"/portal/webhooks"),
 		chromedp.WaitVisible(chromedp.CSS(".webhook")),
 	))
-	hook, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(".webhook")))
-	require.NoError(t, err)
+	hook := textOf(t, ctx, ".webhook")
 	assert.Contains(t, hook, rc.srv.URL+"/hook")
 	assert.Contains(t, hook, "delivering")
 	assert.NotContains(t, hook, "None yet", "no delivery listed")
@@ -408,17 +395,23 @@ func browseSettings(t *testing.T, ctx context.Context, base string) {
 		chromedp.Click(chromedp.CSS("form.logout button")),
 		chromedp.WaitVisible(chromedp.CSS(".notice")),
 	))
-	out, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(".notice")))
-	require.NoError(t, err)
+	out := textOf(t, ctx, ".notice")
 	assert.Contains(t, out, "signed out")
 	saveShot(t, ctx, "portal-signed-out.png")
 	require.NoError(t, chromedp.Do(ctx,
 		chromedp.Navigate(base+"/portal/users"),
 		chromedp.WaitVisible(chromedp.CSS(".error")),
 	))
-	msg, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(".error")))
-	require.NoError(t, err)
+	msg := textOf(t, ctx, ".error")
 	assert.Contains(t, msg, "not signed in", "the session outlived signing out")
+}
+
+// textOf returns the text of the first element css selects in the page.
+func textOf(t *testing.T, ctx context.Context, css string) string {
+	t.Helper()
+	s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(css)))
+	require.NoError(t, err)
+	return s
 }
 
 // The browser's window, and so the screenshots' size.

@@ -68,8 +68,7 @@ func TestSAMLSignInInBrowser(t *testing.T) {
 		chromedp.Click(chromedp.CSS("#save-draft")),
 		chromedp.WaitVisible(chromedp.CSS("#draft-note")),
 	))
-	entity, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("#idp-entity")))
-	require.NoError(t, err)
+	entity := textOf(t, ctx, "#idp-entity")
 	assert.Equal(t, idp.MetadataURL, entity)
 	saveShot(t, ctx, "portal-saml-draft.png")
 	// A real sign-in through the draft is refused.
@@ -90,15 +89,12 @@ func TestSAMLSignInInBrowser(t *testing.T) {
 		chromedp.Click(chromedp.CSS("#idp-signin")),
 		chromedp.WaitVisible(chromedp.CSS("#test-report")),
 	))
-	report, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("#test-report")))
-	require.NoError(t, err)
+	report := textOf(t, ctx, "#test-report")
 	assert.Contains(t, report, "The sign-in would succeed")
-	resolved, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("#test-resolved")))
-	require.NoError(t, err)
+	resolved := textOf(t, ctx, "#test-resolved")
 	assert.Contains(t, resolved, "A new user would be created")
 	assert.Contains(t, resolved, alice.Email)
-	plan, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("#test-groups")))
-	require.NoError(t, err)
+	plan := textOf(t, ctx, "#test-groups")
 	assert.Contains(t, plan, "Created and joined")
 	assert.Contains(t, plan, "Desk Admins")
 	assert.Contains(t, plan, "Berlin, Mitte")
